@@ -1,0 +1,35 @@
+"""GET /api/v1/client/campaigns/{id}/call-logs: every call attempt, newest first, in pages."""
+
+from typing import Annotated
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from campaign_api.app import create_app
+from campaign_api.envelope import ok, page
+from campaign_api.tenant import client_id
+from campaign_calling.wiring import catalog_service
+
+logger = Logger()
+tracer = Tracer()
+app = create_app(logger)
+
+
+@app.get("/api/v1/client/campaigns/<id>/call-logs")
+def list_call_logs(
+    id: str,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict:
+    logs, token = catalog_service().list_call_logs(client_id(app), id, limit, nextToken)
+    return ok(page(logs, token))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
+

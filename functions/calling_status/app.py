@@ -1,0 +1,26 @@
+"""GET /api/v1/client/campaigns/{id}/calling-status: the current run's live progress."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from campaign_api.app import create_app
+from campaign_api.envelope import ok
+from campaign_api.tenant import client_id
+from campaign_calling.wiring import calling_service
+
+logger = Logger()
+tracer = Tracer()
+app = create_app(logger)
+
+
+@app.get("/api/v1/client/campaigns/<id>/calling-status")
+def calling_status(id: str) -> dict:
+    return ok(calling_service().status(client_id(app), id))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
+

@@ -1,0 +1,32 @@
+"""POST /api/v1/client/campaigns and GET /api/v1/client/campaigns/{id}."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from campaign_api.app import create_app
+from campaign_api.envelope import ok
+from campaign_api.tenant import client_id
+from campaign_calling.models import CampaignInput
+from campaign_calling.wiring import catalog_service
+
+logger = Logger()
+tracer = Tracer()
+app = create_app(logger)
+
+
+@app.post("/api/v1/client/campaigns")
+def create_campaign(body: CampaignInput) -> tuple[dict, int]:
+    return ok(catalog_service().create_campaign(client_id(app), body), "Campaign created"), 201
+
+
+@app.get("/api/v1/client/campaigns/<id>")
+def get_campaign(id: str) -> dict:
+    return ok(catalog_service().get_campaign(client_id(app), id))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
+

@@ -1,0 +1,30 @@
+"""State machine task: hand the run over to a fresh execution ("continue as new")."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from campaign_calling.logic.run_models import Cursor, RunContext
+from campaign_calling.wiring import run_steps
+
+logger = Logger()
+tracer = Tracer()
+
+
+class ContinueEvent(BaseModel):
+    run: RunContext
+    cursor: Cursor
+    executionArn: str
+    stateMachineArn: str
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    request = ContinueEvent.model_validate(event)
+    logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)
+    next_arn = run_steps().continue_as_new(
+        request.run, request.cursor, current_execution_arn=request.executionArn, state_machine_arn=request.stateMachineArn
+    )
+    logger.info("run handed over", extra={"next_execution_arn": next_arn})
+    return {"continued": next_arn is not None, "nextExecutionArn": next_arn}

@@ -1,0 +1,32 @@
+"""State machine task: dial one contact of a run, once, and log and count the call."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from campaign_calling.logic.run_models import PageContact, RunContext
+from campaign_calling.wiring import run_steps
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class DialEvent(BaseModel):
+    run: RunContext
+    contact: PageContact
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    request = DialEvent.model_validate(event)
+    logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index)
+    outcome = run_steps().dial_contact(request.run, request.contact)
+    if outcome.dialed:
+        metrics.add_metric(name="CallsDialed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=f"Calls{(outcome.outcome or 'unknown').capitalize()}", unit=MetricUnit.Count, value=1)
+    logger.info("dial step done", extra=outcome.model_dump(exclude_none=True))
+    return outcome.model_dump(exclude_none=True)

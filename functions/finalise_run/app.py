@@ -1,0 +1,25 @@
+"""State machine task: every contact was called; close the run and release the campaign."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from campaign_calling.logic.run_models import RunContext
+from campaign_calling.wiring import run_steps
+
+logger = Logger()
+tracer = Tracer()
+
+
+class FinaliseEvent(BaseModel):
+    run: RunContext
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    request = FinaliseEvent.model_validate(event)
+    logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)
+    result = run_steps().finalise(request.run)
+    logger.info("run finalised", extra={"result": result})
+    return {"result": result}

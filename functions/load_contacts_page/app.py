@@ -1,0 +1,21 @@
+"""State machine task: the next page of a run's contacts, read from DynamoDB."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from campaign_calling.logic.run_models import RunState
+from campaign_calling.wiring import run_steps
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    state = RunState.model_validate(event)
+    logger.append_keys(campaign_id=state.run.campaignId, run_id=state.run.runId)
+    result = run_steps().load_page(state.run, state.cursor)
+    page = result.page
+    logger.info("page loaded", extra={"contacts": len(page.contacts) if page else 0, "cursor": result.cursor.model_dump()})
+    return result.model_dump(exclude_none=True)

@@ -1,0 +1,29 @@
+"""POST /api/v1/client/campaigns/{id}/make-call: call one contact now."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from campaign_api.app import create_app
+from campaign_api.envelope import ok
+from campaign_api.tenant import client_id
+from campaign_calling.models import MakeCallInput
+from campaign_calling.wiring import single_call_service
+
+logger = Logger()
+tracer = Tracer()
+app = create_app(logger)
+
+
+@app.post("/api/v1/client/campaigns/<id>/make-call")
+def make_call(id: str, body: MakeCallInput) -> dict:
+    result = single_call_service().make_call(client_id(app), id, body.contactId, body.agentId)
+    logger.info("single call placed", extra={"campaign_id": id, "unique_id": result["uniqueId"], "success": result["success"]})
+    return ok(result)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
+

@@ -1,0 +1,34 @@
+"""State machine task: the dial step failed for good; log the contact once and go on."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from campaign_calling.logic.run_models import PageContact, RunContext
+from campaign_calling.wiring import run_steps
+
+logger = Logger()
+tracer = Tracer()
+
+
+class TaskError(BaseModel):
+    """What a Catch puts at its ResultPath."""
+
+    Error: str = "Unknown"
+    Cause: str | None = None
+
+
+class DialFailureEvent(BaseModel):
+    run: RunContext
+    contact: PageContact
+    error: TaskError = Field(default_factory=TaskError)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    request = DialFailureEvent.model_validate(event)
+    logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index)
+    logger.warning("dial step failed", extra={"error": request.error.Error})
+    outcome = run_steps().record_dial_failure(request.run, request.contact, request.error.Error)
+    return outcome.model_dump(exclude_none=True)

@@ -1,0 +1,29 @@
+"""POST /api/v1/client/campaigns/{id}/start-calling: start calling every contact."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from campaign_api.app import create_app
+from campaign_api.envelope import ok
+from campaign_api.tenant import client_id
+from campaign_calling.models import StartCallingInput
+from campaign_calling.wiring import calling_service
+
+logger = Logger()
+tracer = Tracer()
+app = create_app(logger)
+
+
+@app.post("/api/v1/client/campaigns/<id>/start-calling")
+def start_calling(id: str, body: StartCallingInput) -> dict:
+    run = calling_service().start(client_id(app), id, body.agentId, body.delayBetweenCalls)
+    logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})
+    return ok({"campaignId": id, "totalContacts": run.total_contacts, "status": "started"}, "Campaign calling started")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
+

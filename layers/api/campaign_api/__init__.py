@@ -1,0 +1,1 @@
+"""HTTP glue shared by the API functions: the resolver, error mapping, tenant, envelopes."""

@@ -1,0 +1,71 @@
+"""One resolver factory for every API function, so they all answer errors alike."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from campaign_api.envelope import error
+from campaign_calling.errors import Conflict, DependencyUnavailable, DomainError, Forbidden, InvalidRequest, NotFound
+
+_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    InvalidRequest: 400,
+    Forbidden: 403,
+    Conflict: 409,
+    DependencyUnavailable: 503,
+}
+
+
+def create_app(logger: Logger) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(exc: RequestValidationError) -> Response:
+        return _error(400, describe_validation_errors(exc.errors()))
+
+    @app.exception_handler(DomainError)
+    def domain_error(exc: DomainError) -> Response:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+        if status >= 500:
+            logger.warning("dependency unavailable", extra={"reason": exc.message})
+        return _error(status, exc.message)
+
+    @app.not_found
+    def no_route(_: NotFoundError) -> Response:
+        return _error(404, "route not found")
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return _error(500, "internal error")
+
+    return app
+
+
+def describe_validation_errors(errors: Any) -> str:
+    """Turn pydantic's error list into one readable sentence naming each bad field."""
+    parts = []
+    for err in list(errors)[:5]:
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            return "request body is not valid JSON"
+        location = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        field = ".".join(location) or "request body"
+        if kind == "missing":
+            parts.append(f"{field} is required")
+        elif kind == "extra_forbidden":
+            parts.append(f"{field} is not a known field")
+        else:
+            message = str(err.get("msg", "is invalid"))
+            parts.append(f"{field}: {message.removeprefix('Value error, ')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(error(message)))

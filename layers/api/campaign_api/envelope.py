@@ -1,0 +1,29 @@
+"""The contract's response envelope: ``{"success", "message"?, "data"}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def ok(data: Any, message: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"success": True}
+    if message is not None:
+        body["message"] = message
+    body["data"] = _plain(data)
+    return body
+
+
+def error(message: str) -> dict[str, Any]:
+    return {"success": False, "message": message}
+
+
+def page(items: list[Any], next_token: str | None) -> dict[str, Any]:
+    return {"items": [_plain(i) for i in items], "nextToken": next_token}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    return value

@@ -1,0 +1,1 @@
+"""Data access: DynamoDB items behind small repositories that speak in domain models."""

@@ -1,0 +1,53 @@
+"""Item keys. Every key starts with the owning client, so a read can only ever reach
+that client's items: isolation comes from the key, not from filtering after a read."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+
+def _part(value: str) -> str:
+    # Escape the separator so no id can splice itself into another key.
+    return quote(value, safe="")
+
+
+def client_pk(client_id: str) -> str:
+    return f"CLIENT#{_part(client_id)}"
+
+
+def agent_sk(agent_id: str) -> str:
+    return f"AGENT#{_part(agent_id)}"
+
+
+def campaign_sk(campaign_id: str) -> str:
+    return f"CAMPAIGN#{_part(campaign_id)}"
+
+
+def campaign_pk(client_id: str, campaign_id: str) -> str:
+    """Partition of a campaign's contacts, runs and call logs (each in its own table)."""
+    return f"{client_pk(client_id)}#CAMPAIGN#{_part(campaign_id)}"
+
+
+CONTACT_PREFIX = "CONTACT#"
+RUN_PREFIX = "RUN#"
+CALL_PREFIX = "CALL#"
+
+
+def contact_sk(seq: int) -> str:
+    return f"{CONTACT_PREFIX}{seq:010d}"
+
+
+def run_sk(run_id: str) -> str:
+    return f"{RUN_PREFIX}{_part(run_id)}"
+
+
+def dial_claims_pk(client_id: str, campaign_id: str, run_id: str) -> str:
+    return f"{campaign_pk(client_id, campaign_id)}#RUN#{_part(run_id)}"
+
+
+def dial_claim_sk(seq: int) -> str:
+    return f"DIAL#{seq:010d}"
+
+
+def call_sk(unique_id: str) -> str:
+    return f"{CALL_PREFIX}{_part(unique_id)}"

@@ -1,0 +1,387 @@
+"""Campaign runs: the progress item of each run and the claims that make dials happen once.
+
+The progress item is the single source of truth for whether a run may still dial:
+stop flips its ``status`` and every dial claim is conditional on ``status = running``,
+in the same transaction. Counters change in the same transaction that writes the call
+log and closes the dial's claim, so a retried dial can never count twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from campaign_calling.clock import iso_from_ms
+from campaign_calling.data import keys
+from campaign_calling.data.dynamo import cancellation_codes, error_code, from_attrs, to_attr, to_attrs
+from campaign_calling.errors import Conflict, NotFound
+from campaign_calling.models import CallLog, Progress, RunStatus
+
+TTL_ATTRIBUTE = "expiresAt"
+# Claims outlive any run (a million contacts at the longest delay is still shorter).
+CLAIM_TTL_SECONDS = 90 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run's progress plus what the workflow needs to carry on."""
+
+    progress: Progress
+    client_id: str
+    last_seq: int
+    execution_arn: str | None
+    last_dial_started_ms: int | None
+    expires_at: int | None
+
+    def expired(self, now_ms: int) -> bool:
+        # DynamoDB deletes expired items lazily; until then they must read as absent.
+        return self.expires_at is not None and self.expires_at * 1000 <= now_ms
+
+
+@dataclass(frozen=True)
+class DialClaim:
+    status: str  # "dialing" or "done"
+    unique_id: str
+    started_ms: int
+    outcome: str | None
+
+
+class ClaimResult:
+    CLAIMED = "claimed"
+    RUN_NOT_RUNNING = "run-not-running"
+    ALREADY_CLAIMED = "already-claimed"
+
+
+class RunRepository:
+    def __init__(self, dynamodb: Any, *, main_table: str, progress_table: str, call_logs_table: str) -> None:
+        self._db = dynamodb
+        self._main = main_table
+        self._progress = progress_table
+        self._call_logs = call_logs_table
+
+    # -- reads -------------------------------------------------------------------------
+
+    def latest_run(self, client_id: str, campaign_id: str) -> RunRecord | None:
+        response = self._db.query(
+            TableName=self._progress,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": to_attr(keys.campaign_pk(client_id, campaign_id)),
+                ":prefix": to_attr(keys.RUN_PREFIX),
+            },
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        return _run_record(from_attrs(items[0])) if items else None
+
+    def get_run(self, client_id: str, campaign_id: str, run_id: str) -> RunRecord:
+        response = self._db.get_item(
+            TableName=self._progress, Key=self._run_key(client_id, campaign_id, run_id), ConsistentRead=True
+        )
+        if "Item" not in response:
+            raise NotFound("run")
+        return _run_record(from_attrs(response["Item"]))
+
+    def get_claim(self, client_id: str, campaign_id: str, run_id: str, seq: int) -> DialClaim | None:
+        response = self._db.get_item(
+            TableName=self._progress, Key=self._claim_key(client_id, campaign_id, run_id, seq), ConsistentRead=True
+        )
+        if "Item" not in response:
+            return None
+        item = from_attrs(response["Item"])
+        return DialClaim(item["status"], item["uniqueId"], item["startedMs"], item.get("outcome"))
+
+    # -- run lifecycle -----------------------------------------------------------------
+
+    def start_run(
+        self,
+        client_id: str,
+        campaign_id: str,
+        progress: Progress,
+        *,
+        last_seq: int,
+        agent_id: str,
+        execution_arn: str,
+    ) -> None:
+        """Mark the campaign running and create the run's progress, atomically.
+
+        Conflict when the campaign is already running, or when contacts were added since
+        the caller read it (the run's contact snapshot would be off): the caller re-reads.
+        """
+        run_item = {
+            "pk": keys.campaign_pk(client_id, campaign_id),
+            "sk": keys.run_sk(progress.runId),
+            "kind": "run",
+            "clientId": client_id,
+            "agentId": agent_id,
+            "lastSeq": last_seq,
+            "executionArn": execution_arn,
+            "executionCount": 1,
+            **progress.model_dump(exclude_none=True),
+        }
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._main,
+                            "Key": self._campaign_key(client_id, campaign_id),
+                            "ConditionExpression": "attribute_exists(pk) AND isRunning = :false AND nextContactSeq = :seq",
+                            "UpdateExpression": "SET isRunning = :true, currentRunId = :run, lastRunStatus = :running",
+                            "ExpressionAttributeValues": {
+                                ":false": to_attr(False),
+                                ":true": to_attr(True),
+                                ":seq": to_attr(last_seq),
+                                ":run": to_attr(progress.runId),
+                                ":running": to_attr("running"),
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._progress,
+                            "Item": to_attrs(run_item),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                raise Conflict("campaign is already running") from exc
+            raise
+
+    def set_execution(
+        self, client_id: str, campaign_id: str, run_id: str, execution_arn: str, *, replaces: str | None
+    ) -> bool:
+        """Record the run's current execution. False when the run is no longer running, or
+        when another execution already took over (``replaces`` is the one handing over)."""
+        condition = "#status = :running"
+        values: dict[str, Any] = {":running": to_attr("running"), ":arn": to_attr(execution_arn), ":one": to_attr(1)}
+        if replaces is not None:
+            condition += " AND executionArn = :previous"
+            values[":previous"] = to_attr(replaces)
+        try:
+            self._db.update_item(
+                TableName=self._progress,
+                Key=self._run_key(client_id, campaign_id, run_id),
+                ConditionExpression=condition,
+                UpdateExpression="SET executionArn = :arn ADD executionCount :one",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def end_run(
+        self,
+        client_id: str,
+        campaign_id: str,
+        run_id: str,
+        *,
+        status: RunStatus,
+        now_ms: int,
+        ttl_seconds: int,
+        reason: str | None = None,
+        final_index: int | None = None,
+    ) -> bool:
+        """Move a running run to a final status and release the campaign, atomically.
+        False when the run was not running any more (already stopped or finished)."""
+        sets = ["#status = :status", "isRunning = :false", "endTime = :end", f"{TTL_ATTRIBUTE} = :ttl"]
+        values: dict[str, Any] = {
+            ":status": to_attr(status),
+            ":false": to_attr(False),
+            ":end": to_attr(iso_from_ms(now_ms)),
+            ":ttl": to_attr(now_ms // 1000 + ttl_seconds),
+            ":running": to_attr("running"),
+        }
+        if reason is not None:
+            sets.append("reason = :reason")
+            values[":reason"] = to_attr(reason)
+        if final_index is not None:
+            sets.append("currentIndex = :index")
+            values[":index"] = to_attr(final_index)
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": self._run_key(client_id, campaign_id, run_id),
+                            "ConditionExpression": "#status = :running",
+                            "UpdateExpression": "SET " + ", ".join(sets),
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._main,
+                            "Key": self._campaign_key(client_id, campaign_id),
+                            "ConditionExpression": "currentRunId = :run",
+                            "UpdateExpression": "SET isRunning = :false, lastRunStatus = :status",
+                            "ExpressionAttributeValues": {
+                                ":run": to_attr(run_id),
+                                ":false": to_attr(False),
+                                ":status": to_attr(status),
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    # -- dials -------------------------------------------------------------------------
+
+    def claim_dial(
+        self, client_id: str, campaign_id: str, run_id: str, *, seq: int, index: int, unique_id: str, now_ms: int
+    ) -> str:
+        """Reserve one contact's dial in a run, only while the run is running.
+
+        The claim is the promise that this contact is dialed at most once in the run;
+        the run's pacing clock and current index move in the same transaction.
+        """
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": self._run_key(client_id, campaign_id, run_id),
+                            "ConditionExpression": "#status = :running",
+                            "UpdateExpression": "SET lastDialStartedMs = :now, currentIndex = :index",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":running": to_attr("running"),
+                                ":now": to_attr(now_ms),
+                                ":index": to_attr(index),
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._progress,
+                            "Item": to_attrs(
+                                {
+                                    **{k: v for k, v in _attrs_of_key(self._claim_key(client_id, campaign_id, run_id, seq)).items()},
+                                    "kind": "dial-claim",
+                                    "status": "dialing",
+                                    "uniqueId": unique_id,
+                                    "startedMs": now_ms,
+                                    TTL_ATTRIBUTE: now_ms // 1000 + CLAIM_TTL_SECONDS,
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            codes = cancellation_codes(exc)
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                return ClaimResult.ALREADY_CLAIMED
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return ClaimResult.RUN_NOT_RUNNING
+            raise
+        return ClaimResult.CLAIMED
+
+    def complete_dial(self, client_id: str, campaign_id: str, run_id: str, *, seq: int, log: CallLog, now_ms: int) -> bool:
+        """Write the call log, close the claim and count the call, atomically.
+        False when the claim was already closed (a duplicate delivery of the same dial)."""
+        succeeded = log.outcome == "success"
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._call_logs,
+                            "Item": to_attrs(call_log_item(client_id, log)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": self._claim_key(client_id, campaign_id, run_id, seq),
+                            "ConditionExpression": "#status = :dialing",
+                            "UpdateExpression": "SET #status = :done, outcome = :outcome",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":dialing": to_attr("dialing"),
+                                ":done": to_attr("done"),
+                                ":outcome": to_attr(log.outcome),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": self._run_key(client_id, campaign_id, run_id),
+                            # No status condition: a call in flight when the run was stopped
+                            # still happened and still counts.
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "UpdateExpression": (
+                                "SET lastCallTime = :time ADD completedCalls :one, "
+                                + ("successfulCalls :one" if succeeded else "failedCalls :one")
+                            ),
+                            "ExpressionAttributeValues": {":time": to_attr(iso_from_ms(now_ms)), ":one": to_attr(1)},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in cancellation_codes(exc):
+                return False
+            raise
+        return True
+
+    # -- keys --------------------------------------------------------------------------
+
+    def _campaign_key(self, client_id: str, campaign_id: str) -> dict[str, Any]:
+        return to_attrs({"pk": keys.client_pk(client_id), "sk": keys.campaign_sk(campaign_id)})
+
+    def _run_key(self, client_id: str, campaign_id: str, run_id: str) -> dict[str, Any]:
+        return to_attrs({"pk": keys.campaign_pk(client_id, campaign_id), "sk": keys.run_sk(run_id)})
+
+    def _claim_key(self, client_id: str, campaign_id: str, run_id: str, seq: int) -> dict[str, Any]:
+        return to_attrs({"pk": keys.dial_claims_pk(client_id, campaign_id, run_id), "sk": keys.dial_claim_sk(seq)})
+
+
+def _attrs_of_key(key: dict[str, Any]) -> dict[str, Any]:
+    return {name: value["S"] for name, value in key.items()}
+
+
+def _run_record(item: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        progress=Progress.model_validate(item),
+        client_id=item["clientId"],
+        last_seq=item["lastSeq"],
+        execution_arn=item.get("executionArn"),
+        last_dial_started_ms=item.get("lastDialStartedMs"),
+        expires_at=item.get(TTL_ATTRIBUTE),
+    )
+
+
+def call_log_item(client_id: str, log: CallLog) -> dict[str, Any]:
+    import json
+
+    return {
+        "pk": keys.campaign_pk(client_id, log.campaignId),
+        "sk": keys.call_sk(log.uniqueId),
+        **log.model_dump(exclude={"externalResponse"}),
+        # The provider's answer is kept verbatim; as a string it needs no number conversion.
+        "externalResponse": json.dumps(log.externalResponse) if log.externalResponse is not None else None,
+    }

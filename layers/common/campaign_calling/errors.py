@@ -1,0 +1,35 @@
+"""Domain errors. Handlers map each kind to one HTTP status in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: ``message`` is safe to show to the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The resource does not exist for this client (or belongs to another one)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} not found")
+        self.kind = kind
+
+
+class Forbidden(DomainError):
+    """The caller is authenticated but its token does not say which client it acts for."""
+
+
+class InvalidRequest(DomainError):
+    """The request is well-formed but cannot be carried out as asked."""
+
+
+class Conflict(DomainError):
+    """The resource is in a state that forbids the operation (e.g. already running)."""
+
+
+class DependencyUnavailable(DomainError):
+    """A service we depend on (Step Functions, the telephony provider) failed."""

@@ -1,0 +1,1 @@
+"""Domain logic: one service per area, each taking its repositories and clients."""

@@ -1,0 +1,102 @@
+"""Placing one call and describing it as a call log: shared by make-call and by runs."""
+
+from __future__ import annotations
+
+from campaign_calling.clock import Clock, iso_from_ms
+from campaign_calling.dialer import DialerClient, DialRequest, DialResult
+from campaign_calling.models import CallLog, CallOutcome, Contact
+
+
+class CallPlacer:
+    def __init__(self, dialer: DialerClient, clock: Clock) -> None:
+        self._dialer = dialer
+        self._clock = clock
+
+    def prepare(self) -> None:
+        self._dialer.prepare()
+
+    def place(
+        self,
+        *,
+        client_id: str,
+        campaign_id: str,
+        contact: Contact,
+        agent_id: str,
+        provider_agent_id: str,
+        caller_id: str | None,
+        unique_id: str,
+        started_ms: int,
+        idempotency_key: str,
+        run_id: str | None,
+    ) -> CallLog:
+        result = self._dialer.dial(
+            DialRequest(
+                to=contact.phone,
+                provider_agent_id=provider_agent_id,
+                caller_id=caller_id,
+                idempotency_key=idempotency_key,
+                metadata={"uniqueId": unique_id, "campaignId": campaign_id, "contactId": contact.id, "clientId": client_id},
+            )
+        )
+        return self.describe(
+            result,
+            campaign_id=campaign_id,
+            contact=contact,
+            agent_id=agent_id,
+            unique_id=unique_id,
+            started_ms=started_ms,
+            run_id=run_id,
+        )
+
+    def describe(
+        self,
+        result: DialResult,
+        *,
+        campaign_id: str,
+        contact: Contact,
+        agent_id: str,
+        unique_id: str,
+        started_ms: int,
+        run_id: str | None,
+    ) -> CallLog:
+        outcome: CallOutcome = "success" if result.accepted else ("unknown" if result.outcome_unknown else "failed")
+        return new_call_log(
+            campaign_id=campaign_id,
+            contact=contact,
+            agent_id=agent_id,
+            unique_id=unique_id,
+            started_ms=started_ms,
+            ended_ms=self._clock.now_ms(),
+            run_id=run_id,
+            outcome=outcome,
+            error=result.error,
+        ).model_copy(update={"externalResponse": result.response, "providerCallId": result.provider_call_id})
+
+
+def new_call_log(
+    *,
+    campaign_id: str,
+    contact: Contact,
+    agent_id: str,
+    unique_id: str,
+    started_ms: int,
+    ended_ms: int,
+    run_id: str | None,
+    outcome: CallOutcome,
+    error: str | None,
+) -> CallLog:
+    return CallLog(
+        uniqueId=unique_id,
+        campaignId=campaign_id,
+        contactId=contact.id,
+        contactName=contact.name,
+        phone=contact.phone,
+        agentId=agent_id,
+        runId=run_id,
+        source="campaign" if run_id else "manual",
+        outcome=outcome,
+        error=error,
+        startedAt=iso_from_ms(started_ms),
+        endedAt=iso_from_ms(ended_ms),
+        durationMs=max(0, ended_ms - started_ms),
+    )

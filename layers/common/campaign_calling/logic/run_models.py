@@ -1,0 +1,61 @@
+"""What the state machine carries between steps: small, and never the contact list."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RunAgent(BaseModel):
+    agentId: str
+    providerAgentId: str
+    callerId: str | None = None
+
+
+class RunContext(BaseModel):
+    """Fixed for the whole run, copied into every execution of it."""
+
+    clientId: str
+    campaignId: str
+    runId: str
+    delayMs: int = Field(ge=0)
+    lastSeq: int = Field(ge=0, description="Contacts with a higher sequence were added after the start")
+    totalContacts: int = Field(ge=0)
+    agent: RunAgent
+
+
+class Cursor(BaseModel):
+    afterSeq: int = 0
+    nextIndex: int = 0
+    pagesInExecution: int = 0
+    execution: int = 1
+
+
+class PageContact(BaseModel):
+    seq: int
+    index: int
+    contactId: str
+    name: str
+    phone: str
+    waitSeconds: int = Field(ge=0, description="Whole seconds the Wait state sleeps before this dial")
+
+
+class Page(BaseModel):
+    contacts: list[PageContact]
+    running: bool
+    hasMore: bool
+    continueAsNew: bool
+
+
+class RunState(BaseModel):
+    """The state machine's state between pages."""
+
+    run: RunContext
+    cursor: Cursor
+    page: Page | None = None
+
+
+class DialOutcome(BaseModel):
+    dialed: bool
+    uniqueId: str | None = None
+    outcome: str | None = None
+    reason: str | None = None

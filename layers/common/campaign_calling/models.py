@@ -1,0 +1,139 @@
+"""Domain models: what is stored and what the API shows, independent of any transport."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from campaign_calling.phone import InvalidPhoneNumber, to_e164
+
+MAX_DELAY_MS = 3_600_000
+DEFAULT_DELAY_MS = 2000
+MAX_CONTACTS_PER_REQUEST = 500
+
+RunStatus = Literal["running", "stopped", "completed", "failed", "paused"]
+CallOutcome = Literal["success", "failed", "unknown"]
+
+
+def _phone(value: str) -> str:
+    try:
+        return to_e164(value)
+    except InvalidPhoneNumber as exc:
+        raise ValueError(str(exc)) from exc
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40), AfterValidator(_phone)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ContactInput(_Input):
+    name: Name
+    phone: PhoneNumber
+
+
+class AgentInput(_Input):
+    name: Name
+    providerAgentId: Identifier
+    callerId: PhoneNumber | None = None
+
+
+class CampaignInput(_Input):
+    name: Name
+    contacts: list[ContactInput] = Field(default_factory=list, max_length=MAX_CONTACTS_PER_REQUEST)
+
+
+class ContactsInput(_Input):
+    contacts: list[ContactInput] = Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST)
+
+
+class StartCallingInput(_Input):
+    agentId: Identifier
+    delayBetweenCalls: int = Field(DEFAULT_DELAY_MS, ge=0, le=MAX_DELAY_MS, description="Milliseconds between calls")
+
+
+class MakeCallInput(_Input):
+    contactId: Identifier
+    agentId: Identifier
+
+
+class Agent(BaseModel):
+    id: str = Field(serialization_alias="_id")
+    name: str
+    providerAgentId: str
+    callerId: str | None = None
+    createdAt: str
+
+
+class Campaign(BaseModel):
+    id: str = Field(serialization_alias="_id")
+    name: str
+    totalContacts: int
+    isRunning: bool
+    currentRunId: str | None = None
+    lastRunStatus: RunStatus | None = None
+    createdAt: str
+    # Internal: the highest contact sequence number handed out so far.
+    nextContactSeq: int = Field(0, exclude=True)
+
+
+class Contact(BaseModel):
+    id: str = Field(serialization_alias="_id")
+    name: str
+    phone: str
+    seq: int = Field(exclude=True)
+    createdAt: str | None = None
+
+
+class Progress(BaseModel):
+    """A run's progress, in the contract's shape plus ``status`` and ``reason``."""
+
+    campaignId: str
+    runId: str
+    totalContacts: int
+    currentIndex: int
+    completedCalls: int
+    successfulCalls: int
+    failedCalls: int
+    startTime: str
+    isRunning: bool
+    lastCallTime: str | None = None
+    status: RunStatus
+    reason: str | None = None
+    endTime: str | None = None
+    delayBetweenCalls: int
+
+
+class CallingStatus(BaseModel):
+    campaignId: str
+    isRunning: bool
+    totalContacts: int
+    progress: Progress | None
+
+
+class CallLog(BaseModel):
+    uniqueId: str
+    campaignId: str
+    contactId: str
+    contactName: str
+    phone: str
+    agentId: str
+    runId: str | None = None
+    source: Literal["campaign", "manual"]
+    outcome: CallOutcome
+    error: str | None = None
+    externalResponse: Any = None
+    providerCallId: str | None = None
+    startedAt: str
+    endedAt: str
+    durationMs: int
+
+
+class Page(BaseModel):
+    items: list[Any]
+    nextToken: str | None = None

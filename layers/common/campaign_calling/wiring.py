@@ -1,0 +1,101 @@
+"""Builds the services from configuration, once per container and only when first used."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+
+from campaign_calling.clock import SystemClock
+from campaign_calling.config import get_settings
+from campaign_calling.data.agents import AgentRepository
+from campaign_calling.data.call_logs import CallLogRepository
+from campaign_calling.data.campaigns import CampaignRepository
+from campaign_calling.data.runs import RunRepository
+from campaign_calling.dialer import DialerClient, SecretsManagerApiKey
+from campaign_calling.logic.calling import CallingService
+from campaign_calling.logic.catalog import CatalogService
+from campaign_calling.logic.placing import CallPlacer
+from campaign_calling.logic.runs import RunSteps
+from campaign_calling.logic.single_call import SingleCallService
+from campaign_calling.workflow import WorkflowEngine
+
+
+@cache
+def _client(service: str) -> Any:
+    return boto3.client(service)
+
+
+def _agents() -> AgentRepository:
+    return AgentRepository(_client("dynamodb"), get_settings().require("main_table"))
+
+
+def _campaigns() -> CampaignRepository:
+    return CampaignRepository(_client("dynamodb"), get_settings().require("main_table"))
+
+
+def _call_logs() -> CallLogRepository:
+    return CallLogRepository(_client("dynamodb"), get_settings().require("call_logs_table"))
+
+
+def _runs() -> RunRepository:
+    settings = get_settings()
+    return RunRepository(
+        _client("dynamodb"),
+        main_table=settings.require("main_table"),
+        progress_table=settings.require("progress_table"),
+        call_logs_table=settings.require("call_logs_table"),
+    )
+
+
+@cache
+def _placer() -> CallPlacer:
+    settings = get_settings()
+    dialer = DialerClient(
+        settings.require("dialer_base_url"),
+        SecretsManagerApiKey(settings.require("dialer_api_key_secret"), settings.secret_cache_seconds),
+        timeout_seconds=settings.dialer_timeout_seconds,
+    )
+    return CallPlacer(dialer, SystemClock())
+
+
+@cache
+def catalog_service() -> CatalogService:
+    return CatalogService(agents=_agents(), campaigns=_campaigns(), call_logs=_call_logs(), clock=SystemClock())
+
+
+@cache
+def calling_service() -> CallingService:
+    settings = get_settings()
+    return CallingService(
+        agents=_agents(),
+        campaigns=_campaigns(),
+        runs=_runs(),
+        workflow=WorkflowEngine(_client("stepfunctions")),
+        clock=SystemClock(),
+        state_machine_arn=settings.require("state_machine_arn"),
+        progress_ttl_seconds=settings.progress_ttl_seconds,
+    )
+
+
+@cache
+def single_call_service() -> SingleCallService:
+    return SingleCallService(
+        agents=_agents(), campaigns=_campaigns(), call_logs=_call_logs(), placer=_placer(), clock=SystemClock()
+    )
+
+
+@cache
+def run_steps() -> RunSteps:
+    settings = get_settings()
+    return RunSteps(
+        campaigns=_campaigns(),
+        runs=_runs(),
+        placer=_placer(),
+        workflow=WorkflowEngine(_client("stepfunctions")),
+        clock=SystemClock(),
+        page_size=settings.contacts_page_size,
+        pages_per_execution=settings.pages_per_execution,
+        progress_ttl_seconds=settings.progress_ttl_seconds,
+    )

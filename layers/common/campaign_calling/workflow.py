@@ -1,0 +1,49 @@
+"""Step Functions, as the calling logic sees it: start and stop a run's executions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from campaign_calling.data.dynamo import error_code
+from campaign_calling.errors import DependencyUnavailable
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """Execution ARNs are derived from the machine's ARN and the name we choose, so a run
+    can record its execution before starting it (and a retried start is the same one)."""
+    prefix, sep, machine = state_machine_arn.partition(":stateMachine:")
+    if not sep:
+        raise ValueError(f"not a state machine ARN: {state_machine_arn}")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def execution_name(run_id: str, number: int) -> str:
+    return f"{run_id}-{number:04d}"
+
+
+class WorkflowEngine:
+    def __init__(self, stepfunctions: Any) -> None:
+        self._sfn = stepfunctions
+
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
+        try:
+            response = self._sfn.start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload, separators=(",", ":"))
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ExecutionAlreadyExists":
+                # Same name: this is a retry of a start that already happened.
+                return execution_arn(state_machine_arn, name)
+            raise DependencyUnavailable(f"could not start the calling workflow ({error_code(exc)})") from exc
+        return response["executionArn"]
+
+    def stop(self, arn: str, cause: str) -> None:
+        try:
+            self._sfn.stop_execution(executionArn=arn, cause=cause)
+        except ClientError as exc:
+            # Already finished or never started: nothing left to stop.
+            if error_code(exc) not in {"ExecutionDoesNotExist", "InvalidArn", "ValidationException"}:
+                raise

@@ -1,0 +1,108 @@
+"""The whole service on one machine: the HTTP API, the handlers, moto running the real
+state machine, the Lambda Invoke endpoint it calls, and a simulated telephony provider."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from campaign_local.aws import LocalAws
+from campaign_local.http_api import LocalHttpApi
+from campaign_local.lambdas import LambdaInvokeServer, LocalFunctions
+from campaign_local.sim_dialer import SimDialer, SimDialerConfig
+from campaign_local.template import Resolver, Template, find_template
+
+logger = logging.getLogger(__name__)
+
+# Settings of the local run that are not in template.yaml (it describes AWS, not a laptop).
+LOCAL_FUNCTION_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+@dataclass
+class EngineConfig:
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    aws_port: int = 4566
+    dialer_port: int = 8081
+    dialer: SimDialerConfig = field(default_factory=SimDialerConfig)
+    template_path: Path | None = None
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> EngineConfig:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            api_port=int(env.get("PORT", "3000")),
+            aws_port=int(env.get("AWS_PORT", "4566")),
+            dialer_port=int(env.get("DIALER_PORT", "8081")),
+            dialer=SimDialerConfig.from_env(env),
+        )
+
+
+class LocalEngine:
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.template = Template(config.template_path or find_template())
+        self.dialer_api_key = config.dialer.api_key or secrets.token_urlsafe(24)
+        self.dialer: SimDialer | None = None
+        self.aws: LocalAws | None = None
+        self.functions: LocalFunctions | None = None
+        self.lambda_server: LambdaInvokeServer | None = None
+        self.api: LocalHttpApi | None = None
+        self.state_machine_arns: dict[str, str] = {}
+
+    def start(self) -> LocalEngine:
+        cfg = self.config
+        dialer_config = SimDialerConfig(
+            latency_ms=cfg.dialer.latency_ms, failure_rate=cfg.dialer.failure_rate,
+            api_key=self.dialer_api_key, seed=cfg.dialer.seed,
+        )
+        self.dialer = SimDialer(dialer_config, host=cfg.host, port=cfg.dialer_port).start()
+
+        self.functions = LocalFunctions(self.template.functions())
+        self.lambda_server = LambdaInvokeServer(self.functions, host=cfg.host).start()
+        # moto's Step Functions invokes Lambda through this endpoint; it must be set
+        # before moto creates its Lambda client.
+        os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_server.url
+
+        self.aws = LocalAws(host=cfg.host, port=cfg.aws_port).start()
+        secret_ids = list(self.template.secrets())
+        physical = self.aws.create_resources(self.template, secret_values={s: self.dialer_api_key for s in secret_ids})
+        resolver = Resolver(
+            self.template,
+            parameters={"DialerBaseUrl": self.dialer.url, **cfg.parameter_overrides},
+            physical_ids=physical,
+        )
+        self.state_machine_arns = self.aws.create_state_machines(self.template, resolver)
+        os.environ.update(function_environment(self.template, resolver))
+        os.environ.update(LOCAL_FUNCTION_ENV)
+
+        self.api = LocalHttpApi(self.template.routes(), self.functions, host=cfg.host, port=cfg.api_port).start()
+        return self
+
+    def stop(self) -> None:
+        for part in (self.api, self.lambda_server, self.aws, self.dialer):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:  # shutting down: keep stopping the rest
+                    logger.exception("error while stopping %s", type(part).__name__)
+
+
+def function_environment(template: Template, resolver: Resolver) -> dict[str, str]:
+    """Every function's environment, resolved. All handlers share this process, so one
+    variable must mean the same for every function that has it."""
+    merged: dict[str, str] = {}
+    for spec in template.functions().values():
+        for key, value in resolver.resolve(spec.environment).items():
+            value = str(value)
+            if merged.setdefault(key, value) != value:
+                raise ValueError(f"{key} differs between functions; the local engine runs them in one process")
+    return merged

@@ -1,0 +1,144 @@
+"""The HTTP API of template.yaml, served locally: each route runs its function's handler
+with the API Gateway HTTP API (payload 2.0) event it would get in AWS."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from campaign_local.lambdas import FunctionError, LocalFunctions
+from campaign_local.template import Route
+
+_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+def _werkzeug_path(path: str) -> str:
+    return path.replace("{", "<").replace("}", ">")
+
+
+class LocalHttpApi:
+    def __init__(self, routes: list[Route], functions: LocalFunctions, host: str = "127.0.0.1", port: int = 3000) -> None:
+        self._functions = functions
+        self._routes = {r.route_key: r for r in routes}
+        self._map = Map([Rule(_werkzeug_path(r.path), methods=[r.method], endpoint=r.route_key) for r in routes])
+        self._server = make_server(host, port, self._wsgi, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._server.host}:{self._server.port}"
+
+    def start(self) -> LocalHttpApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        return self.respond(request)(environ, start_response)
+
+    def respond(self, request: Request) -> Response:
+        adapter = self._map.bind_to_environ(request.environ)
+        try:
+            route_key, path_params = adapter.match()
+        except (NotFound, MethodNotAllowed):
+            return _json(404, {"success": False, "message": "route not found"})
+        except HTTPException as exc:
+            return _json(exc.code or 400, {"success": False, "message": exc.description})
+        if (request.content_length or 0) > _MAX_BODY_BYTES:
+            return _json(413, {"success": False, "message": "request body too large"})
+        route = self._routes[route_key]
+        event = http_api_event(request, route, path_params, claims=self.claims_for(request))
+        try:
+            result = self._functions.invoke(route.function, event)
+        except FunctionError:
+            # API Gateway answers an integration failure with a bare 500.
+            return _json(500, {"message": "Internal Server Error"})
+        return _from_lambda_result(result)
+
+    def claims_for(self, request: Request) -> dict[str, Any] | None:
+        """Verified JWT claims for the request; none until an authorizer is configured."""
+        return None
+
+
+def http_api_event(request: Request, route: Route, path_params: dict[str, str], claims: dict[str, Any] | None) -> dict[str, Any]:
+    body_bytes = request.get_data(cache=True)
+    is_text = True
+    try:
+        body: str | None = body_bytes.decode("utf-8") if body_bytes else None
+    except UnicodeDecodeError:
+        body, is_text = base64.b64encode(body_bytes).decode(), False
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        key = key.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query: dict[str, str] = {k: ",".join(request.args.getlist(k)) for k in request.args}
+    now = time.time()
+    request_context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "local",
+        "domainName": request.host,
+        "domainPrefix": request.host.split(".")[0],
+        "http": {
+            "method": request.method,
+            "path": request.path,
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "sourceIp": request.remote_addr or "127.0.0.1",
+            "userAgent": request.headers.get("User-Agent", ""),
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": route.route_key,
+        "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "timeEpoch": int(now * 1000),
+    }
+    if claims is not None:
+        request_context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": request.path,
+        "rawQueryString": request.query_string.decode(),
+        "headers": headers,
+        "requestContext": request_context,
+        "isBase64Encoded": not is_text,
+    }
+    if request.cookies:
+        event["cookies"] = [f"{k}={v}" for k, v in request.cookies.items()]
+    if query:
+        event["queryStringParameters"] = query
+    if path_params:
+        event["pathParameters"] = path_params
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def _from_lambda_result(result: Any) -> Response:
+    if not isinstance(result, dict) or "statusCode" not in result:
+        # Payload 2.0: a bare value is returned as a 200 JSON body.
+        return _json(200, result)
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = Response(data, status=int(result["statusCode"]))
+    for key, value in (result.get("headers") or {}).items():
+        response.headers[key] = value
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")

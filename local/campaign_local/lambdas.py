@@ -1,0 +1,164 @@
+"""Runs the project's Lambda handlers locally, and serves the Lambda Invoke API for them
+so the state machine's ``lambda:invoke`` tasks reach the real handlers over HTTP."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+from typing import Any
+from urllib.parse import unquote
+
+from campaign_local.template import FunctionSpec, function_arn
+
+logger = logging.getLogger(__name__)
+
+_INVOKE_PATH = "/2015-03-31/functions/"
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime hands a handler; Powertools reads these fields."""
+
+    function_name: str
+    timeout_seconds: int
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = function_arn(self.function_name)
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionError(Exception):
+    """A handler raised: the Invoke API reports it as a function error."""
+
+    def __init__(self, error_type: str, message: str, stack: list[str]) -> None:
+        super().__init__(message)
+        self.payload = {"errorMessage": message, "errorType": error_type, "stackTrace": stack}
+
+
+class LocalFunctions:
+    """The template's functions, each loaded once from its own folder like a Lambda container."""
+
+    def __init__(self, specs: dict[str, FunctionSpec]) -> None:
+        self._specs = specs
+        self._modules: dict[str, ModuleType] = {}
+        self._lock = threading.Lock()
+        self.invocations: list[tuple[str, float]] = []
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
+        with self._lock:
+            module = self._modules.get(logical_id)
+            if module is None:
+                module = self._modules[logical_id] = load_handler_module(self._specs[logical_id])
+        return getattr(module, self._specs[logical_id].handler_name)
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        spec = self._specs[logical_id]
+        handler = self.handler(logical_id)
+        self.invocations.append((logical_id, time.time()))
+        try:
+            return handler(event, LambdaContext(function_name=logical_id, timeout_seconds=spec.timeout_seconds))
+        except Exception as exc:  # reported to the caller like Lambda's "Unhandled" error
+            raise FunctionError(type(exc).__name__, str(exc), traceback.format_exception(exc)) from exc
+
+
+def load_handler_module(spec: FunctionSpec) -> ModuleType:
+    """Import a function's handler file under a name of its own (every folder has an app.py)."""
+    module_name = f"local_lambda_{spec.logical_id}"
+    module_spec = importlib.util.spec_from_file_location(module_name, spec.handler_file)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {spec.handler_file}")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+class LambdaInvokeServer:
+    """``POST /2015-03-31/functions/{name}/invocations``, the part of the Lambda API that
+    Step Functions' ``lambda:invoke`` uses (moto sends it to AWS_ENDPOINT_URL_LAMBDA)."""
+
+    def __init__(self, functions: LocalFunctions, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.functions = functions
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                outer._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-invoke", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LambdaInvokeServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        path = request.path.split("?", 1)[0]
+        if not (path.startswith(_INVOKE_PATH) and path.endswith("/invocations")):
+            return _reply(request, 404, {"message": "not found"})
+        name = unquote(path[len(_INVOKE_PATH) : -len("/invocations")])
+        logical_id = name.split(":function:", 1)[-1].split(":", 1)[0]
+        if logical_id not in self.functions.names:
+            return _reply(request, 404, {"Type": "User", "message": f"Function not found: {name}"},
+                          {"x-amzn-ErrorType": "ResourceNotFoundException"})
+        try:
+            event = json.loads(raw or b"{}")
+        except ValueError:
+            return _reply(request, 400, {"message": "payload is not JSON"}, {"x-amzn-ErrorType": "InvalidRequestContentException"})
+        try:
+            result = self.functions.invoke(logical_id, event)
+        except FunctionError as exc:
+            logger.warning("%s failed: %s", logical_id, exc)
+            return _reply(request, 200, exc.payload, {"X-Amz-Function-Error": "Unhandled"})
+        return _reply(request, 200, result)
+
+
+def _reply(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    data = json.dumps(body).encode()
+    request.send_response(status)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(data)))
+    request.send_header("X-Amz-Executed-Version", "$LATEST")
+    for key, value in (headers or {}).items():
+        request.send_header(key, value)
+    request.end_headers()
+    request.wfile.write(data)

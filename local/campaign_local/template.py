@@ -1,0 +1,218 @@
+"""Reads template.yaml, the one description of the application, for the local engine and
+the tests: routes, functions and their environment, tables, the state machine."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "campaign-calling-local"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !GetAtt, !Sub ...) as plain dicts."""
+
+
+def _construct_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: _construct_tag(loader, suffix, node))
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway form, e.g. /api/v1/client/campaigns/{id}/start-calling
+    function: str  # logical id
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    handler: str  # module.function
+    timeout_seconds: int
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def handler_file(self) -> Path:
+        module, _, _ = self.handler.rpartition(".")
+        return self.code_dir / (module.replace(".", "/") + ".py")
+
+    @property
+    def handler_name(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical_id: str
+    properties: dict[str, Any]
+
+    @property
+    def ttl_attribute(self) -> str | None:
+        ttl = self.properties.get("TimeToLiveSpecification") or {}
+        return ttl.get("AttributeName") if ttl.get("Enabled") else None
+
+
+class Template:
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+        self.root = self.path.parent
+        self.doc: dict[str, Any] = yaml.load(self.path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
+        self.parameters: dict[str, dict[str, Any]] = self.doc.get("Parameters", {})
+        self._globals = self.doc.get("Globals", {}).get("Function", {})
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+
+    def functions(self) -> dict[str, FunctionSpec]:
+        specs = {}
+        for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
+            props = resource["Properties"]
+            env = dict(self._globals.get("Environment", {}).get("Variables", {}))
+            env.update(props.get("Environment", {}).get("Variables", {}))
+            specs[logical_id] = FunctionSpec(
+                logical_id=logical_id,
+                code_dir=self.root / props["CodeUri"],
+                handler=props.get("Handler", self._globals.get("Handler")),
+                timeout_seconds=int(props.get("Timeout", self._globals.get("Timeout", 3))),
+                environment=env,
+            )
+        return specs
+
+    def routes(self) -> list[Route]:
+        routes = []
+        for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
+            for event in resource["Properties"].get("Events", {}).values():
+                if event["Type"] == "HttpApi":
+                    props = event["Properties"]
+                    routes.append(Route(props["Method"].upper(), props["Path"], logical_id))
+        return routes
+
+    def tables(self) -> dict[str, TableSpec]:
+        return {k: TableSpec(k, v["Properties"]) for k, v in self.of_type("AWS::DynamoDB::Table").items()}
+
+    def state_machines(self) -> dict[str, dict[str, Any]]:
+        return {k: v["Properties"] for k, v in self.of_type("AWS::Serverless::StateMachine").items()}
+
+    def secrets(self) -> dict[str, dict[str, Any]]:
+        return {k: v.get("Properties", {}) for k, v in self.of_type("AWS::SecretsManager::Secret").items()}
+
+
+class Resolver:
+    """Resolves intrinsic functions to the local engine's names and ARNs."""
+
+    def __init__(self, template: Template, *, parameters: dict[str, str], physical_ids: dict[str, str]) -> None:
+        self._template = template
+        self._parameters = parameters
+        self._physical = physical_ids
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                return self.get_att(*arg)
+            if key == "Fn::Sub":
+                return self.sub(arg)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def ref(self, name: str) -> str:
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
+                  "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self._template.parameters:
+            if name in self._parameters:
+                return self._parameters[name]
+            default = self._template.parameters[name].get("Default")
+            if default is None:
+                raise KeyError(f"parameter {name} has no default and no local value")
+            return str(default)
+        if name in self._physical:
+            return self._physical[name]
+        resource = self._template.resources[name]
+        if resource["Type"] == "AWS::Serverless::Function":
+            return name
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            return state_machine_arn(self.state_machine_name(name))
+        raise KeyError(f"no local value for Ref {name}")
+
+    def get_att(self, name: str, attribute: str) -> str:
+        resource = self._template.resources[name]
+        if resource["Type"] == "AWS::Serverless::Function" and attribute == "Arn":
+            return function_arn(name)
+        if resource["Type"] == "AWS::Serverless::StateMachine" and attribute == "Name":
+            return self.state_machine_name(name)
+        raise KeyError(f"no local value for GetAtt {name}.{attribute}")
+
+    def sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+        def replace(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key in variables:
+                return str(self.resolve(variables[key]))
+            if "." in key:
+                return self.get_att(*key.split(".", 1))
+            return self.ref(key)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def state_machine_name(self, logical_id: str) -> str:
+        name = self._template.resources[logical_id]["Properties"].get("Name")
+        return self.resolve(name) if name else logical_id
+
+    def state_machine_definition(self, logical_id: str) -> str:
+        props = self._template.resources[logical_id]["Properties"]
+        text = (self._template.root / props["DefinitionUri"]).read_text()
+        substitutions = {k: str(self.resolve(v)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
+        text = re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
+        json.loads(text)  # fail here, not inside the engine, on a broken definition
+        return text
+
+
+def function_arn(logical_id: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
+
+
+def state_machine_arn(name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+
+
+def find_template(start: Path | None = None) -> Path:
+    """template.yaml of the project this package belongs to (or from the working dir)."""
+    for base in [start or Path.cwd(), Path(__file__).resolve()]:
+        for folder in [base, *base.parents]:
+            candidate = folder / "template.yaml"
+            if candidate.is_file() and (folder / "statemachine").is_dir():
+                return candidate
+    raise FileNotFoundError("template.yaml not found; run from the project folder")

@@ -1,0 +1,260 @@
+"""Tests for the simulated telephony provider, over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from campaign_local.sim_dialer import SimDialer, SimDialerConfig
+
+API_KEY = "test-secret-key"
+CALL = {"to": "+15551234567", "agentId": "agent-1", "callerId": None, "metadata": {"campaignId": "c1"}}
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def _start(**overrides: object) -> SimDialer:
+    cfg = {"api_key": API_KEY, "seed": 1234, **overrides}
+    return SimDialer(SimDialerConfig(**cfg)).start()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def dialer() -> Iterator[SimDialer]:
+    d = _start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def client(dialer: SimDialer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=dialer.url, timeout=5) as c:
+        yield c
+
+
+def _place(client: httpx.Client, **headers: str) -> httpx.Response:
+    return client.post("/v1/calls", json=CALL, headers={**AUTH, **headers})
+
+
+def test_success_shape(client: httpx.Client, dialer: SimDialer) -> None:
+    resp = _place(client)
+    assert resp.status_code == 201
+    data = resp.json()
+    assert set(data) == {"id", "status", "to", "agentId", "createdAt"}
+    assert re.fullmatch(r"call_[0-9a-f]{24}", data["id"])
+    assert data["status"] == "queued"
+    assert data["to"] == CALL["to"] and data["agentId"] == CALL["agentId"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", data["createdAt"])
+
+    (rec,) = dialer.calls()
+    assert rec["status"] == 201 and rec["callId"] == data["id"]
+    assert rec["phone"] == CALL["to"] and rec["body"] == CALL
+    assert rec["idempotentReplay"] is False
+    assert isinstance(rec["receivedAt"], float)
+
+
+def test_health_and_unknown_path(client: httpx.Client) -> None:
+    assert client.get("/health").json() == {"ok": True}
+    resp = client.get("/nope")
+    assert resp.status_code == 404 and "error" in resp.json()
+    assert client.get("/v1/calls").status_code == 405
+
+
+def test_wrong_and_missing_key_401(client: httpx.Client, dialer: SimDialer) -> None:
+    resp = client.post("/v1/calls", json=CALL, headers={"Authorization": "Bearer wrong"})
+    assert resp.status_code == 401 and resp.json() == {"error": "invalid api key"}
+    assert client.post("/v1/calls", json=CALL).status_code == 401
+    assert [r["status"] for r in dialer.calls()] == [401, 401]
+
+
+def test_any_key_accepted_when_unconfigured() -> None:
+    d = _start(api_key=None)
+    try:
+        resp = httpx.post(f"{d.url}/v1/calls", json=CALL, headers={"Authorization": "Bearer anything"})
+        assert resp.status_code == 201
+    finally:
+        d.stop()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"[1, 2]", b'{"agentId": "a"}', b'{"to": "+1555"}', b""],
+)
+def test_bad_body_400(client: httpx.Client, dialer: SimDialer, content: bytes) -> None:
+    resp = client.post("/v1/calls", content=content, headers={**AUTH, "Content-Type": "application/json"})
+    assert resp.status_code == 400 and "error" in resp.json()
+    (rec,) = dialer.calls()
+    assert rec["status"] == 400 and rec["callId"] is None
+
+
+def test_bad_json_body_recorded_as_text(client: httpx.Client, dialer: SimDialer) -> None:
+    client.post("/v1/calls", content=b"{oops", headers=AUTH)
+    assert dialer.calls()[0]["body"] == "{oops"
+
+
+def test_idempotent_replay(client: httpx.Client, dialer: SimDialer) -> None:
+    first = _place(client, **{"Idempotency-Key": "k1"})
+    second = _place(client, **{"Idempotency-Key": "k1"})
+    other = _place(client, **{"Idempotency-Key": "k2"})
+    assert first.status_code == 201 and second.status_code == 200
+    assert second.content == first.content
+    assert other.json()["id"] != first.json()["id"]
+
+    recs = dialer.calls()
+    assert [r["idempotentReplay"] for r in recs] == [False, True, False]
+    assert recs[1]["callId"] == first.json()["id"]
+    assert recs[1]["headers"]["idempotency-key"] == "k1"
+
+
+def test_concurrent_same_idempotency_key_creates_one_call(dialer: SimDialer) -> None:
+    results: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        r = httpx.post(f"{dialer.url}/v1/calls", json=CALL, headers={**AUTH, "Idempotency-Key": "same"})
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in results) == [200] * 9 + [201]
+    assert len({r.json()["id"] for r in results}) == 1
+
+
+def test_failure_rate_one_gives_503() -> None:
+    d = _start(failure_rate=1.0)
+    try:
+        resp = httpx.post(f"{d.url}/v1/calls", json=CALL, headers={**AUTH, "Idempotency-Key": "f"})
+        assert resp.status_code == 503 and resp.json() == {"error": "simulated provider failure"}
+        assert d.calls()[0]["status"] == 503
+    finally:
+        d.stop()
+
+
+def test_failed_call_is_not_remembered_for_idempotency(client: httpx.Client) -> None:
+    client.post("/faults", json={"mode": "error500", "count": 1})
+    assert _place(client, **{"Idempotency-Key": "r"}).status_code == 500
+    assert _place(client, **{"Idempotency-Key": "r"}).status_code == 201
+
+
+def test_latency_config() -> None:
+    d = _start(latency_ms=150)
+    try:
+        t0 = time.monotonic()
+        assert httpx.post(f"{d.url}/v1/calls", json=CALL, headers=AUTH).status_code == 201
+        assert time.monotonic() - t0 >= 0.14
+    finally:
+        d.stop()
+
+
+def test_authorization_redacted(client: httpx.Client, dialer: SimDialer) -> None:
+    _place(client)
+    client.post("/v1/calls", json=CALL, headers={"Authorization": "Bearer wrong-key"})
+    for rec in (*dialer.calls(), *client.get("/calls").json()):
+        assert rec["headers"]["authorization"] == "Bearer ***"
+    assert API_KEY not in client.get("/calls").text
+    assert "wrong-key" not in client.get("/calls").text
+
+
+def test_get_calls_matches_python_api(client: httpx.Client, dialer: SimDialer) -> None:
+    _place(client)
+    _place(client)
+    assert client.get("/calls").json() == dialer.calls()
+
+
+def test_delete_clears_records_and_idempotency(client: httpx.Client, dialer: SimDialer) -> None:
+    first = _place(client, **{"Idempotency-Key": "d"})
+    resp = client.delete("/calls")
+    assert resp.status_code == 204
+    assert dialer.calls() == [] and client.get("/calls").json() == []
+    again = _place(client, **{"Idempotency-Key": "d"})
+    assert again.status_code == 201 and again.json()["id"] != first.json()["id"]
+
+
+def test_fault_error500_with_count(client: httpx.Client, dialer: SimDialer) -> None:
+    resp = client.post("/faults", json={"mode": "error500", "count": 2})
+    assert resp.status_code == 200
+    assert client.get("/faults").json()["mode"] == "error500"
+    codes = [_place(client).status_code for _ in range(3)]
+    assert codes == [500, 500, 201]
+    assert client.get("/faults").json()["mode"] == "none"
+    assert [r["status"] for r in dialer.calls()] == [500, 500, 201]
+
+
+def test_fault_error429_retry_after(client: httpx.Client) -> None:
+    client.post("/faults", json={"mode": "error429", "count": 1, "retryAfter": 7})
+    resp = _place(client)
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "7"
+    assert _place(client).status_code == 201
+
+
+def test_fault_slow(client: httpx.Client, dialer: SimDialer) -> None:
+    client.post("/faults", json={"mode": "slow", "count": 1, "latencyMs": 200})
+    t0 = time.monotonic()
+    assert _place(client).status_code == 201
+    assert time.monotonic() - t0 >= 0.19
+    # The client gives up before the slow answer; the server must not crash.
+    client.post("/faults", json={"mode": "slow", "count": 1, "latencyMs": 300})
+    with pytest.raises(httpx.ReadTimeout):
+        client.post("/v1/calls", json=CALL, headers=AUTH, timeout=0.05)
+    assert client.get("/health").status_code == 200
+
+
+def test_fault_drop(client: httpx.Client, dialer: SimDialer) -> None:
+    client.post("/faults", json={"mode": "drop", "count": 1})
+    with pytest.raises(httpx.TransportError):
+        _place(client)
+    assert _place(client).status_code == 201
+    recs = dialer.calls()
+    assert [r["status"] for r in recs] == [None, 201]
+    assert recs[0]["body"] == CALL and recs[0]["callId"] is None
+
+
+def test_fault_until_reset(client: httpx.Client) -> None:
+    client.post("/faults", json={"mode": "error500", "count": None})
+    assert [_place(client).status_code for _ in range(3)] == [500, 500, 500]
+    assert client.get("/faults").json()["count"] is None
+    client.post("/faults", json={"mode": "none"})
+    assert _place(client).status_code == 201
+
+
+def test_fault_validation(client: httpx.Client) -> None:
+    assert client.post("/faults", json={"mode": "explode"}).status_code == 400
+    assert client.post("/faults", json={"mode": "error500", "count": 0}).status_code == 400
+    assert client.post("/faults", content=b"{bad").status_code == 400
+
+
+def test_config_from_env() -> None:
+    cfg = SimDialerConfig.from_env(
+        {"SIM_DIALER_LATENCY_MS": "25", "SIM_DIALER_FAILURE_RATE": "0.5", "SIM_DIALER_API_KEY": "k"}
+    )
+    assert (cfg.latency_ms, cfg.failure_rate, cfg.api_key) == (25, 0.5, "k")
+    assert SimDialerConfig.from_env({}) == SimDialerConfig()
+    with pytest.raises(ValueError):
+        SimDialerConfig.from_env({"SIM_DIALER_FAILURE_RATE": "2"})
+
+
+def test_seeded_ids_are_reproducible() -> None:
+    ids = []
+    for _ in range(2):
+        d = _start(seed=42)
+        try:
+            ids.append(httpx.post(f"{d.url}/v1/calls", json=CALL, headers=AUTH).json()["id"])
+        finally:
+            d.stop()
+    assert ids[0] == ids[1]
+
+
+def test_stop_releases_port() -> None:
+    d = _start()
+    url = d.url
+    d.stop()
+    d.stop()  # idempotent
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/health", timeout=1)
