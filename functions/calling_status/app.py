@@ -23,4 +23,3 @@ def calling_status(id: str) -> dict:
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
-

@@ -29,4 +29,3 @@ def get_campaign(id: str) -> dict:
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
-

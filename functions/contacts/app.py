@@ -3,10 +3,9 @@
 from typing import Annotated
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok, page
@@ -39,4 +38,3 @@ def list_contacts(
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
-

@@ -24,7 +24,10 @@ def handler(event: dict, context: LambdaContext) -> dict:
     request = ContinueEvent.model_validate(event)
     logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)
     next_arn = run_steps().continue_as_new(
-        request.run, request.cursor, current_execution_arn=request.executionArn, state_machine_arn=request.stateMachineArn
+        request.run,
+        request.cursor,
+        current_execution_arn=request.executionArn,
+        state_machine_arn=request.stateMachineArn,
     )
     logger.info("run handed over", extra={"next_execution_arn": next_arn})
     return {"continued": next_arn is not None, "nextExecutionArn": next_arn}

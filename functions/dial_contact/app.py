@@ -23,7 +23,9 @@ class DialEvent(BaseModel):
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DialEvent.model_validate(event)
-    logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index)
+    logger.append_keys(
+        campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index
+    )
     outcome = run_steps().dial_contact(request.run, request.contact)
     if outcome.dialed:
         metrics.add_metric(name="CallsDialed", unit=MetricUnit.Count, value=1)

@@ -17,5 +17,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(campaign_id=state.run.campaignId, run_id=state.run.runId)
     result = run_steps().load_page(state.run, state.cursor)
     page = result.page
-    logger.info("page loaded", extra={"contacts": len(page.contacts) if page else 0, "cursor": result.cursor.model_dump()})
+    logger.info(
+        "page loaded", extra={"contacts": len(page.contacts) if page else 0, "cursor": result.cursor.model_dump()}
+    )
     return result.model_dump(exclude_none=True)

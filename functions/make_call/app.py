@@ -18,7 +18,9 @@ app = create_app(logger)
 @app.post("/api/v1/client/campaigns/<id>/make-call")
 def make_call(id: str, body: MakeCallInput) -> dict:
     result = single_call_service().make_call(client_id(app), id, body.contactId, body.agentId)
-    logger.info("single call placed", extra={"campaign_id": id, "unique_id": result["uniqueId"], "success": result["success"]})
+    logger.info(
+        "single call placed", extra={"campaign_id": id, "unique_id": result["uniqueId"], "success": result["success"]}
+    )
     return ok(result)
 
 
@@ -26,4 +28,3 @@ def make_call(id: str, body: MakeCallInput) -> dict:
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
-

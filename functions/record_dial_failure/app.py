@@ -28,7 +28,9 @@ class DialFailureEvent(BaseModel):
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DialFailureEvent.model_validate(event)
-    logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index)
+    logger.append_keys(
+        campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index
+    )
     logger.warning("dial step failed", extra={"error": request.error.Error})
     outcome = run_steps().record_dial_failure(request.run, request.contact, request.error.Error)
     return outcome.model_dump(exclude_none=True)

@@ -26,4 +26,3 @@ def start_calling(id: str, body: StartCallingInput) -> dict:
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
-

@@ -24,4 +24,3 @@ def stop_calling(id: str) -> dict:
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)
-

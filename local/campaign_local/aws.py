@@ -42,42 +42,45 @@ class LocalAws:
         self._server.stop()
         self._mock.stop()
 
-    def create_resources(self, template: Template, *, secret_values: dict[str, str]) -> dict[str, str]:
-        """Create the template's tables and secrets; returns their physical ids for Ref."""
-        physical: dict[str, str] = {}
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for logical_id, table in template.tables().items():
-            props = table.properties
-            name = props.get("TableName") or logical_id
-            args: dict[str, Any] = {
-                "TableName": name,
-                "AttributeDefinitions": props["AttributeDefinitions"],
-                "KeySchema": props["KeySchema"],
-                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-            }
-            if props.get("GlobalSecondaryIndexes"):
-                args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            dynamodb.create_table(**args)
-            if table.ttl_attribute:
-                dynamodb.update_time_to_live(
-                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
-                )
-            physical[logical_id] = name
-        secrets = boto3.client("secretsmanager", region_name=REGION)
-        for logical_id in template.secrets():
-            created = secrets.create_secret(Name=logical_id, SecretString=secret_values[logical_id])
-            physical[logical_id] = created["ARN"]
-        return physical
 
-    def create_state_machines(self, template: Template, resolver: Resolver) -> dict[str, str]:
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        arns = {}
-        for logical_id, props in template.state_machines().items():
-            created = sfn.create_state_machine(
-                name=resolver.state_machine_name(logical_id),
-                definition=resolver.state_machine_definition(logical_id),
-                roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role",
-                type=props.get("Type", "STANDARD"),
+def create_resources(template: Template, *, secret_values: dict[str, str]) -> dict[str, str]:
+    """Create the template's tables and secrets (in whatever moto mock is active);
+    returns their physical ids for Ref."""
+    physical: dict[str, str] = {}
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for logical_id, table in template.tables().items():
+        props = table.properties
+        name = props.get("TableName") or logical_id
+        args: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**args)
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute}
             )
-            arns[logical_id] = created["stateMachineArn"]
-        return arns
+        physical[logical_id] = name
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    for logical_id in template.secrets():
+        created = secrets.create_secret(Name=logical_id, SecretString=secret_values[logical_id])
+        physical[logical_id] = created["ARN"]
+    return physical
+
+
+def create_state_machines(template: Template, resolver: Resolver) -> dict[str, str]:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arns = {}
+    for logical_id, props in template.state_machines().items():
+        created = sfn.create_state_machine(
+            name=resolver.state_machine_name(logical_id),
+            definition=resolver.state_machine_definition(logical_id),
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role",
+            type=props.get("Type", "STANDARD"),
+        )
+        arns[logical_id] = created["stateMachineArn"]
+    return arns

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import quote
 
@@ -53,9 +53,7 @@ class CampaignApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, transport=transport, timeout=timeout
-        )
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, transport=transport, timeout=timeout)
 
     def close(self) -> None:
         self._http.close()
@@ -88,7 +86,7 @@ class CampaignApiClient:
             envelope = response.json()
         except ValueError:
             snippet = response.text.strip()[:200] or response.reason_phrase
-            raise ApiError(response.status_code, f"HTTP {response.status_code}: {snippet}")
+            raise ApiError(response.status_code, f"HTTP {response.status_code}: {snippet}") from None
         if not isinstance(envelope, dict):
             raise ApiError(response.status_code, f"HTTP {response.status_code}: unexpected response")
         if response.is_error or envelope.get("success") is not True:
@@ -126,7 +124,7 @@ def _format_time(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         # Epoch milliseconds (Date.now()) vs seconds.
         seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="seconds")
+        return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")
     return str(value)
 
 
@@ -267,15 +265,12 @@ def _cmd_start(
         data = follow_progress(client, args.campaign, out, interval=poll_interval)
     except KeyboardInterrupt:
         print(
-            "stopped following; the campaign keeps calling."
-            f" To stop it: campaign-calls stop {args.campaign}",
+            f"stopped following; the campaign keeps calling. To stop it: campaign-calls stop {args.campaign}",
             file=err,
         )
         return EXIT_INTERRUPTED
     progress = data.get("progress")
-    summary = format_summary(
-        progress if isinstance(progress, dict) else None, _int(data.get("totalContacts"))
-    )
+    summary = format_summary(progress if isinstance(progress, dict) else None, _int(data.get("totalContacts")))
     print(f"done: {summary}", file=out)
     return EXIT_OK
 
@@ -302,7 +297,7 @@ def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}")
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return value

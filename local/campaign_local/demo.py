@@ -18,7 +18,8 @@ class DemoData:
 def create_demo_data(api_url: str, headers: dict[str, str] | None = None) -> DemoData:
     with httpx.Client(base_url=api_url, headers=headers or {}, timeout=30) as client:
         agent = client.post(
-            "/api/v1/client/agents", json={"name": "Demo agent", "providerAgentId": "demo-assistant", "callerId": "+12025550199"}
+            "/api/v1/client/agents",
+            json={"name": "Demo agent", "providerAgentId": "demo-assistant", "callerId": "+12025550199"},
         )
         agent.raise_for_status()
         campaign = client.post("/api/v1/client/campaigns", json={"name": "Demo campaign", "contacts": DEMO_CONTACTS})

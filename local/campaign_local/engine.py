@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from campaign_local.aws import LocalAws
+from campaign_local.aws import LocalAws, create_resources, create_state_machines
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import LambdaInvokeServer, LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
@@ -61,8 +61,10 @@ class LocalEngine:
     def start(self) -> LocalEngine:
         cfg = self.config
         dialer_config = SimDialerConfig(
-            latency_ms=cfg.dialer.latency_ms, failure_rate=cfg.dialer.failure_rate,
-            api_key=self.dialer_api_key, seed=cfg.dialer.seed,
+            latency_ms=cfg.dialer.latency_ms,
+            failure_rate=cfg.dialer.failure_rate,
+            api_key=self.dialer_api_key,
+            seed=cfg.dialer.seed,
         )
         self.dialer = SimDialer(dialer_config, host=cfg.host, port=cfg.dialer_port).start()
 
@@ -74,13 +76,13 @@ class LocalEngine:
 
         self.aws = LocalAws(host=cfg.host, port=cfg.aws_port).start()
         secret_ids = list(self.template.secrets())
-        physical = self.aws.create_resources(self.template, secret_values={s: self.dialer_api_key for s in secret_ids})
+        physical = create_resources(self.template, secret_values={s: self.dialer_api_key for s in secret_ids})
         resolver = Resolver(
             self.template,
             parameters={"DialerBaseUrl": self.dialer.url, **cfg.parameter_overrides},
             physical_ids=physical,
         )
-        self.state_machine_arns = self.aws.create_state_machines(self.template, resolver)
+        self.state_machine_arns = create_state_machines(self.template, resolver)
         os.environ.update(function_environment(self.template, resolver))
         os.environ.update(LOCAL_FUNCTION_ENV)
 

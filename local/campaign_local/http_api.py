@@ -26,7 +26,9 @@ def _werkzeug_path(path: str) -> str:
 
 
 class LocalHttpApi:
-    def __init__(self, routes: list[Route], functions: LocalFunctions, host: str = "127.0.0.1", port: int = 3000) -> None:
+    def __init__(
+        self, routes: list[Route], functions: LocalFunctions, host: str = "127.0.0.1", port: int = 3000
+    ) -> None:
         self._functions = functions
         self._routes = {r.route_key: r for r in routes}
         self._map = Map([Rule(_werkzeug_path(r.path), methods=[r.method], endpoint=r.route_key) for r in routes])
@@ -73,7 +75,9 @@ class LocalHttpApi:
         return None
 
 
-def http_api_event(request: Request, route: Route, path_params: dict[str, str], claims: dict[str, Any] | None) -> dict[str, Any]:
+def http_api_event(
+    request: Request, route: Route, path_params: dict[str, str], claims: dict[str, Any] | None
+) -> dict[str, Any]:
     body_bytes = request.get_data(cache=True)
     is_text = True
     try:

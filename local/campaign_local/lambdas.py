@@ -138,12 +138,18 @@ class LambdaInvokeServer:
         name = unquote(path[len(_INVOKE_PATH) : -len("/invocations")])
         logical_id = name.split(":function:", 1)[-1].split(":", 1)[0]
         if logical_id not in self.functions.names:
-            return _reply(request, 404, {"Type": "User", "message": f"Function not found: {name}"},
-                          {"x-amzn-ErrorType": "ResourceNotFoundException"})
+            return _reply(
+                request,
+                404,
+                {"Type": "User", "message": f"Function not found: {name}"},
+                {"x-amzn-ErrorType": "ResourceNotFoundException"},
+            )
         try:
             event = json.loads(raw or b"{}")
         except ValueError:
-            return _reply(request, 400, {"message": "payload is not JSON"}, {"x-amzn-ErrorType": "InvalidRequestContentException"})
+            return _reply(
+                request, 400, {"message": "payload is not JSON"}, {"x-amzn-ErrorType": "InvalidRequestContentException"}
+            )
         try:
             result = self.functions.invoke(logical_id, event)
         except FunctionError as exc:

@@ -78,7 +78,12 @@ def test_start_follows_until_completed(capsys: pytest.CaptureFixture[str]) -> No
             ("GET", f"{BASE}/c1/calling-status"): status_sequence(
                 {"campaignId": "c1", "isRunning": True, "totalContacts": 3, "progress": progress(1, 1, 0, "running")},
                 {"campaignId": "c1", "isRunning": True, "totalContacts": 3, "progress": progress(2, 1, 1, "running")},
-                {"campaignId": "c1", "isRunning": False, "totalContacts": 3, "progress": progress(3, 2, 1, "completed")},
+                {
+                    "campaignId": "c1",
+                    "isRunning": False,
+                    "totalContacts": 3,
+                    "progress": progress(3, 2, 1, "completed"),
+                },
             ),
         }
     )
@@ -125,7 +130,12 @@ def test_follow_redraws_single_line_on_tty() -> None:
         {
             ("GET", f"{BASE}/c1/calling-status"): status_sequence(
                 {"campaignId": "c1", "isRunning": True, "totalContacts": 3, "progress": progress(1, 1, 0, "running")},
-                {"campaignId": "c1", "isRunning": False, "totalContacts": 3, "progress": progress(3, 3, 0, "completed")},
+                {
+                    "campaignId": "c1",
+                    "isRunning": False,
+                    "totalContacts": 3,
+                    "progress": progress(3, 3, 0, "completed"),
+                },
             ),
         }
     )
@@ -157,7 +167,12 @@ def test_ctrl_c_while_following_returns_130_without_stopping(capsys: pytest.Capt
 
 
 def test_status_readable(capsys: pytest.CaptureFixture[str]) -> None:
-    data = {"campaignId": "c1", "isRunning": True, "totalContacts": 10, "progress": progress(5, 4, 1, "running", total=10)}
+    data = {
+        "campaignId": "c1",
+        "isRunning": True,
+        "totalContacts": 10,
+        "progress": progress(5, 4, 1, "running", total=10),
+    }
     rec = Recorder({("GET", f"{BASE}/c1/calling-status"): lambda r: ok(data)})
     code = cli.main(["status", "c1"], transport=rec.transport())
     assert code == 0
@@ -172,13 +187,21 @@ def test_status_without_progress_or_status_field(capsys: pytest.CaptureFixture[s
     del old["status"]
     old["isRunning"] = False
     rec = Recorder(
-        {("GET", f"{BASE}/c1/calling-status"): lambda r: ok({"campaignId": "c1", "isRunning": False, "totalContacts": 3, "progress": old})}
+        {
+            ("GET", f"{BASE}/c1/calling-status"): lambda r: ok(
+                {"campaignId": "c1", "isRunning": False, "totalContacts": 3, "progress": old}
+            )
+        }
     )
     assert cli.main(["status", "c1"], transport=rec.transport()) == 0
     assert "status stopped" in capsys.readouterr().out
 
     rec = Recorder(
-        {("GET", f"{BASE}/c1/calling-status"): lambda r: ok({"campaignId": "c1", "isRunning": False, "totalContacts": 3, "progress": None})}
+        {
+            ("GET", f"{BASE}/c1/calling-status"): lambda r: ok(
+                {"campaignId": "c1", "isRunning": False, "totalContacts": 3, "progress": None}
+            )
+        }
     )
     assert cli.main(["status", "c1"], transport=rec.transport()) == 0
     assert "none" in capsys.readouterr().out
@@ -192,9 +215,7 @@ def test_status_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_stop(capsys: pytest.CaptureFixture[str]) -> None:
-    rec = Recorder(
-        {("POST", f"{BASE}/c1/stop-calling"): lambda r: ok({"campaignId": "c1", "status": "stopped"})}
-    )
+    rec = Recorder({("POST", f"{BASE}/c1/stop-calling"): lambda r: ok({"campaignId": "c1", "status": "stopped"})})
     assert cli.main(["stop", "c1"], transport=rec.transport()) == 0
     assert len(rec.requests) == 1
     assert "stopped" in capsys.readouterr().out
@@ -251,7 +272,9 @@ def test_connection_error_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_client_raises_api_error() -> None:
-    transport = httpx.MockTransport(lambda r: httpx.Response(404, json={"success": False, "message": "Campaign not found"}))
+    transport = httpx.MockTransport(
+        lambda r: httpx.Response(404, json={"success": False, "message": "Campaign not found"})
+    )
     with cli.CampaignApiClient("http://api.test", transport=transport) as client:
         with pytest.raises(cli.ApiError) as info:
             client.calling_status("missing")

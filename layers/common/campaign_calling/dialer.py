@@ -122,12 +122,16 @@ class DialerClient:
             response = self._http().post("/v1/calls", json=body, headers=headers)
         except httpx.ConnectError as exc:
             # Never reached the provider: safe to retry, nothing was placed.
-            return self._failed(None, f"cannot connect to provider: {type(exc).__name__}", attempt, unknown=False), backoff
+            return self._failed(
+                None, f"cannot connect to provider: {type(exc).__name__}", attempt, unknown=False
+            ), backoff
         except httpx.TimeoutException as exc:
             # The provider may have accepted the call; retrying with the same key is safe.
             return self._failed(None, f"provider timed out: {type(exc).__name__}", attempt, unknown=True), backoff
         except httpx.TransportError as exc:
-            return self._failed(None, f"provider connection failed: {type(exc).__name__}", attempt, unknown=True), backoff
+            return self._failed(
+                None, f"provider connection failed: {type(exc).__name__}", attempt, unknown=True
+            ), backoff
         payload = _json_or_text(response)
         if response.is_success:
             call_id = payload.get("id") if isinstance(payload, dict) else None

@@ -25,7 +25,9 @@ def _phone(value: str) -> str:
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40), AfterValidator(_phone)]
+PhoneNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40), AfterValidator(_phone)
+]
 
 
 class _Input(BaseModel):

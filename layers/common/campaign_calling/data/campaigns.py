@@ -38,9 +38,7 @@ class CampaignRepository:
         self._table = table_name
 
     def create(self, client_id: str, campaign_id: str, name: str, now_ms: int) -> Campaign:
-        campaign = Campaign(
-            id=campaign_id, name=name, totalContacts=0, isRunning=False, createdAt=iso_from_ms(now_ms)
-        )
+        campaign = Campaign(id=campaign_id, name=name, totalContacts=0, isRunning=False, createdAt=iso_from_ms(now_ms))
         item = {
             "pk": keys.client_pk(client_id),
             "sk": keys.campaign_sk(campaign_id),
@@ -80,7 +78,13 @@ class CampaignRepository:
             campaign = self.get(client_id, campaign_id, consistent=True)
             first = campaign.nextContactSeq + 1
             stored = [
-                Contact(id=ids.contact_id(first + i), name=c.name, phone=c.phone, seq=first + i, createdAt=iso_from_ms(now_ms))
+                Contact(
+                    id=ids.contact_id(first + i),
+                    name=c.name,
+                    phone=c.phone,
+                    seq=first + i,
+                    createdAt=iso_from_ms(now_ms),
+                )
                 for i, c in enumerate(chunk)
             ]
             pk = keys.campaign_pk(client_id, campaign_id)
@@ -124,7 +128,9 @@ class CampaignRepository:
             try:
                 self._db.transact_write_items(TransactItems=writes)
             except ClientError as exc:
-                if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in cancellation_codes(exc):
+                if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in cancellation_codes(
+                    exc
+                ):
                     continue
                 raise
             return stored, campaign.totalContacts + len(chunk)
@@ -180,4 +186,3 @@ class CampaignRepository:
 
     def _campaign_key(self, client_id: str, campaign_id: str) -> dict[str, Any]:
         return to_attrs({"pk": keys.client_pk(client_id), "sk": keys.campaign_sk(campaign_id)})
-

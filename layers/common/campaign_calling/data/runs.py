@@ -274,7 +274,12 @@ class RunRepository:
                             "TableName": self._progress,
                             "Item": to_attrs(
                                 {
-                                    **{k: v for k, v in _attrs_of_key(self._claim_key(client_id, campaign_id, run_id, seq)).items()},
+                                    **{
+                                        k: v
+                                        for k, v in _attrs_of_key(
+                                            self._claim_key(client_id, campaign_id, run_id, seq)
+                                        ).items()
+                                    },
                                     "kind": "dial-claim",
                                     "status": "dialing",
                                     "uniqueId": unique_id,
@@ -298,7 +303,9 @@ class RunRepository:
             raise
         return ClaimResult.CLAIMED
 
-    def complete_dial(self, client_id: str, campaign_id: str, run_id: str, *, seq: int, log: CallLog, now_ms: int) -> bool:
+    def complete_dial(
+        self, client_id: str, campaign_id: str, run_id: str, *, seq: int, log: CallLog, now_ms: int
+    ) -> bool:
         """Write the call log, close the claim and count the call, atomically.
         False when the claim was already closed (a duplicate delivery of the same dial)."""
         succeeded = log.outcome == "success"
@@ -343,7 +350,9 @@ class RunRepository:
                 ]
             )
         except ClientError as exc:
-            if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in cancellation_codes(exc):
+            if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in cancellation_codes(
+                exc
+            ):
                 return False
             raise
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from campaign_calling.clock import Clock, iso_from_ms
@@ -76,7 +77,12 @@ class CallingService:
             )
             try:
                 self._runs.start_run(
-                    client_id, campaign_id, progress, last_seq=campaign.nextContactSeq, agent_id=agent.id, execution_arn=arn
+                    client_id,
+                    campaign_id,
+                    progress,
+                    last_seq=campaign.nextContactSeq,
+                    agent_id=agent.id,
+                    execution_arn=arn,
                 )
             except Conflict:
                 continue  # running now, or contacts were added meanwhile: look again
@@ -94,11 +100,18 @@ class CallingService:
             agent=RunAgent(agentId=agent.id, providerAgentId=agent.providerAgentId, callerId=agent.callerId),
         )
         try:
-            self._workflow.start(self._state_machine_arn, name, RunState(run=run, cursor=Cursor()).model_dump(exclude_none=True))
+            self._workflow.start(
+                self._state_machine_arn, name, RunState(run=run, cursor=Cursor()).model_dump(exclude_none=True)
+            )
         except DependencyUnavailable:
             # Release the campaign: a run that never started must not block the next start.
             self._runs.end_run(
-                client_id, campaign_id, run_id, status="failed", now_ms=self._clock.now_ms(), ttl_seconds=self._ttl,
+                client_id,
+                campaign_id,
+                run_id,
+                status="failed",
+                now_ms=self._clock.now_ms(),
+                ttl_seconds=self._ttl,
                 reason="the calling workflow could not be started",
             )
             raise
@@ -109,8 +122,13 @@ class CallingService:
         if not campaign.isRunning or not campaign.currentRunId:
             raise Conflict("campaign is not running")
         stopped = self._runs.end_run(
-            client_id, campaign_id, campaign.currentRunId, status="stopped", now_ms=self._clock.now_ms(),
-            ttl_seconds=self._ttl, reason="stopped by request",
+            client_id,
+            campaign_id,
+            campaign.currentRunId,
+            status="stopped",
+            now_ms=self._clock.now_ms(),
+            ttl_seconds=self._ttl,
+            reason="stopped by request",
         )
         if not stopped:
             raise Conflict("campaign is not running")
@@ -128,8 +146,13 @@ class CallingService:
         if record is not None and not record.expired(self._clock.now_ms()):
             progress = record.progress
             return CallingStatus(
-                campaignId=campaign_id, isRunning=progress.isRunning, totalContacts=progress.totalContacts, progress=progress
+                campaignId=campaign_id,
+                isRunning=progress.isRunning,
+                totalContacts=progress.totalContacts,
+                progress=progress,
             )
         # No live progress: the campaign item says whether it exists and how big it is.
         campaign = self._campaigns.get(client_id, campaign_id)
-        return CallingStatus(campaignId=campaign_id, isRunning=False, totalContacts=campaign.totalContacts, progress=None)
+        return CallingStatus(
+            campaignId=campaign_id, isRunning=False, totalContacts=campaign.totalContacts, progress=None
+        )

@@ -51,11 +51,15 @@ class CatalogService:
     def add_contacts(self, client_id: str, campaign_id: str, contacts: list[ContactInput]) -> tuple[list[Contact], int]:
         return self._campaigns.add_contacts(client_id, campaign_id, contacts, self._clock.now_ms())
 
-    def list_contacts(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> tuple[list[Contact], str | None]:
+    def list_contacts(
+        self, client_id: str, campaign_id: str, limit: int, token: str | None
+    ) -> tuple[list[Contact], str | None]:
         # Read the campaign first so an unknown campaign is a 404, not an empty page.
         self._campaigns.get(client_id, campaign_id)
         return self._campaigns.list_contacts(client_id, campaign_id, limit, token)
 
-    def list_call_logs(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> tuple[list[CallLog], str | None]:
+    def list_call_logs(
+        self, client_id: str, campaign_id: str, limit: int, token: str | None
+    ) -> tuple[list[CallLog], str | None]:
         self._campaigns.get(client_id, campaign_id)
         return self._call_logs.list(client_id, campaign_id, limit, token)

@@ -35,7 +35,12 @@ class CallPlacer:
                 provider_agent_id=provider_agent_id,
                 caller_id=caller_id,
                 idempotency_key=idempotency_key,
-                metadata={"uniqueId": unique_id, "campaignId": campaign_id, "contactId": contact.id, "clientId": client_id},
+                metadata={
+                    "uniqueId": unique_id,
+                    "campaignId": campaign_id,
+                    "contactId": contact.id,
+                    "clientId": client_id,
+                },
             )
         )
         return self.describe(

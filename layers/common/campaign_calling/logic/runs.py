@@ -44,7 +44,9 @@ class RunSteps:
         """The next page of contacts, and where the following page starts."""
         record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
         if record.progress.status != "running":
-            return RunState(run=run, cursor=cursor, page=Page(contacts=[], running=False, hasMore=False, continueAsNew=False))
+            return RunState(
+                run=run, cursor=cursor, page=Page(contacts=[], running=False, hasMore=False, continueAsNew=False)
+            )
         contacts = self._campaigns.contacts_after(
             run.clientId, run.campaignId, after_seq=cursor.afterSeq, last_seq=run.lastSeq, limit=self._page_size
         )
@@ -90,7 +92,13 @@ class RunSteps:
         started_ms = self._clock.now_ms()
         unique_id = call_unique_id(started_ms)
         claimed = self._runs.claim_dial(
-            run.clientId, run.campaignId, run.runId, seq=contact.seq, index=contact.index, unique_id=unique_id, now_ms=started_ms
+            run.clientId,
+            run.campaignId,
+            run.runId,
+            seq=contact.seq,
+            index=contact.index,
+            unique_id=unique_id,
+            now_ms=started_ms,
         )
         if claimed == ClaimResult.RUN_NOT_RUNNING:
             return DialOutcome(dialed=False, reason="run stopped")
@@ -110,7 +118,9 @@ class RunSteps:
             idempotency_key=f"{run.runId}:{contact.seq}:1",
             run_id=run.runId,
         )
-        self._runs.complete_dial(run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms())
+        self._runs.complete_dial(
+            run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms()
+        )
         return DialOutcome(dialed=True, uniqueId=unique_id, outcome=log.outcome)
 
     def record_dial_failure(self, run: RunContext, contact: PageContact, error: str) -> DialOutcome:
@@ -119,7 +129,13 @@ class RunSteps:
         started_ms = self._clock.now_ms()
         unique_id = call_unique_id(started_ms)
         claimed = self._runs.claim_dial(
-            run.clientId, run.campaignId, run.runId, seq=contact.seq, index=contact.index, unique_id=unique_id, now_ms=started_ms
+            run.clientId,
+            run.campaignId,
+            run.runId,
+            seq=contact.seq,
+            index=contact.index,
+            unique_id=unique_id,
+            now_ms=started_ms,
         )
         if claimed == ClaimResult.RUN_NOT_RUNNING:
             return DialOutcome(dialed=False, reason="run stopped")
@@ -136,7 +152,9 @@ class RunSteps:
             outcome="failed",
             error=f"not dialed: {error}",
         )
-        self._runs.complete_dial(run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms())
+        self._runs.complete_dial(
+            run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms()
+        )
         return DialOutcome(dialed=False, uniqueId=unique_id, outcome="failed", reason="dial step failed")
 
     def _settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome:
@@ -144,7 +162,10 @@ class RunSteps:
         if claim is None or claim.status == "done":
             # Already logged and counted by the earlier attempt: report it, do nothing more.
             return DialOutcome(
-                dialed=True, uniqueId=claim.unique_id if claim else None, outcome=claim.outcome if claim else None, reason="already dialed"
+                dialed=True,
+                uniqueId=claim.unique_id if claim else None,
+                outcome=claim.outcome if claim else None,
+                reason="already dialed",
             )
         # An earlier attempt claimed the dial and stopped before logging it: the provider
         # may or may not have connected the call, so it is logged as unknown, not redialed.
@@ -159,10 +180,16 @@ class RunSteps:
             outcome="unknown",
             error=f"outcome unknown: {error}",
         )
-        self._runs.complete_dial(run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms())
-        return DialOutcome(dialed=True, uniqueId=claim.unique_id, outcome="unknown", reason="earlier attempt interrupted")
+        self._runs.complete_dial(
+            run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms()
+        )
+        return DialOutcome(
+            dialed=True, uniqueId=claim.unique_id, outcome="unknown", reason="earlier attempt interrupted"
+        )
 
-    def continue_as_new(self, run: RunContext, cursor: Cursor, *, current_execution_arn: str, state_machine_arn: str) -> str | None:
+    def continue_as_new(
+        self, run: RunContext, cursor: Cursor, *, current_execution_arn: str, state_machine_arn: str
+    ) -> str | None:
         """Hand the run over to a fresh execution (each has its own 25,000-event history).
         Returns the new execution's ARN, or None when the run is no longer running."""
         number = cursor.execution + 1
@@ -171,7 +198,9 @@ class RunSteps:
         record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
         if record.execution_arn != new_arn:
             # Record the hand-over first: stop reads the current execution from here.
-            if not self._runs.set_execution(run.clientId, run.campaignId, run.runId, new_arn, replaces=current_execution_arn):
+            if not self._runs.set_execution(
+                run.clientId, run.campaignId, run.runId, new_arn, replaces=current_execution_arn
+            ):
                 return None
         next_cursor = cursor.model_copy(update={"pagesInExecution": 0, "execution": number})
         payload = RunState(run=run, cursor=next_cursor).model_dump(exclude_none=True)

@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`. Both set everything up
+# on first use (a virtualenv in .venv with the project and its tools).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test check unit e2e lint format clean
+
+$(STAMP): pyproject.toml layers/common/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+## run: start the whole service locally (HTTP API :3000, AWS :4566, provider :8081)
+run: $(STAMP)
+	$(BIN)/python -m campaign_local
+
+## test: offline checks of the template and state machine, then every test
+test: $(STAMP) check
+	$(BIN)/python -m pytest
+
+## check: cfn-lint, sam validate (with its lint), the ASL validator and ruff
+check: $(STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint
+	$(BIN)/statelint statemachine/*.asl.json
+	$(BIN)/ruff check .
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam

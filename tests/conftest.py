@@ -1,0 +1,85 @@
+"""Shared fixtures. Tables, environment and handlers all come from template.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from campaign_calling import config, wiring
+from campaign_local.aws import LOCAL_AWS_ENV, create_resources, create_state_machines
+from campaign_local.lambdas import LocalFunctions
+from campaign_local.sim_dialer import SimDialer, SimDialerConfig
+from campaign_local.template import Resolver, Template, find_template
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_API_KEY = "sk-test-provider-key-do-not-log-0123456789"
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return Template(find_template(ROOT))
+
+
+def _clear_caches() -> None:
+    config.get_settings.cache_clear()
+    for name in dir(wiring):
+        cached = getattr(wiring, name)
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+
+@dataclass
+class AwsWorld:
+    """moto with the template's tables, secret and state machine; each function's own
+    environment (as template.yaml gives it) is applied by ``use_function``."""
+
+    template: Template
+    resolver: Resolver
+    functions: LocalFunctions
+    dialer: SimDialer
+    monkeypatch: pytest.MonkeyPatch
+
+    def use_function(self, logical_id: str) -> None:
+        env = self.resolver.resolve(self.template.functions()[logical_id].environment)
+        for key in {f.alias for f in config.Settings.model_fields.values()}:
+            self.monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            self.monkeypatch.setenv(key, str(value))
+        self.monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+        self.monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        _clear_caches()
+
+    def invoke(self, logical_id: str, event: dict) -> dict:
+        """Run one handler with only its own environment, like its Lambda would."""
+        self.use_function(logical_id)
+        return self.functions.invoke(logical_id, event)
+
+    def table(self, logical_id: str):
+        return boto3.resource("dynamodb").Table(self.resolver.ref(logical_id))
+
+
+@pytest.fixture
+def sim_dialer() -> Iterator[SimDialer]:
+    dialer = SimDialer(SimDialerConfig(api_key=TEST_API_KEY)).start()
+    yield dialer
+    dialer.stop()
+
+
+@pytest.fixture
+def aws(template: Template, sim_dialer: SimDialer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
+    for key, value in LOCAL_AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_LAMBDA", raising=False)
+    # Unit tests do not execute the state machine: starting a run only records the execution.
+    with mock_aws():
+        physical = create_resources(template, secret_values=dict.fromkeys(template.secrets(), TEST_API_KEY))
+        resolver = Resolver(template, parameters={"DialerBaseUrl": sim_dialer.url}, physical_ids=physical)
+        create_state_machines(template, resolver)
+        _clear_caches()
+        yield AwsWorld(template, resolver, LocalFunctions(template.functions()), sim_dialer, monkeypatch)
+    _clear_caches()
