@@ -8,6 +8,7 @@ log and closes the dial's claim, so a retried dial can never count twice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -274,12 +275,8 @@ class RunRepository:
                             "TableName": self._progress,
                             "Item": to_attrs(
                                 {
-                                    **{
-                                        k: v
-                                        for k, v in _attrs_of_key(
-                                            self._claim_key(client_id, campaign_id, run_id, seq)
-                                        ).items()
-                                    },
+                                    "pk": keys.dial_claims_pk(client_id, campaign_id, run_id),
+                                    "sk": keys.dial_claim_sk(seq),
                                     "kind": "dial-claim",
                                     "status": "dialing",
                                     "uniqueId": unique_id,
@@ -369,10 +366,6 @@ class RunRepository:
         return to_attrs({"pk": keys.dial_claims_pk(client_id, campaign_id, run_id), "sk": keys.dial_claim_sk(seq)})
 
 
-def _attrs_of_key(key: dict[str, Any]) -> dict[str, Any]:
-    return {name: value["S"] for name, value in key.items()}
-
-
 def _run_record(item: dict[str, Any]) -> RunRecord:
     return RunRecord(
         progress=Progress.model_validate(item),
@@ -385,8 +378,6 @@ def _run_record(item: dict[str, Any]) -> RunRecord:
 
 
 def call_log_item(client_id: str, log: CallLog) -> dict[str, Any]:
-    import json
-
     return {
         "pk": keys.campaign_pk(client_id, log.campaignId),
         "sk": keys.call_sk(log.uniqueId),
