@@ -1,0 +1,145 @@
+"""End-to-end fixtures: the local engine started exactly as `make run` starts it, in its
+own process, and driven over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Engine:
+    api_url: str
+    aws_url: str
+    dialer_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, timeout=30)
+
+    def aws_client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def provider_calls(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.dialer_url}/calls", timeout=10).json()
+
+    def calls_for(self, campaign_id: str) -> list[dict[str, Any]]:
+        """Dial requests the provider received for one campaign, in arrival order."""
+        return [
+            c
+            for c in self.provider_calls()
+            if isinstance(c.get("body"), dict) and c["body"].get("metadata", {}).get("campaignId") == campaign_id
+        ]
+
+    def set_fault(self, **fault: Any) -> None:
+        httpx.post(f"{self.dialer_url}/faults", json=fault, timeout=10).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    ports = {"PORT": free_port(), "AWS_PORT": free_port(), "DIALER_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "PYTHONUNBUFFERED": "1"}
+    env.pop("AWS_ENDPOINT_URL_LAMBDA", None)
+    log_path = tmp_path_factory.mktemp("engine") / "engine.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "campaign_local", "--no-demo"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    running = Engine(
+        api_url=f"http://127.0.0.1:{ports['PORT']}",
+        aws_url=f"http://127.0.0.1:{ports['AWS_PORT']}",
+        dialer_url=f"http://127.0.0.1:{ports['DIALER_PORT']}",
+        process=process,
+        log_path=log_path,
+    )
+    try:
+        wait_until(lambda: _ready(running), timeout=60, what="the local engine to start", log=log_path)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _ready(engine: Engine) -> bool:
+    if engine.process.poll() is not None:
+        raise RuntimeError(f"the local engine exited with {engine.process.returncode}")
+    try:
+        httpx.get(f"{engine.dialer_url}/health", timeout=1).raise_for_status()
+        return httpx.get(f"{engine.api_url}/api/v1/client/agents/none", timeout=1).status_code == 404
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(
+    check: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.1, log: Path | None = None
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    detail = f"\n--- engine log ---\n{log.read_text()[-4000:]}" if log else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
+
+
+@pytest.fixture
+def api(engine: Engine) -> Iterator[httpx.Client]:
+    with engine.client() as client:
+        yield client
+
+
+@dataclass
+class CampaignSetup:
+    campaign_id: str
+    agent_id: str
+    phones: list[str]
+
+
+@pytest.fixture
+def make_campaign(api: httpx.Client) -> Callable[[int], CampaignSetup]:
+    """A fresh agent and campaign. The provider's record is split per campaign by the
+    metadata every dial carries, so tests can share one engine."""
+
+    def create(contacts: int) -> CampaignSetup:
+        phones = [f"+1202555{100 + i:04d}" for i in range(contacts)]
+        agent = api.post("/api/v1/client/agents", json={"name": "E2E agent", "providerAgentId": "assistant-e2e"})
+        assert agent.status_code == 201, agent.text
+        body: dict[str, Any] = {"name": "E2E campaign"}
+        if contacts:
+            body["contacts"] = [{"name": f"Contact {i + 1}", "phone": p} for i, p in enumerate(phones)]
+        campaign = api.post("/api/v1/client/campaigns", json=body)
+        assert campaign.status_code == 201, campaign.text
+        return CampaignSetup(campaign.json()["data"]["_id"], agent.json()["data"]["_id"], phones)
+
+    return create
