@@ -43,7 +43,19 @@ class EngineConfig:
             aws_port=int(env.get("AWS_PORT", "4566")),
             dialer_port=int(env.get("DIALER_PORT", "8081")),
             dialer=SimDialerConfig.from_env(env),
+            parameter_overrides=parse_overrides(env.get("LOCAL_PARAMETER_OVERRIDES", "")),
         )
+
+
+def parse_overrides(text: str) -> dict[str, str]:
+    """``Name=value Name2=value2``, as ``sam deploy --parameter-overrides`` takes them."""
+    overrides = {}
+    for pair in text.split():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"parameter override {pair!r} is not Name=value")
+        overrides[name] = value
+    return overrides
 
 
 class LocalEngine:

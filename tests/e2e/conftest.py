@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,33 +62,43 @@ class Engine:
         httpx.post(f"{self.dialer_url}/faults", json=fault, timeout=10).raise_for_status()
 
 
+@contextmanager
+def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Engine]:
+    """Start `python -m campaign_local` (what `make run` runs) on free ports."""
+    ports = {"PORT": free_port(), "AWS_PORT": free_port(), "DIALER_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    env.pop("AWS_ENDPOINT_URL_LAMBDA", None)
+    log_path = tmp_dir / "engine.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "campaign_local", "--no-demo"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        engine = Engine(
+            api_url=f"http://127.0.0.1:{ports['PORT']}",
+            aws_url=f"http://127.0.0.1:{ports['AWS_PORT']}",
+            dialer_url=f"http://127.0.0.1:{ports['DIALER_PORT']}",
+            process=process,
+            log_path=log_path,
+        )
+        try:
+            wait_until(lambda: _ready(engine), timeout=60, what="the local engine to start", log=log_path)
+            yield engine
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    ports = {"PORT": free_port(), "AWS_PORT": free_port(), "DIALER_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "PYTHONUNBUFFERED": "1"}
-    env.pop("AWS_ENDPOINT_URL_LAMBDA", None)
-    log_path = tmp_path_factory.mktemp("engine") / "engine.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "campaign_local", "--no-demo"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    running = Engine(
-        api_url=f"http://127.0.0.1:{ports['PORT']}",
-        aws_url=f"http://127.0.0.1:{ports['AWS_PORT']}",
-        dialer_url=f"http://127.0.0.1:{ports['DIALER_PORT']}",
-        process=process,
-        log_path=log_path,
-    )
-    try:
-        wait_until(lambda: _ready(running), timeout=60, what="the local engine to start", log=log_path)
-        yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with running_engine(tmp_path_factory.mktemp("engine")) as started:
+        yield started
 
 
 def _ready(engine: Engine) -> bool:

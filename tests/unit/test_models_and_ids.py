@@ -1,0 +1,348 @@
+"""Pure helpers: phone numbers, input models, identifiers, time, pacing and settings."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from campaign_calling import ids
+from campaign_calling.clock import SystemClock, iso_from_ms
+from campaign_calling.config import ConfigurationError, Settings, load_settings
+from campaign_calling.logic.pacing import remaining_ms, wait_state_seconds
+from campaign_calling.models import (
+    DEFAULT_DELAY_MS,
+    MAX_CONTACTS_PER_REQUEST,
+    MAX_DELAY_MS,
+    AgentInput,
+    CampaignInput,
+    ContactInput,
+    ContactsInput,
+    StartCallingInput,
+)
+from campaign_calling.phone import InvalidPhoneNumber, to_e164
+
+# -- phone numbers -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+44 20 7946 0958", "+442079460958"),
+        ("+1 (202) 555-0143", "+12025550143"),
+        ("+1-202-555-0143", "+12025550143"),
+        ("+49 30 901820", "+4930901820"),
+        ("+33 1 42 68 53 00", "+33142685300"),
+        ("+442079460958", "+442079460958"),
+        ("  +44 (0)20 7946-0958 ", "+442079460958"),
+    ],
+)
+def test_international_numbers_normalise_to_e164(raw: str, e164: str) -> None:
+    assert to_e164(raw) == e164
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "020 7946 0958",  # national format, no country code
+        "2025550143",  # no +
+        "hello",  # letters only
+        "+44 20 7946 095x",  # a letter inside the number
+        "+1",  # too short
+        "+1 202",  # too short for the country
+        "+1 555 555 5555",  # well-formed but not an assigned range
+        "+999 1234567",  # no such country code
+        "+4420794609581234567",  # too long
+        "",
+    ],
+)
+def test_bad_numbers_are_refused_with_a_message_naming_them(raw: str) -> None:
+    with pytest.raises(InvalidPhoneNumber) as info:
+        to_e164(raw)
+    assert f"'{raw}'" in str(info.value)
+
+
+def test_contact_input_normalises_the_phone_and_names_a_bad_one() -> None:
+    assert ContactInput(name=" Ada ", phone="+44 20 7946 0958").model_dump() == {
+        "name": "Ada",
+        "phone": "+442079460958",
+    }
+    with pytest.raises(ValidationError) as info:
+        ContactInput(name="Ada", phone="020 7946 0958")
+    assert "020 7946 0958" in str(info.value)
+
+
+@pytest.mark.parametrize("phone", ["+1", "x" * 41, "   "])
+def test_contact_input_refuses_too_short_or_too_long_phones(phone: str) -> None:
+    with pytest.raises(ValidationError):
+        ContactInput(name="Ada", phone=phone)
+
+
+# -- input models ------------------------------------------------------------------------
+
+
+def test_start_calling_delay_defaults_to_2000_ms() -> None:
+    assert DEFAULT_DELAY_MS == 2000
+    assert StartCallingInput(agentId="ag_1").delayBetweenCalls == 2000
+
+
+@pytest.mark.parametrize("delay", [0, 1, 2000, MAX_DELAY_MS])
+def test_start_calling_delay_within_bounds_is_accepted(delay: int) -> None:
+    assert MAX_DELAY_MS == 3_600_000
+    assert StartCallingInput(agentId="ag_1", delayBetweenCalls=delay).delayBetweenCalls == delay
+
+
+@pytest.mark.parametrize("delay", [-1, MAX_DELAY_MS + 1, "soon", 1.5])
+def test_start_calling_delay_out_of_bounds_is_refused(delay: object) -> None:
+    with pytest.raises(ValidationError):
+        StartCallingInput(agentId="ag_1", delayBetweenCalls=delay)
+
+
+def test_start_calling_refuses_extra_fields_and_a_blank_agent() -> None:
+    with pytest.raises(ValidationError) as info:
+        StartCallingInput(agentId="ag_1", delay=10)
+    assert "delay" in str(info.value)
+    with pytest.raises(ValidationError):
+        StartCallingInput(agentId="   ")
+    with pytest.raises(ValidationError):
+        StartCallingInput()
+
+
+def _contacts(n: int) -> list[dict[str, str]]:
+    return [{"name": f"C{i}", "phone": "+442079460958"} for i in range(n)]
+
+
+@pytest.mark.parametrize("n", [1, MAX_CONTACTS_PER_REQUEST])
+def test_contacts_input_accepts_1_to_500(n: int) -> None:
+    assert MAX_CONTACTS_PER_REQUEST == 500
+    assert len(ContactsInput.model_validate({"contacts": _contacts(n)}).contacts) == n
+
+
+@pytest.mark.parametrize("n", [0, MAX_CONTACTS_PER_REQUEST + 1])
+def test_contacts_input_refuses_none_or_more_than_500(n: int) -> None:
+    with pytest.raises(ValidationError):
+        ContactsInput.model_validate({"contacts": _contacts(n)})
+
+
+def test_contacts_input_refuses_extra_fields_on_a_contact() -> None:
+    with pytest.raises(ValidationError):
+        ContactsInput.model_validate({"contacts": [{"name": "A", "phone": "+442079460958", "email": "a@b.c"}]})
+
+
+def test_campaign_input_contacts_are_optional_but_capped() -> None:
+    assert CampaignInput(name="Spring").contacts == []
+    with pytest.raises(ValidationError):
+        CampaignInput.model_validate({"name": "Spring", "contacts": _contacts(MAX_CONTACTS_PER_REQUEST + 1)})
+    with pytest.raises(ValidationError):
+        CampaignInput(name="  ")
+
+
+def test_agent_caller_id_is_optional_and_normalised_when_given() -> None:
+    assert AgentInput(name="Bot", providerAgentId="pa-1").callerId is None
+    assert AgentInput(name="Bot", providerAgentId="pa-1", callerId="+1 (202) 555-0143").callerId == "+12025550143"
+    with pytest.raises(ValidationError) as info:
+        AgentInput(name="Bot", providerAgentId="pa-1", callerId="202-555-0143")
+    assert "202-555-0143" in str(info.value)
+    with pytest.raises(ValidationError):
+        AgentInput(name="Bot", providerAgentId="pa-1", extra="x")
+    with pytest.raises(ValidationError):
+        AgentInput(name="Bot", providerAgentId="")
+
+
+# -- ids -----------------------------------------------------------------------------------
+
+
+def test_call_unique_id_has_the_contract_format() -> None:
+    now = 1_705_314_600_000
+    values = {ids.call_unique_id(now) for _ in range(50)}
+    for value in values:
+        assert re.fullmatch(r"aidial-\d{13}-[a-z0-9]{6}", value), value
+        assert value.startswith(f"aidial-{now}-")
+    assert len(values) > 1  # the suffix is random
+    assert re.fullmatch(r"aidial-\d{13}-[a-z0-9]{6}", ids.call_unique_id(SystemClock().now_ms()))
+
+
+def test_unique_ids_sort_by_time() -> None:
+    assert ids.call_unique_id(999_999_999_999) < ids.call_unique_id(1_000_000_000_000)
+
+
+def test_run_campaign_and_agent_ids_have_their_prefixes() -> None:
+    assert re.fullmatch(r"run-\d{13}-[a-z0-9]{6}", ids.new_run_id(1_705_314_600_000))
+    assert re.fullmatch(r"cmp_[a-z0-9]{20}", ids.new_campaign_id())
+    assert re.fullmatch(r"ag_[a-z0-9]{20}", ids.new_agent_id())
+
+
+@pytest.mark.parametrize("seq", [1, 42, 250, 9_999_999_999])
+def test_contact_id_and_seq_round_trip(seq: int) -> None:
+    contact_id = ids.contact_id(seq)
+    assert re.fullmatch(r"ct_\d{10}", contact_id)
+    assert ids.contact_seq(contact_id) == seq
+
+
+def test_contact_id_is_zero_padded() -> None:
+    assert ids.contact_id(1) == "ct_0000000001"
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "",
+        "ct_",
+        "ct_1",
+        "ct_00000000001",  # 11 digits
+        "ct_000000000a",
+        "ct_-000000001",
+        "cx_0000000001",
+        "CT_0000000001",
+        "ct0000000001",
+        "ag_0000000001",
+        "ct_0000000001_x",
+        " ct_0000000001",
+    ],
+)
+def test_contact_seq_rejects_foreign_ids(foreign: str) -> None:
+    assert ids.contact_seq(foreign) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: contact_seq uses str.isdigit(), which accepts non-ASCII digits such as '²' that int() refuses: "
+    "ValueError escapes (a 500 from make-call) instead of None (a 404)",
+)
+def test_contact_seq_returns_none_for_superscript_digits() -> None:
+    assert ids.contact_seq("ct_" + "\u00b2" * 10) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: contact_seq accepts non-ASCII decimal digits, so 'ct_' + Arabic-Indic digits is read as "
+    "the id of another contact (ct_1111111111) instead of being refused as foreign",
+)
+def test_contact_seq_rejects_non_ascii_decimal_digits() -> None:
+    assert ids.contact_seq("ct_" + "\u0661" * 10) is None
+
+
+# -- clock ----------------------------------------------------------------------------------
+
+
+def test_iso_from_ms_has_milliseconds_and_z() -> None:
+    epoch = int(datetime(2024, 1, 15, 10, 30, tzinfo=UTC).timestamp() * 1000)
+    assert iso_from_ms(epoch) == "2024-01-15T10:30:00.000Z"
+    assert iso_from_ms(epoch + 7) == "2024-01-15T10:30:00.007Z"
+    assert iso_from_ms(epoch + 59_999) == "2024-01-15T10:30:59.999Z"
+    assert iso_from_ms(0) == "1970-01-01T00:00:00.000Z"
+
+
+def test_iso_from_ms_never_rounds_into_the_next_second() -> None:
+    base = datetime(1970, 1, 1, tzinfo=UTC)
+    for epoch in range(1_705_314_600_000, 1_705_314_600_000 + 3_000, 7):
+        expected = (base + timedelta(milliseconds=epoch)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        assert iso_from_ms(epoch) == expected
+
+
+def test_system_clock_is_epoch_milliseconds() -> None:
+    now = SystemClock().now_ms()
+    assert abs(now - datetime.now(UTC).timestamp() * 1000) < 5_000
+
+
+# -- pacing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("delay_ms", "index", "seconds"),
+    [
+        (2000, 0, 0),
+        (3_600_000, 0, 0),
+        (0, 5, 0),
+        (500, 1, 0),
+        (1000, 1, 0),
+        (1999, 1, 0),
+        (2000, 1, 1),
+        (2500, 1, 1),
+        (2999, 7, 1),
+        (3000, 2, 2),
+        (3_600_000, 1, 3599),
+    ],
+)
+def test_wait_state_seconds_leaves_the_last_stretch_to_the_dial_step(delay_ms: int, index: int, seconds: int) -> None:
+    assert wait_state_seconds(delay_ms, index) == seconds
+
+
+@pytest.mark.parametrize(
+    ("delay_ms", "last", "now", "remaining"),
+    [
+        (2000, None, 10_000, 0),  # first dial of a run
+        (0, 9_000, 9_000, 0),  # no delay at all
+        (2000, 10_000, 10_000, 2000),  # just dialed: the whole delay
+        (2000, 10_000, 10_500, 1500),
+        (2000, 10_000, 12_000, 0),  # due exactly now
+        (2000, 10_000, 60_000, 0),  # long overdue: clamps at 0
+        (2000, 10_000, 5_000, 2000),  # clock behind the last dial: clamps at the delay
+        (300, 10_000, 10_100, 200),
+    ],
+)
+def test_remaining_ms_is_clamped_to_zero_and_the_delay(
+    delay_ms: int, last: int | None, now: int, remaining: int
+) -> None:
+    assert remaining_ms(delay_ms, last, now) == remaining
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def test_load_settings_defaults() -> None:
+    settings = load_settings({})
+    assert settings.main_table is None
+    assert settings.dialer_timeout_seconds == 10.0
+    assert settings.secret_cache_seconds == 300
+    assert settings.progress_ttl_seconds == 3600
+    assert settings.contacts_page_size == 100
+    assert settings.pages_per_execution == 10
+    assert settings.default_client_id == "default"
+    assert settings.tenant_claim == "sub"
+
+
+def test_load_settings_reads_aliases_and_ignores_unknown_variables() -> None:
+    settings = load_settings(
+        {
+            "MAIN_TABLE_NAME": "main",
+            "CONTACTS_PAGE_SIZE": "25",
+            "DIALER_TIMEOUT_SECONDS": "2.5",
+            "PATH": "/usr/bin",
+            "main_table": "ignored",
+        }
+    )
+    assert settings.main_table == "main"
+    assert settings.contacts_page_size == 25
+    assert settings.dialer_timeout_seconds == 2.5
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CONTACTS_PAGE_SIZE", "many"),
+        ("CONTACTS_PAGE_SIZE", "0"),
+        ("CONTACTS_PAGE_SIZE", "501"),
+        ("PAGES_PER_EXECUTION", "21"),
+        ("DIALER_TIMEOUT_SECONDS", "0"),
+        ("DIALER_TIMEOUT_SECONDS", "61"),
+        ("PROGRESS_TTL_SECONDS", "59"),
+        ("SECRET_CACHE_SECONDS", "-1"),
+        ("DEFAULT_CLIENT_ID", ""),
+    ],
+)
+def test_load_settings_refuses_bad_values(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({name: value})
+    assert name in str(info.value)
+
+
+def test_require_returns_the_value_or_names_the_missing_variable() -> None:
+    assert load_settings({"MAIN_TABLE_NAME": "main"}).require("main_table") == "main"
+    settings = load_settings({"MAIN_TABLE_NAME": ""})
+    with pytest.raises(ConfigurationError, match="MAIN_TABLE_NAME"):
+        settings.require("main_table")
+    with pytest.raises(ConfigurationError, match="DIALER_BASE_URL"):
+        Settings().require("dialer_base_url")
