@@ -1,0 +1,710 @@
+"""Repositories against moto's DynamoDB, with the tables template.yaml defines."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from campaign_calling import ids
+from campaign_calling.data import keys
+from campaign_calling.data.agents import AgentRepository
+from campaign_calling.data.call_logs import CallLogRepository
+from campaign_calling.data.campaigns import CONTACTS_PER_TRANSACTION, CampaignRepository
+from campaign_calling.data.dynamo import encode_token
+from campaign_calling.data.runs import ClaimResult, RunRecord, RunRepository
+from campaign_calling.errors import Conflict, InvalidRequest, NotFound
+from campaign_calling.models import Agent, CallLog, ContactInput, Progress
+
+NOW = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z
+CLIENT = "client-a"
+OTHER = "client-b"
+
+
+class CountingDynamo:
+    """Passes every call to boto3 and counts transactions."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.transactions: list[int] = []
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.transactions.append(len(kwargs["TransactItems"]))
+        return self._client.transact_write_items(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.fixture(autouse=True)
+def one_backup_per_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speed only: moto backs up a transaction by deep-copying the whole table once per
+    item in the transaction (100 copies for 99 contacts), seconds for a few hundred
+    contacts. One copy per table and transaction is the same backup."""
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.table import Table
+
+    class OneCopyPerTable:
+        backups: dict[int, Any] | None = None
+
+        def deepcopy(self, obj: Any, memo: Any = None) -> Any:
+            if self.backups is None or not isinstance(obj, Table):
+                return copy.deepcopy(obj, memo)
+            if id(obj) not in self.backups:
+                self.backups[id(obj)] = copy.deepcopy(obj, memo)
+            return self.backups[id(obj)]
+
+    shim = OneCopyPerTable()
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: Any) -> Any:
+        shim.backups = {}
+        try:
+            return original(self, transact_items)
+        finally:
+            shim.backups = None
+
+    monkeypatch.setattr(models, "copy", shim)
+    monkeypatch.setattr(models.DynamoDBBackend, "transact_write_items", transact_write_items)
+
+
+@dataclass
+class Repos:
+    db: Any
+    agents: AgentRepository
+    campaigns: CampaignRepository
+    runs: RunRepository
+    call_logs: CallLogRepository
+    main: str
+    progress: str
+    logs: str
+
+
+@pytest.fixture
+def repos(aws) -> Repos:
+    db = CountingDynamo(boto3.client("dynamodb"))
+    main = aws.resolver.ref("MainTable")
+    progress = aws.resolver.ref("ProgressTable")
+    logs = aws.resolver.ref("CallLogsTable")
+    return Repos(
+        db=db,
+        agents=AgentRepository(db, main),
+        campaigns=CampaignRepository(db, main),
+        runs=RunRepository(db, main_table=main, progress_table=progress, call_logs_table=logs),
+        call_logs=CallLogRepository(db, logs),
+        main=main,
+        progress=progress,
+        logs=logs,
+    )
+
+
+def contacts(n: int, prefix: str = "C") -> list[ContactInput]:
+    return [ContactInput(name=f"{prefix}{i}", phone="+442079460958") for i in range(1, n + 1)]
+
+
+def campaign_with(repos: Repos, n: int, *, client: str = CLIENT, campaign_id: str = "cmp_1") -> str:
+    repos.campaigns.create(client, campaign_id, "Spring", NOW)
+    if n:
+        repos.campaigns.add_contacts(client, campaign_id, contacts(n), NOW)
+    return campaign_id
+
+
+def progress(campaign_id: str, run_id: str, total: int) -> Progress:
+    return Progress(
+        campaignId=campaign_id,
+        runId=run_id,
+        totalContacts=total,
+        currentIndex=0,
+        completedCalls=0,
+        successfulCalls=0,
+        failedCalls=0,
+        startTime="2024-01-15T10:30:00.000Z",
+        isRunning=True,
+        status="running",
+        delayBetweenCalls=2000,
+    )
+
+
+def start(repos: Repos, campaign_id: str, run_id: str, *, client: str = CLIENT) -> None:
+    campaign = repos.campaigns.get(client, campaign_id, consistent=True)
+    repos.runs.start_run(
+        client,
+        campaign_id,
+        progress(campaign_id, run_id, campaign.totalContacts),
+        last_seq=campaign.nextContactSeq,
+        agent_id="ag_1",
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:m:{run_id}-0001",
+    )
+
+
+def log(campaign_id: str, unique_id: str, outcome: str = "success", *, run_id: str | None = "run-1") -> CallLog:
+    return CallLog(
+        uniqueId=unique_id,
+        campaignId=campaign_id,
+        contactId="ct_0000000001",
+        contactName="C1",
+        phone="+442079460958",
+        agentId="ag_1",
+        runId=run_id,
+        source="campaign" if run_id else "manual",
+        outcome=outcome,
+        error=None if outcome == "success" else "provider answered 400",
+        externalResponse={"id": "call_1", "nested": {"n": 1.5, "list": [1, "a", None]}},
+        providerCallId="call_1" if outcome == "success" else None,
+        startedAt="2024-01-15T10:30:00.000Z",
+        endedAt="2024-01-15T10:30:00.250Z",
+        durationMs=250,
+    )
+
+
+# -- agents ------------------------------------------------------------------------------
+
+
+def test_agents_create_get_and_not_found(repos: Repos) -> None:
+    agent = Agent(
+        id="ag_1", name="Bot", providerAgentId="pa-1", callerId="+12025550143", createdAt="2024-01-15T10:30:00.000Z"
+    )
+    repos.agents.create(CLIENT, agent)
+    assert repos.agents.get(CLIENT, "ag_1") == agent
+
+    agent = Agent(id="ag_2", name="Bot", providerAgentId="pa-1", createdAt="2024-01-15T10:30:00.000Z")
+    repos.agents.create(CLIENT, agent)
+    assert repos.agents.get(CLIENT, "ag_2").callerId is None
+
+    with pytest.raises(NotFound, match="agent not found"):
+        repos.agents.get(CLIENT, "ag_missing")
+    with pytest.raises(NotFound):
+        repos.agents.get(OTHER, "ag_1")
+
+
+# -- campaigns and contacts --------------------------------------------------------------------
+
+
+def test_campaign_create_and_get(repos: Repos) -> None:
+    created = repos.campaigns.create(CLIENT, "cmp_1", "Spring", NOW)
+    assert created.totalContacts == 0
+    assert created.isRunning is False
+    assert created.createdAt == "2024-01-15T10:30:00.000Z"
+    fetched = repos.campaigns.get(CLIENT, "cmp_1")
+    assert fetched == created
+    assert fetched.nextContactSeq == 0
+    with pytest.raises(NotFound, match="campaign not found"):
+        repos.campaigns.get(OTHER, "cmp_1")
+    with pytest.raises(NotFound):
+        repos.campaigns.get(CLIENT, "cmp_2")
+
+    with pytest.raises(NotFound):
+        repos.campaigns.add_contacts(CLIENT, "cmp_missing", contacts(1), NOW)
+
+
+def test_add_contacts_chunks_keep_order_and_an_exact_total(repos: Repos) -> None:
+    repos.campaigns.create(CLIENT, "cmp_1", "Spring", NOW)
+    added, total = repos.campaigns.add_contacts(CLIENT, "cmp_1", contacts(250), NOW)
+
+    assert CONTACTS_PER_TRANSACTION == 99
+    assert repos.db.transactions == [100, 100, 53]  # campaign update + 99, 99, 52 contacts
+    assert total == 250
+    assert [c.seq for c in added] == list(range(1, 251))
+    assert [c.id for c in added[:2]] == ["ct_0000000001", "ct_0000000002"]
+    assert added[-1].id == "ct_0000000250"
+    assert [c.name for c in added] == [f"C{i}" for i in range(1, 251)]
+    campaign = repos.campaigns.get(CLIENT, "cmp_1", consistent=True)
+    assert (campaign.totalContacts, campaign.nextContactSeq) == (250, 250)
+
+    # A second add continues the numbering.
+    more, total = repos.campaigns.add_contacts(CLIENT, "cmp_1", contacts(2, prefix="D"), NOW)
+    assert total == 252
+    assert [c.id for c in more] == ["ct_0000000251", "ct_0000000252"]
+    assert repos.campaigns.get_contact(CLIENT, "cmp_1", "ct_0000000252").name == "D2"
+
+
+class SerialDynamo:
+    """Each request is atomic, as in DynamoDB (moto's backend is not thread-safe), but
+    requests of different threads interleave freely: a read is followed by a short pause
+    so concurrent adds really do race between reading and writing the sequence."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.transactions = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            with self._lock:
+                if name == "transact_write_items":
+                    self.transactions += 1
+                result = method(**kwargs)
+            if name == "get_item":
+                time.sleep(0.005)
+            return result
+
+        return call
+
+
+def test_concurrent_adds_keep_an_exact_total_and_unique_sequence_numbers(repos: Repos) -> None:
+    db = SerialDynamo(boto3.client("dynamodb"))
+    campaigns = CampaignRepository(db, repos.main)
+    campaigns.create(CLIENT, "cmp_1", "Spring", NOW)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def add(worker: int) -> None:
+        try:
+            barrier.wait()
+            campaigns.add_contacts(CLIENT, "cmp_1", contacts(120, prefix=f"W{worker}-"), NOW)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert errors == []
+    assert db.transactions > 8  # 8 chunks: some writes lost the race and were redone
+    campaign = repos.campaigns.get(CLIENT, "cmp_1", consistent=True)
+    assert campaign.totalContacts == 480
+    assert campaign.nextContactSeq == 480
+    stored, token = repos.campaigns.list_contacts(CLIENT, "cmp_1", 1000, None)
+    assert token is None
+    assert [c.seq for c in stored] == list(range(1, 481))
+    assert len({c.id for c in stored}) == 480
+    # Each worker's contacts stay in their own order, in runs of whole chunks.
+    by_worker: dict[str, list[int]] = {}
+    for c in stored:
+        worker, _, number = c.name.partition("-")
+        by_worker.setdefault(worker, []).append(int(number))
+    assert sorted(by_worker) == ["W0", "W1", "W2", "W3"]
+    assert all(numbers == list(range(1, 121)) for numbers in by_worker.values())
+
+
+def test_get_contact_by_id(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    contact = repos.campaigns.get_contact(CLIENT, "cmp_1", "ct_0000000002")
+    assert (contact.id, contact.name, contact.phone, contact.seq) == ("ct_0000000002", "C2", "+442079460958", 2)
+    for missing in ["ct_0000000004", "not-an-id", "ct_2"]:
+        with pytest.raises(NotFound, match="contact not found"):
+            repos.campaigns.get_contact(CLIENT, "cmp_1", missing)
+    with pytest.raises(NotFound):
+        repos.campaigns.get_contact(OTHER, "cmp_1", "ct_0000000002")
+
+
+def test_list_contacts_pages_cover_everything_in_order(repos: Repos) -> None:
+    campaign_with(repos, 23)
+    seen: list[str] = []
+    token: str | None = None
+    pages = 0
+    while True:
+        page, token = repos.campaigns.list_contacts(CLIENT, "cmp_1", 5, token)
+        pages += 1
+        assert len(page) <= 5
+        seen += [c.id for c in page]
+        if token is None:
+            break
+        assert pages < 10
+    assert seen == [ids.contact_id(i) for i in range(1, 24)]
+    assert pages in (5, 6)  # the last full page may or may not return a token
+
+    # A token is the last key read: one made by hand for this campaign works too.
+    token = encode_token({"pk": {"S": keys.campaign_pk(CLIENT, "cmp_1")}, "sk": {"S": keys.contact_sk(20)}})
+    page, _ = repos.campaigns.list_contacts(CLIENT, "cmp_1", 10, token)
+    assert [c.seq for c in page] == [21, 22, 23]
+
+    campaign_with(repos, 0, campaign_id="cmp_empty")
+    assert repos.campaigns.list_contacts(CLIENT, "cmp_empty", 10, None) == ([], None)
+
+
+def test_list_contacts_token_from_another_campaign_is_refused(repos: Repos) -> None:
+    campaign_with(repos, 4, campaign_id="cmp_1")
+    campaign_with(repos, 4, campaign_id="cmp_2")
+    _, token = repos.campaigns.list_contacts(CLIENT, "cmp_1", 2, None)
+    assert token
+    with pytest.raises(InvalidRequest, match="nextToken"):
+        repos.campaigns.list_contacts(CLIENT, "cmp_2", 2, token)
+    # ...nor from the same campaign of another client.
+    campaign_with(repos, 4, client=OTHER, campaign_id="cmp_1")
+    with pytest.raises(InvalidRequest):
+        repos.campaigns.list_contacts(OTHER, "cmp_1", 2, token)
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+GARBAGE_TOKENS = [
+    "garbage!",
+    "abc",
+    "%%%",
+    _b64("not json"),
+    _b64("[1, 2]"),
+    _b64('"a string"'),
+    _b64('{"pk": {"S": "CLIENT#client-a#CAMPAIGN#cmp_1"}}'),
+    _b64('{"pk": {"S": "CLIENT#client-a#CAMPAIGN#cmp_1"}, "sk": {"N": "1"}}'),
+    _b64('{"pk": {"S": "CLIENT#client-a#CAMPAIGN#cmp_1"}, "sk": "CONTACT#0000000001"}'),
+    _b64('{"pk": {"S": "CLIENT#client-a#CAMPAIGN#cmp_1"}, "sk": {"S": "x"}, "gsi": {"S": "y"}}'),
+    _b64('{"pk": {"S": "CLIENT#client-b#CAMPAIGN#cmp_1"}, "sk": {"S": "CONTACT#0000000001"}}'),
+    _b64('{"pk": "CLIENT#client-a#CAMPAIGN#cmp_1", "sk": {"S": "CONTACT#0000000001"}}'),
+    base64.urlsafe_b64encode(b"\xff\xfe\xfd").decode(),
+]
+
+
+def test_garbage_tokens_are_refused(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    for token in GARBAGE_TOKENS:
+        with pytest.raises(InvalidRequest, match="nextToken is not valid"):
+            repos.campaigns.list_contacts(CLIENT, "cmp_1", 2, token)
+        with pytest.raises(InvalidRequest, match="nextToken is not valid"):
+            repos.call_logs.list(CLIENT, "cmp_1", 2, token)
+
+
+def test_contacts_after_respects_after_seq_last_seq_and_limit(repos: Repos) -> None:
+    campaign_with(repos, 10)
+
+    def seqs(after: int, last: int, limit: int) -> list[int]:
+        return [
+            c.seq for c in repos.campaigns.contacts_after(CLIENT, "cmp_1", after_seq=after, last_seq=last, limit=limit)
+        ]
+
+    assert seqs(0, 10, 100) == list(range(1, 11))
+    assert seqs(0, 10, 3) == [1, 2, 3]
+    assert seqs(3, 10, 3) == [4, 5, 6]
+    assert seqs(8, 10, 5) == [9, 10]
+    assert seqs(0, 4, 100) == [1, 2, 3, 4]  # contacts added after the snapshot are left out
+    assert seqs(4, 4, 100) == []
+    assert seqs(9, 4, 100) == []
+    assert seqs(10, 12, 100) == []  # past the end
+    assert repos.campaigns.contacts_after(OTHER, "cmp_1", after_seq=0, last_seq=10, limit=10) == []
+
+
+def test_contacts_after_crosses_a_power_of_ten(repos: Repos) -> None:
+    # Zero-padded keys keep numeric order across digit counts (9 -> 10, 99 -> 100).
+    campaign_with(repos, 101)
+    got = repos.campaigns.contacts_after(CLIENT, "cmp_1", after_seq=8, last_seq=101, limit=200)
+    assert [c.seq for c in got] == list(range(9, 102))
+
+
+# -- keys and isolation -------------------------------------------------------------------------
+
+
+def test_keys_escape_the_separator() -> None:
+    assert keys.client_pk("a#b") == "CLIENT#a%23b"
+    assert keys.client_pk("a%23b") != keys.client_pk("a#b")
+    # A client id cannot splice a campaign into its own partition key.
+    assert keys.campaign_pk("acme", "x") != keys.client_pk("acme#CAMPAIGN#x")
+    assert keys.campaign_pk("a#CAMPAIGN#b", "c") != keys.campaign_pk("a", "b#CAMPAIGN#c")
+    assert keys.dial_claims_pk("a", "b", "r#RUN#s") != keys.dial_claims_pk("a", "b#RUN#r", "s")
+    assert keys.agent_sk("x#y") == "AGENT#x%23y"
+    assert keys.call_sk("aidial-1-abc") == "CALL#aidial-1-abc"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("acme", "x"), ("acme#CAMPAIGN#x", "x")),
+        (("a#CAMPAIGN#b", "c"), ("a", "b#CAMPAIGN#c")),
+        (("a", "b"), ("a%23", "b")),
+        (("a/b", "c"), ("a", "b/c")),
+    ],
+)
+def test_campaign_partitions_of_two_clients_never_collide(first: tuple[str, str], second: tuple[str, str]) -> None:
+    assert keys.campaign_pk(*first) != keys.campaign_pk(*second)
+    assert keys.client_pk(first[0]) != keys.client_pk(second[0])
+
+
+def test_a_client_id_with_a_separator_cannot_read_another_clients_items(repos: Repos) -> None:
+    repos.agents.create("acme", Agent(id="ag_1", name="Bot", providerAgentId="pa", createdAt="x"))
+    campaign_with(repos, 3, client="acme", campaign_id="x")
+    sneaky = "acme#CAMPAIGN#x"
+    with pytest.raises(NotFound):
+        repos.agents.get(sneaky, "ag_1")
+    with pytest.raises(NotFound):
+        repos.campaigns.get(sneaky, "x")
+    # Its own campaign, named to overlap the other's contact partition, stays separate.
+    repos.campaigns.create("acme#CAMPAIGN", "x", "Mine", NOW)
+    assert repos.campaigns.list_contacts("acme#CAMPAIGN", "x", 10, None) == ([], None)
+    assert len(repos.campaigns.list_contacts("acme", "x", 10, None)[0]) == 3
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+
+def test_start_run_marks_the_campaign_running_and_a_second_start_conflicts(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    start(repos, "cmp_1", "run-0000000000001-aaaaaa")
+    campaign = repos.campaigns.get(CLIENT, "cmp_1", consistent=True)
+    assert (campaign.isRunning, campaign.currentRunId, campaign.lastRunStatus) == (
+        True,
+        "run-0000000000001-aaaaaa",
+        "running",
+    )
+    record = repos.runs.get_run(CLIENT, "cmp_1", "run-0000000000001-aaaaaa")
+    assert record.progress.status == "running"
+    assert record.progress.totalContacts == 3
+    assert record.last_seq == 3
+    assert record.client_id == CLIENT
+    assert record.expires_at is None
+
+    with pytest.raises(Conflict):
+        start(repos, "cmp_1", "run-0000000000002-bbbbbb")
+    with pytest.raises(NotFound):
+        repos.runs.get_run(CLIENT, "cmp_1", "run-0000000000002-bbbbbb")
+
+
+def test_start_run_conflicts_on_stale_contacts_or_an_unknown_campaign(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    stale = repos.campaigns.get(CLIENT, "cmp_1", consistent=True)
+    repos.campaigns.add_contacts(CLIENT, "cmp_1", contacts(1), NOW)
+    with pytest.raises(Conflict):
+        repos.runs.start_run(
+            CLIENT,
+            "cmp_1",
+            progress("cmp_1", "run-1", 3),
+            last_seq=stale.nextContactSeq,
+            agent_id="a",
+            execution_arn="e",
+        )
+    assert repos.campaigns.get(CLIENT, "cmp_1", consistent=True).isRunning is False
+
+    with pytest.raises(Conflict):
+        repos.runs.start_run(
+            CLIENT, "cmp_missing", progress("cmp_missing", "run-1", 0), last_seq=0, agent_id="a", execution_arn="e"
+        )
+    assert repos.runs.latest_run(CLIENT, "cmp_missing") is None
+
+
+def test_end_run_releases_the_campaign_once(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    start(repos, "cmp_1", "run-1")
+    now = NOW + 1_234
+    assert repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=now, ttl_seconds=600, reason="why")
+
+    record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    assert record.progress.status == "stopped"
+    assert record.progress.isRunning is False
+    assert record.progress.reason == "why"
+    assert record.progress.endTime == "2024-01-15T10:30:01.234Z"
+    assert record.expires_at == now // 1000 + 600
+    campaign = repos.campaigns.get(CLIENT, "cmp_1", consistent=True)
+    assert (campaign.isRunning, campaign.lastRunStatus, campaign.currentRunId) == (False, "stopped", "run-1")
+
+    # Second end: nothing changes.
+    assert not repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="completed", now_ms=now + 5000, ttl_seconds=600)
+    again = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    assert again.progress.status == "stopped"
+    assert again.expires_at == now // 1000 + 600
+    assert repos.campaigns.get(CLIENT, "cmp_1", consistent=True).lastRunStatus == "stopped"
+
+    # The campaign can run again.
+    start(repos, "cmp_1", "run-2")
+
+
+def test_end_run_final_index_and_only_the_current_run(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    start(repos, "cmp_1", "run-1")
+    # Ending some other run leaves the current one and the campaign alone.
+    assert not repos.runs.end_run(CLIENT, "cmp_1", "run-other", status="stopped", now_ms=NOW, ttl_seconds=60)
+    assert repos.campaigns.get(CLIENT, "cmp_1", consistent=True).isRunning is True
+    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").progress.status == "running"
+
+    assert repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="completed", now_ms=NOW, ttl_seconds=60, final_index=3)
+    record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    assert record.progress.currentIndex == 3
+    assert record.progress.reason is None
+
+
+def test_claim_dial_claims_once_and_only_while_running(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    start(repos, "cmp_1", "run-1")
+
+    first = repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-1-aaaaaa", now_ms=NOW)
+    assert first == ClaimResult.CLAIMED
+    record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    assert record.last_dial_started_ms == NOW
+    assert record.progress.currentIndex == 0
+    claim = repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1)
+    assert claim is not None
+    assert (claim.status, claim.unique_id, claim.started_ms, claim.outcome) == ("dialing", "aidial-1-aaaaaa", NOW, None)
+
+    again = repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-2-bbbbbb", now_ms=NOW + 9)
+    assert again == ClaimResult.ALREADY_CLAIMED
+    assert repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1).unique_id == "aidial-1-aaaaaa"
+    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").last_dial_started_ms == NOW
+
+    assert repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=2, index=1, unique_id="u2", now_ms=NOW + 10) == (
+        ClaimResult.CLAIMED
+    )
+    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").progress.currentIndex == 1
+
+    repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=NOW + 20, ttl_seconds=60)
+    late = repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=3, index=2, unique_id="u3", now_ms=NOW + 30)
+    assert late == ClaimResult.RUN_NOT_RUNNING
+    assert repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 3) is None
+
+
+def test_claims_are_per_run(repos: Repos) -> None:
+    campaign_with(repos, 1)
+    start(repos, "cmp_1", "run-1")
+    assert repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="u1", now_ms=NOW) == "claimed"
+    repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="completed", now_ms=NOW, ttl_seconds=60)
+    start(repos, "cmp_1", "run-2")
+    assert repos.runs.claim_dial(CLIENT, "cmp_1", "run-2", seq=1, index=0, unique_id="u2", now_ms=NOW) == "claimed"
+
+
+def _counts(repos: Repos, run_id: str = "run-1") -> tuple[int, int, int]:
+    p = repos.runs.get_run(CLIENT, "cmp_1", run_id).progress
+    return p.completedCalls, p.successfulCalls, p.failedCalls
+
+
+def test_complete_dial_logs_and_counts_once(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    start(repos, "cmp_1", "run-1")
+    repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-1-aaaaaa", now_ms=NOW)
+
+    entry = log("cmp_1", "aidial-1-aaaaaa")
+    assert repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=entry, now_ms=NOW + 500)
+    assert _counts(repos) == (1, 1, 0)
+    record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    assert record.progress.lastCallTime == "2024-01-15T10:30:00.500Z"
+    claim = repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1)
+    assert (claim.status, claim.outcome) == ("done", "success")
+    logs, _ = repos.call_logs.list(CLIENT, "cmp_1", 10, None)
+    assert logs == [entry]
+
+    # A duplicate delivery (same or a new unique id) changes nothing.
+    assert not repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=entry, now_ms=NOW + 900)
+    dup = log("cmp_1", "aidial-2-bbbbbb", outcome="failed")
+    assert not repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=dup, now_ms=NOW + 900)
+    assert _counts(repos) == (1, 1, 0)
+    assert repos.call_logs.list(CLIENT, "cmp_1", 10, None)[0] == [entry]
+
+
+def test_complete_dial_counts_failures_and_unknowns_as_failed(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    start(repos, "cmp_1", "run-1")
+    for seq, outcome in [(1, "failed"), (2, "unknown"), (3, "success")]:
+        repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=seq, index=seq - 1, unique_id=f"u{seq}", now_ms=NOW)
+        assert repos.runs.complete_dial(
+            CLIENT, "cmp_1", "run-1", seq=seq, log=log("cmp_1", f"aidial-{seq}-x", outcome), now_ms=NOW
+        )
+    assert _counts(repos) == (3, 1, 2)
+
+
+def test_complete_dial_needs_a_claim_but_not_a_running_run(repos: Repos) -> None:
+    campaign_with(repos, 3)
+    start(repos, "cmp_1", "run-1")
+    assert not repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=2, log=log("cmp_1", "aidial-9-z"), now_ms=NOW)
+    assert _counts(repos) == (0, 0, 0)
+    assert repos.call_logs.list(CLIENT, "cmp_1", 10, None) == ([], None)
+
+    # A call in flight when the run was stopped still happened and still counts.
+    repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="u1", now_ms=NOW)
+    repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=NOW, ttl_seconds=60)
+    assert repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=log("cmp_1", "aidial-1-a"), now_ms=NOW)
+    assert _counts(repos) == (1, 1, 0)
+
+
+def test_latest_run_is_the_newest(repos: Repos) -> None:
+    campaign_with(repos, 2)
+    assert repos.runs.latest_run(CLIENT, "cmp_1") is None
+    older, newer = ids.new_run_id(NOW), ids.new_run_id(NOW + 1)
+    start(repos, "cmp_1", older)
+    repos.runs.claim_dial(CLIENT, "cmp_1", older, seq=1, index=0, unique_id="u", now_ms=NOW)  # claims live elsewhere
+    repos.runs.end_run(CLIENT, "cmp_1", older, status="stopped", now_ms=NOW, ttl_seconds=60)
+    assert repos.runs.latest_run(CLIENT, "cmp_1").progress.runId == older
+    start(repos, "cmp_1", newer)
+    latest = repos.runs.latest_run(CLIENT, "cmp_1")
+    assert latest.progress.runId == newer
+    assert latest.progress.status == "running"
+    assert repos.runs.latest_run(OTHER, "cmp_1") is None
+
+
+def test_run_record_expired() -> None:
+    p = progress("cmp_1", "run-1", 1)
+    record = RunRecord(p, CLIENT, 1, None, None, expires_at=1_000)
+    assert not record.expired(999_999)
+    assert record.expired(1_000_000)
+    assert record.expired(2_000_000)
+    assert not RunRecord(p, CLIENT, 1, None, None, expires_at=None).expired(10**15)
+
+
+def test_set_execution_hands_over_once_and_only_while_running(repos: Repos) -> None:
+    campaign_with(repos, 1)
+    start(repos, "cmp_1", "run-1")
+    first = repos.runs.get_run(CLIENT, "cmp_1", "run-1").execution_arn
+    assert repos.runs.set_execution(CLIENT, "cmp_1", "run-1", "arn-2", replaces=first)
+    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").execution_arn == "arn-2"
+    assert not repos.runs.set_execution(CLIENT, "cmp_1", "run-1", "arn-3", replaces=first)
+    repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=NOW, ttl_seconds=60)
+    assert not repos.runs.set_execution(CLIENT, "cmp_1", "run-1", "arn-4", replaces=None)
+    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").execution_arn == "arn-2"
+
+
+# -- call logs -----------------------------------------------------------------------------------
+
+
+def test_call_logs_list_newest_first_with_paging(repos: Repos) -> None:
+    campaign_with(repos, 1)
+    unique_ids = [ids.call_unique_id(NOW + i * 1000) for i in range(7)]
+    for uid in unique_ids:
+        repos.call_logs.put(CLIENT, log("cmp_1", uid, run_id=None))
+    repos.call_logs.put(CLIENT, log("cmp_2", ids.call_unique_id(NOW + 99_000), run_id=None))
+
+    seen: list[str] = []
+    token: str | None = None
+    for _ in range(10):
+        page, token = repos.call_logs.list(CLIENT, "cmp_1", 3, token)
+        assert len(page) <= 3
+        seen += [entry.uniqueId for entry in page]
+        if token is None:
+            break
+    assert seen == list(reversed(unique_ids))
+    assert repos.call_logs.list(OTHER, "cmp_1", 10, None) == ([], None)
+
+    _, token = repos.call_logs.list(CLIENT, "cmp_1", 1, None)
+    assert token
+    with pytest.raises(InvalidRequest):
+        repos.call_logs.list(CLIENT, "cmp_2", 1, token)
+
+
+def test_call_log_round_trips_the_provider_response(repos: Repos) -> None:
+    entry = log("cmp_1", "aidial-1705314600000-abcdef", run_id=None)
+    repos.call_logs.put(CLIENT, entry)
+    (stored,), _ = repos.call_logs.list(CLIENT, "cmp_1", 10, None)
+    assert stored == entry
+    assert stored.externalResponse == {"id": "call_1", "nested": {"n": 1.5, "list": [1, "a", None]}}
+    assert stored.source == "manual"
+    assert stored.runId is None
+
+    entry = log("cmp_1", "aidial-1-a")
+    repos.call_logs.put(CLIENT, entry)
+    with pytest.raises(Exception) as info:
+        repos.call_logs.put(CLIENT, entry)
+    assert "ConditionalCheckFailed" in str(info.value)
+
+
+def test_call_log_without_provider_response(repos: Repos) -> None:
+    entry = log("cmp_1", "aidial-1-a", outcome="failed").model_copy(update={"externalResponse": None})
+    repos.call_logs.put(CLIENT, entry)
+    (stored,), _ = repos.call_logs.list(CLIENT, "cmp_1", 10, None)
+    assert stored.externalResponse is None
+    assert stored.error == "provider answered 400"
+
+
+def test_items_are_stored_under_client_scoped_keys(repos: Repos) -> None:
+    campaign_with(repos, 1)
+    raw = boto3.client("dynamodb").scan(TableName=repos.main)["Items"]
+    kinds = Counter(item["kind"]["S"] for item in raw)
+    assert kinds == {"campaign": 1, "contact": 1}
+    assert all(item["pk"]["S"].startswith("CLIENT#client-a") for item in raw)
+    assert json.dumps(raw).count("nextContactSeq") == 1

@@ -1,0 +1,286 @@
+"""The provider's HTTP client: retries, idempotency, outcomes, and never leaking the key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from campaign_calling.dialer import DialerClient, DialRequest, DialResult, SecretsManagerApiKey
+from tests.conftest import TEST_API_KEY
+
+BASE_URL = "https://provider.example/api/"
+API_KEY = "k"
+
+
+class Provider:
+    """A scripted provider: each request gets the next answer (a response or an exception)."""
+
+    def __init__(self, *answers: Callable[[httpx.Request], httpx.Response]) -> None:
+        self._answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self._answers[min(len(self.requests), len(self._answers)) - 1]
+        return answer(request)
+
+
+def reply(status: int, payload: object = None, headers: dict[str, str] | None = None):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if payload is None:
+            return httpx.Response(status, headers=headers)
+        return httpx.Response(status, json=payload, headers=headers)
+
+    return answer
+
+
+def fail(exc_type: type[httpx.TransportError], message: str = "boom"):
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise exc_type(message, request=request)
+
+    return answer
+
+
+def client(provider: Provider, sleeps: list[float], api_key: str = API_KEY) -> DialerClient:
+    return DialerClient(
+        BASE_URL,
+        api_key=lambda: api_key,
+        transport=httpx.MockTransport(provider),
+        sleep=sleeps.append,
+        backoff_seconds=0.25,
+    )
+
+
+def request(key: str = "run-1:7:1") -> DialRequest:
+    return DialRequest(
+        to="+442079460958",
+        provider_agent_id="pa-1",
+        caller_id="+12025550143",
+        idempotency_key=key,
+        metadata={"uniqueId": "aidial-1705314600000-abc123", "campaignId": "cmp_1"},
+    )
+
+
+def created(call_id: str = "call_123"):
+    return reply(201, {"id": call_id, "status": "queued"})
+
+
+def test_success_is_accepted_with_the_provider_call_id() -> None:
+    provider, sleeps = Provider(created("call_abc")), []
+    result = client(provider, sleeps).dial(request())
+    assert result.accepted is True
+    assert result.status_code == 201
+    assert result.provider_call_id == "call_abc"
+    assert result.response == {"id": "call_abc", "status": "queued"}
+    assert result.error is None
+    assert result.outcome_unknown is False
+    assert result.attempts == 1
+    assert sleeps == []
+
+
+def test_request_carries_auth_idempotency_key_and_json_body() -> None:
+    provider = Provider(created())
+    client(provider, []).dial(request("run-9:3:1"))
+    (sent,) = provider.requests
+    assert sent.method == "POST"
+    assert str(sent.url) == "https://provider.example/api/v1/calls"
+    assert sent.headers["Authorization"] == "Bearer k"
+    assert sent.headers["Idempotency-Key"] == "run-9:3:1"
+    assert sent.headers["Content-Type"] == "application/json"
+    assert json.loads(sent.content) == {
+        "to": "+442079460958",
+        "agentId": "pa-1",
+        "callerId": "+12025550143",
+        "metadata": {"uniqueId": "aidial-1705314600000-abc123", "campaignId": "cmp_1"},
+    }
+
+
+def test_caller_id_none_is_sent_as_null() -> None:
+    provider = Provider(created())
+    req = DialRequest(to="+442079460958", provider_agent_id="pa-1", caller_id=None, idempotency_key="x")
+    client(provider, []).dial(req)
+    body = json.loads(provider.requests[0].content)
+    assert body["callerId"] is None
+    assert body["metadata"] == {}
+
+
+def test_503_then_201_is_retried_with_the_same_idempotency_key() -> None:
+    provider, sleeps = Provider(reply(503, {"error": "busy"}), created("call_2")), []
+    result = client(provider, sleeps).dial(request("run-1:1:1"))
+    assert result.accepted is True
+    assert result.provider_call_id == "call_2"
+    assert result.attempts == 2
+    assert [r.headers["Idempotency-Key"] for r in provider.requests] == ["run-1:1:1", "run-1:1:1"]
+    assert provider.requests[0].content == provider.requests[1].content
+    assert sleeps == [0.25]  # one backoff
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_back_off_exponentially_and_give_up_after_three_attempts(status: int) -> None:
+    provider, sleeps = Provider(reply(status, {"error": "down"})), []
+    result = client(provider, sleeps).dial(request())
+    assert result.accepted is False
+    assert result.status_code == status
+    assert result.attempts == 3
+    assert len(provider.requests) == 3
+    assert sleeps == [0.25, 0.5]
+    assert result.error == f"provider answered {status}: down"
+    assert result.outcome_unknown is False
+
+
+def test_429_retry_after_is_honoured() -> None:
+    provider, sleeps = Provider(reply(429, {"error": "rate limited"}, {"Retry-After": "2"}), created()), []
+    result = client(provider, sleeps).dial(request())
+    assert result.accepted is True
+    assert sleeps == [2.0]
+
+
+@pytest.mark.parametrize(("header", "slept"), [("3600", 5.0), ("-4", 0.0), ("0.5", 0.5), ("soon", 0.25)])
+def test_429_retry_after_is_capped_and_bad_values_fall_back_to_backoff(header: str, slept: float) -> None:
+    provider, sleeps = Provider(reply(429, {"error": "rate limited"}, {"Retry-After": header}), created()), []
+    result = client(provider, sleeps).dial(request())
+    assert result.accepted is True
+    assert sleeps == [slept]
+
+
+def test_429_without_retry_after_uses_the_backoff() -> None:
+    provider, sleeps = Provider(reply(429, {"error": "rate limited"})), []
+    result = client(provider, sleeps).dial(request())
+    assert result.accepted is False
+    assert result.status_code == 429
+    assert sleeps == [0.25, 0.5]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+def test_client_errors_are_not_retried_and_keep_the_providers_text(status: int) -> None:
+    provider, sleeps = Provider(reply(status, {"error": "'to' is not a dialable number"})), []
+    result = client(provider, sleeps).dial(request())
+    assert result.accepted is False
+    assert len(provider.requests) == 1
+    assert sleeps == []
+    assert result.status_code == status
+    assert result.error == f"provider answered {status}: 'to' is not a dialable number"
+    assert result.response == {"error": "'to' is not a dialable number"}
+    assert result.outcome_unknown is False
+
+
+def test_a_non_json_error_body_is_kept_as_text() -> None:
+    provider = Provider(lambda r: httpx.Response(400, text="<html>bad gateway</html>"))
+    result = client(provider, []).dial(request())
+    assert result.error == "provider answered 400"
+    assert result.response == {"body": "<html>bad gateway</html>"}
+
+
+def test_a_long_provider_error_is_truncated() -> None:
+    provider = Provider(reply(400, {"error": "x" * 1000}))
+    result = client(provider, []).dial(request())
+    assert result.error == "provider answered 400: " + "x" * 200
+
+
+def test_read_timeout_on_every_attempt_is_outcome_unknown() -> None:
+    provider, sleeps = Provider(fail(httpx.ReadTimeout)), []
+    result = client(provider, sleeps).dial(request())
+    assert result.accepted is False
+    assert result.outcome_unknown is True
+    assert result.status_code is None
+    assert result.attempts == 3
+    assert len(provider.requests) == 3
+    assert len({r.headers["Idempotency-Key"] for r in provider.requests}) == 1
+    assert result.error == "provider timed out: ReadTimeout"
+    assert sleeps == [0.25, 0.5]
+
+
+def test_timeout_then_client_error_is_still_outcome_unknown() -> None:
+    # The first attempt may have connected the call: a later refusal does not prove otherwise.
+    provider = Provider(fail(httpx.ReadTimeout), reply(400, {"error": "bad"}))
+    result = client(provider, []).dial(request())
+    assert result.accepted is False
+    assert result.outcome_unknown is True
+    assert result.status_code == 400
+
+
+def test_timeout_then_success_is_accepted() -> None:
+    provider = Provider(fail(httpx.ReadTimeout), created("call_late"))
+    result = client(provider, []).dial(request())
+    assert result.accepted is True
+    assert result.outcome_unknown is False
+    assert result.provider_call_id == "call_late"
+
+
+def test_connect_error_on_every_attempt_is_failed_not_unknown() -> None:
+    provider, sleeps = Provider(fail(httpx.ConnectError)), []
+    result = client(provider, sleeps).dial(request())
+    assert result.accepted is False
+    assert result.outcome_unknown is False
+    assert result.attempts == 3
+    assert len(provider.requests) == 3
+    assert result.error == "cannot connect to provider: ConnectError"
+    assert sleeps == [0.25, 0.5]
+
+
+def test_other_transport_errors_are_outcome_unknown() -> None:
+    provider = Provider(fail(httpx.RemoteProtocolError, "server disconnected"))
+    result = client(provider, []).dial(request())
+    assert result.accepted is False
+    assert result.outcome_unknown is True
+    assert result.error == "provider connection failed: RemoteProtocolError"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        fail(httpx.ReadTimeout, f"timed out sending Bearer {TEST_API_KEY}"),
+        fail(httpx.ConnectError, f"refused Bearer {TEST_API_KEY}"),
+        fail(httpx.RemoteProtocolError, f"garbled Bearer {TEST_API_KEY}"),
+        reply(401, {"error": "invalid api key"}),
+        reply(503, {"error": "busy"}),
+        created(),
+    ],
+)
+def test_the_api_key_never_appears_in_the_result(answer) -> None:
+    provider = Provider(answer)
+    result = client(provider, [], api_key=TEST_API_KEY).dial(request())
+    assert provider.requests[0].headers["Authorization"] == f"Bearer {TEST_API_KEY}"
+    assert TEST_API_KEY not in (result.error or "")
+    assert TEST_API_KEY not in repr(result)
+    assert TEST_API_KEY not in str(result)
+
+
+def test_the_key_is_read_for_every_dial_so_a_rotated_key_is_used() -> None:
+    keys = iter(["old", "new"])
+    provider = Provider(created())
+    dialer = DialerClient(
+        BASE_URL, api_key=lambda: next(keys), transport=httpx.MockTransport(provider), sleep=[].append
+    )
+    dialer.dial(request("a"))
+    dialer.dial(request("b"))
+    assert [r.headers["Authorization"] for r in provider.requests] == ["Bearer old", "Bearer new"]
+
+
+def test_prepare_fetches_the_key_without_calling_the_provider() -> None:
+    fetched: list[int] = []
+    provider = Provider(created())
+
+    def api_key() -> str:
+        fetched.append(1)
+        return "k"
+
+    DialerClient(BASE_URL, api_key=api_key, transport=httpx.MockTransport(provider)).prepare()
+    assert fetched == [1]
+    assert provider.requests == []
+
+
+def test_dial_result_defaults() -> None:
+    result = DialResult(False, None, None, None, "x")
+    assert result.outcome_unknown is False
+    assert result.attempts == 1
+
+
+def test_secrets_manager_api_key_reads_the_secret(aws) -> None:
+    secret_arn = aws.resolver.ref("DialerApiKeySecret")
+    api_key = SecretsManagerApiKey(secret_arn, max_age_seconds=0)
+    assert api_key() == TEST_API_KEY
+    assert isinstance(api_key(), str)

@@ -1,0 +1,442 @@
+"""template.yaml against the code, the state machine, the API contract and the sample events.
+
+Everything is read through ``campaign_local.template.Template``: no function, table or
+route name of the template is copied here, except the API contract's routes and the
+functions named by the known bugs below.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from campaign_calling.config import Settings
+from campaign_calling.data.runs import TTL_ATTRIBUTE
+from campaign_calling.logic.run_models import RunContext
+from campaign_local.http_api import http_api_event
+from campaign_local.lambdas import load_handler_module
+from campaign_local.template import FunctionSpec, Resolver, Template, find_template, state_machine_arn
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = Template(find_template(ROOT))
+FUNCTIONS = TEMPLATE.functions()
+ROUTES = TEMPLATE.routes()
+EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
+
+CONTRACT_ROUTES = {
+    ("POST", "/api/v1/client/campaigns/{id}/start-calling"),
+    ("POST", "/api/v1/client/campaigns/{id}/stop-calling"),
+    ("GET", "/api/v1/client/campaigns/{id}/calling-status"),
+    ("POST", "/api/v1/client/campaigns/{id}/make-call"),
+    ("POST", "/api/v1/client/agents"),
+    ("GET", "/api/v1/client/agents/{id}"),
+    ("POST", "/api/v1/client/campaigns"),
+    ("GET", "/api/v1/client/campaigns/{id}"),
+    ("POST", "/api/v1/client/campaigns/{id}/contacts"),
+    ("GET", "/api/v1/client/campaigns/{id}/contacts"),
+    ("GET", "/api/v1/client/campaigns/{id}/call-logs"),
+}
+LAMBDA_RETRY_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+SECRET_VARIABLE = Settings.model_fields["dialer_api_key_secret"].alias
+
+# BUG: code that needs variables template.yaml does not give the function (see the
+# matching xfail tests in test_handlers.py).
+MISSING_ENV_BUGS = {
+    "CallingStatusFunction": "BUG: calling_status uses wiring.calling_service(), which requires STATE_MACHINE_ARN; "
+    "the function has none",
+    **dict.fromkeys(
+        ("LoadContactsPageFunction", "RecordDialFailureFunction", "ContinueRunFunction", "FinaliseRunFunction"),
+        "BUG: wiring.run_steps() builds the dialer eagerly, so every run step requires DIALER_BASE_URL and "
+        "DIALER_API_KEY_SECRET; only the dial step has them",
+    ),
+}
+
+
+def resources_with_policies() -> dict[str, dict[str, Any]]:
+    kinds = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+    return {k: v["Properties"] for k, v in TEMPLATE.resources.items() if v["Type"] in kinds}
+
+
+def policies_of(logical_id: str) -> list[Any]:
+    policies = resources_with_policies()[logical_id].get("Policies", [])
+    return policies if isinstance(policies, list) else [policies]
+
+
+def statements(policy: Any) -> list[dict[str, Any]]:
+    if isinstance(policy, dict) and "Statement" in policy:
+        found = policy["Statement"]
+        return found if isinstance(found, list) else [found]
+    return []
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def function_globals(key: str) -> Any:
+    return TEMPLATE.doc.get("Globals", {}).get("Function", {}).get(key)
+
+
+def function_property(logical_id: str, key: str) -> Any:
+    return TEMPLATE.resources[logical_id]["Properties"].get(key, function_globals(key))
+
+
+def local_resolver() -> Resolver:
+    return Resolver(TEMPLATE, parameters={"DialerBaseUrl": "http://dialer.invalid"}, physical_ids={})
+
+
+# -- the state machine -------------------------------------------------------------------
+
+
+def state_machine() -> tuple[str, dict[str, Any]]:
+    ((logical_id, props),) = TEMPLATE.state_machines().items()
+    return logical_id, props
+
+
+def asl_text() -> str:
+    return (TEMPLATE.root / state_machine()[1]["DefinitionUri"]).read_text()
+
+
+def all_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state, including those inside Map and Parallel states."""
+    found = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        for inner in (state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])):
+            if inner:
+                found.update(all_states(inner))
+    return found
+
+
+def lambda_tasks() -> dict[str, dict[str, Any]]:
+    states = all_states(json.loads(asl_text()))
+    return {name: state for name, state in states.items() if state["Type"] == "Task"}
+
+
+def function_of_task(state: dict[str, Any]) -> str:
+    """The logical id of the function a task invokes, through DefinitionSubstitutions."""
+    (placeholder,) = re.fullmatch(r"\$\{(\w+)\}", state["Parameters"]["FunctionName"]).groups()
+    target = state_machine()[1]["DefinitionSubstitutions"][placeholder]
+    assert target == {"Fn::GetAtt": [target["Fn::GetAtt"][0], "Arn"]}, target
+    return target["Fn::GetAtt"][0]
+
+
+# -- routes ------------------------------------------------------------------------------
+
+
+def test_routes_are_the_contract() -> None:
+    keys = [(r.method, r.path) for r in ROUTES]
+    assert len(keys) == len(set(keys)), "a route is served twice"
+    assert set(keys) == CONTRACT_ROUTES
+
+
+@cache
+def handler_module(logical_id: str) -> Any:
+    return load_handler_module(FUNCTIONS[logical_id])
+
+
+def resolver_of(logical_id: str) -> APIGatewayHttpResolver:
+    module = handler_module(logical_id)
+    (app,) = [v for v in vars(module).values() if isinstance(v, APIGatewayHttpResolver)]
+    return app
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_handler_file_exists_and_defines_the_handler(logical_id: str) -> None:
+    spec: FunctionSpec = FUNCTIONS[logical_id]
+    assert spec.handler_file.is_file(), spec.handler_file
+    assert callable(getattr(handler_module(logical_id), spec.handler_name, None))
+
+
+@pytest.mark.parametrize("logical_id", sorted({r.function for r in ROUTES}))
+def test_resolver_serves_exactly_the_functions_routes(logical_id: str) -> None:
+    app = resolver_of(logical_id)
+    served = {(r.method, r.openapi_path) for r in [*app._static_routes, *app._dynamic_routes]}
+    assert served == {(r.method, r.path) for r in ROUTES if r.function == logical_id}
+
+
+def test_every_route_reaches_its_handler(aws: Any) -> None:
+    """A minimal event for each route is answered by a route handler, not 'route not found'."""
+    unrouted = []
+    for route in ROUTES:
+        params = dict.fromkeys(re.findall(r"\{(\w+)\}", route.path), "x")
+        path = route.path.format(**params)
+        request = Request(
+            EnvironBuilder(method=route.method, path=path, json={} if route.method == "POST" else None).get_environ()
+        )
+        result = aws.invoke(route.function, http_api_event(request, route, params, claims=None))
+        if json.loads(result["body"]).get("message") == "route not found":
+            unrouted.append(route.route_key)
+    assert unrouted == []
+
+
+def test_functions_without_routes_are_the_state_machines_tasks() -> None:
+    task_functions = {function_of_task(state) for state in lambda_tasks().values()}
+    routed = {r.function for r in ROUTES}
+    assert task_functions.isdisjoint(routed)
+    assert task_functions | routed == set(FUNCTIONS)
+
+
+# -- runtime and permissions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_python313_on_arm64(logical_id: str) -> None:
+    assert function_property(logical_id, "Runtime") == "python3.13"
+    assert function_property(logical_id, "Architectures") == ["arm64"]
+
+
+def test_layers_match_the_runtime() -> None:
+    layers = TEMPLATE.of_type("AWS::Serverless::LayerVersion")
+    assert layers
+    for props in (layer["Properties"] for layer in layers.values()):
+        assert "python3.13" in props["CompatibleRuntimes"]
+        assert props["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_no_broad_policies() -> None:
+    problems = []
+    for logical_id in resources_with_policies():
+        for policy in policies_of(logical_id):
+            names = [policy] if isinstance(policy, str) else [k for k in policy if k != "Statement"]
+            problems += [f"{logical_id}: {n}" for n in names if str(n).endswith("FullAccess")]
+            for statement in statements(policy):
+                if "*" in as_list(statement.get("Action")) or "*" in as_list(statement.get("Resource")):
+                    problems.append(f"{logical_id}: {statement}")
+                if any(str(a).endswith(":*") for a in as_list(statement.get("Action"))):
+                    problems.append(f"{logical_id}: every action of a service: {statement}")
+        managed = resources_with_policies()[logical_id].get("ManagedPolicyArns", [])
+        problems += [f"{logical_id}: {arn}" for arn in managed if str(arn).endswith("FullAccess")]
+    assert problems == []
+
+
+def test_state_machine_may_invoke_exactly_its_task_functions() -> None:
+    invoked = {function_of_task(state) for state in lambda_tasks().values()}
+    allowed = {
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in policies_of(state_machine()[0])
+        if isinstance(policy, dict) and "LambdaInvokePolicy" in policy
+    }
+    assert allowed == invoked
+
+
+def test_step_functions_permissions_name_this_state_machine() -> None:
+    resolver = local_resolver()
+    name = resolver.state_machine_name(state_machine()[0])
+    execution_prefix = state_machine_arn(name).replace(":stateMachine:", ":execution:") + ":"
+    checked = 0
+    for logical_id in FUNCTIONS:
+        for policy in policies_of(logical_id):
+            if isinstance(policy, dict) and "StepFunctionsExecutionPolicy" in policy:
+                assert resolver.resolve(policy["StepFunctionsExecutionPolicy"]["StateMachineName"]) == name
+                checked += 1
+            for statement in statements(policy):
+                if any(str(a).startswith("states:") for a in as_list(statement["Action"])):
+                    for resource in as_list(statement["Resource"]):
+                        assert resolver.resolve(resource).startswith(execution_prefix), (logical_id, resource)
+                        checked += 1
+    assert checked >= 3  # start, stop and the hand-over to a new execution
+
+
+# -- the state machine's definition ---------------------------------------------------------
+
+
+def test_asl_placeholders_are_the_definition_substitutions() -> None:
+    placeholders = set(re.findall(r"\$\{(\w+)\}", asl_text()))
+    assert placeholders == set(state_machine()[1]["DefinitionSubstitutions"])
+
+
+def test_asl_is_valid_json_once_substituted() -> None:
+    json.loads(local_resolver().state_machine_definition(state_machine()[0]))
+
+
+@pytest.mark.parametrize("state_name", sorted(lambda_tasks()))
+def test_lambda_task_is_an_sdk_invoke_with_lambda_retries(state_name: str) -> None:
+    state = lambda_tasks()[state_name]
+    assert state["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert "FunctionName" in state["Parameters"]
+    assert function_of_task(state) in FUNCTIONS
+    retried = [set(r["ErrorEquals"]) for r in state.get("Retry", [])]
+    assert any(LAMBDA_RETRY_ERRORS <= errors for errors in retried), state.get("Retry")
+
+
+# -- environment -----------------------------------------------------------------------------
+
+
+@cache
+def _module_ast(path: Path) -> ast.Module:
+    return ast.parse(path.read_text())
+
+
+def _module_path(module: str) -> Path | None:
+    for base in (ROOT / "layers" / "common", ROOT / "layers" / "api"):
+        for candidate in (base / (module.replace(".", "/") + ".py"), base / module.replace(".", "/") / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _imports(tree: ast.Module) -> dict[str, tuple[Path, str]]:
+    """Names imported from the project's own layer packages: name -> (file, name there)."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            path = _module_path(node.module)
+            if path is not None:
+                found.update({(a.asname or a.name): (path, a.name) for a in node.names})
+    return found
+
+
+def _required_in(node: ast.AST) -> set[str]:
+    found = set()
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "require":
+            (arg,) = call.args
+            assert isinstance(arg, ast.Constant) and arg.value in Settings.model_fields, ast.dump(call)
+            found.add(arg.value)
+    return found
+
+
+def _requirements(path: Path, node: ast.AST, seen: set[tuple[Path, str]]) -> set[str]:
+    """Settings fields ``require``d by ``node`` and, transitively, by the project functions it uses."""
+    tree = _module_ast(path)
+    local = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    imported = _imports(tree)
+    needed = _required_in(node)
+    for name in {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}:
+        target = (path, name) if name in local else imported.get(name)
+        if target is None or target in seen:
+            continue
+        seen.add(target)
+        target_tree = _module_ast(target[0])
+        defs = [n for n in target_tree.body if isinstance(n, ast.FunctionDef) and n.name == target[1]]
+        for definition in defs:
+            needed |= _requirements(target[0], definition, seen)
+    return needed
+
+
+def required_env(logical_id: str) -> set[str]:
+    path = FUNCTIONS[logical_id].handler_file
+    return {Settings.model_fields[name].alias for name in _requirements(path, _module_ast(path), set())}
+
+
+def _with_known_bug(logical_ids: list[str]) -> list[Any]:
+    return [
+        pytest.param(i, marks=pytest.mark.xfail(strict=True, reason=MISSING_ENV_BUGS[i]))
+        if i in MISSING_ENV_BUGS
+        else i
+        for i in logical_ids
+    ]
+
+
+def test_required_env_analysis_finds_the_known_needs() -> None:
+    """The analysis below is only as good as this: it sees what the code is known to need."""
+    by_route = {(r.method, r.path): r.function for r in ROUTES}
+    dial = [i for i in FUNCTIONS if "dial_contact" in FUNCTIONS[i].handler_file.read_text()]
+    base = Settings.model_fields["dialer_base_url"].alias
+    sm = Settings.model_fields["state_machine_arn"].alias
+    for action in ("start-calling", "stop-calling"):
+        assert sm in required_env(by_route[("POST", f"/api/v1/client/campaigns/{{id}}/{action}")])
+    for function in [by_route[("POST", "/api/v1/client/campaigns/{id}/make-call")], *dial]:
+        assert {base, SECRET_VARIABLE} <= required_env(function)
+    assert Settings.model_fields["main_table"].alias in required_env(by_route[("POST", "/api/v1/client/agents")])
+
+
+@pytest.mark.parametrize("logical_id", _with_known_bug(sorted(FUNCTIONS)))
+def test_function_has_every_variable_its_code_requires(logical_id: str) -> None:
+    missing = required_env(logical_id) - set(FUNCTIONS[logical_id].environment)
+    assert missing == set()
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_only_functions_given_the_secret_may_read_it(logical_id: str) -> None:
+    env = FUNCTIONS[logical_id].environment
+    reads = []
+    for policy in policies_of(logical_id):
+        if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy:
+            reads.append(policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"])
+        for statement in statements(policy):
+            if any(str(a).startswith("secretsmanager:") for a in as_list(statement["Action"])):
+                reads.extend(as_list(statement["Resource"]))
+    if SECRET_VARIABLE in env:
+        assert reads == [env[SECRET_VARIABLE]]
+        assert env[SECRET_VARIABLE]["Ref"] in TEMPLATE.secrets()
+    else:
+        assert reads == []
+
+
+def test_progress_table_expires_items_on_expires_at() -> None:
+    ref = function_globals("Environment")["Variables"][Settings.model_fields["progress_table"].alias]
+    table = TEMPLATE.tables()[ref["Ref"]]
+    assert table.ttl_attribute == TTL_ATTRIBUTE == "expiresAt"
+
+
+# -- sample events ---------------------------------------------------------------------------
+
+
+def function_of_event(path: Path) -> str | None:
+    """The function an events/ file belongs to: named after its folder (plus _<action>)."""
+    matches = [
+        logical_id
+        for logical_id, spec in FUNCTIONS.items()
+        if path.stem == spec.code_dir.name or path.stem.startswith(spec.code_dir.name + "_")
+    ]
+    return max(matches, key=lambda i: len(FUNCTIONS[i].code_dir.name), default=None)
+
+
+def test_every_function_has_a_sample_event() -> None:
+    assert {function_of_event(p) for p in EVENT_FILES} == set(FUNCTIONS)
+    readme = (ROOT / "events" / "README.md").read_text()
+    assert [p.name for p in EVENT_FILES if p.name not in readme] == []
+
+
+def test_every_route_has_a_sample_event() -> None:
+    sampled = {json.loads(p.read_text()).get("routeKey") for p in EVENT_FILES}
+    assert {r.route_key for r in ROUTES} <= sampled
+
+
+@pytest.mark.parametrize("path", EVENT_FILES, ids=lambda p: p.name)
+def test_sample_event_fits_its_function(path: Path) -> None:
+    logical_id = function_of_event(path)
+    assert logical_id is not None, f"{path.name} is not named after a function folder"
+    event = json.loads(path.read_text())
+    routes = {r.route_key: r for r in ROUTES if r.function == logical_id}
+    if routes:
+        assert event["version"] == "2.0"
+        route = routes[event["routeKey"]]
+        assert event["requestContext"]["routeKey"] == route.route_key
+        assert event["requestContext"]["http"]["method"] == route.method
+        assert event["requestContext"]["http"]["path"] == event["rawPath"]
+        params = event.get("pathParameters", {})
+        assert set(params) == set(re.findall(r"\{(\w+)\}", route.path))
+        assert event["rawPath"] == route.path.format(**params)
+        assert event["isBase64Encoded"] is False
+        query = event.get("queryStringParameters", {})
+        assert event["rawQueryString"] == "&".join(f"{k}={v}" for k, v in query.items())
+        if route.method == "POST" and "body" in event:
+            assert isinstance(json.loads(event["body"]), dict)
+            assert event["headers"]["content-type"] == "application/json"
+        assert "authorizer" not in event["requestContext"]  # no authorizer: the default client
+    else:
+        payloads = [
+            {key.removesuffix(".$") for key in state["Parameters"]["Payload"]}
+            for state in lambda_tasks().values()
+            if function_of_task(state) == logical_id
+        ]
+        assert payloads, f"{logical_id} is neither routed nor a task"
+        assert set(event) in payloads
+        RunContext.model_validate(event["run"])
