@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from campaign_calling.logic.run_models import PageContact, RunContext
-from campaign_calling.wiring import run_steps
+from campaign_calling.wiring import dial_step
 
 logger = Logger()
 tracer = Tracer()
@@ -26,7 +26,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index
     )
-    outcome = run_steps().dial_contact(request.run, request.contact)
+    outcome = dial_step().dial_contact(request.run, request.contact)
     if outcome.dialed:
         metrics.add_metric(name="CallsDialed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=f"Calls{(outcome.outcome or 'unknown').capitalize()}", unit=MetricUnit.Count, value=1)

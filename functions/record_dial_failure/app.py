@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from campaign_calling.logic.run_models import PageContact, RunContext
-from campaign_calling.wiring import run_steps
+from campaign_calling.wiring import dial_recorder
 
 logger = Logger()
 tracer = Tracer()
@@ -32,5 +32,5 @@ def handler(event: dict, context: LambdaContext) -> dict:
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index
     )
     logger.warning("dial step failed", extra={"error": request.error.Error})
-    outcome = run_steps().record_dial_failure(request.run, request.contact, request.error.Error)
+    outcome = dial_recorder().record_failure(request.run, request.contact, request.error.Error)
     return outcome.model_dump(exclude_none=True)

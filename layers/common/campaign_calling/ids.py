@@ -38,6 +38,7 @@ def contact_id(seq: int) -> str:
 def contact_seq(contact_id_value: str) -> int | None:
     """The sequence number inside a contact id, or None when the id is not one of ours."""
     prefix, _, digits = contact_id_value.partition("_")
-    if prefix != "ct" or len(digits) != 10 or not digits.isdigit():
+    # isascii: str.isdigit also accepts superscripts and other scripts' digits.
+    if prefix != "ct" or len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
         return None
     return int(digits)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
+
+# Digits and the usual separators only: letters (vanity numbers) and extensions would be
+# silently rewritten or dropped by the parser, and we would dial something else.
+_DIALABLE = re.compile(r"\+[0-9 ().\-]+")
 
 
 class InvalidPhoneNumber(ValueError):
@@ -15,6 +21,9 @@ def to_e164(raw: str) -> str:
     National formats are refused: a campaign can span countries, and guessing a region
     would dial the wrong person.
     """
+    raw = raw.strip()
+    if not _DIALABLE.fullmatch(raw):
+        raise InvalidPhoneNumber(f"'{raw}' is not an international phone number (+<country code><number>)")
     try:
         parsed = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException as exc:

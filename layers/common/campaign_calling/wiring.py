@@ -1,4 +1,8 @@
-"""Builds the services from configuration, once per container and only when first used."""
+"""Builds the services from configuration, once per container and only when first used.
+
+Each factory asks only for the settings its own service needs, so a function gets by
+with exactly the environment (and permissions) template.yaml gives it.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,11 @@ from campaign_calling.data.runs import RunRepository
 from campaign_calling.dialer import DialerClient, SecretsManagerApiKey
 from campaign_calling.logic.calling import CallingService
 from campaign_calling.logic.catalog import CatalogService
+from campaign_calling.logic.dialing import DialRecorder, DialStep
 from campaign_calling.logic.placing import CallPlacer
 from campaign_calling.logic.runs import RunSteps
 from campaign_calling.logic.single_call import SingleCallService
+from campaign_calling.logic.status import CallingStatusService
 from campaign_calling.workflow import WorkflowEngine
 
 
@@ -32,7 +38,10 @@ def _agents() -> AgentRepository:
 
 
 def _campaigns() -> CampaignRepository:
-    return CampaignRepository(_client("dynamodb"), get_settings().require("main_table"))
+    settings = get_settings()
+    return CampaignRepository(
+        _client("dynamodb"), settings.require("main_table"), progress_table=settings.require("progress_table")
+    )
 
 
 def _call_logs() -> CallLogRepository:
@@ -80,6 +89,11 @@ def calling_service() -> CallingService:
 
 
 @cache
+def calling_status_service() -> CallingStatusService:
+    return CallingStatusService(runs=_runs(), clock=SystemClock())
+
+
+@cache
 def single_call_service() -> SingleCallService:
     return SingleCallService(
         agents=_agents(), campaigns=_campaigns(), call_logs=_call_logs(), placer=_placer(), clock=SystemClock()
@@ -92,10 +106,19 @@ def run_steps() -> RunSteps:
     return RunSteps(
         campaigns=_campaigns(),
         runs=_runs(),
-        placer=_placer(),
         workflow=WorkflowEngine(_client("stepfunctions")),
         clock=SystemClock(),
         page_size=settings.contacts_page_size,
         pages_per_execution=settings.pages_per_execution,
         progress_ttl_seconds=settings.progress_ttl_seconds,
     )
+
+
+@cache
+def dial_recorder() -> DialRecorder:
+    return DialRecorder(runs=_runs(), clock=SystemClock())
+
+
+@cache
+def dial_step() -> DialStep:
+    return DialStep(runs=_runs(), placer=_placer(), recorder=dial_recorder(), clock=SystemClock())

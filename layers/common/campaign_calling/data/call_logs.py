@@ -33,7 +33,7 @@ class CallLogRepository:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = decode_token(token, partition_key=pk)
+        start = decode_token(token, partition_key=pk, sort_prefix=keys.CALL_PREFIX)
         if start:
             query["ExclusiveStartKey"] = start
         response = self._db.query(**query)

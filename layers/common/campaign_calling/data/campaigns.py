@@ -2,7 +2,8 @@
 
 A campaign item keeps its contact count and the last sequence number handed out, both
 changed in the same transaction as the contacts they count, so the count is exact and
-nothing on a request path ever counts contacts.
+nothing on a request path ever counts contacts. The same transactions keep a summary of
+the campaign in the progress table, so calling-status is one query there.
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ from campaign_calling.data.dynamo import (
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import Campaign, Contact, ContactInput
 
-# A transaction holds at most 100 items: the campaign update plus 99 contacts.
-CONTACTS_PER_TRANSACTION = 99
+# A transaction holds at most 100 items: the campaign and its summary, plus 98 contacts.
+CONTACTS_PER_TRANSACTION = 98
 _MAX_SEQ_RACES = 8
 
 
 class CampaignRepository:
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    def __init__(self, dynamodb: Any, table_name: str, *, progress_table: str) -> None:
         self._db = dynamodb
         self._table = table_name
+        self._progress = progress_table
 
     def create(self, client_id: str, campaign_id: str, name: str, now_ms: int) -> Campaign:
         campaign = Campaign(id=campaign_id, name=name, totalContacts=0, isRunning=False, createdAt=iso_from_ms(now_ms))
@@ -46,7 +48,19 @@ class CampaignRepository:
             **campaign.model_dump(),
             "nextContactSeq": 0,
         }
-        self._db.put_item(TableName=self._table, Item=to_attrs(item), ConditionExpression="attribute_not_exists(pk)")
+        summary = {
+            "pk": keys.campaign_pk(client_id, campaign_id),
+            "sk": keys.CAMPAIGN_SUMMARY_SK,
+            "kind": "campaign-summary",
+            "campaignId": campaign_id,
+            "totalContacts": 0,
+        }
+        self._db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": to_attrs(i), "ConditionExpression": "attribute_not_exists(pk)"}}
+                for table, i in ((self._table, item), (self._progress, summary))
+            ]
+        )
         return campaign
 
     def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign:
@@ -102,7 +116,16 @@ class CampaignRepository:
                             ":n": to_attr(len(chunk)),
                         },
                     }
-                }
+                },
+                {
+                    "Update": {
+                        "TableName": self._progress,
+                        "Key": to_attrs({"pk": pk, "sk": keys.CAMPAIGN_SUMMARY_SK}),
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "UpdateExpression": "ADD totalContacts :n",
+                        "ExpressionAttributeValues": {":n": to_attr(len(chunk))},
+                    }
+                },
             ]
             writes += [
                 {
@@ -158,7 +181,7 @@ class CampaignRepository:
             "ExpressionAttributeValues": {":pk": to_attr(pk), ":prefix": to_attr(keys.CONTACT_PREFIX)},
             "Limit": limit,
         }
-        start = decode_token(token, partition_key=pk)
+        start = decode_token(token, partition_key=pk, sort_prefix=keys.CONTACT_PREFIX)
         if start:
             query["ExclusiveStartKey"] = start
         response = self._db.query(**query)

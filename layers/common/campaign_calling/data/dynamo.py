@@ -57,9 +57,9 @@ def encode_token(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str | None, *, partition_key: str) -> dict[str, Any] | None:
-    """Decode a paging token; it must point into the partition being read, so a token
-    taken from another campaign or client cannot open someone else's items."""
+def decode_token(token: str | None, *, partition_key: str, sort_prefix: str) -> dict[str, Any] | None:
+    """Decode a paging token; it must point into the partition and kind of item being
+    read, so a token taken from another list, campaign or client opens nothing."""
     if not token:
         return None
     try:
@@ -70,6 +70,6 @@ def decode_token(token: str | None, *, partition_key: str) -> dict[str, Any] | N
     if not isinstance(key, dict) or key.get("pk") != {"S": partition_key} or set(key) != {"pk", "sk"}:
         raise InvalidRequest("nextToken is not valid")
     sk = key.get("sk")
-    if not isinstance(sk, dict) or not isinstance(sk.get("S"), str):
+    if not isinstance(sk, dict) or not isinstance(sk.get("S"), str) or not sk["S"].startswith(sort_prefix):
         raise InvalidRequest("nextToken is not valid")
     return key

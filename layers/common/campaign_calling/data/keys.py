@@ -29,6 +29,9 @@ def campaign_pk(client_id: str, campaign_id: str) -> str:
 
 
 CONTACT_PREFIX = "CONTACT#"
+# In the progress table, beside the campaign's runs: sorts after every "RUN#" key, so one
+# descending query returns it first and the newest run second.
+CAMPAIGN_SUMMARY_SK = "~CAMPAIGN"
 RUN_PREFIX = "RUN#"
 CALL_PREFIX = "CALL#"
 

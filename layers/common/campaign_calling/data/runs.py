@@ -64,20 +64,22 @@ class RunRepository:
 
     # -- reads -------------------------------------------------------------------------
 
-    def latest_run(self, client_id: str, campaign_id: str) -> RunRecord | None:
+    def status_snapshot(self, client_id: str, campaign_id: str) -> tuple[int, RunRecord | None]:
+        """The campaign's contact count and its newest run, in one query. NotFound when the
+        campaign does not exist (for this client)."""
         response = self._db.query(
             TableName=self._progress,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": to_attr(keys.campaign_pk(client_id, campaign_id)),
-                ":prefix": to_attr(keys.RUN_PREFIX),
-            },
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": to_attr(keys.campaign_pk(client_id, campaign_id))},
             ScanIndexForward=False,
-            Limit=1,
+            Limit=2,
             ConsistentRead=True,
         )
-        items = response.get("Items", [])
-        return _run_record(from_attrs(items[0])) if items else None
+        items = [from_attrs(i) for i in response.get("Items", [])]
+        if not items or items[0]["sk"] != keys.CAMPAIGN_SUMMARY_SK:
+            raise NotFound("campaign")
+        latest = _run_record(items[1]) if len(items) > 1 else None
+        return items[0]["totalContacts"], latest
 
     def get_run(self, client_id: str, campaign_id: str, run_id: str) -> RunRecord:
         response = self._db.get_item(

@@ -1,4 +1,4 @@
-"""Start, stop and watch campaign runs."""
+"""Start and stop campaign runs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from campaign_calling.data.runs import RunRepository
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest
 from campaign_calling.ids import new_run_id
 from campaign_calling.logic.run_models import Cursor, RunAgent, RunContext, RunState
-from campaign_calling.models import CallingStatus, Progress
+from campaign_calling.models import Progress
 from campaign_calling.workflow import WorkflowEngine, execution_arn, execution_name
 
 logger = logging.getLogger(__name__)
@@ -140,19 +140,3 @@ class CallingService:
                 self._workflow.stop(record.execution_arn, cause="stopped by request")
             except (ClientError, BotoCoreError):
                 logger.warning("could not stop execution %s", record.execution_arn, exc_info=True)
-
-    def status(self, client_id: str, campaign_id: str) -> CallingStatus:
-        record = self._runs.latest_run(client_id, campaign_id)
-        if record is not None and not record.expired(self._clock.now_ms()):
-            progress = record.progress
-            return CallingStatus(
-                campaignId=campaign_id,
-                isRunning=progress.isRunning,
-                totalContacts=progress.totalContacts,
-                progress=progress,
-            )
-        # No live progress: the campaign item says whether it exists and how big it is.
-        campaign = self._campaigns.get(client_id, campaign_id)
-        return CallingStatus(
-            campaignId=campaign_id, isRunning=False, totalContacts=campaign.totalContacts, progress=None
-        )
