@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test check unit e2e lint format clean
+.PHONY: run test check unit e2e token format clean
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ check: $(STAMP)
 	$(BIN)/sam validate --lint
 	$(BIN)/statelint statemachine/*.asl.json
 	$(BIN)/ruff check .
+
+## token: print a token the local engine accepts for a client: make token CLIENT=acme
+CLIENT ?= demo-client
+token: $(STAMP)
+	@$(BIN)/python -m campaign_local token $(CLIENT)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from campaign_local.auth import JwtVerifier, LocalIdentityProvider, key_file_from_env, load_or_create_signing_key
 from campaign_local.aws import LocalAws, create_resources, create_state_machines
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import LambdaInvokeServer, LocalFunctions
@@ -69,6 +70,7 @@ class LocalEngine:
         self.lambda_server: LambdaInvokeServer | None = None
         self.api: LocalHttpApi | None = None
         self.state_machine_arns: dict[str, str] = {}
+        self.identity: LocalIdentityProvider | None = None
 
     def start(self) -> LocalEngine:
         cfg = self.config
@@ -98,7 +100,15 @@ class LocalEngine:
         os.environ.update(function_environment(self.template, resolver))
         os.environ.update(LOCAL_FUNCTION_ENV)
 
-        self.api = LocalHttpApi(self.template.routes(), self.functions, host=cfg.host, port=cfg.api_port).start()
+        self.identity = local_identity_provider(self.template, resolver)
+        verifiers = {
+            name: JwtVerifier(self.identity.jwks(), issuer=self.identity.issuer, audiences=[self.identity.audience])
+            for api in self.template.of_type("AWS::Serverless::HttpApi")
+            for name in self.template.http_api_auth(api).get("Authorizers", {})
+        }
+        self.api = LocalHttpApi(
+            self.template.routes(), self.functions, verifiers, host=cfg.host, port=cfg.api_port
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -108,6 +118,14 @@ class LocalEngine:
                     part.stop()
                 except Exception:  # shutting down: keep stopping the rest
                     logger.exception("error while stopping %s", type(part).__name__)
+
+
+def local_identity_provider(template: Template, resolver: Resolver) -> LocalIdentityProvider:
+    """The local issuer: its key on disk (shared with `make token`), tokens carrying the
+    client id in the claim the template's TenantClaim parameter names."""
+    key = load_or_create_signing_key(key_file_from_env(template.root))
+    tenant_claim = resolver.ref("TenantClaim") if "TenantClaim" in template.parameters else "sub"
+    return LocalIdentityProvider(key, tenant_claim=tenant_claim)
 
 
 def function_environment(template: Template, resolver: Resolver) -> dict[str, str]:

@@ -15,6 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from campaign_local.auth import AuthError, JwtVerifier
 from campaign_local.lambdas import FunctionError, LocalFunctions
 from campaign_local.template import Route
 
@@ -27,9 +28,18 @@ def _werkzeug_path(path: str) -> str:
 
 class LocalHttpApi:
     def __init__(
-        self, routes: list[Route], functions: LocalFunctions, host: str = "127.0.0.1", port: int = 3000
+        self,
+        routes: list[Route],
+        functions: LocalFunctions,
+        authorizers: dict[str, JwtVerifier],
+        host: str = "127.0.0.1",
+        port: int = 3000,
     ) -> None:
+        missing = {r.authorizer for r in routes if r.authorizer} - set(authorizers)
+        if missing:
+            raise ValueError(f"no local verifier for authorizer(s) {sorted(missing)}")
         self._functions = functions
+        self._authorizers = authorizers
         self._routes = {r.route_key: r for r in routes}
         self._map = Map([Rule(_werkzeug_path(r.path), methods=[r.method], endpoint=r.route_key) for r in routes])
         self._server = make_server(host, port, self._wsgi, threaded=True)
@@ -62,17 +72,22 @@ class LocalHttpApi:
         if (request.content_length or 0) > _MAX_BODY_BYTES:
             return _json(413, {"success": False, "message": "request body too large"})
         route = self._routes[route_key]
-        event = http_api_event(request, route, path_params, claims=self.claims_for(request))
+        claims = None
+        if route.authorizer:
+            try:
+                claims = self._authorizers[route.authorizer].verify(request.headers.get("Authorization"))
+            except AuthError as exc:
+                # Rejected before any handler runs, as API Gateway's authorizer does.
+                response = _json(401, {"success": False, "message": f"Unauthorized: {exc}"})
+                response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+                return response
+        event = http_api_event(request, route, path_params, claims=claims)
         try:
             result = self._functions.invoke(route.function, event)
         except FunctionError:
             # API Gateway answers an integration failure with a bare 500.
             return _json(500, {"message": "Internal Server Error"})
         return _from_lambda_result(result)
-
-    def claims_for(self, request: Request) -> dict[str, Any] | None:
-        """Verified JWT claims for the request; none until an authorizer is configured."""
-        return None
 
 
 def http_api_event(

@@ -41,6 +41,7 @@ class Route:
     method: str
     path: str  # API Gateway form, e.g. /api/v1/client/campaigns/{id}/start-calling
     function: str  # logical id
+    authorizer: str | None = None  # name of the HttpApi authorizer, None when open
 
     @property
     def route_key(self) -> str:
@@ -104,13 +105,26 @@ class Template:
         return specs
 
     def routes(self) -> list[Route]:
+        """Every HttpApi route with the authorizer that guards it (the API's default
+        unless the route says otherwise; ``NONE`` opens it)."""
         routes = []
         for logical_id, resource in self.of_type("AWS::Serverless::Function").items():
             for event in resource["Properties"].get("Events", {}).values():
-                if event["Type"] == "HttpApi":
-                    props = event["Properties"]
-                    routes.append(Route(props["Method"].upper(), props["Path"], logical_id))
+                if event["Type"] != "HttpApi":
+                    continue
+                props = event["Properties"]
+                api = props.get("ApiId", {}).get("Ref") if isinstance(props.get("ApiId"), dict) else None
+                default = self.http_api_auth(api).get("DefaultAuthorizer") if api else None
+                authorizer = props.get("Auth", {}).get("Authorizer", default)
+                routes.append(
+                    Route(
+                        props["Method"].upper(), props["Path"], logical_id, None if authorizer == "NONE" else authorizer
+                    )
+                )
         return routes
+
+    def http_api_auth(self, logical_id: str) -> dict[str, Any]:
+        return self.resources[logical_id]["Properties"].get("Auth", {})
 
     def tables(self) -> dict[str, TableSpec]:
         return {k: TableSpec(k, v["Properties"]) for k, v in self.of_type("AWS::DynamoDB::Table").items()}

@@ -18,6 +18,8 @@ import boto3
 import httpx
 import pytest
 
+from campaign_local.auth import LocalIdentityProvider, load_or_create_signing_key
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,6 +29,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+CLIENT_A = "client-a"
+
+
 @dataclass
 class Engine:
     api_url: str
@@ -34,9 +39,15 @@ class Engine:
     dialer_url: str
     process: subprocess.Popen
     log_path: Path
+    identity: LocalIdentityProvider
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, timeout=30)
+    def token(self, client: str = CLIENT_A, **kwargs: Any) -> str:
+        return self.identity.issue(client, **kwargs)
+
+    def client(self, client: str | None = CLIENT_A) -> httpx.Client:
+        """An HTTP client acting for ``client`` (None: no token at all)."""
+        headers = {"Authorization": f"Bearer {self.token(client)}"} if client else {}
+        return httpx.Client(base_url=self.api_url, timeout=30, headers=headers)
 
     def aws_client(self, service: str) -> Any:
         return boto3.client(
@@ -66,8 +77,17 @@ class Engine:
 def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Engine]:
     """Start `python -m campaign_local` (what `make run` runs) on free ports."""
     ports = {"PORT": free_port(), "AWS_PORT": free_port(), "DIALER_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    key_file = tmp_dir / "signing-key.json"
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in ports.items()},
+        "PYTHONUNBUFFERED": "1",
+        "LOCAL_AUTH_KEY_FILE": str(key_file),
+        **(extra_env or {}),
+    }
     env.pop("AWS_ENDPOINT_URL_LAMBDA", None)
+    # The tests sign tokens with the engine's own key, as `make token` does.
+    identity = LocalIdentityProvider(load_or_create_signing_key(key_file))
     log_path = tmp_dir / "engine.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -83,6 +103,7 @@ def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> It
             dialer_url=f"http://127.0.0.1:{ports['DIALER_PORT']}",
             process=process,
             log_path=log_path,
+            identity=identity,
         )
         try:
             wait_until(lambda: _ready(engine), timeout=60, what="the local engine to start", log=log_path)
@@ -106,7 +127,8 @@ def _ready(engine: Engine) -> bool:
         raise RuntimeError(f"the local engine exited with {engine.process.returncode}")
     try:
         httpx.get(f"{engine.dialer_url}/health", timeout=1).raise_for_status()
-        return httpx.get(f"{engine.api_url}/api/v1/client/agents/none", timeout=1).status_code == 404
+        with engine.client() as api:
+            return api.get("/api/v1/client/agents/none", timeout=1).status_code == 404
     except httpx.HTTPError:
         return False
 

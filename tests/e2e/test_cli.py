@@ -16,7 +16,11 @@ CLI = Path(sys.executable).with_name("campaign-calls")
 
 def cli(engine, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(CLI), "--url", engine.api_url, *args], capture_output=True, text=True, timeout=timeout, check=False
+        [str(CLI), "--url", engine.api_url, "--token", engine.token(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

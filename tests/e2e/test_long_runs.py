@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Engine, running_engine, wait_until
@@ -50,5 +49,5 @@ def test_run_spans_executions_and_calls_everyone_once_in_order(small_pages_engin
         executions = executions_of(engine, final["runId"])
         assert sorted(e["name"] for e in executions) == [f"{final['runId']}-{n:04d}" for n in (1, 2, 3)]
         assert {e["status"] for e in executions} == {"SUCCEEDED"}
-        logs = httpx.get(f"{engine.api_url}{BASE}/{campaign}/call-logs", params={"limit": 100}).json()["data"]["items"]
+        logs = api.get(f"{BASE}/{campaign}/call-logs", params={"limit": 100}).json()["data"]["items"]
         assert len(logs) == 14

@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from campaign_local.lambdas import FunctionError
+from tests.conftest import _clear_caches
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -626,6 +627,27 @@ def test_requests_act_for_the_client_of_the_token(aws: Any, agent: dict[str, Any
     assert api_error(aws, "AgentsFunction", other) == (404, "agent not found")
     anonymous = as_claims(own, {"email": "someone@example.com"})
     assert api_error(aws, "AgentsFunction", anonymous) == (403, "token has no 'sub' claim")
+    # Deployed without the authorizer, a handler still refuses to guess a client.
+    unauthenticated = json.loads(json.dumps(own))
+    del unauthenticated["requestContext"]["authorizer"]
+    assert api_error(aws, "AgentsFunction", unauthenticated) == (401, "request is not authenticated")
+
+
+def test_the_tenant_claim_is_configurable(aws: Any) -> None:
+    event = load_event("agents_create")
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": "user-1", "custom:clientId": "acme"}
+    aws.use_function("AgentsFunction")
+    aws.monkeypatch.setenv("TENANT_CLAIM", "custom:clientId")
+    _clear_caches()
+    created = aws.functions.invoke("AgentsFunction", event)
+    assert created["statusCode"] == 201
+    agent_id = json.loads(created["body"])["data"]["_id"]
+    aws.monkeypatch.setenv("TENANT_CLAIM", "sub")
+    _clear_caches()
+    as_user = retarget(load_event("agents_get"), agent=agent_id)
+    as_user["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": "acme"}
+    # The agent belongs to client "acme" (the custom claim), not to user "user-1".
+    assert aws.functions.invoke("AgentsFunction", as_user)["statusCode"] == 200
 
 
 def test_unknown_route_is_404_json(aws: Any) -> None:

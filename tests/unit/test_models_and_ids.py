@@ -292,7 +292,6 @@ def test_load_settings_defaults() -> None:
     assert settings.progress_ttl_seconds == 3600
     assert settings.contacts_page_size == 100
     assert settings.pages_per_execution == 10
-    assert settings.default_client_id == "default"
     assert settings.tenant_claim == "sub"
 
 
@@ -322,7 +321,7 @@ def test_load_settings_reads_aliases_and_ignores_unknown_variables() -> None:
         ("DIALER_TIMEOUT_SECONDS", "61"),
         ("PROGRESS_TTL_SECONDS", "59"),
         ("SECRET_CACHE_SECONDS", "-1"),
-        ("DEFAULT_CLIENT_ID", ""),
+        ("TENANT_CLAIM", ""),
     ],
 )
 def test_load_settings_refuses_bad_values(name: str, value: str) -> None:

@@ -388,6 +388,11 @@ def test_every_route_has_a_sample_event() -> None:
     assert {r.route_key for r in ROUTES} <= sampled
 
 
+def event_client(path: Path) -> str:
+    """Every sample event acts for the client of the sample run."""
+    return json.loads((path.parent / "dial_contact.json").read_text())["run"]["clientId"]
+
+
 @pytest.mark.parametrize("path", EVENT_FILES, ids=lambda p: p.name)
 def test_sample_event_fits_its_function(path: Path) -> None:
     logical_id = function_of_event(path)
@@ -409,7 +414,9 @@ def test_sample_event_fits_its_function(path: Path) -> None:
         if route.method == "POST" and "body" in event:
             assert isinstance(json.loads(event["body"]), dict)
             assert event["headers"]["content-type"] == "application/json"
-        assert "authorizer" not in event["requestContext"]  # no authorizer: the default client
+        # As API Gateway's JWT authorizer delivers it: the client is in the tenant claim.
+        claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+        assert claims[TEMPLATE.parameters["TenantClaim"]["Default"]] == event_client(path)
     else:
         payloads = [
             {key.removesuffix(".$") for key in state["Parameters"]["Payload"]}
@@ -419,3 +426,30 @@ def test_sample_event_fits_its_function(path: Path) -> None:
         assert payloads, f"{logical_id} is neither routed nor a task"
         assert set(event) in payloads
         RunContext.model_validate(event["run"])
+
+
+# -- authentication ------------------------------------------------------------------------------
+
+
+def test_every_route_requires_the_jwt_authorizer() -> None:
+    (api_id,) = TEMPLATE.of_type("AWS::Serverless::HttpApi")
+    auth = TEMPLATE.http_api_auth(api_id)
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert authorizer["IdentitySource"] == "$request.header.Authorization"
+    assert set(authorizer["JwtConfiguration"]) == {"issuer", "audience"}
+    open_routes = [r.route_key for r in ROUTES if r.authorizer != auth["DefaultAuthorizer"]]
+    assert open_routes == []
+
+
+def test_the_tenant_claim_reaches_every_function() -> None:
+    for spec in FUNCTIONS.values():
+        assert spec.environment.get("TENANT_CLAIM") == {"Ref": "TenantClaim"}, spec.logical_id
+    assert TEMPLATE.parameters["TenantClaim"]["Default"] == "sub"
+
+
+def test_without_an_issuer_the_stack_brings_its_own_user_pool() -> None:
+    assert TEMPLATE.doc["Conditions"]["CreateUserPool"] == {"Fn::Equals": [{"Ref": "JwtIssuer"}, ""]}
+    for logical_id in ("UserPool", "UserPoolClient"):
+        assert TEMPLATE.resources[logical_id]["Condition"] == "CreateUserPool"
+    schema = TEMPLATE.resources["UserPool"]["Properties"]["Schema"]
+    assert {"Name": "clientId", "AttributeDataType": "String", "Mutable": False} in schema

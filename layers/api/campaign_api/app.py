@@ -11,11 +11,20 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from campaign_api.envelope import error
-from campaign_calling.errors import Conflict, DependencyUnavailable, DomainError, Forbidden, InvalidRequest, NotFound
+from campaign_calling.errors import (
+    Conflict,
+    DependencyUnavailable,
+    DomainError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+)
 
 _STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     InvalidRequest: 400,
+    Unauthorized: 401,
     Forbidden: 403,
     Conflict: 409,
     DependencyUnavailable: 503,

@@ -19,6 +19,10 @@ class NotFound(DomainError):
         self.kind = kind
 
 
+class Unauthorized(DomainError):
+    """The request carries no verified identity."""
+
+
 class Forbidden(DomainError):
     """The caller is authenticated but its token does not say which client it acts for."""
 
