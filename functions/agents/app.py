@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
+from campaign_api.params import ResourceId
 from campaign_api.tenant import client_id
 from campaign_calling.models import AgentInput
 from campaign_calling.wiring import catalog_service
@@ -21,7 +22,7 @@ def create_agent(body: AgentInput) -> tuple[dict, int]:
 
 
 @app.get("/api/v1/client/agents/<id>")
-def get_agent(id: str) -> dict:
+def get_agent(id: ResourceId) -> dict:
     return ok(catalog_service().get_agent(client_id(app), id))
 
 

@@ -1,14 +1,12 @@
 """GET /api/v1/client/campaigns/{id}/call-logs: every call attempt, newest first, in pages."""
 
-from typing import Annotated
-
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok, page
+from campaign_api.params import PageLimit, PageToken, ResourceId
 from campaign_api.tenant import client_id
 from campaign_calling.wiring import catalog_service
 
@@ -19,9 +17,9 @@ app = create_app(logger)
 
 @app.get("/api/v1/client/campaigns/<id>/call-logs")
 def list_call_logs(
-    id: str,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+    id: ResourceId,
+    limit: PageLimit = 50,
+    nextToken: PageToken = None,
 ) -> dict:
     logs, token = catalog_service().list_call_logs(client_id(app), id, limit, nextToken)
     return ok(page(logs, token))

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
+from campaign_api.params import ResourceId
 from campaign_api.tenant import client_id
 from campaign_calling.wiring import calling_status_service
 
@@ -15,7 +16,7 @@ app = create_app(logger)
 
 
 @app.get("/api/v1/client/campaigns/<id>/calling-status")
-def calling_status(id: str) -> dict:
+def calling_status(id: ResourceId) -> dict:
     return ok(calling_status_service().status(client_id(app), id))
 
 

@@ -1,14 +1,12 @@
 """POST and GET /api/v1/client/campaigns/{id}/contacts: bulk add, and list in pages."""
 
-from typing import Annotated
-
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok, page
+from campaign_api.params import PageLimit, PageToken, ResourceId
 from campaign_api.tenant import client_id
 from campaign_calling.models import ContactsInput
 from campaign_calling.wiring import catalog_service
@@ -19,16 +17,16 @@ app = create_app(logger)
 
 
 @app.post("/api/v1/client/campaigns/<id>/contacts")
-def add_contacts(id: str, body: ContactsInput) -> tuple[dict, int]:
+def add_contacts(id: ResourceId, body: ContactsInput) -> tuple[dict, int]:
     added, total = catalog_service().add_contacts(client_id(app), id, body.contacts)
     return ok({"campaignId": id, "added": len(added), "totalContacts": total, "contacts": added}, "Contacts added"), 201
 
 
 @app.get("/api/v1/client/campaigns/<id>/contacts")
 def list_contacts(
-    id: str,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    nextToken: Annotated[str | None, Query(max_length=2048)] = None,
+    id: ResourceId,
+    limit: PageLimit = 50,
+    nextToken: PageToken = None,
 ) -> dict:
     contacts, token = catalog_service().list_contacts(client_id(app), id, limit, nextToken)
     return ok(page(contacts, token))

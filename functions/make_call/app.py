@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
+from campaign_api.params import ResourceId
 from campaign_api.tenant import client_id
 from campaign_calling.models import MakeCallInput
 from campaign_calling.wiring import single_call_service
@@ -16,7 +17,7 @@ app = create_app(logger)
 
 
 @app.post("/api/v1/client/campaigns/<id>/make-call")
-def make_call(id: str, body: MakeCallInput) -> dict:
+def make_call(id: ResourceId, body: MakeCallInput) -> dict:
     result = single_call_service().make_call(client_id(app), id, body.contactId, body.agentId)
     logger.info(
         "single call placed", extra={"campaign_id": id, "unique_id": result["uniqueId"], "success": result["success"]}

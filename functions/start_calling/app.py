@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
+from campaign_api.params import ResourceId
 from campaign_api.tenant import client_id
 from campaign_calling.models import StartCallingInput
 from campaign_calling.wiring import calling_service
@@ -16,7 +17,7 @@ app = create_app(logger)
 
 
 @app.post("/api/v1/client/campaigns/<id>/start-calling")
-def start_calling(id: str, body: StartCallingInput) -> dict:
+def start_calling(id: ResourceId, body: StartCallingInput) -> dict:
     run = calling_service().start(client_id(app), id, body.agentId, body.delayBetweenCalls)
     logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})
     return ok({"campaignId": id, "totalContacts": run.total_contacts, "status": "started"}, "Campaign calling started")

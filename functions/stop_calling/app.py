@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
+from campaign_api.params import ResourceId
 from campaign_api.tenant import client_id
 from campaign_calling.wiring import calling_service
 
@@ -15,7 +16,7 @@ app = create_app(logger)
 
 
 @app.post("/api/v1/client/campaigns/<id>/stop-calling")
-def stop_calling(id: str) -> dict:
+def stop_calling(id: ResourceId) -> dict:
     calling_service().stop(client_id(app), id)
     return ok({"campaignId": id, "status": "stopped"}, "Campaign calling stopped")
 

@@ -225,6 +225,8 @@ def test_error_statuses(api, engine, make_campaign):
         (api.get(f"{BASE}/{cid}/contacts", params={"nextToken": "garbage"}), 400, "nextToken"),
         (api.get(f"{BASE}/{cid}/contacts", params={"limit": 0}), 400, "limit"),
         (api.get("/api/v1/client/nothing-here"), 404, "not found"),
+        (api.get(f"{BASE}/{'x' * 200}/calling-status"), 400, "id"),
+        (api.post("/api/v1/client/campaigns", json=[]), 400, "request body"),
     ]
     for response, expected, words in cases:
         assert response.status_code == expected, (response.request.url, response.text)
