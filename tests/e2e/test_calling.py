@@ -85,7 +85,7 @@ def test_campaign_calls_every_contact_once_in_order_with_the_delay(api, engine, 
     calls = engine.calls_for(setup.campaign_id)
     assert [c["phone"] for c in calls] == setup.phones
     assert all(c["status"] == 201 for c in calls)
-    assert all(g >= 1.0 - 0.010 for g in gaps(calls)), gaps(calls)
+    assert all(g >= 1.0 for g in gaps(calls)), gaps(calls)
     assert statistics.median(gaps(calls)) < 1.1
 
     # and progress, call logs and the execution agree
@@ -117,7 +117,7 @@ def test_sub_second_delay_is_honoured(api, engine, make_campaign):
     wait_finished(api, engine, setup.campaign_id, timeout=30)
     spacing = gaps(engine.calls_for(setup.campaign_id))
     assert len(spacing) == 3
-    assert all(g >= 0.5 - 0.010 for g in spacing), spacing
+    assert all(g >= 0.5 for g in spacing), spacing
     assert statistics.median(spacing) < 0.6, spacing
 
 

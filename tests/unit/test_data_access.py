@@ -545,7 +545,7 @@ def test_claim_dial_claims_once_and_only_while_running(repos: Repos) -> None:
     first = repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-1-aaaaaa", now_ms=NOW)
     assert first == ClaimResult.CLAIMED
     record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
-    assert record.last_dial_started_ms == NOW
+    assert record.paced_from_ms == NOW
     assert record.progress.currentIndex == 0
     claim = repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1)
     assert claim is not None
@@ -554,7 +554,7 @@ def test_claim_dial_claims_once_and_only_while_running(repos: Repos) -> None:
     again = repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-2-bbbbbb", now_ms=NOW + 9)
     assert again == ClaimResult.ALREADY_CLAIMED
     assert repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1).unique_id == "aidial-1-aaaaaa"
-    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").last_dial_started_ms == NOW
+    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").paced_from_ms == NOW
 
     assert repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=2, index=1, unique_id="u2", now_ms=NOW + 10) == (
         ClaimResult.CLAIMED
@@ -591,6 +591,7 @@ def test_complete_dial_logs_and_counts_once(repos: Repos) -> None:
     assert _counts(repos) == (1, 1, 0)
     record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
     assert record.progress.lastCallTime == "2024-01-15T10:30:00.500Z"
+    assert record.paced_from_ms == NOW + 500  # the next dial waits from the provider's answer
     claim = repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1)
     assert (claim.status, claim.outcome) == ("done", "success")
     logs, _ = repos.call_logs.list(CLIENT, "cmp_1", 10, None)

@@ -15,12 +15,13 @@ import pytest
 from campaign_calling import wiring
 from campaign_calling.clock import SystemClock
 from campaign_calling.data.runs import ClaimResult, RunRepository
+from campaign_calling.dialer import DialerClient
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
 from campaign_calling.logic.dialing import DialStep
 from campaign_calling.logic.placing import CallPlacer
 from campaign_calling.logic.run_models import Cursor, PageContact, RunState
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
-from tests.conftest import _clear_caches
+from tests.conftest import TEST_API_KEY, _clear_caches
 
 CLIENT = "client-a"
 UNIQUE_ID = re.compile(r"aidial-(\d{13})-[a-z0-9]{6}")
@@ -439,10 +440,36 @@ def test_pacing_keeps_dials_at_least_the_delay_apart(aws) -> None:
     assert started[1] - started[0] >= 300
     received = [c["receivedAt"] for c in aws.dialer.calls()]
     assert len(received) == 2
-    # The gap is measured between dial starts; the provider sees it give or take the
-    # small difference between two requests' latencies.
-    assert received[1] - received[0] >= 0.3 - 0.01
-    assert received[1] - received[0] < 2.0
+    # Paced from the provider's answer to the first call: it cannot see them closer.
+    assert received[1] - received[0] >= 0.3
+    assert received[1] - received[0] < 1.0
+
+
+class SlowFirstRequest(httpx.BaseTransport):
+    """Real HTTP to the simulated provider; the first request is held back first, as a
+    new TLS connection to a real provider would be."""
+
+    def __init__(self, hold_seconds: float) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._hold = hold_seconds
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._hold:
+            time.sleep(self._hold)
+            self._hold = 0
+        return self._inner.handle_request(request)
+
+
+def test_the_provider_sees_the_full_delay_even_when_the_first_request_is_slow_to_leave(aws) -> None:
+    s = setup(aws, 2)
+    state = start(aws, s, delay_ms=300)
+    first, second = first_page(aws, state)
+    slow = DialerClient(aws.dialer.url, api_key=lambda: TEST_API_KEY, transport=SlowFirstRequest(0.1))
+    dial = dial_step_with(aws, placer=CallPlacer(slow, SystemClock()))
+    assert dial.dial_contact(state.run, first).outcome == "success"
+    assert dial.dial_contact(state.run, second).outcome == "success"
+    received = [c["receivedAt"] for c in aws.dialer.calls()]
+    assert received[1] - received[0] >= 0.3
 
 
 def test_no_delay_means_no_wait(aws) -> None:

@@ -33,7 +33,7 @@ class RunRecord:
     client_id: str
     last_seq: int
     execution_arn: str | None
-    last_dial_started_ms: int | None
+    paced_from_ms: int | None
     expires_at: int | None
 
     def expired(self, now_ms: int) -> bool:
@@ -263,7 +263,7 @@ class RunRepository:
                             "TableName": self._progress,
                             "Key": self._run_key(client_id, campaign_id, run_id),
                             "ConditionExpression": "#status = :running",
-                            "UpdateExpression": "SET lastDialStartedMs = :now, currentIndex = :index",
+                            "UpdateExpression": "SET pacedFromMs = :now, currentIndex = :index",
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": {
                                 ":running": to_attr("running"),
@@ -340,10 +340,16 @@ class RunRepository:
                             # still happened and still counts.
                             "ConditionExpression": "attribute_exists(pk)",
                             "UpdateExpression": (
-                                "SET lastCallTime = :time ADD completedCalls :one, "
+                                # The next dial is paced from this moment: the provider
+                                # has answered, so it has surely received this call.
+                                "SET lastCallTime = :time, pacedFromMs = :now ADD completedCalls :one, "
                                 + ("successfulCalls :one" if succeeded else "failedCalls :one")
                             ),
-                            "ExpressionAttributeValues": {":time": to_attr(iso_from_ms(now_ms)), ":one": to_attr(1)},
+                            "ExpressionAttributeValues": {
+                                ":time": to_attr(iso_from_ms(now_ms)),
+                                ":now": to_attr(now_ms),
+                                ":one": to_attr(1),
+                            },
                         }
                     },
                 ]
@@ -374,7 +380,7 @@ def _run_record(item: dict[str, Any]) -> RunRecord:
         client_id=item["clientId"],
         last_seq=item["lastSeq"],
         execution_arn=item.get("executionArn"),
-        last_dial_started_ms=item.get("lastDialStartedMs"),
+        paced_from_ms=item.get("pacedFromMs"),
         expires_at=item.get(TTL_ATTRIBUTE),
     )
 

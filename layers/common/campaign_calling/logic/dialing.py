@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from campaign_calling.clock import Clock
 from campaign_calling.data.runs import ClaimResult, RunRepository
@@ -11,22 +12,29 @@ from campaign_calling.ids import call_unique_id
 from campaign_calling.logic.pacing import remaining_ms
 from campaign_calling.logic.placing import CallPlacer, new_call_log
 from campaign_calling.logic.run_models import DialOutcome, PageContact, RunContext
-from campaign_calling.models import Contact
+from campaign_calling.models import CallLog, CallOutcome, Contact
+
+
+@dataclass(frozen=True)
+class Claimed:
+    unique_id: str
+    started_ms: int
 
 
 class DialRecorder:
-    """Logs dials that did not finish normally. Needs no provider: it never dials."""
+    """Claims a contact's dial in a run and records how it ended. Never dials itself, so
+    it needs no provider: the dial-failure task uses it alone."""
 
     def __init__(self, *, runs: RunRepository, clock: Clock) -> None:
         self._runs = runs
         self._clock = clock
 
-    def record_failure(self, run: RunContext, contact: PageContact, error: str) -> DialOutcome:
-        """The dial step failed for good. Log the contact once, as failed when it was never
-        dialed, as unknown when it may have been: never dial it again."""
+    def claim(self, run: RunContext, contact: PageContact, *, error_if_claimed: str) -> Claimed | DialOutcome:
+        """Claim the dial, or say why not: the run stopped, or an earlier attempt claimed it
+        (then that attempt is settled here and its outcome returned)."""
         started_ms = self._clock.now_ms()
         unique_id = call_unique_id(started_ms)
-        claimed = self._runs.claim_dial(
+        result = self._runs.claim_dial(
             run.clientId,
             run.campaignId,
             run.runId,
@@ -35,27 +43,27 @@ class DialRecorder:
             unique_id=unique_id,
             now_ms=started_ms,
         )
-        if claimed == ClaimResult.RUN_NOT_RUNNING:
+        if result == ClaimResult.RUN_NOT_RUNNING:
             return DialOutcome(dialed=False, reason="run stopped")
-        if claimed == ClaimResult.ALREADY_CLAIMED:
-            return self.settle_earlier_claim(run, contact, error=error)
-        log = new_call_log(
-            campaign_id=run.campaignId,
-            contact=_contact(contact),
-            agent_id=run.agent.agentId,
-            unique_id=unique_id,
-            started_ms=started_ms,
-            ended_ms=self._clock.now_ms(),
-            run_id=run.runId,
-            outcome="failed",
-            error=f"not dialed: {error}",
-        )
+        if result == ClaimResult.ALREADY_CLAIMED:
+            return self._settle_earlier_claim(run, contact, error=error_if_claimed)
+        return Claimed(unique_id, started_ms)
+
+    def complete(self, run: RunContext, contact: PageContact, log: CallLog) -> None:
         self._runs.complete_dial(
             run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms()
         )
-        return DialOutcome(dialed=False, uniqueId=unique_id, outcome="failed", reason="dial step failed")
 
-    def settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome:
+    def record_failure(self, run: RunContext, contact: PageContact, error: str) -> DialOutcome:
+        """The dial step failed for good. Log the contact once, as failed when it was never
+        dialed, as unknown when it may have been: never dial it again."""
+        claimed = self.claim(run, contact, error_if_claimed=error)
+        if isinstance(claimed, DialOutcome):
+            return claimed
+        self.complete(run, contact, self._log(run, contact, claimed, "failed", f"not dialed: {error}"))
+        return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason="dial step failed")
+
+    def _settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome:
         claim = self._runs.get_claim(run.clientId, run.campaignId, run.runId, contact.seq)
         if claim is None or claim.status == "done":
             # Already logged and counted by the earlier attempt: report it, do nothing more.
@@ -67,22 +75,25 @@ class DialRecorder:
             )
         # An earlier attempt claimed the dial and stopped before logging it: the provider
         # may or may not have connected the call, so it is logged as unknown, not redialed.
-        log = new_call_log(
-            campaign_id=run.campaignId,
-            contact=_contact(contact),
-            agent_id=run.agent.agentId,
-            unique_id=claim.unique_id,
-            started_ms=claim.started_ms,
-            ended_ms=self._clock.now_ms(),
-            run_id=run.runId,
-            outcome="unknown",
-            error=f"outcome unknown: {error}",
-        )
-        self._runs.complete_dial(
-            run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms()
-        )
+        earlier = Claimed(claim.unique_id, claim.started_ms)
+        self.complete(run, contact, self._log(run, contact, earlier, "unknown", f"outcome unknown: {error}"))
         return DialOutcome(
             dialed=True, uniqueId=claim.unique_id, outcome="unknown", reason="earlier attempt interrupted"
+        )
+
+    def _log(
+        self, run: RunContext, contact: PageContact, claimed: Claimed, outcome: CallOutcome, error: str
+    ) -> CallLog:
+        return new_call_log(
+            campaign_id=run.campaignId,
+            contact=as_contact(contact),
+            agent_id=run.agent.agentId,
+            unique_id=claimed.unique_id,
+            started_ms=claimed.started_ms,
+            ended_ms=self._clock.now_ms(),
+            run_id=run.runId,
+            outcome=outcome,
+            error=error,
         )
 
 
@@ -107,44 +118,29 @@ class DialStep:
         if record.progress.status != "running":
             return DialOutcome(dialed=False, reason=f"run {record.progress.status}")
         self._placer.prepare()
-        wait_ms = remaining_ms(run.delayMs, record.last_dial_started_ms, self._clock.now_ms())
+        wait_ms = remaining_ms(run.delayMs, record.paced_from_ms, self._clock.now_ms())
         if wait_ms:
             self._sleep(wait_ms / 1000)
 
-        started_ms = self._clock.now_ms()
-        unique_id = call_unique_id(started_ms)
-        claimed = self._runs.claim_dial(
-            run.clientId,
-            run.campaignId,
-            run.runId,
-            seq=contact.seq,
-            index=contact.index,
-            unique_id=unique_id,
-            now_ms=started_ms,
-        )
-        if claimed == ClaimResult.RUN_NOT_RUNNING:
-            return DialOutcome(dialed=False, reason="run stopped")
-        if claimed == ClaimResult.ALREADY_CLAIMED:
-            return self._recorder.settle_earlier_claim(run, contact, error="dial step ran again after an interruption")
-
+        claimed = self._recorder.claim(run, contact, error_if_claimed="dial step ran again after an interruption")
+        if isinstance(claimed, DialOutcome):
+            return claimed
         log = self._placer.place(
             client_id=run.clientId,
             campaign_id=run.campaignId,
-            contact=_contact(contact),
+            contact=as_contact(contact),
             agent_id=run.agent.agentId,
             provider_agent_id=run.agent.providerAgentId,
             caller_id=run.agent.callerId,
-            unique_id=unique_id,
-            started_ms=started_ms,
+            unique_id=claimed.unique_id,
+            started_ms=claimed.started_ms,
             # Same key for every retry of this contact's dial in this run.
             idempotency_key=f"{run.runId}:{contact.seq}:1",
             run_id=run.runId,
         )
-        self._runs.complete_dial(
-            run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms()
-        )
-        return DialOutcome(dialed=True, uniqueId=unique_id, outcome=log.outcome)
+        self._recorder.complete(run, contact, log)
+        return DialOutcome(dialed=True, uniqueId=claimed.unique_id, outcome=log.outcome)
 
 
-def _contact(contact: PageContact) -> Contact:
+def as_contact(contact: PageContact) -> Contact:
     return Contact(id=contact.contactId, name=contact.name, phone=contact.phone, seq=contact.seq)

@@ -1,9 +1,12 @@
 """Pacing between dials.
 
-Step Functions' Wait state counts whole seconds, so a run's delay is split: the Wait
-state sleeps the whole seconds that are certainly due, and the dial step sleeps the
-rest, measured from when the previous dial started. Every gap between dial starts is
-then the delay itself, whatever its milliseconds and however long each call took.
+The delay runs from the moment the provider answered the previous dial (as the seed's
+frontend did: place the call, then wait): the provider has surely received that call by
+then, so it never sees two calls closer than the delay, whatever the network does.
+
+Step Functions' Wait state counts whole seconds, so the delay is split: the Wait state
+sleeps the whole seconds that are certainly due, and the dial step sleeps the rest,
+measured from that moment, so sub-second delays are exact.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ def wait_state_seconds(delay_ms: int, index: int) -> int:
     return max(0, delay_ms - DIAL_STEP_LEAD_MS) // 1000
 
 
-def remaining_ms(delay_ms: int, last_dial_started_ms: int | None, now_ms: int) -> int:
-    """Milliseconds still to sleep before the next dial may start."""
-    if last_dial_started_ms is None or delay_ms <= 0:
+def remaining_ms(delay_ms: int, paced_from_ms: int | None, now_ms: int) -> int:
+    """Milliseconds still to sleep before the next dial may start; ``paced_from_ms`` is when
+    the previous dial was answered (or claimed, if it never finished)."""
+    if paced_from_ms is None or delay_ms <= 0:
         return 0
-    return max(0, min(delay_ms, last_dial_started_ms + delay_ms - now_ms))
+    # +1: timestamps are whole milliseconds, rounded down.
+    return max(0, min(delay_ms, paced_from_ms + delay_ms + 1 - now_ms))
