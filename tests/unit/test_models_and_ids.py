@@ -268,11 +268,13 @@ def test_wait_state_seconds_leaves_the_last_stretch_to_the_dial_step(delay_ms: i
         (2000, None, 10_000, 0),  # first dial of a run
         (0, 9_000, 9_000, 0),  # no delay at all
         (2000, 10_000, 10_000, 2000),  # just dialed: the whole delay
-        (2000, 10_000, 10_500, 1500),
-        (2000, 10_000, 12_000, 0),  # due exactly now
+        # One more millisecond: both timestamps are whole milliseconds, rounded down.
+        (2000, 10_000, 10_500, 1501),
+        (2000, 10_000, 12_000, 1),
+        (2000, 10_000, 12_001, 0),  # due now
         (2000, 10_000, 60_000, 0),  # long overdue: clamps at 0
         (2000, 10_000, 5_000, 2000),  # clock behind the last dial: clamps at the delay
-        (300, 10_000, 10_100, 200),
+        (300, 10_000, 10_100, 201),
     ],
 )
 def test_remaining_ms_is_clamped_to_zero_and_the_delay(
