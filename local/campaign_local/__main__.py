@@ -23,7 +23,7 @@ def run(no_demo: bool) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        assert engine.api and engine.aws and engine.dialer and engine.identity
+        assert engine.api and engine.aws and engine.dialer and engine.identity and engine.lambda_server
         machine = next(iter(engine.state_machine_arns.values()))
         lines = [
             "Campaign calling: local engine running",
@@ -31,6 +31,7 @@ def run(no_demo: bool) -> int:
             f"  AWS (moto) endpoint {engine.aws.url}",
             f"                      aws --endpoint-url {engine.aws.url} stepfunctions list-executions --state-machine-arn {machine}",
             f"  Simulated provider  {engine.dialer.url}   (GET {engine.dialer.url}/calls lists every dial)",
+            f"  Lambda endpoint     {engine.lambda_server.url}   (what the state machine invokes)",
             f"  Token issuer        {engine.identity.issuer} (audience {engine.identity.audience}); make token CLIENT=<id>",
         ]
         if not no_demo:

@@ -32,6 +32,7 @@ class EngineConfig:
     api_port: int = 3000
     aws_port: int = 4566
     dialer_port: int = 8081
+    lambda_port: int = 0  # the Lambda Invoke endpoint; any free port unless LAMBDA_PORT says
     dialer: SimDialerConfig = field(default_factory=SimDialerConfig)
     template_path: Path | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
@@ -43,6 +44,7 @@ class EngineConfig:
             api_port=int(env.get("PORT", "3000")),
             aws_port=int(env.get("AWS_PORT", "4566")),
             dialer_port=int(env.get("DIALER_PORT", "8081")),
+            lambda_port=int(env.get("LAMBDA_PORT", "0")),
             dialer=SimDialerConfig.from_env(env),
             parameter_overrides=parse_overrides(env.get("LOCAL_PARAMETER_OVERRIDES", "")),
         )
@@ -83,7 +85,7 @@ class LocalEngine:
         self.dialer = SimDialer(dialer_config, host=cfg.host, port=cfg.dialer_port).start()
 
         self.functions = LocalFunctions(self.template.functions())
-        self.lambda_server = LambdaInvokeServer(self.functions, host=cfg.host).start()
+        self.lambda_server = LambdaInvokeServer(self.functions, host=cfg.host, port=cfg.lambda_port).start()
         # moto's Step Functions invokes Lambda through this endpoint; it must be set
         # before moto creates its Lambda client.
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_server.url

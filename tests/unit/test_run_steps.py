@@ -101,11 +101,15 @@ def steps(aws, **env: object) -> Steps:
 def dial_step_with(aws, *, placer: CallPlacer | None = None, sleep=time.sleep) -> DialStep:
     """The dial step as wired for DialContactFunction, with a part swapped for the test."""
     aws.use_function("DialContactFunction")
+    wired = wiring.dial_step()
     return DialStep(
         runs=wiring._runs(),  # noqa: SLF001
         placer=placer or wiring._placer(),  # noqa: SLF001
         recorder=wiring.dial_recorder(),
+        workflow=wired._workflow,  # noqa: SLF001
         clock=SystemClock(),
+        pause_after_failures=wired._pause_after,  # noqa: SLF001
+        progress_ttl_seconds=wired._ttl,  # noqa: SLF001
         sleep=sleep,
     )
 

@@ -28,6 +28,7 @@ class Settings(BaseModel):
     progress_ttl_seconds: int = Field(3600, alias="PROGRESS_TTL_SECONDS", ge=60)
     contacts_page_size: int = Field(100, alias="CONTACTS_PAGE_SIZE", ge=1, le=500)
     pages_per_execution: int = Field(10, alias="PAGES_PER_EXECUTION", ge=1, le=20)
+    pause_after_failures: int = Field(10, alias="PAUSE_AFTER_CONSECUTIVE_FAILURES", ge=0)
     tenant_claim: str = Field("sub", alias="TENANT_CLAIM", min_length=1)
 
     def require(self, name: str) -> str:

@@ -121,4 +121,13 @@ def dial_recorder() -> DialRecorder:
 
 @cache
 def dial_step() -> DialStep:
-    return DialStep(runs=_runs(), placer=_placer(), recorder=dial_recorder(), clock=SystemClock())
+    settings = get_settings()
+    return DialStep(
+        runs=_runs(),
+        placer=_placer(),
+        recorder=dial_recorder(),
+        workflow=WorkflowEngine(_client("stepfunctions")),
+        clock=SystemClock(),
+        pause_after_failures=settings.pause_after_failures,
+        progress_ttl_seconds=settings.progress_ttl_seconds,
+    )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from campaign_calling.data.dynamo import error_code
 from campaign_calling.errors import DependencyUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -40,10 +43,13 @@ class WorkflowEngine:
             raise DependencyUnavailable(f"could not start the calling workflow ({error_code(exc)})") from exc
         return response["executionArn"]
 
-    def stop(self, arn: str, cause: str) -> None:
+    def stop(self, arn: str, cause: str) -> bool:
+        """Best effort: the run's status in DynamoDB already forbids any further dial, so
+        stopping the execution only ends its idle waits and tidies the console view."""
         try:
             self._sfn.stop_execution(executionArn=arn, cause=cause)
-        except ClientError as exc:
-            # Already finished or never started: nothing left to stop.
-            if error_code(exc) not in {"ExecutionDoesNotExist", "InvalidArn", "ValidationException"}:
-                raise
+        except (ClientError, BotoCoreError):
+            # Already finished, never started, or Step Functions unreachable: logged only.
+            logger.warning("could not stop execution %s", arn, exc_info=True)
+            return False
+        return True

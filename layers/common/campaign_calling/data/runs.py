@@ -35,6 +35,7 @@ class RunRecord:
     execution_arn: str | None
     paced_from_ms: int | None
     expires_at: int | None
+    consecutive_failures: int = 0
 
     def expired(self, now_ms: int) -> bool:
         # DynamoDB deletes expired items lazily; until then they must read as absent.
@@ -339,16 +340,21 @@ class RunRepository:
                             # No status condition: a call in flight when the run was stopped
                             # still happened and still counts.
                             "ConditionExpression": "attribute_exists(pk)",
+                            # The next dial is paced from this moment: the provider has
+                            # answered, so it has surely received this call. A success
+                            # resets the run of consecutive failures, a failure extends it.
                             "UpdateExpression": (
-                                # The next dial is paced from this moment: the provider
-                                # has answered, so it has surely received this call.
-                                "SET lastCallTime = :time, pacedFromMs = :now ADD completedCalls :one, "
-                                + ("successfulCalls :one" if succeeded else "failedCalls :one")
+                                "SET lastCallTime = :time, pacedFromMs = :now, consecutiveFailures = :zero "
+                                "ADD completedCalls :one, successfulCalls :one"
+                                if succeeded
+                                else "SET lastCallTime = :time, pacedFromMs = :now "
+                                "ADD completedCalls :one, failedCalls :one, consecutiveFailures :one"
                             ),
                             "ExpressionAttributeValues": {
                                 ":time": to_attr(iso_from_ms(now_ms)),
                                 ":now": to_attr(now_ms),
                                 ":one": to_attr(1),
+                                **({":zero": to_attr(0)} if succeeded else {}),
                             },
                         }
                     },
@@ -382,6 +388,7 @@ def _run_record(item: dict[str, Any]) -> RunRecord:
         execution_arn=item.get("executionArn"),
         paced_from_ms=item.get("pacedFromMs"),
         expires_at=item.get(TTL_ATTRIBUTE),
+        consecutive_failures=item.get("consecutiveFailures", 0),
     )
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.data.agents import AgentRepository
@@ -16,8 +13,6 @@ from campaign_calling.ids import new_run_id
 from campaign_calling.logic.run_models import Cursor, RunAgent, RunContext, RunState
 from campaign_calling.models import Progress
 from campaign_calling.workflow import WorkflowEngine, execution_arn, execution_name
-
-logger = logging.getLogger(__name__)
 
 _START_RACES = 3
 
@@ -132,11 +127,7 @@ class CallingService:
         )
         if not stopped:
             raise Conflict("campaign is not running")
-        # From here no dial can be claimed (claims require a running run). Stopping the
-        # execution only tidies the console view, so a failure here is logged, not raised.
+        # From here no dial can be claimed (claims require a running run).
         record = self._runs.get_run(client_id, campaign_id, campaign.currentRunId)
         if record.execution_arn:
-            try:
-                self._workflow.stop(record.execution_arn, cause="stopped by request")
-            except (ClientError, BotoCoreError):
-                logger.warning("could not stop execution %s", record.execution_arn, exc_info=True)
+            self._workflow.stop(record.execution_arn, cause="stopped by request")

@@ -13,6 +13,7 @@ from campaign_calling.logic.pacing import remaining_ms
 from campaign_calling.logic.placing import CallPlacer, new_call_log
 from campaign_calling.logic.run_models import DialOutcome, PageContact, RunContext
 from campaign_calling.models import CallLog, CallOutcome, Contact
+from campaign_calling.workflow import WorkflowEngine
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,19 @@ class DialStep:
         runs: RunRepository,
         placer: CallPlacer,
         recorder: DialRecorder,
+        workflow: WorkflowEngine,
         clock: Clock,
+        pause_after_failures: int,
+        progress_ttl_seconds: int,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._runs = runs
         self._placer = placer
         self._recorder = recorder
+        self._workflow = workflow
         self._clock = clock
+        self._pause_after = pause_after_failures
+        self._ttl = progress_ttl_seconds
         self._sleep = sleep
 
     def dial_contact(self, run: RunContext, contact: PageContact) -> DialOutcome:
@@ -139,7 +146,33 @@ class DialStep:
             run_id=run.runId,
         )
         self._recorder.complete(run, contact, log)
-        return DialOutcome(dialed=True, uniqueId=claimed.unique_id, outcome=log.outcome)
+        outcome = DialOutcome(dialed=True, uniqueId=claimed.unique_id, outcome=log.outcome)
+        if log.outcome != "success" and self._pause_if_failing(run, log.error):
+            return outcome.model_copy(update={"reason": "run paused"})
+        return outcome
+
+    def _pause_if_failing(self, run: RunContext, error: str | None) -> bool:
+        """After too many failed calls in a row the provider is likely down or refusing us:
+        pause the run with the reason rather than burn through the rest of the list."""
+        if self._pause_after <= 0:
+            return False
+        record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
+        if record.consecutive_failures < self._pause_after:
+            return False
+        reason = f"paused after {record.consecutive_failures} consecutive failed calls; last error: {error}"
+        paused = self._runs.end_run(
+            run.clientId,
+            run.campaignId,
+            run.runId,
+            status="paused",
+            now_ms=self._clock.now_ms(),
+            ttl_seconds=self._ttl,
+            reason=reason,
+        )
+        if paused and record.execution_arn:
+            # No further dial could be claimed anyway; this ends the execution's idle waits.
+            self._workflow.stop(record.execution_arn, cause=reason)
+        return paused
 
 
 def as_contact(contact: PageContact) -> Contact:
