@@ -19,6 +19,7 @@ DEMO_CLIENT = "demo-client"
 
 def run(no_demo: bool) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
     engine = LocalEngine(EngineConfig.from_env()).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

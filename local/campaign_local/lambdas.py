@@ -95,12 +95,42 @@ def load_handler_module(spec: FunctionSpec) -> ModuleType:
     return module
 
 
+INVOKE_FAULT_MODES = frozenset({"throttle", "error-after", "timeout", "delay"})
+
+
+@dataclass
+class InvokeFault:
+    """A fault for the next ``remaining`` invocations of one function (None: until cleared).
+
+    - throttle: Lambda refuses the invocation (429 TooManyRequestsException); the handler never runs.
+    - error-after: the handler runs to the end, then the invocation reports a crash.
+    - timeout: the invocation reports Sandbox.Timedout after ``after_ms`` while the handler
+      is still running (it goes on in the background, like a container that is not frozen
+      in time: its late writes must be harmless).
+    - delay: the handler starts ``after_ms`` late (a slow cold start).
+    """
+
+    function: str
+    mode: str
+    remaining: int | None = 1
+    after_ms: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"function": self.function, "mode": self.mode, "count": self.remaining, "afterMs": self.after_ms}
+
+
 class LambdaInvokeServer:
     """``POST /2015-03-31/functions/{name}/invocations``, the part of the Lambda API that
-    Step Functions' ``lambda:invoke`` uses (moto sends it to AWS_ENDPOINT_URL_LAMBDA)."""
+    Step Functions' ``lambda:invoke`` uses (moto sends it to AWS_ENDPOINT_URL_LAMBDA).
+
+    Tests switch faults with ``POST /faults`` ``{"function", "mode", "count", "afterMs"}``
+    (see InvokeFault), read them with ``GET /faults`` and clear them with ``DELETE /faults``.
+    """
 
     def __init__(self, functions: LocalFunctions, host: str = "127.0.0.1", port: int = 0) -> None:
         self.functions = functions
+        self._faults: dict[str, InvokeFault] = {}
+        self._faults_lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -108,6 +138,12 @@ class LambdaInvokeServer:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 outer._handle(self)
+
+            def do_GET(self) -> None:  # noqa: N802
+                outer._faults_api(self)
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                outer._faults_api(self)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
@@ -129,10 +165,45 @@ class LambdaInvokeServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def _faults_api(self, request: BaseHTTPRequestHandler, raw: bytes = b"") -> None:
+        if request.path.split("?", 1)[0] != "/faults":
+            return _reply(request, 404, {"message": "not found"})
+        with self._faults_lock:
+            if request.command == "DELETE":
+                self._faults.clear()
+            elif request.command == "POST":
+                try:
+                    spec = json.loads(raw or b"{}")
+                    fault = InvokeFault(
+                        function=str(spec["function"]),
+                        mode=str(spec["mode"]),
+                        remaining=None if spec.get("count", 1) is None else int(spec.get("count", 1)),
+                        after_ms=int(spec.get("afterMs", 0)),
+                    )
+                except (ValueError, KeyError, TypeError) as exc:
+                    return _reply(request, 400, {"message": f"bad fault: {exc}"})
+                if fault.mode not in INVOKE_FAULT_MODES or fault.function not in self.functions.names:
+                    return _reply(request, 400, {"message": f"mode must be one of {sorted(INVOKE_FAULT_MODES)}"})
+                self._faults[fault.function] = fault
+            return _reply(request, 200, [f.to_json() for f in self._faults.values()])
+
+    def _take_fault(self, logical_id: str) -> InvokeFault | None:
+        with self._faults_lock:
+            fault = self._faults.get(logical_id)
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    del self._faults[logical_id]
+            return fault
+
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
         path = request.path.split("?", 1)[0]
+        if path == "/faults":
+            return self._faults_api(request, raw)
         if not (path.startswith(_INVOKE_PATH) and path.endswith("/invocations")):
             return _reply(request, 404, {"message": "not found"})
         name = unquote(path[len(_INVOKE_PATH) : -len("/invocations")])
@@ -150,12 +221,44 @@ class LambdaInvokeServer:
             return _reply(
                 request, 400, {"message": "payload is not JSON"}, {"x-amzn-ErrorType": "InvalidRequestContentException"}
             )
+        fault = self._take_fault(logical_id)
+        if fault and fault.mode == "throttle":
+            return _reply(
+                request,
+                429,
+                {"Type": "User", "message": "Rate Exceeded."},
+                {"x-amzn-ErrorType": "TooManyRequestsException"},
+            )
+        if fault and fault.mode == "delay":
+            time.sleep(fault.after_ms / 1000)
+        if fault and fault.mode == "timeout":
+            return self._invoke_and_time_out(request, logical_id, event, fault.after_ms)
         try:
             result = self.functions.invoke(logical_id, event)
         except FunctionError as exc:
             logger.warning("%s failed: %s", logical_id, exc)
             return _reply(request, 200, exc.payload, {"X-Amz-Function-Error": "Unhandled"})
+        if fault and fault.mode == "error-after":
+            crash = {"errorType": "Runtime.ExitError", "errorMessage": "the function crashed after its handler ran"}
+            return _reply(request, 200, crash, {"X-Amz-Function-Error": "Unhandled"})
         return _reply(request, 200, result)
+
+    def _invoke_and_time_out(
+        self, request: BaseHTTPRequestHandler, logical_id: str, event: dict[str, Any], after_ms: int
+    ) -> None:
+        def run() -> None:
+            try:
+                self.functions.invoke(logical_id, event)
+            except FunctionError as exc:
+                logger.warning("%s (reported timed out) failed: %s", logical_id, exc)
+
+        threading.Thread(target=run, name=f"timed-out-{logical_id}", daemon=True).start()
+        time.sleep(after_ms / 1000)
+        timed_out = {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"Task timed out after {after_ms / 1000:.2f} seconds",
+        }
+        _reply(request, 200, timed_out, {"X-Amz-Function-Error": "Unhandled"})
 
 
 def _reply(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -164,6 +267,7 @@ def _reply(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dic
     request.send_header("Content-Type", "application/json")
     request.send_header("Content-Length", str(len(data)))
     request.send_header("X-Amz-Executed-Version", "$LATEST")
+    request.send_header("x-amzn-RequestId", str(uuid.uuid4()))  # Lambda always sends one
     for key, value in (headers or {}).items():
         request.send_header(key, value)
     request.end_headers()

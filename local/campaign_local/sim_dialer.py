@@ -41,7 +41,7 @@ __all__ = [
     "main",
 ]
 
-FAULT_MODES: frozenset[str] = frozenset({"none", "error500", "error429", "slow", "drop"})
+FAULT_MODES: frozenset[str] = frozenset({"none", "error500", "error429", "slow", "drop", "accept-timeout"})
 
 # Guards against a runaway client filling memory; real call requests are tiny.
 _MAX_BODY_BYTES = 1024 * 1024
@@ -381,6 +381,14 @@ class _Handler(BaseHTTPRequestHandler):
             status, body, call_id, replay = self._create_call(raw, parsed)
         except _Reply as reply:
             self._finish(record, reply.status, reply.body, reply.headers)
+            return
+        if fault.mode == "accept-timeout":
+            # The call is placed (and remembered under its idempotency key), but the answer
+            # never comes: the caller times out not knowing the call went through.
+            with state.lock:
+                record.update(status=status, callId=call_id, idempotentReplay=replay, answered=False)
+            time.sleep(fault.latency_ms / 1000)
+            self.close_connection = True
             return
         self._finish(record, status, body, call_id=call_id, replay=replay)
 

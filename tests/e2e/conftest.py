@@ -37,6 +37,7 @@ class Engine:
     api_url: str
     aws_url: str
     dialer_url: str
+    lambda_url: str
     process: subprocess.Popen
     log_path: Path
     identity: LocalIdentityProvider
@@ -70,13 +71,23 @@ class Engine:
         ]
 
     def set_fault(self, **fault: Any) -> None:
+        """Switch a fault of the simulated provider (see sim_dialer's POST /faults)."""
         httpx.post(f"{self.dialer_url}/faults", json=fault, timeout=10).raise_for_status()
+
+    def set_lambda_fault(self, function: str, mode: str, count: int | None = 1, after_ms: int = 0) -> None:
+        """Switch a fault of the local Lambda endpoint (see lambdas.InvokeFault)."""
+        spec = {"function": function, "mode": mode, "count": count, "afterMs": after_ms}
+        httpx.post(f"{self.lambda_url}/faults", json=spec, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        httpx.post(f"{self.dialer_url}/faults", json={"mode": "none"}, timeout=10).raise_for_status()
+        httpx.delete(f"{self.lambda_url}/faults", timeout=10).raise_for_status()
 
 
 @contextmanager
 def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Engine]:
     """Start `python -m campaign_local` (what `make run` runs) on free ports."""
-    ports = {"PORT": free_port(), "AWS_PORT": free_port(), "DIALER_PORT": free_port()}
+    ports = {"PORT": free_port(), "AWS_PORT": free_port(), "DIALER_PORT": free_port(), "LAMBDA_PORT": free_port()}
     key_file = tmp_dir / "signing-key.json"
     env = {
         **os.environ,
@@ -101,6 +112,7 @@ def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> It
             api_url=f"http://127.0.0.1:{ports['PORT']}",
             aws_url=f"http://127.0.0.1:{ports['AWS_PORT']}",
             dialer_url=f"http://127.0.0.1:{ports['DIALER_PORT']}",
+            lambda_url=f"http://127.0.0.1:{ports['LAMBDA_PORT']}",
             process=process,
             log_path=log_path,
             identity=identity,
