@@ -370,6 +370,33 @@ def test_a_provider_that_keeps_refusing_is_logged_as_failed(aws) -> None:
     assert log.providerCallId is None
 
 
+def test_consecutive_failures_pause_the_run_and_a_success_resets_the_count(aws) -> None:
+    s = setup(aws, 5)
+    state = start(aws, s)
+    contacts = first_page(aws, state)
+    dial = steps(aws, PAUSE_AFTER_CONSECUTIVE_FAILURES=2)
+
+    fault(aws, mode="error500", count=3)  # the first contact's three attempts
+    assert dial.dial_contact(state.run, contacts[0]).outcome == "failed"
+    assert dial.dial_contact(state.run, contacts[1]).outcome == "success"  # resets the count
+    fault(aws, mode="error500", count=None)
+    assert dial.dial_contact(state.run, contacts[2]).reason is None
+    paused = dial.dial_contact(state.run, contacts[3])
+    assert (paused.outcome, paused.reason) == ("failed", "run paused")
+
+    current = status(aws, s.campaign_id)
+    assert (current.isRunning, current.progress.status) == (False, "paused")
+    assert current.progress.reason.startswith(
+        "paused after 2 consecutive failed calls; last error: provider answered 500"
+    )
+    assert counts(aws, state) == (4, 1, 3)
+    # The run is over: the next contact is not dialed, and the campaign may start again.
+    before = len(aws.dialer.calls())
+    assert dial.dial_contact(state.run, contacts[4]).dialed is False
+    assert len(aws.dialer.calls()) == before
+    assert start(aws, s).run.runId != state.run.runId
+
+
 def test_a_dropped_request_is_retried_with_the_same_key_and_connects_once(aws) -> None:
     s = setup(aws, 1)
     state = start(aws, s)
