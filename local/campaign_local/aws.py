@@ -10,6 +10,7 @@ import boto3
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from campaign_local import moto_patches
 from campaign_local.template import ACCOUNT_ID, REGION, Resolver, Template
 
 # The engine's process is its own little AWS account: fixed, fake credentials.
@@ -33,6 +34,7 @@ class LocalAws:
         return f"http://{self._host}:{self._port}"
 
     def start(self) -> LocalAws:
+        moto_patches.install()
         os.environ.update(LOCAL_AWS_ENV)
         self._mock.start()
         self._server.start()

@@ -1,0 +1,86 @@
+"""The local engine's faster moto transactions roll back exactly as moto's own do."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from campaign_local import moto_patches
+from campaign_local.aws import LOCAL_AWS_ENV
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch):
+    for key, value in LOCAL_AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    moto_patches.install()
+    with mock_aws():
+        db = boto3.client("dynamodb")
+        db.create_table(
+            TableName="T",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        db.put_item(TableName="T", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+        yield db
+
+
+def items(db) -> dict[str, dict]:
+    return {i["pk"]["S"]: i for i in db.scan(TableName="T")["Items"]}
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(table) -> None:
+    with pytest.raises(ClientError) as raised:
+        table.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "T",
+                        "Key": {"pk": {"S": "a"}},
+                        "UpdateExpression": "SET n = :n",
+                        "ExpressionAttributeValues": {":n": {"N": "2"}},
+                    }
+                },
+                {"Put": {"TableName": "T", "Item": {"pk": {"S": "b"}}}},
+                {
+                    "Put": {
+                        "TableName": "T",
+                        "Item": {"pk": {"S": "c"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert items(table) == {"a": {"pk": {"S": "a"}, "n": {"N": "1"}}}
+
+
+def test_a_committed_transaction_applies_every_item(table) -> None:
+    table.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "T",
+                    "Key": {"pk": {"S": "a"}},
+                    "UpdateExpression": "SET n = :n",
+                    "ExpressionAttributeValues": {":n": {"N": "2"}},
+                }
+            },
+            {"Put": {"TableName": "T", "Item": {"pk": {"S": "b"}}, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
+    )
+    assert items(table) == {"a": {"pk": {"S": "a"}, "n": {"N": "2"}}, "b": {"pk": {"S": "b"}}}
+
+
+def test_two_operations_on_one_item_are_refused_and_rolled_back(table) -> None:
+    with pytest.raises(ClientError):
+        table.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "T", "Item": {"pk": {"S": "c"}}}},
+                {"Delete": {"TableName": "T", "Key": {"pk": {"S": "c"}}}},
+            ]
+        )
+    assert set(items(table)) == {"a"}
