@@ -15,6 +15,7 @@ from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import LambdaInvokeServer, LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
 from campaign_local.template import Resolver, Template, find_template
+from campaign_local.watcher import ExecutionWatcher, sweep_seconds_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class LocalEngine:
         self.api: LocalHttpApi | None = None
         self.state_machine_arns: dict[str, str] = {}
         self.identity: LocalIdentityProvider | None = None
+        self.watcher: ExecutionWatcher | None = None
 
     def start(self) -> LocalEngine:
         cfg = self.config
@@ -101,6 +103,13 @@ class LocalEngine:
         self.state_machine_arns = create_state_machines(self.template, resolver)
         os.environ.update(function_environment(self.template, resolver))
         os.environ.update(LOCAL_FUNCTION_ENV)
+        # No EventBridge in moto: this delivers execution ends and schedules to the functions.
+        self.watcher = ExecutionWatcher(
+            self.functions,
+            self.template,
+            list(self.state_machine_arns.values()),
+            sweep_seconds=sweep_seconds_from_env(),
+        ).start()
 
         self.identity = local_identity_provider(self.template, resolver)
         verifiers = {
@@ -114,7 +123,7 @@ class LocalEngine:
         return self
 
     def stop(self) -> None:
-        for part in (self.api, self.lambda_server, self.aws, self.dialer):
+        for part in (self.watcher, self.api, self.lambda_server, self.aws, self.dialer):
             if part is not None:
                 try:
                     part.stop()

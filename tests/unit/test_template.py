@@ -172,11 +172,25 @@ def test_every_route_reaches_its_handler(aws: Any) -> None:
     assert unrouted == []
 
 
-def test_functions_without_routes_are_the_state_machines_tasks() -> None:
+EVENTBRIDGE_EVENT_TYPES = {"EventBridgeRule", "CloudWatchEvent", "Schedule", "ScheduleV2"}
+
+
+def eventbridge_functions() -> set[str]:
+    """Functions EventBridge invokes: on an event pattern (execution ends) or a schedule."""
+    return {
+        logical_id
+        for logical_id, resource in TEMPLATE.of_type("AWS::Serverless::Function").items()
+        if any(e["Type"] in EVENTBRIDGE_EVENT_TYPES for e in resource["Properties"].get("Events", {}).values())
+    }
+
+
+def test_functions_without_routes_are_the_state_machines_tasks_or_eventbridge_targets() -> None:
     task_functions = {function_of_task(state) for state in lambda_tasks().values()}
     routed = {r.function for r in ROUTES}
+    evented = eventbridge_functions()
     assert task_functions.isdisjoint(routed)
-    assert task_functions | routed == set(FUNCTIONS)
+    assert evented.isdisjoint(task_functions | routed)
+    assert task_functions | routed | evented == set(FUNCTIONS)
 
 
 # -- runtime and permissions ---------------------------------------------------------------
@@ -417,6 +431,10 @@ def test_sample_event_fits_its_function(path: Path) -> None:
         # As API Gateway's JWT authorizer delivers it: the client is in the tenant claim.
         claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
         assert claims[TEMPLATE.parameters["TenantClaim"]["Default"]] == event_client(path)
+    elif logical_id in eventbridge_functions():
+        # As EventBridge delivers it (tests/unit/test_reconcile.py checks the details).
+        assert event["version"] == "0"
+        assert {"id", "detail-type", "source", "account", "time", "region", "resources", "detail"} <= set(event)
     else:
         payloads = [
             {key.removesuffix(".$") for key in state["Parameters"]["Payload"]}

@@ -30,6 +30,9 @@ class Settings(BaseModel):
     pages_per_execution: int = Field(10, alias="PAGES_PER_EXECUTION", ge=1, le=20)
     pause_after_failures: int = Field(10, alias="PAUSE_AFTER_CONSECUTIVE_FAILURES", ge=0)
     tenant_claim: str = Field("sub", alias="TENANT_CLAIM", min_length=1)
+    # A run whose recorded execution does not exist is swept only after this long: the
+    # execution's ARN is recorded just before the execution is started.
+    run_sweep_grace_seconds: int = Field(300, alias="RUN_SWEEP_GRACE_SECONDS", ge=0)
 
     def require(self, name: str) -> str:
         value = getattr(self, name)

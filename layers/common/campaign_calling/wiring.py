@@ -22,6 +22,7 @@ from campaign_calling.logic.calling import CallingService
 from campaign_calling.logic.catalog import CatalogService
 from campaign_calling.logic.dialing import DialRecorder, DialStep
 from campaign_calling.logic.placing import CallPlacer
+from campaign_calling.logic.reconcile import ExecutionStatuses, RunReconciler
 from campaign_calling.logic.runs import RunSteps
 from campaign_calling.logic.single_call import SingleCallService
 from campaign_calling.logic.status import CallingStatusService
@@ -130,4 +131,16 @@ def dial_step() -> DialStep:
         clock=SystemClock(),
         pause_after_failures=settings.pause_after_failures,
         progress_ttl_seconds=settings.progress_ttl_seconds,
+    )
+
+
+@cache
+def run_reconciler() -> RunReconciler:
+    settings = get_settings()
+    return RunReconciler(
+        runs=_runs(),
+        executions=ExecutionStatuses(_client("stepfunctions")),
+        clock=SystemClock(),
+        progress_ttl_seconds=settings.progress_ttl_seconds,
+        grace_seconds=settings.run_sweep_grace_seconds,
     )

@@ -9,12 +9,13 @@ log and closes the dial's claim, so a retried dial can never count twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from campaign_calling.clock import iso_from_ms
+from campaign_calling.clock import Clock, SystemClock, iso_from_ms
 from campaign_calling.data import keys
 from campaign_calling.data.dynamo import cancellation_codes, error_code, from_attrs, to_attr, to_attrs
 from campaign_calling.errors import Conflict, NotFound
@@ -23,6 +24,11 @@ from campaign_calling.models import CallLog, Progress, RunStatus
 TTL_ATTRIBUTE = "expiresAt"
 # Claims outlive any run (a million contacts at the longest delay is still shorter).
 CLAIM_TTL_SECONDS = 90 * 24 * 3600
+# A sparse index of the runs marked running: only a running run carries ACTIVE_ATTRIBUTE
+# (start_run sets it, end_run removes it), so a sweep reads those runs and nothing else.
+ACTIVE_RUNS_INDEX = "ActiveRuns"
+ACTIVE_ATTRIBUTE = "activeRun"
+ACTIVE_VALUE = "RUNNING"
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class RunRecord:
     paced_from_ms: int | None
     expires_at: int | None
     consecutive_failures: int = 0
+    # When the current execution was recorded (epoch ms); it is started just after.
+    execution_since_ms: int | None = None
 
     def expired(self, now_ms: int) -> bool:
         # DynamoDB deletes expired items lazily; until then they must read as absent.
@@ -50,6 +58,15 @@ class DialClaim:
     outcome: str | None
 
 
+@dataclass(frozen=True)
+class RunRef:
+    """A run the active-runs index lists as running (the index may lag: read it again)."""
+
+    client_id: str
+    campaign_id: str
+    run_id: str
+
+
 class ClaimResult:
     CLAIMED = "claimed"
     RUN_NOT_RUNNING = "run-not-running"
@@ -57,11 +74,21 @@ class ClaimResult:
 
 
 class RunRepository:
-    def __init__(self, dynamodb: Any, *, main_table: str, progress_table: str, call_logs_table: str) -> None:
+    def __init__(
+        self,
+        dynamodb: Any,
+        *,
+        main_table: str,
+        progress_table: str,
+        call_logs_table: str,
+        clock: Clock | None = None,
+    ) -> None:
         self._db = dynamodb
         self._main = main_table
         self._progress = progress_table
         self._call_logs = call_logs_table
+        # Only stamps when a run's current execution was recorded (see execution_since_ms).
+        self._clock = clock or SystemClock()
 
     # -- reads -------------------------------------------------------------------------
 
@@ -89,6 +116,28 @@ class RunRepository:
         if "Item" not in response:
             raise NotFound("run")
         return _run_record(from_attrs(response["Item"]))
+
+    def running_runs(self, page_size: int = 100) -> Iterator[RunRef]:
+        """Every run marked running, oldest first, from the sparse active-runs index
+        (eventually consistent: a run listed here may have ended since)."""
+        start_key: dict[str, Any] | None = None
+        while True:
+            response = self._db.query(
+                TableName=self._progress,
+                IndexName=ACTIVE_RUNS_INDEX,
+                KeyConditionExpression="#active = :active",
+                ExpressionAttributeNames={"#active": ACTIVE_ATTRIBUTE},
+                ExpressionAttributeValues={":active": to_attr(ACTIVE_VALUE)},
+                Limit=page_size,
+                **({"ExclusiveStartKey": start_key} if start_key else {}),
+            )
+            for raw in response.get("Items", []):
+                item = from_attrs(raw)
+                if {"clientId", "campaignId", "runId"} <= item.keys():
+                    yield RunRef(item["clientId"], item["campaignId"], item["runId"])
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                return
 
     def get_claim(self, client_id: str, campaign_id: str, run_id: str, seq: int) -> DialClaim | None:
         response = self._db.get_item(
@@ -124,9 +173,12 @@ class RunRepository:
             "agentId": agent_id,
             "lastSeq": last_seq,
             "executionArn": execution_arn,
+            "executionSinceMs": self._clock.now_ms(),
             "executionCount": 1,
             **progress.model_dump(exclude_none=True),
         }
+        if progress.status == "running":
+            run_item[ACTIVE_ATTRIBUTE] = ACTIVE_VALUE
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -165,7 +217,12 @@ class RunRepository:
         """Record the run's current execution. False when the run is no longer running, or
         when another execution already took over (``replaces`` is the one handing over)."""
         condition = "#status = :running"
-        values: dict[str, Any] = {":running": to_attr("running"), ":arn": to_attr(execution_arn), ":one": to_attr(1)}
+        values: dict[str, Any] = {
+            ":running": to_attr("running"),
+            ":arn": to_attr(execution_arn),
+            ":one": to_attr(1),
+            ":since": to_attr(self._clock.now_ms()),
+        }
         if replaces is not None:
             condition += " AND executionArn = :previous"
             values[":previous"] = to_attr(replaces)
@@ -174,7 +231,7 @@ class RunRepository:
                 TableName=self._progress,
                 Key=self._run_key(client_id, campaign_id, run_id),
                 ConditionExpression=condition,
-                UpdateExpression="SET executionArn = :arn ADD executionCount :one",
+                UpdateExpression="SET executionArn = :arn, executionSinceMs = :since ADD executionCount :one",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values,
             )
@@ -195,9 +252,11 @@ class RunRepository:
         ttl_seconds: int,
         reason: str | None = None,
         final_index: int | None = None,
+        execution_arn: str | None = None,
     ) -> bool:
         """Move a running run to a final status and release the campaign, atomically.
-        False when the run was not running any more (already stopped or finished)."""
+        False when the run was not running any more (already stopped or finished), or,
+        given ``execution_arn``, when that execution is no longer the run's current one."""
         sets = ["#status = :status", "isRunning = :false", "endTime = :end", f"{TTL_ATTRIBUTE} = :ttl"]
         values: dict[str, Any] = {
             ":status": to_attr(status),
@@ -212,6 +271,10 @@ class RunRepository:
         if final_index is not None:
             sets.append("currentIndex = :index")
             values[":index"] = to_attr(final_index)
+        condition = "#status = :running"
+        if execution_arn is not None:
+            condition += " AND executionArn = :execution"
+            values[":execution"] = to_attr(execution_arn)
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -219,9 +282,10 @@ class RunRepository:
                         "Update": {
                             "TableName": self._progress,
                             "Key": self._run_key(client_id, campaign_id, run_id),
-                            "ConditionExpression": "#status = :running",
-                            "UpdateExpression": "SET " + ", ".join(sets),
-                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ConditionExpression": condition,
+                            # Out of the active-runs index: a sweep no longer sees the run.
+                            "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE #active",
+                            "ExpressionAttributeNames": {"#status": "status", "#active": ACTIVE_ATTRIBUTE},
                             "ExpressionAttributeValues": values,
                         }
                     },
@@ -389,6 +453,7 @@ def _run_record(item: dict[str, Any]) -> RunRecord:
         paced_from_ms=item.get("pacedFromMs"),
         expires_at=item.get(TTL_ATTRIBUTE),
         consecutive_failures=item.get("consecutiveFailures", 0),
+        execution_since_ms=item.get("executionSinceMs"),
     )
 
 

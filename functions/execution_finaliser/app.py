@@ -1,0 +1,37 @@
+"""EventBridge: an execution of the calling machine failed, timed out or was aborted; close
+its run unless the run already ended or has moved on to a newer execution."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from campaign_calling.wiring import run_reconciler
+
+logger = Logger()
+tracer = Tracer()
+
+
+class ExecutionDetail(BaseModel):
+    executionArn: str
+    stateMachineArn: str
+    status: str
+    input: str | None = None  # the execution's input (a RunState), as a JSON string
+
+
+class ExecutionStatusChange(BaseModel):
+    """The "Step Functions Execution Status Change" event, as EventBridge delivers it."""
+
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    detail: ExecutionDetail
+
+
+@logger.inject_lambda_context(clear_state=True)  # one process runs every handler locally
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    request = ExecutionStatusChange.model_validate(event)
+    detail = request.detail
+    logger.append_keys(execution_arn=detail.executionArn, execution_status=detail.status)
+    result = run_reconciler().finalise_execution(detail.executionArn, detail.status, detail.input)
+    logger.info("execution end handled", extra={"result": result})
+    return {"result": result}

@@ -1,0 +1,28 @@
+"""Schedule: close runs marked running whose execution ended without closing them (the
+execution-end events are best effort, this is the backstop)."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from campaign_calling.wiring import run_reconciler
+
+logger = Logger()
+tracer = Tracer()
+
+
+class ScheduledEvent(BaseModel):
+    """EventBridge's "Scheduled Event"; nothing in it is needed but its time, for the log."""
+
+    time: str | None = None
+
+
+@logger.inject_lambda_context(clear_state=True)  # one process runs every handler locally
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    request = ScheduledEvent.model_validate(event)
+    logger.append_keys(scheduled_time=request.time)
+    result = run_reconciler().sweep()
+    summary = {"checked": result.checked, "finalised": result.finalised, "errors": result.errors}
+    logger.info("runs swept", extra=summary)
+    return summary
