@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
+from campaign_api.responses import AgentCreated, AgentFound, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import AgentInput
 from campaign_calling.wiring import catalog_service
@@ -16,12 +17,24 @@ tracer = Tracer()
 app = create_app(logger)
 
 
-@app.post("/api/v1/client/agents")
+@app.post(
+    "/api/v1/client/agents",
+    summary="Create an agent",
+    description="An agent is the provider's agent (assistant) id, and optionally the number calls come from "
+    "(validated, stored in E.164).",
+    tags=["Agents"],
+    responses={**success(AgentCreated, "The agent, with its id", 201), **errors(415)},
+)
 def create_agent(body: AgentInput) -> tuple[dict, int]:
     return ok(catalog_service().create_agent(client_id(app), body), "Agent created"), 201
 
 
-@app.get("/api/v1/client/agents/<id>")
+@app.get(
+    "/api/v1/client/agents/<id>",
+    summary="Get an agent",
+    tags=["Agents"],
+    responses={**success(AgentFound, "The agent"), **errors(404, e404="agent not found")},
+)
 def get_agent(id: ResourceId) -> dict:
     return ok(catalog_service().get_agent(client_id(app), id))
 

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok, page
 from campaign_api.params import PageLimit, PageToken, ResourceId
+from campaign_api.responses import CallLogPageResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.wiring import catalog_service
 
@@ -15,7 +16,16 @@ tracer = Tracer()
 app = create_app(logger)
 
 
-@app.get("/api/v1/client/campaigns/<id>/call-logs")
+@app.get(
+    "/api/v1/client/campaigns/<id>/call-logs",
+    summary="List a campaign's call logs",
+    description="Every call attempt, of runs and single calls, newest first, a page at a time.",
+    tags=["Calls"],
+    responses={
+        **success(CallLogPageResponse, "A page of call logs"),
+        **errors(404, e400="Invalid parameter or nextToken", e404="campaign not found"),
+    },
+)
 def list_call_logs(
     id: ResourceId,
     limit: PageLimit = 50,

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
+from campaign_api.responses import CallingStatusResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.wiring import calling_status_service
 
@@ -15,7 +16,14 @@ tracer = Tracer()
 app = create_app(logger)
 
 
-@app.get("/api/v1/client/campaigns/<id>/calling-status")
+@app.get(
+    "/api/v1/client/campaigns/<id>/calling-status",
+    summary="Live calling progress",
+    description="The current or last run's progress; `progress` is null before any run and once a finished "
+    "run's progress has expired.",
+    tags=["Calling"],
+    responses={**success(CallingStatusResponse, "The campaign's calling status"), **errors(404)},
+)
 def calling_status(id: ResourceId) -> dict:
     return ok(calling_status_service().status(client_id(app), id))
 

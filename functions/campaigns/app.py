@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
+from campaign_api.responses import CampaignCreated, CampaignFound, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import CampaignInput
 from campaign_calling.wiring import catalog_service
@@ -16,12 +17,27 @@ tracer = Tracer()
 app = create_app(logger)
 
 
-@app.post("/api/v1/client/campaigns")
+@app.post(
+    "/api/v1/client/campaigns",
+    summary="Create a campaign",
+    description="A campaign, optionally with its first contacts (up to 500; numbers are validated and stored "
+    "in E.164).",
+    tags=["Campaigns"],
+    responses={**success(CampaignCreated, "The campaign, with its id and contact count", 201), **errors(415)},
+)
 def create_campaign(body: CampaignInput) -> tuple[dict, int]:
     return ok(catalog_service().create_campaign(client_id(app), body), "Campaign created"), 201
 
 
-@app.get("/api/v1/client/campaigns/<id>")
+@app.get(
+    "/api/v1/client/campaigns/<id>",
+    summary="Get a campaign",
+    tags=["Campaigns"],
+    responses={
+        **success(CampaignFound, "The campaign, with its contact count"),
+        **errors(404, e404="campaign not found"),
+    },
+)
 def get_campaign(id: ResourceId) -> dict:
     return ok(catalog_service().get_campaign(client_id(app), id))
 

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok, page
 from campaign_api.params import PageLimit, PageToken, ResourceId
+from campaign_api.responses import ContactPageResponse, ContactsAddedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import ContactsInput
 from campaign_calling.wiring import catalog_service
@@ -16,13 +17,38 @@ tracer = Tracer()
 app = create_app(logger)
 
 
-@app.post("/api/v1/client/campaigns/<id>/contacts")
+@app.post(
+    "/api/v1/client/campaigns/<id>/contacts",
+    summary="Add contacts to a campaign",
+    description="Up to 500 contacts a request, kept in the order added. Contacts added while a run is going are "
+    "not part of that run.",
+    tags=["Contacts"],
+    responses={
+        **success(ContactsAddedResponse, "The contacts added, with their ids", 201),
+        **errors(
+            404,
+            409,
+            415,
+            e404="campaign not found",
+            e409="contacts are being added to this campaign concurrently; try again",
+        ),
+    },
+)
 def add_contacts(id: ResourceId, body: ContactsInput) -> tuple[dict, int]:
     added, total = catalog_service().add_contacts(client_id(app), id, body.contacts)
     return ok({"campaignId": id, "added": len(added), "totalContacts": total, "contacts": added}, "Contacts added"), 201
 
 
-@app.get("/api/v1/client/campaigns/<id>/contacts")
+@app.get(
+    "/api/v1/client/campaigns/<id>/contacts",
+    summary="List a campaign's contacts",
+    description="In the order they were added, a page at a time.",
+    tags=["Contacts"],
+    responses={
+        **success(ContactPageResponse, "A page of contacts"),
+        **errors(404, e400="Invalid parameter or nextToken", e404="campaign not found"),
+    },
+)
 def list_contacts(
     id: ResourceId,
     limit: PageLimit = 50,

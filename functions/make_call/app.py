@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
+from campaign_api.responses import CallPlacedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import MakeCallInput
 from campaign_calling.wiring import single_call_service
@@ -16,7 +17,17 @@ tracer = Tracer()
 app = create_app(logger)
 
 
-@app.post("/api/v1/client/campaigns/<id>/make-call")
+@app.post(
+    "/api/v1/client/campaigns/<id>/make-call",
+    summary="Call one contact now",
+    description="Through the same dial path as a run; the call is logged. A call the provider refused is a 200 "
+    "with `data.success` false and `data.error`.",
+    tags=["Calling"],
+    responses={
+        **success(CallPlacedResponse, "The call as placed, with the provider's answer"),
+        **errors(404, 415, e404="campaign, contact or agent not found"),
+    },
+)
 def make_call(id: ResourceId, body: MakeCallInput) -> dict:
     result = single_call_service().make_call(client_id(app), id, body.contactId, body.agentId)
     logger.info(

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
+from campaign_api.responses import CallingStartedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import StartCallingInput
 from campaign_calling.wiring import calling_service
@@ -16,7 +17,26 @@ tracer = Tracer()
 app = create_app(logger)
 
 
-@app.post("/api/v1/client/campaigns/<id>/start-calling")
+@app.post(
+    "/api/v1/client/campaigns/<id>/start-calling",
+    summary="Start calling a campaign's contacts",
+    description="Calls every contact in turn with `delayBetweenCalls` ms between calls; answers at once. "
+    "Watch the run with calling-status.",
+    tags=["Calling"],
+    responses={
+        **success(CallingStartedResponse, "The run started"),
+        **errors(
+            404,
+            409,
+            415,
+            503,
+            e400="Invalid request, or the campaign has no contacts",
+            e404="campaign or agent not found",
+            e409="campaign is already running",
+            e503="the calling workflow could not be started",
+        ),
+    },
+)
 def start_calling(id: ResourceId, body: StartCallingInput) -> dict:
     run = calling_service().start(client_id(app), id, body.agentId, body.delayBetweenCalls)
     logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})

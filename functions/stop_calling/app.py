@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
+from campaign_api.responses import CallingStoppedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.wiring import calling_service
 
@@ -15,7 +16,16 @@ tracer = Tracer()
 app = create_app(logger)
 
 
-@app.post("/api/v1/client/campaigns/<id>/stop-calling")
+@app.post(
+    "/api/v1/client/campaigns/<id>/stop-calling",
+    summary="Stop a running campaign",
+    description="No call is placed after this answer; a call already being placed may finish and is logged.",
+    tags=["Calling"],
+    responses={
+        **success(CallingStoppedResponse, "The run stopped"),
+        **errors(404, 409, e404="campaign not found", e409="campaign is not running"),
+    },
+)
 def stop_calling(id: ResourceId) -> dict:
     calling_service().stop(client_id(app), id)
     return ok({"campaignId": id, "status": "stopped"}, "Campaign calling stopped")

@@ -17,9 +17,11 @@ from werkzeug.wrappers import Request, Response
 
 from campaign_local.auth import AuthError, JwtVerifier
 from campaign_local.lambdas import FunctionError, LocalFunctions
+from campaign_local.openapi import DOCS_PATH, OPENAPI_PATH, ApiDocs, resolver_of_handler
 from campaign_local.template import Route
 
 _MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_DOCS = "docs:"  # endpoint prefix of the docs routes (a route key is "METHOD /path")
 
 
 def _werkzeug_path(path: str) -> str:
@@ -41,7 +43,16 @@ class LocalHttpApi:
         self._functions = functions
         self._authorizers = authorizers
         self._routes = {r.route_key: r for r in routes}
-        self._map = Map([Rule(_werkzeug_path(r.path), methods=[r.method], endpoint=r.route_key) for r in routes])
+        self._map = Map(
+            [Rule(_werkzeug_path(r.path), methods=[r.method], endpoint=r.route_key) for r in routes]
+            + [
+                Rule(OPENAPI_PATH, methods=["GET"], endpoint=_DOCS + "openapi"),
+                Rule(DOCS_PATH, methods=["GET"], endpoint=_DOCS + "ui"),
+                Rule(f"{DOCS_PATH}/<asset>", methods=["GET"], endpoint=_DOCS + "asset"),
+            ]
+        )
+        # The OpenAPI document of these routes, from the resolvers of the handlers they run.
+        self._docs = ApiDocs(routes, lambda function: resolver_of_handler(functions.handler(function), function))
         self._server = make_server(host, port, self._wsgi, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
 
@@ -69,6 +80,8 @@ class LocalHttpApi:
             return _json(404, {"success": False, "message": "route not found"})
         except HTTPException as exc:
             return _json(exc.code or 400, {"success": False, "message": exc.description})
+        if route_key.startswith(_DOCS):
+            return self._serve_docs(route_key.removeprefix(_DOCS), request, path_params)
         if (request.content_length or 0) > _MAX_BODY_BYTES:
             return _json(413, {"success": False, "message": "request body too large"})
         route = self._routes[route_key]
@@ -88,6 +101,17 @@ class LocalHttpApi:
             # API Gateway answers an integration failure with a bare 500.
             return _json(500, {"message": "Internal Server Error"})
         return _from_lambda_result(result)
+
+    def _serve_docs(self, what: str, request: Request, path_params: dict[str, str]) -> Response:
+        """The OpenAPI document and Swagger UI; open to anyone, as they are docs, not data."""
+        if what == "openapi" or request.args.get("format") == "json":
+            return _json(200, self._docs.document(request.host_url))
+        if what == "ui":
+            return Response(self._docs.swagger_page(request.host_url), content_type="text/html; charset=utf-8")
+        asset = self._docs.asset(path_params.get("asset", ""))
+        if asset is None:
+            return _json(404, {"success": False, "message": "route not found"})
+        return Response(asset[0], content_type=asset[1], headers={"Cache-Control": "public, max-age=86400"})
 
 
 def http_api_event(

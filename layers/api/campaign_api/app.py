@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from campaign_api.envelope import error
 from campaign_calling.errors import (
@@ -38,6 +42,10 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
     def invalid_request(exc: RequestValidationError) -> Response:
         return _error(400, describe_validation_errors(exc.errors()))
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
+        return _error(415, "Content-Type must be application/json")
+
     @app.exception_handler(DomainError)
     def domain_error(exc: DomainError) -> Response:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
@@ -51,6 +59,10 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def unexpected(exc: Exception) -> Response:
+        if _raised_reading_body(exc):
+            # Bytes that are not UTF-8, JSON nested too deep or with a too long number, a
+            # multipart body without boundary: Powertools lets these escape as they are.
+            return _error(400, "request body is not valid JSON")
         logger.exception("unhandled error")
         return _error(500, "internal error")
 
@@ -74,6 +86,17 @@ def describe_validation_errors(errors: Any) -> str:
             message = str(err.get("msg", "is invalid"))
             parts.append(f"{field}: {message.removeprefix('Value error, ')}")
     return "; ".join(parts) or "invalid request"
+
+
+def _raised_reading_body(exc: BaseException) -> bool:
+    """Whether ``exc`` escaped from Powertools' request validation while it read the body."""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "_get_body" and Path(code.co_filename).name == "openapi_validation.py":
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _error(status: int, message: str) -> Response:

@@ -65,7 +65,7 @@ def decode_token(token: str | None, *, partition_key: str, sort_prefix: str) -> 
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         key = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidRequest("nextToken is not valid") from exc
     if not isinstance(key, dict) or key.get("pk") != {"S": partition_key} or set(key) != {"pk", "sk"}:
         raise InvalidRequest("nextToken is not valid")

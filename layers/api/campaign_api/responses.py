@@ -1,0 +1,177 @@
+"""What the API answers, as pydantic models, for the OpenAPI document.
+
+Each route names its answers with ``responses=`` in its decorator (see ``success`` and
+``errors``). They document the routes only: handlers keep returning the envelopes built by
+``campaign_api.envelope``, so declaring a response changes nothing at runtime. The
+end-to-end fuzz test checks every answer of the local engine against these schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from campaign_calling.models import Agent, CallingStatus, CallLog, Campaign, Contact
+
+JSON = "application/json"
+
+
+class _Strict(BaseModel):
+    # additionalProperties: false in the document, so an undocumented field is a finding.
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- data of the routes that do not answer with a stored model --------------------------
+
+
+class ContactsAdded(_Strict):
+    campaignId: str
+    added: int = Field(description="Contacts added by this request")
+    totalContacts: int = Field(description="Contacts of the campaign, these included")
+    contacts: list[Contact] = Field(description="The contacts added, in the order given, with their ids")
+
+
+class ContactPage(_Strict):
+    items: list[Contact]
+    nextToken: str | None = Field(description="Pass as ?nextToken= for the next page; null on the last page")
+
+
+class CallLogPage(_Strict):
+    items: list[CallLog] = Field(description="Call attempts, newest first")
+    nextToken: str | None = Field(description="Pass as ?nextToken= for the next page; null on the last page")
+
+
+class CallingStarted(_Strict):
+    campaignId: str
+    totalContacts: int
+    status: Literal["started"]
+
+
+class CallingStopped(_Strict):
+    campaignId: str
+    status: Literal["stopped"]
+
+
+class CalledContact(_Strict):
+    id: str = Field(alias="_id")
+    name: str
+    phone: str
+
+
+class CallPlaced(_Strict):
+    success: bool = Field(description="Whether the provider accepted the call")
+    uniqueId: str
+    contact: CalledContact
+    timestamp: str = Field(description="When the call was placed (ISO 8601)")
+    externalResponse: Any = Field(description="The provider's answer, as it sent it")
+    error: str | SkipJsonSchema[None] = Field(None, description="Why the call failed; only when it did")
+
+
+# -- envelopes -------------------------------------------------------------------------
+
+
+class _Ok(_Strict):
+    success: Literal[True]
+
+
+class AgentCreated(_Ok):
+    message: str
+    data: Agent
+
+
+class AgentFound(_Ok):
+    data: Agent
+
+
+class CampaignCreated(_Ok):
+    message: str
+    data: Campaign
+
+
+class CampaignFound(_Ok):
+    data: Campaign
+
+
+class ContactsAddedResponse(_Ok):
+    message: str
+    data: ContactsAdded
+
+
+class ContactPageResponse(_Ok):
+    data: ContactPage
+
+
+class CallLogPageResponse(_Ok):
+    data: CallLogPage
+
+
+class CallingStatusResponse(_Ok):
+    data: CallingStatus
+
+
+class CallingStartedResponse(_Ok):
+    message: str
+    data: CallingStarted
+
+
+class CallingStoppedResponse(_Ok):
+    message: str
+    data: CallingStopped
+
+
+class CallPlacedResponse(_Ok):
+    data: CallPlaced
+
+
+class ErrorResponse(_Strict):
+    success: Literal[False]
+    message: str = Field(description="What is wrong, for a person to read")
+
+
+class UnauthorizedResponse(_Strict):
+    """The local engine answers a refused token with the error envelope; API Gateway's JWT
+    authorizer answers `{"message": "Unauthorized"}` (no `success`)."""
+
+    success: Literal[False] = False
+    message: str
+
+
+# -- responses= of the route decorators ----------------------------------------------
+
+_ERRORS: dict[int, tuple[type[BaseModel], str]] = {
+    400: (
+        ErrorResponse,
+        "Invalid request: malformed JSON, or a field or parameter that is invalid (the message names it)",
+    ),
+    401: (
+        UnauthorizedResponse,
+        "Missing, malformed, expired or wrongly signed bearer token; refused before the handler runs",
+    ),
+    403: (ErrorResponse, "The token does not carry the claim that names the client"),
+    404: (ErrorResponse, "Not found (another client's resource is not found either)"),
+    409: (ErrorResponse, "The campaign is in a state that forbids the operation"),
+    415: (ErrorResponse, "The request body is not sent as JSON (Content-Type must be application/json)"),
+    503: (ErrorResponse, "A service the request needs is unavailable; try again"),
+}
+
+# Every route: a bad request, no valid token, a token without the client claim.
+COMMON_ERRORS = (400, 401, 403)
+
+
+def success(model: type[BaseModel], description: str, status: int = 200) -> dict[int, dict[str, Any]]:
+    return {status: {"description": description, "content": {JSON: {"model": model}}}}
+
+
+def errors(*statuses: int, **descriptions: str) -> dict[int, dict[str, Any]]:
+    """The error envelope for ``statuses`` (plus COMMON_ERRORS); ``descriptions`` override
+    the default description of a status, keyed ``e404="campaign not found"``."""
+    out = {}
+    for status in sorted({*COMMON_ERRORS, *statuses}):
+        model, description = _ERRORS[status]
+        out[status] = {
+            "description": descriptions.get(f"e{status}", description),
+            "content": {JSON: {"model": model}},
+        }
+    return out

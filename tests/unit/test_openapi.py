@@ -1,0 +1,258 @@
+"""The OpenAPI document of the whole API: valid OpenAPI 3.1, exactly template.yaml's routes,
+the JWT authorizer, the request bodies the handlers validate with, and every answer they give;
+and the local HTTP API serving it with Swagger UI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate as validate_spec
+from pydantic import BaseModel
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from campaign_calling.models import AgentInput, CampaignInput, ContactsInput, MakeCallInput, StartCallingInput
+from campaign_local.auth import JwtVerifier, LocalIdentityProvider, load_or_create_signing_key
+from campaign_local.http_api import LocalHttpApi
+from campaign_local.lambdas import LocalFunctions
+from campaign_local.openapi import BEARER_SCHEME, DOCS_PATH, OPENAPI_PATH, build_from_template
+from campaign_local.template import Template
+
+CLIENT = "/api/v1/client"
+# What each route takes as its body (None: no body), and its success status.
+CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
+    ("POST", f"{CLIENT}/agents"): (AgentInput, "201"),
+    ("GET", f"{CLIENT}/agents/{{id}}"): (None, "200"),
+    ("POST", f"{CLIENT}/campaigns"): (CampaignInput, "201"),
+    ("GET", f"{CLIENT}/campaigns/{{id}}"): (None, "200"),
+    ("POST", f"{CLIENT}/campaigns/{{id}}/contacts"): (ContactsInput, "201"),
+    ("GET", f"{CLIENT}/campaigns/{{id}}/contacts"): (None, "200"),
+    ("GET", f"{CLIENT}/campaigns/{{id}}/call-logs"): (None, "200"),
+    ("GET", f"{CLIENT}/campaigns/{{id}}/calling-status"): (None, "200"),
+    ("POST", f"{CLIENT}/campaigns/{{id}}/start-calling"): (StartCallingInput, "200"),
+    ("POST", f"{CLIENT}/campaigns/{{id}}/stop-calling"): (None, "200"),
+    ("POST", f"{CLIENT}/campaigns/{{id}}/make-call"): (MakeCallInput, "200"),
+}
+CONFLICTS = {f"{CLIENT}/campaigns/{{id}}/start-calling", f"{CLIENT}/campaigns/{{id}}/stop-calling"}
+
+
+@pytest.fixture(scope="module")
+def doc(template: Template) -> dict[str, Any]:
+    return build_from_template(template)
+
+
+def operations(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(method.upper(), path): op for path, item in doc["paths"].items() for method, op in item.items()}
+
+
+def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rpartition("/")[2]]
+    return schema
+
+
+def without_null_defaults(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_null_defaults(v) for k, v in value.items() if not (k == "default" and v is None)}
+    if isinstance(value, list):
+        return [without_null_defaults(v) for v in value]
+    return value
+
+
+def conforms(doc: dict[str, Any], schema: dict[str, Any], instance: Any) -> None:
+    """Validate against a schema of the document, its $refs resolved within it."""
+    jsonschema.Draft202012Validator({**schema, "components": doc["components"]}).validate(instance)
+
+
+def test_the_document_is_valid_openapi_3_1(doc):
+    assert doc["openapi"].startswith("3.1")
+    validate_spec(doc)
+    json.dumps(doc)  # plain JSON, as served
+
+
+def test_it_lists_exactly_the_template_routes(doc, template):
+    assert set(operations(doc)) == {(r.method, r.path) for r in template.routes()}
+    assert set(operations(doc)) == set(CONTRACT), "a route was added or removed: update CONTRACT"
+    ids = [op["operationId"] for op in operations(doc).values()]
+    assert len(ids) == len(set(ids))
+    assert all(op.get("summary") and op.get("tags") for op in operations(doc).values())
+
+
+def test_every_route_needs_the_bearer_token(doc, template):
+    scheme = doc["components"]["securitySchemes"][BEARER_SCHEME]
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert doc["security"] == [{BEARER_SCHEME: []}]
+    ops = operations(doc)
+    for route in template.routes():
+        security = ops[(route.method, route.path)].get("security", doc["security"])
+        assert route.authorizer, f"{route.route_key} is open in template.yaml"
+        assert security == [{BEARER_SCHEME: []}], route.route_key
+
+
+def test_path_and_query_parameters(doc):
+    for (method, path), op in operations(doc).items():
+        params = {(p["in"], p["name"]): p for p in op.get("parameters", [])}
+        if "{id}" in path:
+            id_param = params.pop(("path", "id"))
+            assert id_param["required"] is True
+            assert id_param["schema"] | {"minLength": 1, "maxLength": 128} == id_param["schema"]
+        if method == "GET" and path.endswith(("/contacts", "/call-logs")):
+            limit = params.pop(("query", "limit"))["schema"]
+            assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == ("integer", 1, 500, 50)
+            assert params.pop(("query", "nextToken"))["required"] is False
+        assert not params, f"{method} {path}: unexpected parameters {sorted(params)}"
+
+
+def test_request_bodies_are_the_pydantic_models(doc):
+    for key, op in operations(doc).items():
+        model, _ = CONTRACT[key]
+        if model is None:
+            assert "requestBody" not in op, key
+            continue
+        body = op["requestBody"]
+        assert body["required"] is True
+        assert list(body["content"]) == ["application/json"]
+        ref = body["content"]["application/json"]["schema"]
+        assert ref == {"$ref": f"#/components/schemas/{model.__name__}"}
+        # Powertools leaves out null values, "default": null among them.
+        expected = without_null_defaults(model.model_json_schema(ref_template="#/components/schemas/{model}"))
+        for name, schema in {model.__name__: expected, **expected.pop("$defs", {})}.items():
+            assert doc["components"]["schemas"][name] == schema, name
+        assert resolve(doc, ref)["additionalProperties"] is False
+
+
+def test_every_route_documents_its_answers(doc):
+    for (method, path), op in operations(doc).items():
+        _, success = CONTRACT[(method, path)]
+        statuses = set(op["responses"])
+        expected = {success, "400", "401", "403"}
+        if "{id}" in path:
+            expected.add("404")
+        if "requestBody" in op:
+            expected.add("415")
+        if path in CONFLICTS:
+            expected.add("409")
+        if path.endswith("/start-calling"):
+            expected.add("503")
+        if method == "POST" and path.endswith("/contacts"):
+            expected.add("409")  # contacts added concurrently
+        assert statuses == expected, f"{method} {path}"
+        assert "422" not in statuses  # Powertools' validation status: ours is 400
+
+
+def test_success_answers_are_the_envelope_with_data(doc):
+    for key, op in operations(doc).items():
+        _, status = CONTRACT[key]
+        schema = resolve(doc, op["responses"][status]["content"]["application/json"]["schema"])
+        assert schema["properties"]["success"]["const"] is True
+        assert {"success", "data"} <= set(schema["required"])
+        assert set(schema["properties"]) <= {"success", "message", "data"}
+        assert schema["additionalProperties"] is False
+
+
+def test_error_answers_are_the_error_envelope(doc):
+    for (method, path), op in operations(doc).items():
+        for status, response in op["responses"].items():
+            if status.startswith("2"):
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            conforms(doc, schema, {"success": False, "message": "campaign not found"})
+            with pytest.raises(jsonschema.ValidationError):
+                conforms(doc, schema, {"success": True, "message": "x"})
+            with pytest.raises(jsonschema.ValidationError):
+                conforms(doc, schema, {"success": False})
+            if status == "401":  # what API Gateway's authorizer answers in AWS
+                conforms(doc, schema, {"message": "Unauthorized"})
+            else:
+                assert resolve(doc, schema)["required"] == ["success", "message"], f"{method} {path} {status}"
+
+
+def test_answers_of_the_documented_shapes_conform(doc):
+    """A few answers as the handlers build them, against the document."""
+    ops = operations(doc)
+
+    def check(key: tuple[str, str], status: str, body: Any) -> None:
+        conforms(doc, ops[key]["responses"][status]["content"]["application/json"]["schema"], body)
+
+    agent = {"_id": "ag_1", "name": "A", "providerAgentId": "p", "callerId": None, "createdAt": "t"}
+    check(("POST", f"{CLIENT}/agents"), "201", {"success": True, "message": "Agent created", "data": agent})
+    check(("GET", f"{CLIENT}/agents/{{id}}"), "200", {"success": True, "data": agent})
+    contact = {"_id": "ct_0000000001", "name": "J", "phone": "+12025550123", "createdAt": "t"}
+    check(
+        ("GET", f"{CLIENT}/campaigns/{{id}}/contacts"),
+        "200",
+        {"success": True, "data": {"items": [contact], "nextToken": None}},
+    )
+    check(
+        ("GET", f"{CLIENT}/campaigns/{{id}}/calling-status"),
+        "200",
+        {"success": True, "data": {"campaignId": "c", "isRunning": False, "totalContacts": 0, "progress": None}},
+    )
+    placed = {
+        "success": False,
+        "uniqueId": "aidial-1",
+        "contact": {"_id": "ct_0000000001", "name": "J", "phone": "+12025550123"},
+        "timestamp": "t",
+        "externalResponse": {"error": "busy"},
+        "error": "provider answered 503",
+    }
+    check(("POST", f"{CLIENT}/campaigns/{{id}}/make-call"), "200", {"success": True, "data": placed})
+    with pytest.raises(jsonschema.ValidationError):  # an undocumented field is a finding
+        check(("GET", f"{CLIENT}/agents/{{id}}"), "200", {"success": True, "data": agent, "extra": 1})
+
+
+# -- served by the local HTTP API -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_api(template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHttpApi]:
+    identity = LocalIdentityProvider(load_or_create_signing_key(tmp_path_factory.mktemp("key") / "key.json"))
+    verifier = JwtVerifier(identity.jwks(), issuer=identity.issuer, audiences=[identity.audience])
+    routes = template.routes()
+    api = LocalHttpApi(
+        routes, LocalFunctions(template.functions()), {r.authorizer: verifier for r in routes if r.authorizer}, port=0
+    ).start()
+    yield api
+    api.stop()
+
+
+def get(api: LocalHttpApi, path: str, method: str = "GET", **kwargs: Any):
+    builder = EnvironBuilder(path=path, method=method, base_url="http://127.0.0.1:3000", **kwargs)
+    return api.respond(Request(builder.get_environ()))
+
+
+def test_the_local_api_serves_the_document_without_a_token(local_api, doc):
+    response = get(local_api, OPENAPI_PATH)
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    served = json.loads(response.get_data())
+    assert served["servers"] == [{"url": "http://127.0.0.1:3000", "description": "local engine"}]
+    assert {**served, "servers": doc["servers"]} == doc
+    assert json.loads(get(local_api, DOCS_PATH, query_string={"format": "json"}).get_data()) == served
+
+
+def test_the_local_api_serves_swagger_ui_from_local_files(local_api):
+    page = get(local_api, DOCS_PATH)
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "SwaggerUIBundle(" in html
+    assert '"openapi": "3.1.0"' in html  # the document itself, with the page
+    for asset, mimetype in (("swagger-ui-bundle.min.js", "text/javascript"), ("swagger-ui.min.css", "text/css")):
+        assert f"{DOCS_PATH}/{asset}" in html
+        served = get(local_api, f"{DOCS_PATH}/{asset}")
+        assert served.status_code == 200, asset
+        assert served.mimetype == mimetype
+        assert len(served.get_data()) > 10_000
+    assert get(local_api, f"{DOCS_PATH}/../../etc/passwd").status_code == 404
+    assert get(local_api, f"{DOCS_PATH}/nothing.js").status_code == 404
+    assert get(local_api, DOCS_PATH, method="POST").status_code == 404
+
+
+def test_the_docs_open_no_data_route(local_api):
+    response = get(local_api, f"{CLIENT}/agents/ag_1")
+    assert response.status_code == 401
