@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test check unit e2e token format clean
+.PHONY: run test check unit e2e token bench format clean
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ check: $(STAMP)
 CLIENT ?= demo-client
 token: $(STAMP)
 	@$(BIN)/python -m campaign_local token $(CLIENT)
+
+## bench: measure cost, request counts, pacing, cold start (bench/results, docs/benchmarks.md)
+ONLY ?=
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ONLY)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -14,6 +14,7 @@ from campaign_local.aws import LocalAws, create_resources, create_state_machines
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import LambdaInvokeServer, LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
+from campaign_local.stats import AwsRequestCounter
 from campaign_local.template import Resolver, Template, find_template
 from campaign_local.watcher import ExecutionWatcher, sweep_seconds_from_env
 
@@ -87,7 +88,9 @@ class LocalEngine:
         self.dialer = SimDialer(dialer_config, host=cfg.host, port=cfg.dialer_port).start()
 
         self.functions = LocalFunctions(self.template.functions())
-        self.lambda_server = LambdaInvokeServer(self.functions, host=cfg.host, port=cfg.lambda_port).start()
+        self.lambda_server = LambdaInvokeServer(
+            self.functions, host=cfg.host, port=cfg.lambda_port, aws_requests=AwsRequestCounter().install()
+        ).start()
         # moto's Step Functions invokes Lambda through this endpoint; it must be set
         # before moto creates its Lambda client.
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_server.url

@@ -10,6 +10,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
+from campaign_local.stats import AwsRequestCounter
 from campaign_local.template import FunctionSpec, function_arn
 
 logger = logging.getLogger(__name__)
@@ -127,8 +129,15 @@ class LambdaInvokeServer:
     (see InvokeFault), read them with ``GET /faults`` and clear them with ``DELETE /faults``.
     """
 
-    def __init__(self, functions: LocalFunctions, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        functions: LocalFunctions,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        aws_requests: AwsRequestCounter | None = None,
+    ) -> None:
         self.functions = functions
+        self._aws_requests = aws_requests
         self._faults: dict[str, InvokeFault] = {}
         self._faults_lock = threading.Lock()
         outer = self
@@ -166,7 +175,10 @@ class LambdaInvokeServer:
         self._server.server_close()
 
     def _faults_api(self, request: BaseHTTPRequestHandler, raw: bytes = b"") -> None:
-        if request.path.split("?", 1)[0] != "/faults":
+        path = request.path.split("?", 1)[0]
+        if path == "/stats" and request.command == "GET":
+            return _reply(request, 200, self.stats())
+        if path != "/faults":
             return _reply(request, 404, {"message": "not found"})
         with self._faults_lock:
             if request.command == "DELETE":
@@ -186,6 +198,14 @@ class LambdaInvokeServer:
                     return _reply(request, 400, {"message": f"mode must be one of {sorted(INVOKE_FAULT_MODES)}"})
                 self._faults[fault.function] = fault
             return _reply(request, 200, [f.to_json() for f in self._faults.values()])
+
+    def stats(self) -> dict[str, Any]:
+        """Invocations per function and the handlers' AWS requests per operation, so far."""
+        invocations = Counter(name for name, _ in list(self.functions.invocations))
+        return {
+            "invocations": dict(invocations),
+            "awsRequests": self._aws_requests.snapshot() if self._aws_requests else {},
+        }
 
     def _take_fault(self, logical_id: str) -> InvokeFault | None:
         with self._faults_lock:

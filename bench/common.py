@@ -1,0 +1,67 @@
+"""Helpers shared by the benchmarks: an engine, campaigns, waiting for a run."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import httpx
+
+from campaign_local.harness import Engine, running_engine
+
+BASE = "/api/v1/client/campaigns"
+IMPORT_PAGE = 500  # the API's maximum contacts per request
+
+
+@contextmanager
+def engine(**env: str) -> Iterator[Engine]:
+    with TemporaryDirectory() as tmp, running_engine(Path(tmp), env) as started:
+        yield started
+
+
+def phones(n: int, area: int = 202) -> list[str]:
+    """n distinct valid numbers (NANP 555 numbers of one area code, then the next)."""
+    return [f"+1{area + i // 10_000}555{i % 10_000:04d}" for i in range(n)]
+
+
+def create_campaign(api: httpx.Client, numbers: list[str]) -> tuple[str, str, float]:
+    """An agent and a campaign with these contacts, imported in pages of 500.
+    Returns (agent id, campaign id, seconds the import took)."""
+    agent = api.post("/api/v1/client/agents", json={"name": "Bench", "providerAgentId": "bench"}).json()["data"]["_id"]
+    campaign = api.post("/api/v1/client/campaigns", json={"name": "Bench"}).json()["data"]["_id"]
+    started = time.perf_counter()
+    for i in range(0, len(numbers), IMPORT_PAGE):
+        page = [{"name": f"Contact {i + j + 1}", "phone": p} for j, p in enumerate(numbers[i : i + IMPORT_PAGE])]
+        response = api.post(f"{BASE}/{campaign}/contacts", json={"contacts": page})
+        response.raise_for_status()
+    return agent, campaign, time.perf_counter() - started
+
+
+def run_to_end(
+    api: httpx.Client, agent: str, campaign: str, delay_ms: int, timeout: float
+) -> tuple[dict[str, Any], float]:
+    """Start calling and wait for the run to end. Returns (final progress, seconds)."""
+    started = time.perf_counter()
+    response = api.post(f"{BASE}/{campaign}/start-calling", json={"agentId": agent, "delayBetweenCalls": delay_ms})
+    response.raise_for_status()
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        data = api.get(f"{BASE}/{campaign}/calling-status").json()["data"]
+        if data["progress"] and not data["isRunning"]:
+            return data["progress"], time.perf_counter() - started
+        time.sleep(0.5)
+    raise AssertionError(f"the run did not end within {timeout} s")
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise AssertionError(f"benchmark correctness check failed: {what}")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,100 @@
+"""Local engine throughput with no delay, and what each call costs in history events,
+state transitions, Lambda invocations and DynamoDB requests (counted by the engine)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from bench.common import check, create_campaign, engine, phones, run_to_end
+from bench.prices import call_cost
+
+SIZES = (100, 1000, 5000)
+HISTORY_LIMIT = 25_000
+
+
+def run() -> dict[str, Any]:
+    results = []
+    with engine() as local, local.client() as api:
+        for n in SIZES:
+            numbers = phones(n, area=202 + 10 * SIZES.index(n))
+            agent, campaign, import_s = create_campaign(api, numbers)
+            before = httpx.get(f"{local.lambda_url}/stats").json()
+            progress, run_s = run_to_end(api, agent, campaign, delay_ms=0, timeout=3600)
+            after = httpx.get(f"{local.lambda_url}/stats").json()
+
+            dialed = [c["phone"] for c in local.calls_for(campaign) if c["status"] == 201]
+            check(dialed == numbers, f"{n} contacts dialed exactly once each, in the order added")
+            check(progress["completedCalls"] == progress["successfulCalls"] == n, "every call counted once")
+            histories = execution_histories(local, progress["runId"])
+            check(all(h["events"] < HISTORY_LIMIT for h in histories), "every execution under 25,000 events")
+
+            invocations = _delta(before["invocations"], after["invocations"])
+            requests = _delta(before["awsRequests"], after["awsRequests"])
+            events = sum(h["events"] for h in histories)
+            transitions = sum(h["transitions"] for h in histories)
+            per_call = {
+                "historyEvents": events / n,
+                "stateTransitions": transitions / n,
+                "lambdaInvocations": sum(invocations.values()) / n,
+                "dynamodbRequests": sum(
+                    v for k, v in requests.items() if k.startswith("dynamodb.") and not k.endswith(".items")
+                )
+                / n,
+                "dynamodbTransactionItems": requests.get("dynamodb.TransactWriteItems.items", 0) / n,
+                "dynamodbWrites": sum(
+                    v for k, v in requests.items() if k in ("dynamodb.PutItem", "dynamodb.UpdateItem")
+                )
+                / n,
+                "dynamodbReads": sum(v for k, v in requests.items() if k in ("dynamodb.GetItem", "dynamodb.Query")) / n,
+            }
+            results.append(
+                {
+                    "contacts": n,
+                    "importSeconds": round(import_s, 2),
+                    "runSeconds": round(run_s, 2),
+                    "contactsPerSecond": round(n / run_s, 1),
+                    "executions": len(histories),
+                    "maxEventsPerExecution": max(h["events"] for h in histories),
+                    "perCall": {k: round(v, 2) for k, v in per_call.items()},
+                    "invocationsByFunction": invocations,
+                    "awsRequests": requests,
+                    "costPer1000Calls": call_cost(per_call),
+                }
+            )
+            print(f"   {n} contacts: {n / run_s:.1f}/s, {len(histories)} executions, {events / n:.1f} events per call")
+    return {
+        "command": "make bench ONLY=throughput  (python -m bench throughput)",
+        "setup": "local engine, default parameters (ContactsPageSize=100, PagesPerExecution=10), no delay, "
+        "simulated provider with no latency",
+        "runs": results,
+    }
+
+
+def execution_histories(local: Any, run_id: str) -> list[dict[str, Any]]:
+    sfn = local.aws_client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    runs = []
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
+        runs += [e for e in page["executions"] if e["name"].startswith(run_id)]
+    histories = []
+    for execution in sorted(runs, key=lambda e: e["name"]):
+        kinds: Counter[str] = Counter()
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"]):
+            kinds.update(e["type"] for e in page["events"])
+        histories.append(
+            {
+                "name": execution["name"],
+                "status": execution["status"],
+                "events": sum(kinds.values()),
+                # Step Functions bills a transition each time a state is entered.
+                "transitions": sum(v for k, v in kinds.items() if k.endswith("StateEntered")),
+            }
+        )
+    return histories
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
