@@ -28,10 +28,13 @@ def run() -> dict[str, Any]:
     template = Template(find_template())
     env = {"POWERTOOLS_TRACE_DISABLED": "true", "PATH": "/usr/bin:/bin"}
     boto3_ms = _median_ms(_BOTO3, env)
+    boto3_importtime = _importtime_ms("import boto3", env)
     functions = {}
     for logical_id, spec in sorted(template.functions().items()):
+        load = _LOAD.format(path=str(spec.handler_file))
         functions[logical_id] = {
-            "importMs": round(_median_ms(_LOAD.format(path=str(spec.handler_file)), env), 1),
+            "importMs": round(_median_ms(load, env), 1),
+            "importtimeMs": round(_importtime_ms(load, env), 1),
             "codeBytes": _tree_bytes(spec.code_dir),
         }
         print(f"   {logical_id}: {functions[logical_id]['importMs']} ms")
@@ -44,6 +47,7 @@ def run() -> dict[str, Any]:
         "setup": f"median of {REPEATS} fresh interpreters ({sys.version.split()[0]}), tracing off; layer sizes as "
         "`pip install --target` for python3.13 arm64 (what `sam build` packs), boto3 excluded (the runtime has it)",
         "importBoto3Ms": round(boto3_ms, 1),
+        "importtimeBoto3Ms": round(boto3_importtime, 1),
         "functions": functions,
         "layers": layers,
     }
@@ -55,6 +59,25 @@ def _median_ms(code: str, env: dict[str, str]) -> float:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
+
+
+def _importtime_ms(code: str, env: dict[str, str]) -> float:
+    """What `python -X importtime` reports: the sum of the cumulative times of the
+    top-level imports (median of the runs)."""
+    totals = []
+    for _ in range(REPEATS):
+        out = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        total_us = 0
+        for line in out.stderr.splitlines():
+            if not line.startswith("import time:") or "cumulative" in line:
+                continue
+            fields = line.split("|")
+            if len(fields) == 3 and not fields[2].startswith("  "):  # depth 0: " name"
+                total_us += int(fields[1].strip())
+        totals.append(total_us / 1000)
+    return statistics.median(totals)
 
 
 def _tree_bytes(folder: Path) -> int:

@@ -24,9 +24,13 @@ def engine(**env: str) -> Iterator[Engine]:
         yield started
 
 
-def phones(n: int, area: int = 202) -> list[str]:
-    """n distinct valid numbers (NANP 555 numbers of one area code, then the next)."""
-    return [f"+1{area + i // 10_000}555{i % 10_000:04d}" for i in range(n)]
+# Area codes in service, each good for 10,000 distinct 555 numbers.
+AREA_CODES = (202, 212, 213, 305, 312, 404, 415, 503, 617, 718, 206, 303)
+
+
+def phones(n: int, first_area: int = 0) -> list[str]:
+    """n distinct valid numbers: 555 numbers of one area code, then the next."""
+    return [f"+1{AREA_CODES[(first_area + i // 10_000) % len(AREA_CODES)]}555{i % 10_000:04d}" for i in range(n)]
 
 
 def create_campaign(api: httpx.Client, numbers: list[str]) -> tuple[str, str, float]:

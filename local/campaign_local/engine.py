@@ -75,6 +75,7 @@ class LocalEngine:
         self.api: LocalHttpApi | None = None
         self.state_machine_arns: dict[str, str] = {}
         self.identity: LocalIdentityProvider | None = None
+        self.aws_requests = AwsRequestCounter()
         self.watcher: ExecutionWatcher | None = None
 
     def start(self) -> LocalEngine:
@@ -89,13 +90,15 @@ class LocalEngine:
 
         self.functions = LocalFunctions(self.template.functions())
         self.lambda_server = LambdaInvokeServer(
-            self.functions, host=cfg.host, port=cfg.lambda_port, aws_requests=AwsRequestCounter().install()
+            self.functions, host=cfg.host, port=cfg.lambda_port, aws_requests=self.aws_requests
         ).start()
         # moto's Step Functions invokes Lambda through this endpoint; it must be set
         # before moto creates its Lambda client.
         os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self.lambda_server.url
 
         self.aws = LocalAws(host=cfg.host, port=cfg.aws_port).start()
+        # After moto started: it replaces boto3's default session, which the handlers use.
+        self.aws_requests.install()
         secret_ids = list(self.template.secrets())
         physical = create_resources(self.template, secret_values={s: self.dialer_api_key for s in secret_ids})
         resolver = Resolver(

@@ -79,7 +79,8 @@ class ExecutionWatcher:
         self._seen: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="execution-watcher", daemon=True)
-        self._sfn = boto3.client("stepfunctions", region_name=REGION)
+        # Its own session: the engine counts the handlers' requests on the default one.
+        self._sfn = boto3.session.Session().client("stepfunctions", region_name=REGION)
 
     def start(self) -> ExecutionWatcher:
         self._thread.start()
