@@ -110,6 +110,7 @@ def _layer_size(folder: Path) -> dict[str, Any]:
                     str(requirements),
                 ],
                 check=True,
+                capture_output=True,  # pip warns about the venv it is not installing into
             )
         for package in folder.iterdir():
             if package.is_dir() and (package / "__init__.py").exists():

@@ -10,6 +10,7 @@ import httpx
 
 from bench.common import check, create_campaign, engine, phones, run_to_end
 from bench.prices import call_cost
+from campaign_local.template import Template, find_template
 
 SIZES = (100, 1000, 5000)
 HISTORY_LIMIT = 25_000
@@ -31,8 +32,17 @@ def run() -> dict[str, Any]:
             histories = execution_histories(local, progress["runId"])
             check(all(h["events"] < HISTORY_LIMIT for h in histories), "every execution under 25,000 events")
 
-            invocations = _delta(before["invocations"], after["invocations"])
-            requests = _delta(before["awsRequests"], after["awsRequests"])
+            # Only what the run itself costs: its state machine's tasks (not the status polls).
+            tasks = task_functions()
+            invocations = {k: v for k, v in _delta(before["invocations"], after["invocations"]).items() if k in tasks}
+            requests: Counter[str] = Counter()
+            for function in tasks:
+                requests.update(
+                    _delta(
+                        before["awsRequestsByFunction"].get(function, {}),
+                        after["awsRequestsByFunction"].get(function, {}),
+                    )
+                )
             events = sum(h["events"] for h in histories)
             transitions = sum(h["transitions"] for h in histories)
             per_call = {
@@ -60,7 +70,7 @@ def run() -> dict[str, Any]:
                     "maxEventsPerExecution": max(h["events"] for h in histories),
                     "perCall": {k: round(v, 2) for k, v in per_call.items()},
                     "invocationsByFunction": invocations,
-                    "awsRequests": requests,
+                    "awsRequests": dict(requests),
                     "costPer1000Calls": call_cost(per_call),
                 }
             )
@@ -71,6 +81,13 @@ def run() -> dict[str, Any]:
         "simulated provider with no latency",
         "runs": results,
     }
+
+
+def task_functions() -> set[str]:
+    """The functions the state machine invokes, from its definition's substitutions."""
+    template = Template(find_template())
+    (machine,) = template.state_machines().values()
+    return {value["Fn::GetAtt"][0] for value in machine["DefinitionSubstitutions"].values() if "Fn::GetAtt" in value}
 
 
 def execution_histories(local: Any, run_id: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
-from campaign_local.stats import AwsRequestCounter
+from campaign_local.stats import AwsRequestCounter, current_function
 from campaign_local.template import FunctionSpec, function_arn
 
 logger = logging.getLogger(__name__)
@@ -80,10 +80,13 @@ class LocalFunctions:
         spec = self._specs[logical_id]
         handler = self.handler(logical_id)
         self.invocations.append((logical_id, time.time()))
+        token = current_function.set(logical_id)
         try:
             return handler(event, LambdaContext(function_name=logical_id, timeout_seconds=spec.timeout_seconds))
         except Exception as exc:  # reported to the caller like Lambda's "Unhandled" error
             raise FunctionError(type(exc).__name__, str(exc), traceback.format_exception(exc)) from exc
+        finally:
+            current_function.reset(token)
 
 
 def load_handler_module(spec: FunctionSpec) -> ModuleType:
@@ -205,6 +208,7 @@ class LambdaInvokeServer:
         return {
             "invocations": dict(invocations),
             "awsRequests": self._aws_requests.snapshot() if self._aws_requests else {},
+            "awsRequestsByFunction": self._aws_requests.by_function() if self._aws_requests else {},
         }
 
     def _take_fault(self, logical_id: str) -> InvokeFault | None:
