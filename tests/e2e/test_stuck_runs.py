@@ -11,23 +11,11 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import CampaignSetup, Engine, wait_until
+from tests.e2e.test_calling import BASE, start, status
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/client/campaigns"
 LONG_DELAY_MS = 60_000  # the run sits in a Wait state between its calls
-
-
-def start(api: httpx.Client, setup: CampaignSetup, delay_ms: int) -> httpx.Response:
-    return api.post(
-        f"{BASE}/{setup.campaign_id}/start-calling", json={"agentId": setup.agent_id, "delayBetweenCalls": delay_ms}
-    )
-
-
-def status(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
-    response = api.get(f"{BASE}/{campaign_id}/calling-status")
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
 
 
 def current_execution(engine: Engine, run_id: str) -> dict[str, Any]:
