@@ -333,7 +333,13 @@ def test_start_calling_event(aws: Any, agent: dict[str, Any], campaign: dict[str
     (execution,) = executions(aws)
     assert execution["status"] == "RUNNING"
     state = json.loads(execution["input"])
-    assert state["cursor"] == {"afterSeq": 0, "nextIndex": 0, "pagesInExecution": 0, "execution": 1}
+    assert state["cursor"] == {
+        "afterSeq": 0,
+        "nextIndex": 0,
+        "pagesInExecution": 0,
+        "contactsInExecution": 0,
+        "execution": 1,
+    }
     assert execution["name"] == f"{state['run']['runId']}-0001"
     assert state["run"]["campaignId"] == campaign["_id"]
     assert state["run"]["delayMs"] == 2000
@@ -682,7 +688,7 @@ def test_load_contacts_page_event(aws: Any, run: dict[str, Any]) -> None:
     names.append(("ct_0000000003", "Grace Hopper", "+12025550102"))
     assert result == {
         "run": run,
-        "cursor": {"afterSeq": 3, "nextIndex": 3, "pagesInExecution": 1, "execution": 1},
+        "cursor": {"afterSeq": 3, "nextIndex": 3, "pagesInExecution": 1, "contactsInExecution": 3, "execution": 1},
         "page": {
             "contacts": [
                 {
@@ -789,7 +795,7 @@ def test_continue_run_event_starts_the_next_execution(aws: Any, run: dict[str, A
     assert described["status"] == "RUNNING"
     assert json.loads(described["input"]) == {
         "run": run,
-        "cursor": {**sample["cursor"], "pagesInExecution": 0, "execution": 2},
+        "cursor": {**sample["cursor"], "pagesInExecution": 0, "contactsInExecution": 0, "execution": 2},
     }
     # A repeated hand-over is the same execution, not a second one.
     assert invoke(aws, "ContinueRunFunction", event) == result

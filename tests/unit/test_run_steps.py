@@ -18,6 +18,7 @@ from campaign_calling.data.runs import ClaimResult, RunRepository
 from campaign_calling.dialer import DialerClient
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
 from campaign_calling.logic.dialing import DialStep
+from campaign_calling.logic.execution_budget import contacts_per_execution
 from campaign_calling.logic.placing import CallPlacer
 from campaign_calling.logic.run_models import Cursor, PageContact, RunState
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
@@ -247,20 +248,20 @@ def test_load_page_pages_through_the_run_with_the_configured_page_size(aws) -> N
     assert (first.contactId, first.name, first.phone) == ("ct_0000000001", "C1", phone(1))
     assert [c.waitSeconds for c in one.page.contacts] == [0, 1]  # the first dial does not wait
     assert (one.page.running, one.page.hasMore, one.page.continueAsNew) == (True, True, False)
-    assert one.cursor == Cursor(afterSeq=2, nextIndex=2, pagesInExecution=1, execution=1)
+    assert one.cursor == Cursor(afterSeq=2, nextIndex=2, pagesInExecution=1, contactsInExecution=2, execution=1)
 
     two = load.load_page(state.run, one.cursor)
     assert [c.index for c in two.page.contacts] == [2, 3]
     assert [c.waitSeconds for c in two.page.contacts] == [1, 1]
     assert (two.page.hasMore, two.page.continueAsNew) == (True, True)  # second page of this execution
-    assert two.cursor == Cursor(afterSeq=4, nextIndex=4, pagesInExecution=2, execution=1)
+    assert two.cursor == Cursor(afterSeq=4, nextIndex=4, pagesInExecution=2, contactsInExecution=4, execution=1)
 
     # The next execution starts with a fresh page count; indexes carry on.
-    handed_over = two.cursor.model_copy(update={"pagesInExecution": 0, "execution": 2})
+    handed_over = two.cursor.model_copy(update={"pagesInExecution": 0, "contactsInExecution": 0, "execution": 2})
     three = load.load_page(state.run, handed_over)
     assert [(c.index, c.contactId) for c in three.page.contacts] == [(4, "ct_0000000005")]
     assert (three.page.hasMore, three.page.continueAsNew) == (False, False)
-    assert three.cursor == Cursor(afterSeq=5, nextIndex=5, pagesInExecution=1, execution=2)
+    assert three.cursor == Cursor(afterSeq=5, nextIndex=5, pagesInExecution=1, contactsInExecution=1, execution=2)
 
     past_the_end = load.load_page(state.run, three.cursor)
     assert past_the_end.page.contacts == []
@@ -276,6 +277,33 @@ def test_load_page_ends_exactly_on_a_page_boundary(aws) -> None:
     assert [c.index for c in two.page.contacts] == [2, 3]
     assert two.page.hasMore is False  # no empty extra page
     assert two.page.continueAsNew is False
+
+
+def test_an_execution_ends_before_its_contacts_could_fill_its_history(aws) -> None:
+    # Given a campaign larger than one execution may call at its worst, and settings that
+    # would hand an execution 20 pages of 150 contacts
+    aws.use_function("AgentsFunction")
+    agent = wiring.catalog_service().create_agent(CLIENT, AgentInput(name="Bot", providerAgentId="pa-1"))
+    aws.use_function("CampaignsFunction")
+    contacts = [ContactInput(name=f"C{i}", phone=f"+1202555{i:04d}") for i in range(500)]
+    campaign = wiring.catalog_service().create_campaign(CLIENT, CampaignInput(name="Big", contacts=contacts))
+    state = start(aws, Setup(agent.id, campaign.id))
+    load = steps(aws, CONTACTS_PAGE_SIZE=150, PAGES_PER_EXECUTION=20)
+    budget = contacts_per_execution(20)
+    assert 150 * 2 < budget < 500
+
+    # When the execution reads its pages
+    cursor, sizes, page = state.cursor, [], None
+    while page is None or not (page.continueAsNew or not page.hasMore):
+        loaded = load.load_page(state.run, cursor)
+        cursor, page = loaded.cursor, loaded.page
+        sizes.append(len(page.contacts))
+
+    # Then it hands over exactly at the budget, the last page cut short
+    assert sizes == [150, 150, budget - 300]
+    assert page.continueAsNew is True
+    assert cursor.contactsInExecution == budget
+    assert cursor.nextIndex == budget
 
 
 def test_contacts_added_after_the_start_are_not_in_the_run(aws) -> None:

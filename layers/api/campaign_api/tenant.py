@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from campaign_calling.config import get_settings
 from campaign_calling.errors import Forbidden, Unauthorized
+from campaign_calling.ids import MAX_CLIENT_ID_LENGTH
 
 
 def client_id(app: APIGatewayHttpResolver) -> str:
@@ -20,4 +21,6 @@ def client_id(app: APIGatewayHttpResolver) -> str:
     value = claims.get(claim)
     if not isinstance(value, str) or not value.strip():
         raise Forbidden(f"token has no '{claim}' claim")
+    if len(value) > MAX_CLIENT_ID_LENGTH:
+        raise Forbidden(f"token's '{claim}' claim is longer than {MAX_CLIENT_ID_LENGTH} characters")
     return value

@@ -26,8 +26,8 @@ class Settings(BaseModel):
     dialer_timeout_seconds: float = Field(10.0, alias="DIALER_TIMEOUT_SECONDS", gt=0, le=60)
     secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
     progress_ttl_seconds: int = Field(3600, alias="PROGRESS_TTL_SECONDS", ge=60)
-    contacts_page_size: int = Field(100, alias="CONTACTS_PAGE_SIZE", ge=1, le=500)
-    pages_per_execution: int = Field(10, alias="PAGES_PER_EXECUTION", ge=1, le=20)
+    contacts_page_size: int = Field(100, alias="CONTACTS_PAGE_SIZE", ge=1, le=150)
+    pages_per_execution: int = Field(3, alias="PAGES_PER_EXECUTION", ge=1, le=20)
     pause_after_failures: int = Field(10, alias="PAUSE_AFTER_CONSECUTIVE_FAILURES", ge=0)
     tenant_claim: str = Field("sub", alias="TENANT_CLAIM", min_length=1)
     # A run whose recorded execution does not exist is swept only after this long: the

@@ -6,6 +6,9 @@ import secrets
 import string
 
 _ALPHABET = string.ascii_lowercase + string.digits
+# A client id comes from a token claim and becomes part of every key of its data: bounded,
+# so that no key can outgrow DynamoDB's limits and no state outgrow Step Functions'.
+MAX_CLIENT_ID_LENGTH = 128
 
 
 def random_suffix(length: int) -> str:

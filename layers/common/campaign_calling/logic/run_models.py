@@ -27,6 +27,8 @@ class Cursor(BaseModel):
     afterSeq: int = 0
     nextIndex: int = 0
     pagesInExecution: int = 0
+    # Contacts handed to dial steps by this execution (its history budget, see execution_budget).
+    contactsInExecution: int = 0
     execution: int = 1
 
 

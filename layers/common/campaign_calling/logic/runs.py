@@ -5,6 +5,7 @@ from __future__ import annotations
 from campaign_calling.clock import Clock
 from campaign_calling.data.campaigns import CampaignRepository
 from campaign_calling.data.runs import RunRepository
+from campaign_calling.logic.execution_budget import contacts_per_execution
 from campaign_calling.logic.pacing import wait_state_seconds
 from campaign_calling.logic.run_models import Cursor, Page, PageContact, RunContext, RunState
 from campaign_calling.workflow import WorkflowEngine, execution_arn, execution_name
@@ -37,8 +38,11 @@ class RunSteps:
             return RunState(
                 run=run, cursor=cursor, page=Page(contacts=[], running=False, hasMore=False, continueAsNew=False)
             )
+        # No execution may call more contacts than its history can hold in the worst case.
+        budget = contacts_per_execution(self._pages_per_execution)
+        limit = max(1, min(self._page_size, budget - cursor.contactsInExecution))
         contacts = self._campaigns.contacts_after(
-            run.clientId, run.campaignId, after_seq=cursor.afterSeq, last_seq=run.lastSeq, limit=self._page_size
+            run.clientId, run.campaignId, after_seq=cursor.afterSeq, last_seq=run.lastSeq, limit=limit
         )
         page_contacts = [
             PageContact(
@@ -56,9 +60,13 @@ class RunSteps:
             afterSeq=last_seq_read,
             nextIndex=cursor.nextIndex + len(contacts),
             pagesInExecution=cursor.pagesInExecution + 1,
+            contactsInExecution=cursor.contactsInExecution + len(contacts),
             execution=cursor.execution,
         )
         has_more = bool(contacts) and last_seq_read < run.lastSeq
+        execution_full = (
+            next_cursor.pagesInExecution >= self._pages_per_execution or next_cursor.contactsInExecution >= budget
+        )
         return RunState(
             run=run,
             cursor=next_cursor,
@@ -66,7 +74,7 @@ class RunSteps:
                 contacts=page_contacts,
                 running=True,
                 hasMore=has_more,
-                continueAsNew=has_more and next_cursor.pagesInExecution >= self._pages_per_execution,
+                continueAsNew=has_more and execution_full,
             ),
         )
 
@@ -85,7 +93,7 @@ class RunSteps:
                 run.clientId, run.campaignId, run.runId, new_arn, replaces=current_execution_arn
             ):
                 return None
-        next_cursor = cursor.model_copy(update={"pagesInExecution": 0, "execution": number})
+        next_cursor = cursor.model_copy(update={"pagesInExecution": 0, "contactsInExecution": 0, "execution": number})
         payload = RunState(run=run, cursor=next_cursor).model_dump(exclude_none=True)
         return self._workflow.start(state_machine_arn, name, payload)
 

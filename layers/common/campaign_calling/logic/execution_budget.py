@@ -1,0 +1,29 @@
+"""How many contacts one execution may call so that its history can never reach Step
+Functions' hard limit of 25,000 events, whatever the settings and however many retries
+happen.
+
+The worst cases below are those of statemachine/campaign_calling.asl.json with every
+Retry used up and every Catch taken; tests/unit/test_execution_limits.py derives them
+from the ASL file and fails when the file allows more than these numbers say.
+"""
+
+from __future__ import annotations
+
+HISTORY_EVENT_LIMIT = 25_000
+
+# One contact: the Map iteration's start and end, the Wait, the dial task failing on every
+# attempt, the dial-failure task failing on every attempt, and the state after it.
+WORST_EVENTS_PER_CONTACT = 64
+# One page around its contacts: loading it (every retry used), the choice after it, the
+# Map's own events, the choice that follows.
+WORST_EVENTS_PER_PAGE = 44
+# Once per execution: its start and end, and the hand-over or the finalise step (every
+# retry used) with the state after it.
+WORST_EVENTS_PER_EXECUTION = 40
+
+
+def contacts_per_execution(pages_per_execution: int) -> int:
+    """The most contacts one execution may call when it reads up to ``pages_per_execution``
+    pages: every page may cost its worst, every contact its worst."""
+    budget = HISTORY_EVENT_LIMIT - WORST_EVENTS_PER_EXECUTION - pages_per_execution * WORST_EVENTS_PER_PAGE
+    return max(1, budget // WORST_EVENTS_PER_CONTACT)
