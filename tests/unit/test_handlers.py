@@ -633,6 +633,9 @@ def test_requests_act_for_the_client_of_the_token(aws: Any, agent: dict[str, Any
     assert api_error(aws, "AgentsFunction", other) == (404, "agent not found")
     anonymous = as_claims(own, {"email": "someone@example.com"})
     assert api_error(aws, "AgentsFunction", anonymous) == (403, "token has no 'sub' claim")
+    too_long = as_claims(own, {"sub": "c" * 129})
+    assert api_error(aws, "AgentsFunction", too_long) == (403, "token's 'sub' claim is longer than 128 characters")
+    assert call_api(aws, "AgentsFunction", as_claims(own, {"sub": "c" * 128}))[0] == 404  # another client
     # Deployed without the authorizer, a handler still refuses to guess a client.
     unauthenticated = json.loads(json.dumps(own))
     del unauthenticated["requestContext"]["authorizer"]
