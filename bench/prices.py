@@ -1,6 +1,6 @@
 """List prices used to turn counts into money (us-east-1, on-demand; state the date when
-updating). Requests only: Lambda duration depends on the provider's latency and the
-delay's sub-second remainder, which the dial step sleeps (at most about 1 s per call)."""
+updating). Requests only: Lambda duration depends on the provider's latency and on how
+long the dial step sleeps to finish each delay (see pacing's measured step durations)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ PRICES = {
     "dynamodbPerWriteUnit": 0.625 / 1_000_000,  # on-demand write request unit
     "dynamodbPerReadUnit": 0.125 / 1_000_000,  # on-demand read request unit
 }
-# A transactional write costs two write units per item; our items are under 1 KB.
-TRANSACTION_FACTOR = 2
 LAMBDA_MEMORY_GB = 0.25
 
 
@@ -20,10 +18,10 @@ def call_cost(per_call: dict[str, float]) -> dict[str, float]:
     """Dollars per 1,000 calls, by service, from counts per call."""
     step_functions = per_call["stateTransitions"] * PRICES["stepFunctionsPerTransition"] * 1000
     lambda_requests = per_call["lambdaInvocations"] * PRICES["lambdaPerRequest"] * 1000
+    # Capacity units as DynamoDB bills them (2 write units per KB of each transaction item).
     dynamodb = (
-        (per_call["dynamodbTransactionItems"] * TRANSACTION_FACTOR + per_call["dynamodbWrites"])
-        * PRICES["dynamodbPerWriteUnit"]
-        + per_call["dynamodbReads"] * PRICES["dynamodbPerReadUnit"]
+        per_call["dynamodbWriteUnits"] * PRICES["dynamodbPerWriteUnit"]
+        + per_call["dynamodbReadUnits"] * PRICES["dynamodbPerReadUnit"]
     ) * 1000
     return {
         "stepFunctions": round(step_functions, 4),

@@ -66,15 +66,16 @@ def _throughput(r: dict[str, Any]) -> list[str]:
         r["setup"] + ". Every contact was dialed exactly once and in order, and every execution stayed under "
         "25,000 history events (checked by the benchmark).",
         "",
-        "| contacts | run (s) | contacts/s | executions | max events in one execution | events per call | state transitions per call | Lambda invocations per call | DynamoDB requests per call | import (s) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| contacts | run (s) | contacts/s | executions | max events in one execution | events per call | state transitions per call | Lambda invocations per call | DynamoDB requests per call | DynamoDB write units per call | DynamoDB read units per call | import (s) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in r["runs"]:
         pc = run["perCall"]
         lines.append(
             f"| {run['contacts']:,} | {run['runSeconds']} | {run['contactsPerSecond']} | {run['executions']} | "
             f"{run['maxEventsPerExecution']:,} | {pc['historyEvents']} | {pc['stateTransitions']} | "
-            f"{pc['lambdaInvocations']} | {pc['dynamodbRequests']} | {run['importSeconds']} |"
+            f"{pc['lambdaInvocations']} | {pc['dynamodbRequests']} | {pc['dynamodbWriteUnits']} | "
+            f"{pc['dynamodbReadUnits']} | {run['importSeconds']} |"
         )
     big = r["runs"][-1]
     cost = big["costPer1000Calls"]
@@ -84,13 +85,19 @@ def _throughput(r: dict[str, Any]) -> list[str]:
         f"Step Functions ${cost['stepFunctions']:.4f}, Lambda requests ${cost['lambdaRequests']:.4f}, "
         f"DynamoDB ${cost['dynamodb']:.4f}; **total ${cost['total']:.4f}**. Lambda duration comes on top: "
         f"at 256 MB arm64, every 100 ms per call adds ${lambda_duration_cost_per_1000(0.1):.4f} per 1,000 calls "
-        "(the dial step sleeps a delay's sub-second remainder, at most about 1 s per call).",
+        "(with a delay of 1 s or more the dial step sleeps the last 1 to 2 s of it, see Pacing).",
         "",
-        "Prices used: " + ", ".join(f"{k} ${v:.10g}" for k, v in PRICES.items()) + " (us-east-1, on demand; a "
-        "transactional write is 2 write units per item).",
+        "DynamoDB is counted in capacity units as it bills them: a transactional write costs 2 write units "
+        "per KB of each of its items (a put by the item's measured size; an update as 1 KB, checked: the "
+        f"largest item a run updated was {big.get('largestUpdatedItemBytes', '?')} bytes), a plain write 1 "
+        "per KB, a strongly consistent read 1 per 4 KB read, an eventually consistent one half that.",
         "",
-        f"DynamoDB requests in the {big['contacts']:,}-contact run, by operation: "
-        + ", ".join(f"{k} {v:,}" for k, v in sorted(big["awsRequests"].items()) if k.startswith("dynamodb.")),
+        "Prices used: " + ", ".join(f"{k} ${v:.10g}" for k, v in PRICES.items()) + " (us-east-1, on demand).",
+        "",
+        f"DynamoDB requests and units in the {big['contacts']:,}-contact run: "
+        + ", ".join(
+            f"{k} {v:,}" for k, v in sorted(big["awsRequests"].items()) if k.split(".")[0] in ("dynamodb", "units")
+        ),
         "",
         "Lambda invocations by function: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(big["invocationsByFunction"].items())),

@@ -10,6 +10,7 @@ import httpx
 
 from bench.common import check, create_campaign, engine, phones, run_to_end
 from bench.prices import call_cost
+from campaign_local.stats import READ_UNITS, TRANSACT_ITEMS, WRITE_UNITS, item_size
 from campaign_local.template import Template, find_template
 
 SIZES = (100, 1000, 5000)
@@ -53,13 +54,14 @@ def run() -> dict[str, Any]:
                     v for k, v in requests.items() if k.startswith("dynamodb.") and not k.endswith(".items")
                 )
                 / n,
-                "dynamodbTransactionItems": requests.get("dynamodb.TransactWriteItems.items", 0) / n,
-                "dynamodbWrites": sum(
-                    v for k, v in requests.items() if k in ("dynamodb.PutItem", "dynamodb.UpdateItem")
-                )
-                / n,
-                "dynamodbReads": sum(v for k, v in requests.items() if k in ("dynamodb.GetItem", "dynamodb.Query")) / n,
+                "dynamodbTransactionItems": requests.get(TRANSACT_ITEMS, 0) / n,
+                "dynamodbWriteUnits": requests.get(WRITE_UNITS, 0) / n,
+                "dynamodbReadUnits": requests.get(READ_UNITS, 0) / n,
             }
+            # Updates are billed by the size of the item they write, which the counter takes
+            # to be under 1 KB: check that of the items a run updates.
+            largest = largest_updated_item(local)
+            check(largest < 1024, f"the items a run updates are under 1 KB (largest {largest} bytes)")
             results.append(
                 {
                     "contacts": n,
@@ -68,6 +70,7 @@ def run() -> dict[str, Any]:
                     "contactsPerSecond": round(n / run_s, 1),
                     "executions": len(histories),
                     "maxEventsPerExecution": max(h["events"] for h in histories),
+                    "largestUpdatedItemBytes": largest,
                     "perCall": {k: round(v, 2) for k, v in per_call.items()},
                     "invocationsByFunction": invocations,
                     "awsRequests": dict(requests),
@@ -77,8 +80,7 @@ def run() -> dict[str, Any]:
             print(f"   {n} contacts: {n / run_s:.1f}/s, {len(histories)} executions, {events / n:.1f} events per call")
     return {
         "command": "make bench ONLY=throughput  (python -m bench throughput)",
-        "setup": "local engine, default parameters (ContactsPageSize=100, PagesPerExecution=10), no delay, "
-        "simulated provider with no latency",
+        "setup": f"local engine, default parameters ({defaults()}), no delay, simulated provider with no latency",
         "runs": results,
     }
 
@@ -115,3 +117,21 @@ def execution_histories(local: Any, run_id: str) -> list[dict[str, Any]]:
 
 def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
+
+
+def defaults() -> str:
+    parameters = Template(find_template()).parameters
+    return ", ".join(f"{name}={parameters[name]['Default']}" for name in ("ContactsPageSize", "PagesPerExecution"))
+
+
+def largest_updated_item(local: Any) -> int:
+    """Bytes of the largest item a run updates in place: its progress, its dial claims and
+    its campaign (call logs are put, and billed by their measured size)."""
+    db = local.aws_client("dynamodb")
+    largest = 0
+    for table in ("ProgressTable", "MainTable"):
+        for page in db.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                if item.get("kind", {}).get("S") in ("run", "dial-claim", "campaign", "campaign-summary"):
+                    largest = max(largest, item_size(item))
+    return largest
