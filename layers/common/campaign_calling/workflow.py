@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from campaign_calling.data.dynamo import error_code
 from campaign_calling.errors import DependencyUnavailable
@@ -48,8 +48,9 @@ class WorkflowEngine:
         stopping the execution only ends its idle waits and tidies the console view."""
         try:
             self._sfn.stop_execution(executionArn=arn, cause=cause)
-        except (ClientError, BotoCoreError):
-            # Already finished, never started, or Step Functions unreachable: logged only.
+        except Exception:  # noqa: BLE001 - best effort by design: the stop has already happened
+            # Already finished, never started, Step Functions unreachable, or a client that
+            # fails in a way botocore does not wrap: logged only, never the caller's error.
             logger.warning("could not stop execution %s", arn, exc_info=True)
             return False
         return True
