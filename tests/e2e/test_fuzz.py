@@ -213,7 +213,7 @@ BAD_BODIES = {
     "bytes that are not UTF-8": ("application/json", b"\xff\xfe{}", 400),
     "JSON nested too deep": ("application/json", b"[" * 100_000, 400),
     "a number of 5,000 digits": ("application/json", b'{"name": ' + b"9" * 5000 + b"}", 400),
-    "multipart without boundary": ("multipart/form-data", b"name=A", 400),
+    "multipart without boundary": ("multipart/form-data", b"name=A", 415),
 }
 
 

@@ -293,7 +293,7 @@ def test_load_settings_defaults() -> None:
     assert settings.secret_cache_seconds == 300
     assert settings.progress_ttl_seconds == 3600
     assert settings.contacts_page_size == 100
-    assert settings.pages_per_execution == 10
+    assert settings.pages_per_execution == 3
     assert settings.tenant_claim == "sub"
 
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from campaign_api.envelope import error
+from campaign_api.strict_json import BodyProblem, check_body
 from campaign_calling.errors import (
     Conflict,
     DependencyUnavailable,
@@ -35,8 +36,25 @@ _STATUS: dict[type[DomainError], int] = {
 }
 
 
+class JsonApiResolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver that first refuses bodies which are not JSON declared
+    as JSON (strict_json), before any route or validation reads them."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            event = check_body(event)
+        except BodyProblem as problem:
+            return {
+                "statusCode": problem.status,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps(error(problem.message)),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
+
+
 def create_app(logger: Logger) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = JsonApiResolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(exc: RequestValidationError) -> Response:

@@ -56,7 +56,10 @@ class ContactsInput(_Input):
 
 class StartCallingInput(_Input):
     agentId: Identifier
-    delayBetweenCalls: int = Field(DEFAULT_DELAY_MS, ge=0, le=MAX_DELAY_MS, description="Milliseconds between calls")
+    # strict: 1000.0, "1000" and true are not integers (true would be 1 ms).
+    delayBetweenCalls: int = Field(
+        DEFAULT_DELAY_MS, ge=0, le=MAX_DELAY_MS, strict=True, description="Milliseconds between calls"
+    )
 
 
 class MakeCallInput(_Input):
