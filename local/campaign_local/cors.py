@@ -86,6 +86,7 @@ class CorsPolicy:
         """API Gateway's own answer to a preflight: 204, with the CORS headers only for an
         allowed origin."""
         response = Response(status=204)
+        del response.headers["Content-Type"]  # no body, no type
         origin = self.allowed_origin(request.headers.get("Origin"))
         if origin is None:
             return response
