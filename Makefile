@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test check unit e2e token bench format clean
+.PHONY: run test check unit e2e token bench format clean browser
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,19 @@ run: $(STAMP)
 	$(BIN)/python -m campaign_local
 
 ## test: offline checks of the template and state machine, then every test
-test: $(STAMP) check
+test: $(STAMP) check browser
 	$(BIN)/python -m pytest
+
+## browser: Debian's chromium for the browser test, installed with apt when missing
+## (Playwright drives it; nothing downloads a browser)
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
+browser:
+	@test -x $(CHROMIUM_PATH) || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  echo "Installing Debian's chromium (for tests/e2e/test_browser_cors.py)"; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 ## check: cfn-lint, sam validate (with its lint), the ASL validator and ruff
 check: $(STAMP)
@@ -44,7 +55,7 @@ bench: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
-e2e: $(STAMP)
+e2e: $(STAMP) browser
 	$(BIN)/python -m pytest tests/e2e
 
 format: $(STAMP)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from campaign_local.auth import JwtVerifier, LocalIdentityProvider, key_file_from_env, load_or_create_signing_key
 from campaign_local.aws import LocalAws, create_resources, create_state_machines
+from campaign_local.cors import CorsPolicy
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import LambdaInvokeServer, LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
@@ -124,7 +125,12 @@ class LocalEngine:
             for name in self.template.http_api_auth(api).get("Authorizers", {})
         }
         self.api = LocalHttpApi(
-            self.template.routes(), self.functions, verifiers, host=cfg.host, port=cfg.api_port
+            self.template.routes(),
+            self.functions,
+            verifiers,
+            host=cfg.host,
+            port=cfg.api_port,
+            cors=cors_policy(self.template, resolver),
         ).start()
         return self
 
@@ -143,6 +149,18 @@ def local_identity_provider(template: Template, resolver: Resolver) -> LocalIden
     key = load_or_create_signing_key(key_file_from_env(template.root))
     tenant_claim = resolver.ref("TenantClaim") if "TenantClaim" in template.parameters else "sub"
     return LocalIdentityProvider(key, tenant_claim=tenant_claim)
+
+
+def cors_policy(template: Template, resolver: Resolver) -> CorsPolicy | None:
+    """The CORS of the template's HTTP API. The local engine serves every route on one port,
+    so all HTTP APIs must agree on it."""
+    policies = {
+        CorsPolicy.from_configuration(resolver.resolve(template.http_api_cors(api)))
+        for api in template.of_type("AWS::Serverless::HttpApi")
+    }
+    if len(policies) > 1:
+        raise ValueError("the HTTP APIs have different CORS configurations; the local engine serves them as one")
+    return policies.pop() if policies else None
 
 
 def function_environment(template: Template, resolver: Resolver) -> dict[str, str]:

@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from campaign_local.auth import AuthError, JwtVerifier
+from campaign_local.cors import CorsPolicy
 from campaign_local.lambdas import FunctionError, LocalFunctions
 from campaign_local.openapi import DOCS_PATH, OPENAPI_PATH, ApiDocs, resolver_of_handler
 from campaign_local.template import Route
@@ -36,12 +37,14 @@ class LocalHttpApi:
         authorizers: dict[str, JwtVerifier],
         host: str = "127.0.0.1",
         port: int = 3000,
+        cors: CorsPolicy | None = None,
     ) -> None:
         missing = {r.authorizer for r in routes if r.authorizer} - set(authorizers)
         if missing:
             raise ValueError(f"no local verifier for authorizer(s) {sorted(missing)}")
         self._functions = functions
         self._authorizers = authorizers
+        self._cors = cors
         self._routes = {r.route_key: r for r in routes}
         self._map = Map(
             [Rule(_werkzeug_path(r.path), methods=[r.method], endpoint=r.route_key) for r in routes]
@@ -73,6 +76,15 @@ class LocalHttpApi:
         return self.respond(request)(environ, start_response)
 
     def respond(self, request: Request) -> Response:
+        if self._cors is not None and self._cors.is_preflight(request):
+            # API Gateway answers preflights itself, on any path: no route, no authorizer.
+            return self._cors.preflight(request)
+        response = self._route(request)
+        if self._cors is not None:
+            self._cors.apply(request, response)
+        return response
+
+    def _route(self, request: Request) -> Response:
         adapter = self._map.bind_to_environ(request.environ)
         try:
             route_key, path_params = adapter.match()
@@ -100,7 +112,11 @@ class LocalHttpApi:
         except FunctionError:
             # API Gateway answers an integration failure with a bare 500.
             return _json(500, {"message": "Internal Server Error"})
-        return _from_lambda_result(result)
+        try:
+            return _from_lambda_result(result)
+        except (AttributeError, TypeError, ValueError):
+            # A malformed Lambda answer: API Gateway answers 500 too.
+            return _json(500, {"message": "Internal Server Error"})
 
     def _serve_docs(self, what: str, request: Request, path_params: dict[str, str]) -> Response:
         """The OpenAPI document and Swagger UI; open to anyone, as they are docs, not data."""

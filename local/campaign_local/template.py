@@ -126,6 +126,12 @@ class Template:
     def http_api_auth(self, logical_id: str) -> dict[str, Any]:
         return self.resources[logical_id]["Properties"].get("Auth", {})
 
+    def http_api_cors(self, logical_id: str) -> Any:
+        """The HttpApi's CorsConfiguration, unresolved (the API's own, else the Globals'),
+        None when it has none."""
+        props = self.resources[logical_id].get("Properties", {})
+        return props.get("CorsConfiguration", self.doc.get("Globals", {}).get("HttpApi", {}).get("CorsConfiguration"))
+
     def tables(self) -> dict[str, TableSpec]:
         return {k: TableSpec(k, v["Properties"]) for k, v in self.of_type("AWS::DynamoDB::Table").items()}
 
@@ -159,7 +165,7 @@ class Resolver:
             return [self.resolve(v) for v in value]
         return value
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
         pseudo = {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT_ID,
@@ -171,11 +177,16 @@ class Resolver:
             return pseudo[name]
         if name in self._template.parameters:
             if name in self._parameters:
-                return self._parameters[name]
-            default = self._template.parameters[name].get("Default")
-            if default is None:
-                raise KeyError(f"parameter {name} has no default and no local value")
-            return str(default)
+                value = self._parameters[name]
+            else:
+                default = self._template.parameters[name].get("Default")
+                if default is None:
+                    raise KeyError(f"parameter {name} has no default and no local value")
+                value = str(default)
+            if self._template.parameters[name].get("Type") == "CommaDelimitedList":
+                # CloudFormation hands a CommaDelimitedList's Ref over as a list of strings.
+                return [item.strip() for item in value.split(",")] if isinstance(value, str) else list(value)
+            return value
         if name in self._physical:
             return self._physical[name]
         resource = self._template.resources[name]
@@ -202,7 +213,10 @@ class Resolver:
                 return str(self.resolve(variables[key]))
             if "." in key:
                 return self.get_att(*key.split(".", 1))
-            return self.ref(key)
+            value = self.ref(key)
+            if not isinstance(value, str):
+                raise ValueError(f"Fn::Sub cannot take ${{{key}}}: it is a list")
+            return value
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 

@@ -471,3 +471,32 @@ def test_without_an_issuer_the_stack_brings_its_own_user_pool() -> None:
         assert TEMPLATE.resources[logical_id]["Condition"] == "CreateUserPool"
     schema = TEMPLATE.resources["UserPool"]["Properties"]["Schema"]
     assert {"Name": "clientId", "AttributeDataType": "String", "Mutable": False} in schema
+
+
+# -- browsers (CORS) -----------------------------------------------------------------------------
+
+
+def http_api_cors() -> dict[str, Any]:
+    (api_id,) = TEMPLATE.of_type("AWS::Serverless::HttpApi")
+    return TEMPLATE.http_api_cors(api_id)
+
+
+def test_cors_allows_exactly_the_methods_the_routes_use() -> None:
+    methods = http_api_cors()["AllowMethods"]
+    assert len(methods) == len(set(methods))
+    assert set(methods) == {r.method for r in ROUTES}
+
+
+def test_cors_origins_come_from_a_parameter_that_allows_any_origin_by_default() -> None:
+    cors = http_api_cors()
+    assert cors["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
+    parameter = TEMPLATE.parameters["CorsAllowedOrigins"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "*")
+
+
+def test_cors_lets_a_page_send_a_token_and_json_without_credentials() -> None:
+    cors = http_api_cors()
+    assert {h.lower() for h in cors["AllowHeaders"]} == {"authorization", "content-type", "idempotency-key"}
+    # Tokens travel in a header, never in cookies: no credentialed requests.
+    assert cors["AllowCredentials"] is False
+    assert isinstance(cors["MaxAge"], int) and 0 < cors["MaxAge"] <= 7200  # Chromium caps it at 2 h
