@@ -26,7 +26,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index
     )
-    outcome = dial_step().dial_contact(request.run, request.contact)
+    outcome = dial_step().dial_contact(request.run, request.contact, time_left_ms=context.get_remaining_time_in_millis)
     if outcome.dialed:
         metrics.add_metric(name="CallsDialed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=f"Calls{(outcome.outcome or 'unknown').capitalize()}", unit=MetricUnit.Count, value=1)

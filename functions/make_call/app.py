@@ -21,15 +21,18 @@ app = create_app(logger)
     "/api/v1/client/campaigns/<id>/make-call",
     summary="Call one contact now",
     description="Through the same dial path as a run; the call is logged. A call the provider refused is a 200 "
-    "with `data.success` false and `data.error`.",
+    "with `data.success` false and `data.error`. When the provider has not answered in time the call is logged "
+    "(`unknown` when it may have been placed) and the answer is 504 with the call's `uniqueId`.",
     tags=["Calling"],
     responses={
         **success(CallPlacedResponse, "The call as placed, with the provider's answer"),
-        **errors(404, 415, e404="campaign, contact or agent not found"),
+        **errors(404, 415, 504, e404="campaign, contact or agent not found"),
     },
 )
 def make_call(id: ResourceId, body: MakeCallInput) -> dict:
-    result = single_call_service().make_call(client_id(app), id, body.contactId, body.agentId)
+    result = single_call_service().make_call(
+        client_id(app), id, body.contactId, body.agentId, time_left_ms=app.lambda_context.get_remaining_time_in_millis
+    )
     logger.info(
         "single call placed", extra={"campaign_id": id, "unique_id": result["uniqueId"], "success": result["success"]}
     )

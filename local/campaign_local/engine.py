@@ -13,7 +13,7 @@ from campaign_local.auth import JwtVerifier, LocalIdentityProvider, key_file_fro
 from campaign_local.aws import LocalAws, create_resources, create_state_machines
 from campaign_local.cors import CorsPolicy
 from campaign_local.http_api import LocalHttpApi
-from campaign_local.lambdas import LambdaInvokeServer, LocalFunctions
+from campaign_local.lambdas import InvokeFaults, LambdaInvokeServer, LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
 from campaign_local.stats import AwsRequestCounter
 from campaign_local.template import Resolver, Template, find_template
@@ -39,6 +39,8 @@ class EngineConfig:
     dialer: SimDialerConfig = field(default_factory=SimDialerConfig)
     template_path: Path | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # Function Timeouts for this run instead of the template's, so tests of timeouts are quick.
+    function_timeouts: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> EngineConfig:
@@ -50,6 +52,7 @@ class EngineConfig:
             lambda_port=int(env.get("LAMBDA_PORT", "0")),
             dialer=SimDialerConfig.from_env(env),
             parameter_overrides=parse_overrides(env.get("LOCAL_PARAMETER_OVERRIDES", "")),
+            function_timeouts=parse_function_timeouts(env.get("LOCAL_FUNCTION_TIMEOUTS", "")),
         )
 
 
@@ -62,6 +65,16 @@ def parse_overrides(text: str) -> dict[str, str]:
             raise ValueError(f"parameter override {pair!r} is not Name=value")
         overrides[name] = value
     return overrides
+
+
+def parse_function_timeouts(text: str) -> dict[str, float]:
+    """``MakeCallFunction=3 DialContactFunction=5``: whole seconds, as Lambda's Timeout."""
+    timeouts = {}
+    for name, value in parse_overrides(text).items():
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"timeout of {name} must be whole seconds (at least 1), not {value!r}")
+        timeouts[name] = float(value)
+    return timeouts
 
 
 class LocalEngine:
@@ -89,9 +102,11 @@ class LocalEngine:
         )
         self.dialer = SimDialer(dialer_config, host=cfg.host, port=cfg.dialer_port).start()
 
-        self.functions = LocalFunctions(self.template.functions())
+        self.functions = LocalFunctions(self.template.functions(), cfg.function_timeouts)
+        # One set of faults for both ways in: API Gateway invokes Lambda like Step Functions does.
+        faults = InvokeFaults()
         self.lambda_server = LambdaInvokeServer(
-            self.functions, host=cfg.host, port=cfg.lambda_port, aws_requests=self.aws_requests
+            self.functions, host=cfg.host, port=cfg.lambda_port, aws_requests=self.aws_requests, faults=faults
         ).start()
         # moto's Step Functions invokes Lambda through this endpoint; it must be set
         # before moto creates its Lambda client.
@@ -131,6 +146,7 @@ class LocalEngine:
             host=cfg.host,
             port=cfg.api_port,
             cors=cors_policy(self.template, resolver),
+            faults=faults,
         ).start()
         return self
 

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from campaign_local.auth import AuthError, JwtVerifier
 from campaign_local.cors import CorsPolicy
-from campaign_local.lambdas import FunctionError, LocalFunctions
+from campaign_local.lambdas import InvokeFaults, LocalFunctions, invoke_with_faults
 from campaign_local.openapi import DOCS_PATH, OPENAPI_PATH, ApiDocs, resolver_of_handler
 from campaign_local.template import Route
 
@@ -38,11 +38,13 @@ class LocalHttpApi:
         host: str = "127.0.0.1",
         port: int = 3000,
         cors: CorsPolicy | None = None,
+        faults: InvokeFaults | None = None,
     ) -> None:
         missing = {r.authorizer for r in routes if r.authorizer} - set(authorizers)
         if missing:
             raise ValueError(f"no local verifier for authorizer(s) {sorted(missing)}")
         self._functions = functions
+        self._faults = faults or InvokeFaults()
         self._authorizers = authorizers
         self._cors = cors
         self._routes = {r.route_key: r for r in routes}
@@ -107,13 +109,19 @@ class LocalHttpApi:
                 response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
                 return response
         event = http_api_event(request, route, path_params, claims=claims)
-        try:
-            result = self._functions.invoke(route.function, event)
-        except FunctionError:
-            # API Gateway answers an integration failure with a bare 500.
+        outcome = invoke_with_faults(
+            self._functions, self._faults, route.function, event, wait_at_most=route.integration_timeout_ms / 1000
+        )
+        if outcome is None:
+            # The integration timeout passed first: an HTTP API answers 503 with its own body
+            # (a REST API would say 504); the function goes on until its own Timeout.
+            return _json(503, {"message": "Service Unavailable"})
+        if outcome.throttled or outcome.error is not None:
+            # A function error, Lambda's timeout error or a throttled invocation: API
+            # Gateway answers with a bare 500.
             return _json(500, {"message": "Internal Server Error"})
         try:
-            return _from_lambda_result(result)
+            return _from_lambda_result(outcome.result)
         except (AttributeError, TypeError, ValueError):
             # A malformed Lambda answer: API Gateway answers 500 too.
             return _json(500, {"message": "Internal Server Error"})

@@ -12,7 +12,7 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
@@ -31,7 +31,7 @@ class LambdaContext:
     """What the Lambda runtime hands a handler; Powertools reads these fields."""
 
     function_name: str
-    timeout_seconds: int
+    timeout_seconds: float
     memory_limit_in_mb: int = 256
     function_version: str = "$LATEST"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -56,11 +56,76 @@ class FunctionError(Exception):
         self.payload = {"errorMessage": message, "errorType": error_type, "stackTrace": stack}
 
 
-class LocalFunctions:
-    """The template's functions, each loaded once from its own folder like a Lambda container."""
+class FunctionTimedOut(FunctionError):
+    """The invocation ran past the function's Timeout: Lambda's answer on current runtimes."""
 
-    def __init__(self, specs: dict[str, FunctionSpec]) -> None:
-        self._specs = specs
+    def __init__(self, request_id: str, seconds: float) -> None:
+        message = f"RequestId: {request_id} Error: Task timed out after {seconds:.2f} seconds"
+        super().__init__("Sandbox.Timedout", message, [])
+        self.payload = {"errorType": "Sandbox.Timedout", "errorMessage": message}
+
+
+class Invocation:
+    """One run of a handler in a worker thread, as Lambda runs it: it ends when the handler
+    returns or when the function's Timeout passes, whichever comes first. A handler that
+    overran goes on in the background, as a container does until it is recycled: its late
+    writes must be harmless."""
+
+    def __init__(self, context: LambdaContext, run: Callable[[], Any]) -> None:
+        self.context = context
+        self._started = time.monotonic()
+        self._finished_at: float | None = None
+        self._done = threading.Event()
+        self._result: Any = None
+        self._error: FunctionError | None = None
+        self._thread = threading.Thread(
+            target=self._work, args=(run,), name=f"lambda-{context.function_name}", daemon=True
+        )
+        self._thread.start()
+
+    def _work(self, run: Callable[[], Any]) -> None:
+        try:
+            self._result = run()
+        except Exception as exc:  # reported to the caller like Lambda's "Unhandled" error
+            self._error = FunctionError(type(exc).__name__, str(exc), traceback.format_exception(exc))
+        finally:
+            self._finished_at = time.monotonic()
+            self._done.set()
+
+    @property
+    def _timeout_at(self) -> float:
+        return self._started + self.context.timeout_seconds
+
+    def wait(self, seconds: float | None = None) -> bool:
+        """Wait for the invocation to end, at most ``seconds``; whether it ended."""
+        until_timeout = self._timeout_at - time.monotonic()
+        self._done.wait(max(0.0, until_timeout if seconds is None else min(seconds, until_timeout)))
+        return self._done.is_set() or time.monotonic() >= self._timeout_at
+
+    def result(self) -> Any:
+        """What the handler returned, once ended (see wait): FunctionError if it raised,
+        FunctionTimedOut if it ran past the Timeout."""
+        finished = self._finished_at
+        if finished is None or finished > self._timeout_at:
+            raise FunctionTimedOut(self.context.aws_request_id, self.context.timeout_seconds)
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class LocalFunctions:
+    """The template's functions, each loaded once from its own folder like a Lambda
+    container. Every invocation is held to the function's Timeout from template.yaml, or
+    to ``timeouts`` (seconds by logical id) for a run that needs them shorter."""
+
+    def __init__(self, specs: dict[str, FunctionSpec], timeouts: dict[str, float] | None = None) -> None:
+        unknown = set(timeouts or {}) - set(specs)
+        if unknown:
+            raise ValueError(f"timeout for unknown function(s) {sorted(unknown)}")
+        self._specs = {
+            name: replace(spec, timeout_seconds=(timeouts or {}).get(name, spec.timeout_seconds))
+            for name, spec in specs.items()
+        }
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, float]] = []
@@ -69,6 +134,9 @@ class LocalFunctions:
     def names(self) -> list[str]:
         return list(self._specs)
 
+    def timeout_seconds(self, logical_id: str) -> float:
+        return self._specs[logical_id].timeout_seconds
+
     def handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
         with self._lock:
             module = self._modules.get(logical_id)
@@ -76,17 +144,30 @@ class LocalFunctions:
                 module = self._modules[logical_id] = load_handler_module(self._specs[logical_id])
         return getattr(module, self._specs[logical_id].handler_name)
 
-    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+    def start(self, logical_id: str, event: dict[str, Any], *, overrun_ms: int = 0) -> Invocation:
+        """Start one invocation. ``overrun_ms``: the handler's code takes that much longer
+        (a slow dependency), counted against the Timeout."""
         spec = self._specs[logical_id]
         handler = self.handler(logical_id)
         self.invocations.append((logical_id, time.time()))
-        token = current_function.set(logical_id)
-        try:
-            return handler(event, LambdaContext(function_name=logical_id, timeout_seconds=spec.timeout_seconds))
-        except Exception as exc:  # reported to the caller like Lambda's "Unhandled" error
-            raise FunctionError(type(exc).__name__, str(exc), traceback.format_exception(exc)) from exc
-        finally:
-            current_function.reset(token)
+        context = LambdaContext(function_name=logical_id, timeout_seconds=spec.timeout_seconds)
+
+        def run() -> Any:
+            token = current_function.set(logical_id)
+            try:
+                time.sleep(overrun_ms / 1000)
+                return handler(event, context)
+            finally:
+                current_function.reset(token)
+
+        return Invocation(context, run)
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Invoke and wait, as a synchronous Invoke does: the handler's result, or
+        FunctionError (FunctionTimedOut when it overran its Timeout)."""
+        invocation = self.start(logical_id, event)
+        invocation.wait()
+        return invocation.result()
 
 
 def load_handler_module(spec: FunctionSpec) -> ModuleType:
@@ -100,7 +181,7 @@ def load_handler_module(spec: FunctionSpec) -> ModuleType:
     return module
 
 
-INVOKE_FAULT_MODES = frozenset({"throttle", "error-after", "timeout", "delay"})
+INVOKE_FAULT_MODES = frozenset({"throttle", "error-after", "timeout", "delay", "overrun"})
 
 
 @dataclass
@@ -110,9 +191,11 @@ class InvokeFault:
     - throttle: Lambda refuses the invocation (429 TooManyRequestsException); the handler never runs.
     - error-after: the handler runs to the end, then the invocation reports a crash.
     - timeout: the invocation reports Sandbox.Timedout after ``after_ms`` while the handler
-      is still running (it goes on in the background, like a container that is not frozen
-      in time: its late writes must be harmless).
-    - delay: the handler starts ``after_ms`` late (a slow cold start).
+      is still running, whatever its Timeout (it goes on in the background, like a
+      container that is not frozen in time: its late writes must be harmless).
+    - delay: the handler starts ``after_ms`` late (a slow cold start, not counted in the Timeout).
+    - overrun: the handler's code takes ``after_ms`` longer (a slow dependency), counted
+      against the function's Timeout: past it, the invocation ends with Lambda's timeout error.
     """
 
     function: str
@@ -122,6 +205,83 @@ class InvokeFault:
 
     def to_json(self) -> dict[str, Any]:
         return {"function": self.function, "mode": self.mode, "count": self.remaining, "afterMs": self.after_ms}
+
+
+class InvokeFaults:
+    """The faults switched on, one per function; every invocation takes its function's
+    fault, whether it comes through the Invoke API or the HTTP API (API Gateway invokes
+    Lambda the same way)."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, InvokeFault] = {}
+        self._lock = threading.Lock()
+
+    def set(self, fault: InvokeFault) -> None:
+        with self._lock:
+            self._faults[fault.function] = fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def listed(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [f.to_json() for f in self._faults.values()]
+
+    def take(self, logical_id: str) -> InvokeFault | None:
+        with self._lock:
+            fault = self._faults.get(logical_id)
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    del self._faults[logical_id]
+            return fault
+
+
+@dataclass
+class InvokeOutcome:
+    """How one invocation ended, as the Invoke API reports it."""
+
+    result: Any = None
+    error: dict[str, Any] | None = None  # the payload of an Unhandled function error
+    throttled: bool = False
+
+
+def invoke_with_faults(
+    functions: LocalFunctions,
+    faults: InvokeFaults,
+    logical_id: str,
+    event: dict[str, Any],
+    *,
+    wait_at_most: float | None = None,
+) -> InvokeOutcome | None:
+    """One invocation as Lambda performs it, with the function's fault if one is switched
+    on. None when ``wait_at_most`` passed before the invocation ended (it goes on)."""
+    fault = faults.take(logical_id)
+    if fault and fault.mode == "throttle":
+        return InvokeOutcome(throttled=True)
+    if fault and fault.mode == "delay":
+        time.sleep(fault.after_ms / 1000)
+    invocation = functions.start(
+        logical_id, event, overrun_ms=fault.after_ms if fault and fault.mode == "overrun" else 0
+    )
+    if fault and fault.mode == "timeout":
+        time.sleep(fault.after_ms / 1000)
+        return InvokeOutcome(error=FunctionTimedOut(invocation.context.aws_request_id, fault.after_ms / 1000).payload)
+    if not invocation.wait(wait_at_most):
+        return None
+    try:
+        result = invocation.result()
+    except FunctionError as exc:
+        logger.warning("%s failed: %s", logical_id, exc)
+        return InvokeOutcome(error=exc.payload)
+    if fault and fault.mode == "error-after":
+        return InvokeOutcome(
+            error={"errorType": "Runtime.ExitError", "errorMessage": "the function crashed after its handler ran"}
+        )
+    return InvokeOutcome(result=result)
 
 
 class LambdaInvokeServer:
@@ -138,11 +298,11 @@ class LambdaInvokeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         aws_requests: AwsRequestCounter | None = None,
+        faults: InvokeFaults | None = None,
     ) -> None:
         self.functions = functions
+        self.faults = faults or InvokeFaults()
         self._aws_requests = aws_requests
-        self._faults: dict[str, InvokeFault] = {}
-        self._faults_lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -183,24 +343,23 @@ class LambdaInvokeServer:
             return _reply(request, 200, self.stats())
         if path != "/faults":
             return _reply(request, 404, {"message": "not found"})
-        with self._faults_lock:
-            if request.command == "DELETE":
-                self._faults.clear()
-            elif request.command == "POST":
-                try:
-                    spec = json.loads(raw or b"{}")
-                    fault = InvokeFault(
-                        function=str(spec["function"]),
-                        mode=str(spec["mode"]),
-                        remaining=None if spec.get("count", 1) is None else int(spec.get("count", 1)),
-                        after_ms=int(spec.get("afterMs", 0)),
-                    )
-                except (ValueError, KeyError, TypeError) as exc:
-                    return _reply(request, 400, {"message": f"bad fault: {exc}"})
-                if fault.mode not in INVOKE_FAULT_MODES or fault.function not in self.functions.names:
-                    return _reply(request, 400, {"message": f"mode must be one of {sorted(INVOKE_FAULT_MODES)}"})
-                self._faults[fault.function] = fault
-            return _reply(request, 200, [f.to_json() for f in self._faults.values()])
+        if request.command == "DELETE":
+            self.faults.clear()
+        elif request.command == "POST":
+            try:
+                spec = json.loads(raw or b"{}")
+                fault = InvokeFault(
+                    function=str(spec["function"]),
+                    mode=str(spec["mode"]),
+                    remaining=None if spec.get("count", 1) is None else int(spec.get("count", 1)),
+                    after_ms=int(spec.get("afterMs", 0)),
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                return _reply(request, 400, {"message": f"bad fault: {exc}"})
+            if fault.mode not in INVOKE_FAULT_MODES or fault.function not in self.functions.names:
+                return _reply(request, 400, {"message": f"mode must be one of {sorted(INVOKE_FAULT_MODES)}"})
+            self.faults.set(fault)
+        return _reply(request, 200, self.faults.listed())
 
     def stats(self) -> dict[str, Any]:
         """Invocations per function and the handlers' AWS requests per operation, so far."""
@@ -210,17 +369,6 @@ class LambdaInvokeServer:
             "awsRequests": self._aws_requests.snapshot() if self._aws_requests else {},
             "awsRequestsByFunction": self._aws_requests.by_function() if self._aws_requests else {},
         }
-
-    def _take_fault(self, logical_id: str) -> InvokeFault | None:
-        with self._faults_lock:
-            fault = self._faults.get(logical_id)
-            if fault is None:
-                return None
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    del self._faults[logical_id]
-            return fault
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
@@ -245,44 +393,19 @@ class LambdaInvokeServer:
             return _reply(
                 request, 400, {"message": "payload is not JSON"}, {"x-amzn-ErrorType": "InvalidRequestContentException"}
             )
-        fault = self._take_fault(logical_id)
-        if fault and fault.mode == "throttle":
+        outcome = invoke_with_faults(self.functions, self.faults, logical_id, event)
+        assert outcome is not None  # waited for the end
+        if outcome.throttled:
             return _reply(
                 request,
                 429,
                 {"Type": "User", "message": "Rate Exceeded."},
                 {"x-amzn-ErrorType": "TooManyRequestsException"},
             )
-        if fault and fault.mode == "delay":
-            time.sleep(fault.after_ms / 1000)
-        if fault and fault.mode == "timeout":
-            return self._invoke_and_time_out(request, logical_id, event, fault.after_ms)
-        try:
-            result = self.functions.invoke(logical_id, event)
-        except FunctionError as exc:
-            logger.warning("%s failed: %s", logical_id, exc)
-            return _reply(request, 200, exc.payload, {"X-Amz-Function-Error": "Unhandled"})
-        if fault and fault.mode == "error-after":
-            crash = {"errorType": "Runtime.ExitError", "errorMessage": "the function crashed after its handler ran"}
-            return _reply(request, 200, crash, {"X-Amz-Function-Error": "Unhandled"})
-        return _reply(request, 200, result)
-
-    def _invoke_and_time_out(
-        self, request: BaseHTTPRequestHandler, logical_id: str, event: dict[str, Any], after_ms: int
-    ) -> None:
-        def run() -> None:
-            try:
-                self.functions.invoke(logical_id, event)
-            except FunctionError as exc:
-                logger.warning("%s (reported timed out) failed: %s", logical_id, exc)
-
-        threading.Thread(target=run, name=f"timed-out-{logical_id}", daemon=True).start()
-        time.sleep(after_ms / 1000)
-        timed_out = {
-            "errorType": "Sandbox.Timedout",
-            "errorMessage": f"Task timed out after {after_ms / 1000:.2f} seconds",
-        }
-        _reply(request, 200, timed_out, {"X-Amz-Function-Error": "Unhandled"})
+        if outcome.error is not None:
+            # A synchronous Invoke answers 200 with the error as the payload.
+            return _reply(request, 200, outcome.error, {"X-Amz-Function-Error": "Unhandled"})
+        return _reply(request, 200, outcome.result)
 
 
 def _reply(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

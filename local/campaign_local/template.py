@@ -42,6 +42,8 @@ class Route:
     path: str  # API Gateway form, e.g. /api/v1/client/campaigns/{id}/start-calling
     function: str  # logical id
     authorizer: str | None = None  # name of the HttpApi authorizer, None when open
+    # How long API Gateway waits for the integration (HTTP APIs: 30 s unless TimeoutInMillis says less).
+    integration_timeout_ms: int = 30_000
 
     @property
     def route_key(self) -> str:
@@ -118,7 +120,11 @@ class Template:
                 authorizer = props.get("Auth", {}).get("Authorizer", default)
                 routes.append(
                     Route(
-                        props["Method"].upper(), props["Path"], logical_id, None if authorizer == "NONE" else authorizer
+                        props["Method"].upper(),
+                        props["Path"],
+                        logical_id,
+                        None if authorizer == "NONE" else authorizer,
+                        int(props.get("TimeoutInMillis", 30_000)),
                     )
                 )
         return routes

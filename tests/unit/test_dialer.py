@@ -8,7 +8,17 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from campaign_calling.dialer import DialerClient, DialRequest, DialResult, SecretsManagerApiKey
+from campaign_calling.deadline import Deadline
+from campaign_calling.dialer import (
+    MAX_RETRY_AFTER_SECONDS,
+    MIN_ATTEMPT_SECONDS,
+    DialerClient,
+    DialRequest,
+    DialResult,
+    SecretsManagerApiKey,
+    attempt_timeout,
+    longest_dial_seconds,
+)
 from tests.conftest import TEST_API_KEY
 
 BASE_URL = "https://provider.example/api/"
@@ -284,3 +294,134 @@ def test_secrets_manager_api_key_reads_the_secret(aws) -> None:
     api_key = SecretsManagerApiKey(secret_arn, max_age_seconds=0)
     assert api_key() == TEST_API_KEY
     assert isinstance(api_key(), str)
+
+
+# -- the deadline ---------------------------------------------------------------------------
+
+
+class FakeClock:
+    """Monotonic seconds that move only when the dial waits or the provider takes time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def slow(clock: FakeClock):
+    """A provider that never answers: each attempt uses all the time its timeouts give."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions["timeout"]
+        clock.now += timeout["connect"] + timeout["read"]
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    return answer
+
+
+def timed_client(provider: Provider, clock: FakeClock, timeout_seconds: float = 10.0) -> DialerClient:
+    return DialerClient(
+        BASE_URL,
+        api_key=lambda: API_KEY,
+        transport=httpx.MockTransport(provider),
+        sleep=clock.sleep,
+        timeout_seconds=timeout_seconds,
+    )
+
+
+def attempt_seconds(req: httpx.Request) -> float:
+    return req.extensions["timeout"]["connect"] + req.extensions["timeout"]["read"]
+
+
+def test_an_attempt_never_takes_longer_than_the_timeout_connecting_included() -> None:
+    timeout = attempt_timeout(10)
+    assert (timeout.connect, timeout.read) == (2.5, 7.5)
+    assert attempt_timeout(20).connect == 3.0 and attempt_timeout(20).read == 17.0
+
+
+def test_the_longest_dial_is_every_attempt_timing_out_after_the_longest_waits() -> None:
+    assert longest_dial_seconds(10) == 3 * 10 + 2 * MAX_RETRY_AFTER_SECONDS
+
+
+def test_a_slow_provider_is_given_up_at_the_deadline_with_the_last_attempt_shortened() -> None:
+    # Given a provider that never answers and 12 s before the deadline
+    clock = FakeClock()
+    provider = Provider(slow(clock))
+
+    # When we dial with a 10 s timeout per attempt
+    result = timed_client(provider, clock).dial(request(), Deadline(12, clock=clock))
+
+    # Then the first attempt gets its 10 s, the second what is left after the backoff
+    assert [attempt_seconds(r) for r in provider.requests] == [10.0, pytest.approx(1.75)]
+    assert clock.now == pytest.approx(12.0)
+    # and the call is reported as possibly placed, cut off by the deadline
+    assert result.accepted is False
+    assert result.outcome_unknown is True
+    assert result.deadline_exceeded is True
+    assert result.attempts == 2
+    assert result.error == "provider timed out: ReadTimeout; stopped at the deadline after 2 attempt(s)"
+
+
+def test_a_retry_after_that_cannot_fit_is_not_waited_for() -> None:
+    # Given a provider that answers 429 Retry-After: 5 and 3 s before the deadline
+    clock = FakeClock()
+    provider = Provider(reply(429, {"error": "slow down"}, headers={"Retry-After": "5"}))
+
+    # When we dial
+    result = timed_client(provider, clock).dial(request(), Deadline(3, clock=clock))
+
+    # Then there is one attempt, no wait, and the call was refused (not placed)
+    assert len(provider.requests) == 1
+    assert clock.now == 0.0
+    assert result.deadline_exceeded is True
+    assert result.outcome_unknown is False
+    assert result.status_code == 429
+
+
+def test_no_attempt_starts_without_time_for_an_answer() -> None:
+    # Given less than MIN_ATTEMPT_SECONDS before the deadline
+    clock = FakeClock()
+    provider = Provider(created())
+
+    # When we dial
+    result = timed_client(provider, clock).dial(request(), Deadline(MIN_ATTEMPT_SECONDS / 2, clock=clock))
+
+    # Then the provider is never asked, and the result says why
+    assert provider.requests == []
+    assert (result.accepted, result.attempts, result.deadline_exceeded) == (False, 0, True)
+    assert result.error == "not dialed: no time left before the deadline"
+
+
+def test_a_deadline_far_enough_away_changes_nothing() -> None:
+    # Given a provider that fails twice then accepts, and all the time a dial can need
+    clock = FakeClock()
+    provider = Provider(reply(503), reply(503), created("call_ok"))
+    budget = longest_dial_seconds(10)
+
+    # When we dial
+    result = timed_client(provider, clock).dial(request(), Deadline(budget, clock=clock))
+
+    # Then every attempt has its full timeout and the call is placed
+    assert [attempt_seconds(r) for r in provider.requests] == [10.0, 10.0, 10.0]
+    assert result.accepted is True
+    assert result.deadline_exceeded is False
+
+
+def test_every_attempt_timing_out_fits_the_longest_dial() -> None:
+    # Given a provider that never answers and exactly the longest dial's time
+    clock = FakeClock()
+    provider = Provider(slow(clock))
+
+    # When we dial with 3 s attempts
+    result = timed_client(provider, clock, timeout_seconds=3).dial(
+        request(), Deadline(longest_dial_seconds(3), clock=clock)
+    )
+
+    # Then all three attempts run in full, and the deadline never had to cut in
+    assert len(provider.requests) == 3
+    assert result.deadline_exceeded is False
+    assert clock.now <= longest_dial_seconds(3)

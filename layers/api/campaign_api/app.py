@@ -18,6 +18,7 @@ from campaign_api.envelope import error
 from campaign_api.strict_json import BodyProblem, check_body
 from campaign_calling.errors import (
     Conflict,
+    DeadlineExceeded,
     DependencyUnavailable,
     DomainError,
     Forbidden,
@@ -33,6 +34,7 @@ _STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     Conflict: 409,
     DependencyUnavailable: 503,
+    DeadlineExceeded: 504,
 }
 
 
@@ -68,8 +70,8 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
     def domain_error(exc: DomainError) -> Response:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
         if status >= 500:
-            logger.warning("dependency unavailable", extra={"reason": exc.message})
-        return _error(status, exc.message)
+            logger.warning("dependency unavailable or too slow", extra={"reason": exc.message})
+        return _error(status, exc.message, getattr(exc, "data", None))
 
     @app.not_found
     def no_route(_: NotFoundError) -> Response:
@@ -117,5 +119,6 @@ def _raised_reading_body(exc: BaseException) -> bool:
     return False
 
 
-def _error(status: int, message: str) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(error(message)))
+def _error(status: int, message: str, data: Any = None) -> Response:
+    body = json.dumps(error(message, data))
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)

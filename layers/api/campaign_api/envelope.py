@@ -15,8 +15,11 @@ def ok(data: Any, message: str | None = None) -> dict[str, Any]:
     return body
 
 
-def error(message: str) -> dict[str, Any]:
-    return {"success": False, "message": message}
+def error(message: str, data: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"success": False, "message": message}
+    if data is not None:
+        body["data"] = _plain(data)
+    return body
 
 
 def page(items: list[Any], next_token: str | None) -> dict[str, Any]:

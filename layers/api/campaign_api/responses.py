@@ -130,6 +130,16 @@ class ErrorResponse(_Strict):
     message: str = Field(description="What is wrong, for a person to read")
 
 
+class TimedOutData(_Strict):
+    uniqueId: str = Field(description="The call's id in the call logs")
+
+
+class TimedOutResponse(_Strict):
+    success: Literal[False]
+    message: str = Field(description="What timed out and how the call was logged")
+    data: TimedOutData
+
+
 class UnauthorizedResponse(_Strict):
     """The local engine answers a refused token with the error envelope; API Gateway's JWT
     authorizer answers `{"message": "Unauthorized"}` (no `success`)."""
@@ -154,6 +164,10 @@ _ERRORS: dict[int, tuple[type[BaseModel], str]] = {
     409: (ErrorResponse, "The campaign is in a state that forbids the operation"),
     415: (ErrorResponse, "The request body is not sent as JSON (Content-Type must be application/json)"),
     503: (ErrorResponse, "A service the request needs is unavailable; try again"),
+    504: (
+        TimedOutResponse,
+        "The telephony provider did not answer in time; the call is logged (`unknown` when it may have been placed)",
+    ),
 }
 
 # Every route: a bad request, no valid token, a token without the client claim.

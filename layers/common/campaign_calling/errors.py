@@ -37,3 +37,12 @@ class Conflict(DomainError):
 
 class DependencyUnavailable(DomainError):
     """A service we depend on (Step Functions, the telephony provider) failed."""
+
+
+class DeadlineExceeded(DomainError):
+    """The work ran out of time before it could finish (its outcome is recorded);
+    ``data`` names what the caller needs to follow it up, e.g. the call's uniqueId."""
+
+    def __init__(self, message: str, data: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.data = data

@@ -8,12 +8,33 @@ from dataclasses import dataclass
 
 from campaign_calling.clock import Clock
 from campaign_calling.data.runs import ClaimResult, RunRepository
+from campaign_calling.deadline import Deadline
+from campaign_calling.dialer import longest_dial_seconds
 from campaign_calling.ids import call_unique_id
-from campaign_calling.logic.pacing import remaining_ms
+from campaign_calling.logic.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
 from campaign_calling.logic.placing import CallPlacer, new_call_log
 from campaign_calling.logic.run_models import DialOutcome, PageContact, RunContext
 from campaign_calling.models import CallLog, CallOutcome, Contact
 from campaign_calling.workflow import WorkflowEngine
+
+# Kept back from the function's remaining time for what follows the dial: the call log,
+# claim and counters in one transaction, and pausing a failing run (a read, a write, a
+# StopExecution).
+DIAL_LOG_RESERVE_SECONDS = 2.0
+# Before the dial: the run's status, the API key (Secrets Manager, cached) and the claim.
+PRE_DIAL_SECONDS = 3.0
+
+
+def longest_dial_step_seconds(dialer_timeout_seconds: float) -> float:
+    """The longest a dial step takes when the provider is as slow as allowed: the
+    function's Timeout must cover this (template.yaml, tested), so that the deadline only
+    cuts in when something else is slower than it should be."""
+    return (
+        PRE_DIAL_SECONDS
+        + MAX_DIAL_STEP_SLEEP_MS / 1000
+        + longest_dial_seconds(dialer_timeout_seconds)
+        + DIAL_LOG_RESERVE_SECONDS
+    )
 
 
 @dataclass(frozen=True)
@@ -120,7 +141,16 @@ class DialStep:
         self._ttl = progress_ttl_seconds
         self._sleep = sleep
 
-    def dial_contact(self, run: RunContext, contact: PageContact) -> DialOutcome:
+    def dial_contact(
+        self, run: RunContext, contact: PageContact, *, time_left_ms: Callable[[], int] | None = None
+    ) -> DialOutcome:
+        """``time_left_ms`` is the Lambda context's time left: the dial stops in time for
+        the call to be logged rather than the function being ended mid-call."""
+        deadline = (
+            Deadline.from_remaining_ms(time_left_ms, reserve_seconds=DIAL_LOG_RESERVE_SECONDS)
+            if time_left_ms
+            else Deadline.unbounded()
+        )
         record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
         if record.progress.status != "running":
             return DialOutcome(dialed=False, reason=f"run {record.progress.status}")
@@ -132,7 +162,7 @@ class DialStep:
         claimed = self._recorder.claim(run, contact, error_if_claimed="dial step ran again after an interruption")
         if isinstance(claimed, DialOutcome):
             return claimed
-        log = self._placer.place(
+        log, deadline_exceeded = self._placer.place(
             client_id=run.clientId,
             campaign_id=run.campaignId,
             contact=as_contact(contact),
@@ -144,9 +174,15 @@ class DialStep:
             # Same key for every retry of this contact's dial in this run.
             idempotency_key=f"{run.runId}:{contact.seq}:1",
             run_id=run.runId,
+            deadline=deadline,
         )
         self._recorder.complete(run, contact, log)
-        outcome = DialOutcome(dialed=True, uniqueId=claimed.unique_id, outcome=log.outcome)
+        outcome = DialOutcome(
+            dialed=True,
+            uniqueId=claimed.unique_id,
+            outcome=log.outcome,
+            reason="stopped at the deadline" if deadline_exceeded else None,
+        )
         if log.outcome != "success" and self._pause_if_failing(run, log.error):
             return outcome.model_copy(update={"reason": "run paused"})
         return outcome

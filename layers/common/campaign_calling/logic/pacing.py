@@ -11,8 +11,11 @@ measured from that moment, so sub-second delays are exact.
 
 from __future__ import annotations
 
-# The dial step finishes the last stretch of every delay (at most this long).
+# The dial step finishes the last stretch of every delay.
 DIAL_STEP_LEAD_MS = 1000
+# The longest the dial step sleeps: below 1 s the whole delay; from 1 s on, what the
+# Wait state's whole seconds leave, less than 2 s (+1 ms of rounding).
+MAX_DIAL_STEP_SLEEP_MS = 2 * DIAL_STEP_LEAD_MS + 1
 
 
 def wait_state_seconds(delay_ms: int, index: int) -> int:

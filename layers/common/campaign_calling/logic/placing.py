@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from campaign_calling.clock import Clock, iso_from_ms
+from campaign_calling.deadline import Deadline
 from campaign_calling.dialer import DialerClient, DialRequest, DialResult
 from campaign_calling.models import CallLog, CallOutcome, Contact
+
+
+class PlacedCall(NamedTuple):
+    log: CallLog
+    # The deadline ended the dial before the provider's final answer (see DialResult).
+    deadline_exceeded: bool
 
 
 class CallPlacer:
@@ -28,7 +37,8 @@ class CallPlacer:
         started_ms: int,
         idempotency_key: str,
         run_id: str | None,
-    ) -> CallLog:
+        deadline: Deadline | None = None,
+    ) -> PlacedCall:
         result = self._dialer.dial(
             DialRequest(
                 to=contact.phone,
@@ -41,9 +51,10 @@ class CallPlacer:
                     "contactId": contact.id,
                     "clientId": client_id,
                 },
-            )
+            ),
+            deadline,
         )
-        return self.describe(
+        log = self.describe(
             result,
             campaign_id=campaign_id,
             contact=contact,
@@ -52,6 +63,7 @@ class CallPlacer:
             started_ms=started_ms,
             run_id=run_id,
         )
+        return PlacedCall(log, result.deadline_exceeded)
 
     def describe(
         self,
