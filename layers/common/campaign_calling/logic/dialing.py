@@ -45,9 +45,12 @@ class DialRecorder:
             now_ms=started_ms,
         )
         if result == ClaimResult.RUN_NOT_RUNNING:
-            return DialOutcome(dialed=False, reason="run stopped")
+            # The run ended, but an earlier attempt may have claimed this dial before it did.
+            settled = self.settle_earlier_claim(run, contact, error=error_if_claimed)
+            return settled or DialOutcome(dialed=False, reason="run stopped")
         if result == ClaimResult.ALREADY_CLAIMED:
-            return self._settle_earlier_claim(run, contact, error=error_if_claimed)
+            settled = self.settle_earlier_claim(run, contact, error=error_if_claimed)
+            return settled or DialOutcome(dialed=True, reason="already dialed")
         return Claimed(unique_id, started_ms)
 
     def complete(self, run: RunContext, contact: PageContact, log: CallLog) -> None:
@@ -64,16 +67,15 @@ class DialRecorder:
         self.complete(run, contact, self._log(run, contact, claimed, "failed", f"not dialed: {error}"))
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason="dial step failed")
 
-    def _settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome:
+    def settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome | None:
+        """An earlier attempt's claim of this dial, settled: whatever the run's status now,
+        a claimed dial is logged and counted once. None when there is no claim."""
         claim = self._runs.get_claim(run.clientId, run.campaignId, run.runId, contact.seq)
-        if claim is None or claim.status == "done":
+        if claim is None:
+            return None
+        if claim.status == "done":
             # Already logged and counted by the earlier attempt: report it, do nothing more.
-            return DialOutcome(
-                dialed=True,
-                uniqueId=claim.unique_id if claim else None,
-                outcome=claim.outcome if claim else None,
-                reason="already dialed",
-            )
+            return DialOutcome(dialed=True, uniqueId=claim.unique_id, outcome=claim.outcome, reason="already dialed")
         # An earlier attempt claimed the dial and stopped before logging it: the provider
         # may or may not have connected the call, so it is logged as unknown, not redialed.
         earlier = Claimed(claim.unique_id, claim.started_ms)
@@ -123,7 +125,12 @@ class DialStep:
     def dial_contact(self, run: RunContext, contact: PageContact) -> DialOutcome:
         record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
         if record.progress.status != "running":
-            return DialOutcome(dialed=False, reason=f"run {record.progress.status}")
+            # No new dial; but a retry of a step whose dial was claimed and then could not be
+            # logged (e.g. its transaction kept colliding with the stop's) settles it here.
+            settled = self._recorder.settle_earlier_claim(
+                run, contact, error="dial step ran again after an interruption"
+            )
+            return settled or DialOutcome(dialed=False, reason=f"run {record.progress.status}")
         self._placer.prepare()
         wait_ms = remaining_ms(run.delayMs, record.paced_from_ms, self._clock.now_ms())
         if wait_ms:
