@@ -576,6 +576,46 @@ def test_an_interrupted_claim_is_logged_as_unknown_without_dialing(aws, step: st
     assert (claim.status, claim.outcome) == ("done", "unknown")
 
 
+@pytest.mark.parametrize("step", ["record_dial_failure", "dial_contact"])
+def test_an_interrupted_claim_is_settled_even_after_the_run_was_stopped(aws, step: str) -> None:
+    s = setup(aws, 2)
+    state = start(aws, s)
+    first, second = first_page(aws, state)
+    # An earlier attempt claimed the dial; its log could not be written (say its transaction
+    # kept colliding with the stop's) and the step failed. Then the run was stopped.
+    assert (
+        runs(aws).claim_dial(
+            CLIENT,
+            s.campaign_id,
+            state.run.runId,
+            seq=first.seq,
+            index=first.index,
+            unique_id="aidial-1705314600000-earlie",
+            now_ms=1_705_314_600_000,
+        )
+        == ClaimResult.CLAIMED
+    )
+    aws.use_function("StopCallingFunction")
+    wiring.calling_service().stop(CLIENT, s.campaign_id)
+
+    def run_step(contact):
+        if step == "record_dial_failure":
+            return steps(aws).record_dial_failure(state.run, contact, "Lambda.Unknown")
+        return steps(aws).dial_contact(state.run, contact)
+
+    # The step's retry (or the dial-failure task) settles the claimed dial...
+    outcome = run_step(first)
+    assert (outcome.dialed, outcome.outcome, outcome.uniqueId) == (True, "unknown", "aidial-1705314600000-earlie")
+    # ...and the next contact, never claimed, is not dialed.
+    assert run_step(second).dialed is False
+
+    assert aws.dialer.calls() == []
+    assert counts(aws, state) == (1, 0, 1)
+    (log,) = call_logs(aws, s.campaign_id)
+    assert (log.outcome, log.uniqueId) == ("unknown", "aidial-1705314600000-earlie")
+    assert runs(aws).get_run(CLIENT, s.campaign_id, state.run.runId).progress.status == "stopped"
+
+
 # -- finishing ------------------------------------------------------------------------------------
 
 
