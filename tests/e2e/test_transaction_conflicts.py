@@ -196,16 +196,18 @@ def test_a_stop_while_the_database_stays_busy_answers_503_then_stops(api, engine
     assert_exact_accounting(api, engine, setup, progress)
 
 
-def test_a_dial_that_collides_with_the_stop_is_still_logged_and_counted(api, engine):
+@pytest.mark.parametrize("log_conflicts", [3, 9], ids=["a-few", "more-than-one-transactions-attempts"])
+def test_a_dial_that_collides_with_the_stop_is_still_logged_and_counted(api, engine, log_conflicts):
     setup = new_campaign(api, 3)
     engine.set_fault(mode="slow", count=1, latencyMs=1500)  # the first dial waits on the provider
     start(api, setup)
     wait_until(lambda: engine.calls_for(setup.campaign_id), timeout=20, what="the first dial")
 
     # The stop's transaction collides twice; then the dial's log-and-count transaction,
-    # landing on a stopped run, collides three times (only it writes call logs).
+    # landing on a stopped run, collides again and again (only it writes call logs). With
+    # the execution stopped nothing would retry the step, so the step keeps trying.
     engine.set_table_fault("ProgressTable", "transaction-conflict", count=2)
-    engine.set_table_fault("CallLogsTable", "transaction-conflict", count=3)
+    engine.set_table_fault("CallLogsTable", "transaction-conflict", count=log_conflicts)
     response = api.post(f"{BASE}/{setup.campaign_id}/stop-calling")
 
     assert response.status_code == 200, response.text
@@ -221,15 +223,23 @@ def test_a_dial_that_collides_with_the_stop_is_still_logged_and_counted(api, eng
 # -- a dial whose log keeps colliding ------------------------------------------------------------
 
 
+def dial_invocations(engine: Engine) -> int:
+    return httpx.get(f"{engine.lambda_url}/stats", timeout=10).json()["invocations"].get("DialContactFunction", 0)
+
+
 def test_a_dial_whose_log_cannot_be_written_is_settled_by_the_retry_once(api, engine):
     setup = new_campaign(api, 3)
     engine.set_fault(mode="slow", count=1, latencyMs=1500)  # the first dial waits on the provider
+    before = dial_invocations(engine)
     start(api, setup)
     wait_until(lambda: engine.calls_for(setup.campaign_id), timeout=20, what="the first dial")
 
-    # Every attempt of the first dial's log-and-count transaction is cancelled (6 attempts):
-    # the dial step fails, and its retry settles the claimed dial without dialing again.
-    engine.set_table_fault("CallLogsTable", "transaction-conflict", count=6)
+    # The first dial's log-and-count transaction is cancelled until the step gives up
+    # (about 10 s); Step Functions retries the step, and the database recovers.
+    engine.set_table_fault("CallLogsTable", "transaction-conflict", count=None)
+    wait_until(lambda: dial_invocations(engine) >= before + 2, timeout=40, what="the dial step's retry")
+    engine.clear_faults()
+    # The retry settles the claimed dial, as unknown, without dialing again.
     progress = ended(api, engine, setup.campaign_id)
 
     assert engine.faults() == []

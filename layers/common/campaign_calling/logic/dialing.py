@@ -8,12 +8,20 @@ from dataclasses import dataclass
 
 from campaign_calling.clock import Clock
 from campaign_calling.data.runs import ClaimResult, RunRepository
+from campaign_calling.errors import DependencyUnavailable
 from campaign_calling.ids import call_unique_id
 from campaign_calling.logic.pacing import remaining_ms
 from campaign_calling.logic.placing import CallPlacer, new_call_log
 from campaign_calling.logic.run_models import DialOutcome, PageContact, RunContext
 from campaign_calling.models import CallLog, CallOutcome, Contact
 from campaign_calling.workflow import WorkflowEngine
+
+# How long a dial step keeps trying to log a call it placed while DynamoDB stays busy (each
+# try is itself a few attempts). Once the run is stopped its execution is gone and nothing
+# would retry the step, so the step is the last one able to log the call. The dial
+# function's timeout (60 s) leaves room for this after the provider's worst case (~35 s).
+SETTLE_PATIENCE_SECONDS = 10.0
+_SETTLE_PAUSE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class DialStep:
         pause_after_failures: int,
         progress_ttl_seconds: int,
         sleep: Callable[[float], None] = time.sleep,
+        settle_patience_seconds: float = SETTLE_PATIENCE_SECONDS,
     ) -> None:
         self._runs = runs
         self._placer = placer
@@ -121,6 +130,7 @@ class DialStep:
         self._pause_after = pause_after_failures
         self._ttl = progress_ttl_seconds
         self._sleep = sleep
+        self._settle_patience_ms = int(settle_patience_seconds * 1000)
 
     def dial_contact(self, run: RunContext, contact: PageContact) -> DialOutcome:
         record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
@@ -152,11 +162,24 @@ class DialStep:
             idempotency_key=f"{run.runId}:{contact.seq}:1",
             run_id=run.runId,
         )
-        self._recorder.complete(run, contact, log)
+        self._complete_placed_call(run, contact, log)
         outcome = DialOutcome(dialed=True, uniqueId=claimed.unique_id, outcome=log.outcome)
         if log.outcome != "success" and self._pause_if_failing(run, log.error):
             return outcome.model_copy(update={"reason": "run paused"})
         return outcome
+
+    def _complete_placed_call(self, run: RunContext, contact: PageContact, log: CallLog) -> None:
+        """Log and count a call that was placed, trying for a while if DynamoDB stays busy;
+        then the step fails, and its retry (if the execution still runs) logs it unknown."""
+        deadline = self._clock.now_ms() + self._settle_patience_ms
+        while True:
+            try:
+                self._recorder.complete(run, contact, log)
+                return
+            except DependencyUnavailable:
+                if self._clock.now_ms() >= deadline:
+                    raise
+                self._sleep(_SETTLE_PAUSE_SECONDS)
 
     def _pause_if_failing(self, run: RunContext, error: str | None) -> bool:
         """After too many failed calls in a row the provider is likely down or refusing us:
