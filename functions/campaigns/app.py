@@ -23,7 +23,10 @@ app = create_app(logger)
     description="A campaign, optionally with its first contacts (up to 500; numbers are validated and stored "
     "in E.164).",
     tags=["Campaigns"],
-    responses={**success(CampaignCreated, "The campaign, with its id and contact count", 201), **errors(415)},
+    responses={
+        **success(CampaignCreated, "The campaign, with its id and contact count", 201),
+        **errors(415, 503, e503="the database stayed busy; try again"),
+    },
 )
 def create_campaign(body: CampaignInput) -> tuple[dict, int]:
     return ok(catalog_service().create_campaign(client_id(app), body), "Campaign created"), 201

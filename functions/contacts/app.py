@@ -29,8 +29,10 @@ app = create_app(logger)
             404,
             409,
             415,
+            503,
             e404="campaign not found",
             e409="contacts are being added to this campaign concurrently; try again",
+            e503="the database stayed busy; try again",
         ),
     },
 )

@@ -33,7 +33,7 @@ app = create_app(logger)
             e400="Invalid request, or the campaign has no contacts",
             e404="campaign or agent not found",
             e409="campaign is already running",
-            e503="the calling workflow could not be started",
+            e503="the calling workflow could not be started, or the database stayed busy; try again",
         ),
     },
 )

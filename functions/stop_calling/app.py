@@ -23,7 +23,14 @@ app = create_app(logger)
     tags=["Calling"],
     responses={
         **success(CallingStoppedResponse, "The run stopped"),
-        **errors(404, 409, e404="campaign not found", e409="campaign is not running"),
+        **errors(
+            404,
+            409,
+            503,
+            e404="campaign not found",
+            e409="campaign is not running",
+            e503="the database stayed busy; try again",
+        ),
     },
 )
 def stop_calling(id: ResourceId) -> dict:

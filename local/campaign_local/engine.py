@@ -14,6 +14,7 @@ from campaign_local.aws import LocalAws, create_resources, create_state_machines
 from campaign_local.cors import CorsPolicy
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import InvokeFaults, LambdaInvokeServer, LocalFunctions
+from campaign_local.moto_patches import TRANSACTION_FAULTS
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
 from campaign_local.stats import AwsRequestCounter
 from campaign_local.template import Resolver, Template, find_template
@@ -106,7 +107,12 @@ class LocalEngine:
         # One set of faults for both ways in: API Gateway invokes Lambda like Step Functions does.
         faults = InvokeFaults()
         self.lambda_server = LambdaInvokeServer(
-            self.functions, host=cfg.host, port=cfg.lambda_port, aws_requests=self.aws_requests, faults=faults
+            self.functions,
+            host=cfg.host,
+            port=cfg.lambda_port,
+            aws_requests=self.aws_requests,
+            faults=faults,
+            transaction_faults=TRANSACTION_FAULTS,
         ).start()
         # moto's Step Functions invokes Lambda through this endpoint; it must be set
         # before moto creates its Lambda client.
@@ -117,6 +123,7 @@ class LocalEngine:
         self.aws_requests.install()
         secret_ids = list(self.template.secrets())
         physical = create_resources(self.template, secret_values={s: self.dialer_api_key for s in secret_ids})
+        self.lambda_server.set_tables({lid: physical[lid] for lid in self.template.tables()})
         resolver = Resolver(
             self.template,
             parameters={"DialerBaseUrl": self.dialer.url, **cfg.parameter_overrides},

@@ -77,6 +77,16 @@ class Engine:
         spec = {"function": function, "mode": mode, "count": count, "afterMs": after_ms}
         httpx.post(f"{self.lambda_url}/faults", json=spec, timeout=10).raise_for_status()
 
+    def set_table_fault(self, table: str, mode: str, count: int | None = 1) -> None:
+        """Cancel the next ``count`` DynamoDB transactions touching ``table`` (a logical id
+        of the template) as AWS would: ``transaction-conflict`` or ``throttle``."""
+        spec = {"table": table, "mode": mode, "count": count}
+        httpx.post(f"{self.lambda_url}/faults", json=spec, timeout=10).raise_for_status()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults of the local Lambda endpoint still armed (remaining ``count`` each)."""
+        return httpx.get(f"{self.lambda_url}/faults", timeout=10).json()
+
     def clear_faults(self) -> None:
         httpx.post(f"{self.dialer_url}/faults", json={"mode": "none"}, timeout=10).raise_for_status()
         httpx.delete(f"{self.lambda_url}/faults", timeout=10).raise_for_status()

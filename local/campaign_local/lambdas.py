@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
+from campaign_local.moto_patches import TRANSACTION_FAULT_REASONS, TransactionFaults
 from campaign_local.stats import AwsRequestCounter, current_function
 from campaign_local.template import FunctionSpec, function_arn
 
@@ -290,6 +291,9 @@ class LambdaInvokeServer:
 
     Tests switch faults with ``POST /faults`` ``{"function", "mode", "count", "afterMs"}``
     (see InvokeFault), read them with ``GET /faults`` and clear them with ``DELETE /faults``.
+    The same API switches DynamoDB transaction faults: ``{"table", "mode", "count"}`` with
+    ``table`` the template's logical id (or the table's name) and ``mode``
+    ``transaction-conflict`` or ``throttle`` (see moto_patches.TransactionFaults).
     """
 
     def __init__(
@@ -299,10 +303,14 @@ class LambdaInvokeServer:
         port: int = 0,
         aws_requests: AwsRequestCounter | None = None,
         faults: InvokeFaults | None = None,
+        transaction_faults: TransactionFaults | None = None,
     ) -> None:
         self.functions = functions
         self.faults = faults or InvokeFaults()
         self._aws_requests = aws_requests
+        self._transaction_faults = transaction_faults
+        # Logical id -> table name, once the engine has created the tables.
+        self._tables: dict[str, str] = {}
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -333,6 +341,10 @@ class LambdaInvokeServer:
         self._thread.start()
         return self
 
+    def set_tables(self, tables: dict[str, str]) -> None:
+        """The template's tables (logical id -> name), for table faults."""
+        self._tables = dict(tables)
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -345,9 +357,14 @@ class LambdaInvokeServer:
             return _reply(request, 404, {"message": "not found"})
         if request.command == "DELETE":
             self.faults.clear()
+            if self._transaction_faults is not None:
+                self._transaction_faults.clear()
         elif request.command == "POST":
             try:
                 spec = json.loads(raw or b"{}")
+                if isinstance(spec, dict) and "table" in spec:
+                    self._set_table_fault(spec)
+                    return _reply(request, 200, self._all_faults())
                 fault = InvokeFault(
                     function=str(spec["function"]),
                     mode=str(spec["mode"]),
@@ -359,7 +376,31 @@ class LambdaInvokeServer:
             if fault.mode not in INVOKE_FAULT_MODES or fault.function not in self.functions.names:
                 return _reply(request, 400, {"message": f"mode must be one of {sorted(INVOKE_FAULT_MODES)}"})
             self.faults.set(fault)
-        return _reply(request, 200, self.faults.listed())
+        return _reply(request, 200, self._all_faults())
+
+    def _set_table_fault(self, spec: dict[str, Any]) -> None:
+        """Raises ValueError, KeyError or TypeError for a fault that cannot be set."""
+        if self._transaction_faults is None:
+            raise ValueError("this endpoint has no DynamoDB to fault")
+        table = str(spec["table"])
+        name = self._tables.get(table) or (table if table in self._tables.values() else None)
+        if name is None:
+            raise ValueError(f"table must be one of {sorted(self._tables)}")
+        count = spec.get("count", 1)
+        mode = str(spec["mode"])
+        if mode not in TRANSACTION_FAULT_REASONS:
+            raise ValueError(f"mode must be one of {sorted(TRANSACTION_FAULT_REASONS)}")
+        self._transaction_faults.set(name, mode, None if count is None else int(count))
+
+    def _all_faults(self) -> list[dict[str, Any]]:
+        faults: list[dict[str, Any]] = list(self.faults.listed())
+        if self._transaction_faults is not None:
+            logical = {name: lid for lid, name in self._tables.items()}
+            faults += [
+                {"table": logical.get(f.table, f.table), "tableName": f.table, "mode": f.mode, "count": f.remaining}
+                for f in self._transaction_faults.active()
+            ]
+        return faults
 
     def stats(self) -> dict[str, Any]:
         """Invocations per function and the handlers' AWS requests per operation, so far."""

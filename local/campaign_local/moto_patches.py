@@ -1,4 +1,5 @@
-"""One performance fix to moto for the local engine, keeping moto's behaviour.
+"""moto's DynamoDB transactions for the local engine: one performance fix keeping moto's
+behaviour, and a switch that cancels transactions as AWS does under contention.
 
 moto's ``transact_write_items`` deep-copies every table a transaction touches, once per
 item, so it can roll back a cancelled transaction. Every dial writes a transaction, so a
@@ -6,20 +7,89 @@ run's cost grew with the size of its tables (quadratically over a run: 9 contact
 1,000 contacts). This backs up only the items the transaction touches and restores those
 on failure, which is the same rollback, and serialises transactions, which moto's
 in-memory tables need when several handlers write at once.
+
+Serialised, moto's transactions never collide. AWS cancels a transaction when another one
+on the same item is in flight (reason ``TransactionConflict``) or when the table is
+throttled (``ThrottlingError``), and botocore does not retry either. ``TRANSACTION_FAULTS``
+makes the next N transactions touching a table fail that way, with the reason on that
+table's items and ``None`` on the others, raised by moto's own exception so the caller
+sees through boto3 exactly what AWS would send.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.exceptions import TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
 _lock = threading.RLock()
 _installed = False
+
+# Fault mode -> the cancellation reason AWS gives for the item (code, message).
+TRANSACTION_FAULT_REASONS: dict[str, tuple[str, str]] = {
+    "transaction-conflict": ("TransactionConflict", "Transaction is ongoing for the item"),
+    "throttle": (
+        "ThrottlingError",
+        "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically "
+        "scaling your table or index so please try again shortly.",
+    ),
+}
+
+
+@dataclass
+class TransactionFault:
+    """The next ``remaining`` transactions touching ``table`` are cancelled (None: until cleared)."""
+
+    table: str
+    mode: str
+    remaining: int | None = 1
+
+
+class TransactionFaults:
+    """The switch: which tables' transactions to cancel, and how many more times."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, TransactionFault] = {}
+        self._lock = threading.Lock()
+
+    def set(self, table: str, mode: str, count: int | None = 1) -> TransactionFault:
+        if mode not in TRANSACTION_FAULT_REASONS:
+            raise ValueError(f"mode must be one of {sorted(TRANSACTION_FAULT_REASONS)}")
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1 (or null: until cleared)")
+        with self._lock:
+            fault = self._faults[table] = TransactionFault(table, mode, count)
+            return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def active(self) -> list[TransactionFault]:
+        with self._lock:
+            return [TransactionFault(f.table, f.mode, f.remaining) for f in self._faults.values()]
+
+    def take(self, tables: set[str]) -> dict[str, str]:
+        """The faults one transaction touching ``tables`` meets ({table: mode}), counted down."""
+        met = {}
+        with self._lock:
+            for table in tables & self._faults.keys():
+                fault = self._faults[table]
+                met[table] = fault.mode
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        del self._faults[table]
+        return met
+
+
+TRANSACTION_FAULTS = TransactionFaults()
 
 
 class _NoTableCopy:
@@ -43,6 +113,17 @@ def install() -> None:
 
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         with _lock:
+            met = TRANSACTION_FAULTS.take({_table_name(item) for item in transact_items})
+            if met:
+                # Cancelled before anything is written, as AWS does.
+                raise TransactionCanceledException(
+                    [
+                        (*TRANSACTION_FAULT_REASONS[met[_table_name(item)]], None)
+                        if _table_name(item) in met
+                        else (None, None, None)
+                        for item in transact_items
+                    ]
+                )
             backups = [_backup(self, item) for item in transact_items]
             try:
                 return original(self, transact_items)
@@ -55,6 +136,11 @@ def install() -> None:
     dynamodb_models.copy = _NoTableCopy()  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _installed = True
+
+
+def _table_name(item: dict[str, Any]) -> str:
+    _, op = next(iter(item.items()))
+    return str(op.get("TableName", ""))
 
 
 def _backup(backend: DynamoDBBackend, item: dict[str, Any]) -> tuple[str, dict[str, Any], Any] | None:

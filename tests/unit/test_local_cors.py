@@ -14,6 +14,7 @@ from campaign_local.auth import JwtVerifier, LocalIdentityProvider, load_or_crea
 from campaign_local.cors import CorsPolicy
 from campaign_local.engine import cors_policy
 from campaign_local.http_api import LocalHttpApi
+from campaign_local.lambdas import Invocation, LambdaContext
 from campaign_local.template import Resolver, Template, find_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,11 @@ class FakeFunctions:
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         self.calls.append(logical_id)
         return self.result
+
+    def start(self, logical_id: str, event: dict[str, Any], *, overrun_ms: int = 0) -> Invocation:
+        self.calls.append(logical_id)
+        result = self.result
+        return Invocation(LambdaContext(function_name=logical_id, timeout_seconds=10), lambda: result)
 
     def handler(self, logical_id: str) -> Any:
         raise AssertionError("the docs are not under test here")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -84,3 +86,52 @@ def test_two_operations_on_one_item_are_refused_and_rolled_back(table) -> None:
             ]
         )
     assert set(items(table)) == {"a"}
+
+
+# -- the switch that cancels transactions as AWS does under contention -------------------------
+
+
+@pytest.fixture
+def faults() -> Iterator[moto_patches.TransactionFaults]:
+    moto_patches.TRANSACTION_FAULTS.clear()
+    yield moto_patches.TRANSACTION_FAULTS
+    moto_patches.TRANSACTION_FAULTS.clear()
+
+
+def put(db, pk: str) -> None:
+    db.transact_write_items(TransactItems=[{"Put": {"TableName": "T", "Item": {"pk": {"S": pk}}}}])
+
+
+def test_the_next_n_transactions_on_a_table_are_cancelled_then_it_writes_again(table, faults) -> None:
+    faults.set("T", "throttle", count=2)
+
+    for _ in range(2):
+        with pytest.raises(ClientError) as raised:
+            put(table, "b")
+        assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+        assert raised.value.response["CancellationReasons"][0]["Code"] == "ThrottlingError"
+    put(table, "b")
+
+    assert set(items(table)) == {"a", "b"}
+    assert faults.active() == []
+
+
+def test_a_fault_without_count_lasts_until_cleared_and_other_tables_are_untouched(table, faults) -> None:
+    faults.set("Other", "transaction-conflict", count=1)
+    faults.set("T", "transaction-conflict", count=None)
+
+    for _ in range(3):
+        with pytest.raises(ClientError):
+            put(table, "b")
+    assert [(f.table, f.remaining) for f in faults.active()] == [("Other", 1), ("T", None)]
+    faults.clear()
+    put(table, "b")
+    assert set(items(table)) == {"a", "b"}
+
+
+def test_the_switch_refuses_modes_and_counts_it_cannot_honour(faults) -> None:
+    with pytest.raises(ValueError, match="mode"):
+        faults.set("T", "explode")
+    with pytest.raises(ValueError, match="count"):
+        faults.set("T", "throttle", count=0)
+    assert faults.active() == []

@@ -16,12 +16,13 @@ from campaign_calling import wiring
 from campaign_calling.clock import SystemClock
 from campaign_calling.data.runs import ClaimResult, RunRepository
 from campaign_calling.dialer import DialerClient
-from campaign_calling.errors import Conflict, InvalidRequest, NotFound
+from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
 from campaign_calling.logic.dialing import DialStep
 from campaign_calling.logic.execution_budget import contacts_per_execution
 from campaign_calling.logic.placing import CallPlacer
 from campaign_calling.logic.run_models import Cursor, PageContact, RunState
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
+from campaign_local import moto_patches
 from tests.conftest import TEST_API_KEY, _clear_caches
 
 CLIENT = "client-a"
@@ -99,7 +100,9 @@ def steps(aws, **env: object) -> Steps:
     return Steps(aws, env)
 
 
-def dial_step_with(aws, *, placer: CallPlacer | None = None, sleep=time.sleep) -> DialStep:
+def dial_step_with(
+    aws, *, placer: CallPlacer | None = None, sleep=time.sleep, settle_patience_seconds: float = 10
+) -> DialStep:
     """The dial step as wired for DialContactFunction, with a part swapped for the test."""
     aws.use_function("DialContactFunction")
     wired = wiring.dial_step()
@@ -112,6 +115,7 @@ def dial_step_with(aws, *, placer: CallPlacer | None = None, sleep=time.sleep) -
         pause_after_failures=wired._pause_after,  # noqa: SLF001
         progress_ttl_seconds=wired._ttl,  # noqa: SLF001
         sleep=sleep,
+        settle_patience_seconds=settle_patience_seconds,
     )
 
 
@@ -602,6 +606,112 @@ def test_an_interrupted_claim_is_logged_as_unknown_without_dialing(aws, step: st
     assert log.startedAt == "2024-01-15T10:30:00.000Z"
     claim = runs(aws).get_claim(CLIENT, s.campaign_id, state.run.runId, contact.seq)
     assert (claim.status, claim.outcome) == ("done", "unknown")
+
+
+@pytest.mark.parametrize("step", ["record_dial_failure", "dial_contact"])
+def test_an_interrupted_claim_is_settled_even_after_the_run_was_stopped(aws, step: str) -> None:
+    s = setup(aws, 2)
+    state = start(aws, s)
+    first, second = first_page(aws, state)
+    # An earlier attempt claimed the dial; its log could not be written (say its transaction
+    # kept colliding with the stop's) and the step failed. Then the run was stopped.
+    assert (
+        runs(aws).claim_dial(
+            CLIENT,
+            s.campaign_id,
+            state.run.runId,
+            seq=first.seq,
+            index=first.index,
+            unique_id="aidial-1705314600000-earlie",
+            now_ms=1_705_314_600_000,
+        )
+        == ClaimResult.CLAIMED
+    )
+    aws.use_function("StopCallingFunction")
+    wiring.calling_service().stop(CLIENT, s.campaign_id)
+
+    def run_step(contact):
+        if step == "record_dial_failure":
+            return steps(aws).record_dial_failure(state.run, contact, "Lambda.Unknown")
+        return steps(aws).dial_contact(state.run, contact)
+
+    # The step's retry (or the dial-failure task) settles the claimed dial...
+    outcome = run_step(first)
+    assert (outcome.dialed, outcome.outcome, outcome.uniqueId) == (True, "unknown", "aidial-1705314600000-earlie")
+    # ...and the next contact, never claimed, is not dialed.
+    assert run_step(second).dialed is False
+
+    assert aws.dialer.calls() == []
+    assert counts(aws, state) == (1, 0, 1)
+    (log,) = call_logs(aws, s.campaign_id)
+    assert (log.outcome, log.uniqueId) == ("unknown", "aidial-1705314600000-earlie")
+    assert runs(aws).get_run(CLIENT, s.campaign_id, state.run.runId).progress.status == "stopped"
+
+
+class StopDuringTheCall:
+    """The real placer; while the provider has the call, the run is stopped and the call
+    logs table starts cancelling transactions (as AWS does under contention)."""
+
+    def __init__(self, aws, campaign_id: str, conflicts: int | None) -> None:
+        self._aws = aws
+        self._campaign_id = campaign_id
+        self._conflicts = conflicts
+        self._placer: CallPlacer | None = None
+
+    def prepare(self) -> None:
+        # Built here, in the dial function's environment, as the step's own placer is.
+        self._placer = wiring._placer()  # noqa: SLF001
+        self._placer.prepare()
+
+    def place(self, **kwargs):
+        assert self._placer is not None
+        log = self._placer.place(**kwargs)
+        self._aws.use_function("StopCallingFunction")
+        wiring.calling_service().stop(CLIENT, self._campaign_id)
+        moto_patches.TRANSACTION_FAULTS.set(
+            self._aws.resolver.ref("CallLogsTable"), "transaction-conflict", self._conflicts
+        )
+        return log
+
+
+@pytest.fixture
+def transaction_faults():
+    moto_patches.install()
+    moto_patches.TRANSACTION_FAULTS.clear()
+    yield moto_patches.TRANSACTION_FAULTS
+    moto_patches.TRANSACTION_FAULTS.clear()
+
+
+def test_a_placed_call_is_logged_while_the_database_is_busy_and_the_run_stopped(aws, transaction_faults) -> None:
+    s = setup(aws, 2)
+    state = start(aws, s)
+    contact = first_page(aws, state)[0]
+    # More cancellations than one transaction's attempts (6): the step keeps trying.
+    placer = StopDuringTheCall(aws, s.campaign_id, conflicts=8)
+
+    outcome = dial_step_with(aws, placer=placer).dial_contact(state.run, contact)
+
+    assert (outcome.dialed, outcome.outcome) == (True, "success")
+    assert transaction_faults.active() == []
+    assert counts(aws, state) == (1, 1, 0)
+    assert [log.outcome for log in call_logs(aws, s.campaign_id)] == ["success"]
+    assert runs(aws).get_run(CLIENT, s.campaign_id, state.run.runId).progress.status == "stopped"
+
+
+def test_a_placed_call_that_cannot_be_logged_in_time_fails_the_step_with_its_claim_open(
+    aws, transaction_faults
+) -> None:
+    s = setup(aws, 2)
+    state = start(aws, s)
+    contact = first_page(aws, state)[0]
+    placer = StopDuringTheCall(aws, s.campaign_id, conflicts=None)
+
+    with pytest.raises(DependencyUnavailable, match="TransactionConflict"):
+        dial_step_with(aws, placer=placer, settle_patience_seconds=0.5).dial_contact(state.run, contact)
+
+    claim = runs(aws).get_claim(CLIENT, s.campaign_id, state.run.runId, contact.seq)
+    assert claim.status == "dialing"  # for the step's retry or the dial-failure task to settle
+    assert counts(aws, state) == (0, 0, 0)
 
 
 # -- finishing ------------------------------------------------------------------------------------

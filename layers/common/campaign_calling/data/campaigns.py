@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from campaign_calling import ids
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.data import keys
 from campaign_calling.data.dynamo import (
-    cancellation_codes,
+    TransactionConditionFailed,
+    Transactions,
     decode_token,
     encode_token,
-    error_code,
     from_attrs,
     to_attr,
     to_attrs,
@@ -34,8 +32,12 @@ _MAX_SEQ_RACES = 8
 
 
 class CampaignRepository:
-    def __init__(self, dynamodb: Any, table_name: str, *, progress_table: str) -> None:
+    def __init__(
+        self, dynamodb: Any, table_name: str, *, progress_table: str, transactions: Transactions | None = None
+    ) -> None:
         self._db = dynamodb
+        # Conflicts and throttling are retried there; see Transactions.
+        self._transactions = transactions or Transactions(dynamodb)
         self._table = table_name
         self._progress = progress_table
 
@@ -55,8 +57,8 @@ class CampaignRepository:
             "campaignId": campaign_id,
             "totalContacts": 0,
         }
-        self._db.transact_write_items(
-            TransactItems=[
+        self._transactions.write(
+            [
                 {"Put": {"TableName": table, "Item": to_attrs(i), "ConditionExpression": "attribute_not_exists(pk)"}}
                 for table, i in ((self._table, item), (self._progress, summary))
             ]
@@ -149,13 +151,9 @@ class CampaignRepository:
                 for c in stored
             ]
             try:
-                self._db.transact_write_items(TransactItems=writes)
-            except ClientError as exc:
-                if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in cancellation_codes(
-                    exc
-                ):
-                    continue
-                raise
+                self._transactions.write(writes)
+            except TransactionConditionFailed:
+                continue  # another request took these sequence numbers: read again
             return stored, campaign.totalContacts + len(chunk)
         raise Conflict("contacts are being added to this campaign concurrently; try again")
 

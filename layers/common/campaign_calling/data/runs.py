@@ -4,6 +4,10 @@ The progress item is the single source of truth for whether a run may still dial
 stop flips its ``status`` and every dial claim is conditional on ``status = running``,
 in the same transaction. Counters change in the same transaction that writes the call
 log and closes the dial's claim, so a retried dial can never count twice.
+
+Every transaction goes through ``Transactions``: a cancellation caused by a conflict with
+another transaction or by throttling is retried there, so what reaches the code here is
+either success, a failed condition (an answer about the run), or DependencyUnavailable.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from botocore.exceptions import ClientError
 
 from campaign_calling.clock import Clock, SystemClock, iso_from_ms
 from campaign_calling.data import keys
-from campaign_calling.data.dynamo import cancellation_codes, error_code, from_attrs, to_attr, to_attrs
+from campaign_calling.data.dynamo import (
+    TransactionConditionFailed,
+    Transactions,
+    error_code,
+    from_attrs,
+    to_attr,
+    to_attrs,
+)
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import CallLog, Progress, RunStatus
 
@@ -82,8 +93,10 @@ class RunRepository:
         progress_table: str,
         call_logs_table: str,
         clock: Clock | None = None,
+        transactions: Transactions | None = None,
     ) -> None:
         self._db = dynamodb
+        self._transactions = transactions or Transactions(dynamodb)
         self._main = main_table
         self._progress = progress_table
         self._call_logs = call_logs_table
@@ -180,8 +193,8 @@ class RunRepository:
         if progress.status == "running":
             run_item[ACTIVE_ATTRIBUTE] = ACTIVE_VALUE
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            self._transactions.write(
+                [
                     {
                         "Update": {
                             "TableName": self._main,
@@ -206,10 +219,8 @@ class RunRepository:
                     },
                 ]
             )
-        except ClientError as exc:
-            if error_code(exc) == "TransactionCanceledException":
-                raise Conflict("campaign is already running") from exc
-            raise
+        except TransactionConditionFailed as exc:
+            raise Conflict("campaign is already running") from exc
 
     def set_execution(
         self, client_id: str, campaign_id: str, run_id: str, execution_arn: str, *, replaces: str | None
@@ -276,8 +287,8 @@ class RunRepository:
             condition += " AND executionArn = :execution"
             values[":execution"] = to_attr(execution_arn)
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            self._transactions.write(
+                [
                     {
                         "Update": {
                             "TableName": self._progress,
@@ -304,10 +315,10 @@ class RunRepository:
                     },
                 ]
             )
-        except ClientError as exc:
-            if error_code(exc) == "TransactionCanceledException":
-                return False
-            raise
+        except TransactionConditionFailed:
+            # Only a failed condition means "not running any more"; a conflict with a dial's
+            # transaction was retried, and one that never cleared raised DependencyUnavailable.
+            return False
         return True
 
     # -- dials -------------------------------------------------------------------------
@@ -319,10 +330,12 @@ class RunRepository:
 
         The claim is the promise that this contact is dialed at most once in the run;
         the run's pacing clock and current index move in the same transaction.
+        A transaction that is retried after a conflict wrote nothing the first time, so
+        a claim found on a later attempt is another attempt's, never this one's.
         """
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            self._transactions.write(
+                [
                     {
                         "Update": {
                             "TableName": self._progress,
@@ -356,13 +369,10 @@ class RunRepository:
                     },
                 ]
             )
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            codes = cancellation_codes(exc)
-            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+        except TransactionConditionFailed as exc:
+            if exc.failed(1):
                 return ClaimResult.ALREADY_CLAIMED
-            if codes and codes[0] == "ConditionalCheckFailed":
+            if exc.failed(0):
                 return ClaimResult.RUN_NOT_RUNNING
             raise
         return ClaimResult.CLAIMED
@@ -371,11 +381,16 @@ class RunRepository:
         self, client_id: str, campaign_id: str, run_id: str, *, seq: int, log: CallLog, now_ms: int
     ) -> bool:
         """Write the call log, close the claim and count the call, atomically.
-        False when the claim was already closed (a duplicate delivery of the same dial)."""
+        False when the claim was already closed (a duplicate delivery of the same dial).
+
+        Whatever the run's status: a call that was placed is logged and counted. Conflicts
+        (e.g. with a stop's transaction on the run item) are retried; if DynamoDB stays
+        busy, DependencyUnavailable fails the dial step and its retry settles the claim.
+        A retry never counts twice: the log must not exist and the claim must be open."""
         succeeded = log.outcome == "success"
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            self._transactions.write(
+                [
                     {
                         "Put": {
                             "TableName": self._call_logs,
@@ -424,12 +439,8 @@ class RunRepository:
                     },
                 ]
             )
-        except ClientError as exc:
-            if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in cancellation_codes(
-                exc
-            ):
-                return False
-            raise
+        except TransactionConditionFailed:
+            return False
         return True
 
     # -- keys --------------------------------------------------------------------------

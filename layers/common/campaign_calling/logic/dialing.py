@@ -10,6 +10,7 @@ from campaign_calling.clock import Clock
 from campaign_calling.data.runs import ClaimResult, RunRepository
 from campaign_calling.deadline import Deadline
 from campaign_calling.dialer import longest_dial_seconds
+from campaign_calling.errors import DependencyUnavailable
 from campaign_calling.ids import call_unique_id
 from campaign_calling.logic.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
 from campaign_calling.logic.placing import CallPlacer, new_call_log
@@ -23,6 +24,15 @@ from campaign_calling.workflow import WorkflowEngine
 DIAL_LOG_RESERVE_SECONDS = 2.0
 # Before the dial: the run's status, the API key (Secrets Manager, cached) and the claim.
 PRE_DIAL_SECONDS = 3.0
+# How long a dial step keeps trying to log a call it placed while DynamoDB stays busy (each
+# try is itself a few attempts), within the function's time left. Once the run is stopped
+# its execution is gone and nothing would retry the step, so the step is the last one able
+# to log the call.
+SETTLE_PATIENCE_SECONDS = 10.0
+_SETTLE_PAUSE_SECONDS = 0.5
+# Kept back at the very end, so the step fails (and Step Functions retries it) rather than
+# being ended by Lambda while it writes.
+_LAST_MARGIN_MS = 500
 
 
 def longest_dial_step_seconds(dialer_timeout_seconds: float) -> float:
@@ -66,9 +76,12 @@ class DialRecorder:
             now_ms=started_ms,
         )
         if result == ClaimResult.RUN_NOT_RUNNING:
-            return DialOutcome(dialed=False, reason="run stopped")
+            # The run ended, but an earlier attempt may have claimed this dial before it did.
+            settled = self.settle_earlier_claim(run, contact, error=error_if_claimed)
+            return settled or DialOutcome(dialed=False, reason="run stopped")
         if result == ClaimResult.ALREADY_CLAIMED:
-            return self._settle_earlier_claim(run, contact, error=error_if_claimed)
+            settled = self.settle_earlier_claim(run, contact, error=error_if_claimed)
+            return settled or DialOutcome(dialed=True, reason="already dialed")
         return Claimed(unique_id, started_ms)
 
     def complete(self, run: RunContext, contact: PageContact, log: CallLog) -> None:
@@ -85,16 +98,15 @@ class DialRecorder:
         self.complete(run, contact, self._log(run, contact, claimed, "failed", f"not dialed: {error}"))
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason="dial step failed")
 
-    def _settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome:
+    def settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome | None:
+        """An earlier attempt's claim of this dial, settled: whatever the run's status now,
+        a claimed dial is logged and counted once. None when there is no claim."""
         claim = self._runs.get_claim(run.clientId, run.campaignId, run.runId, contact.seq)
-        if claim is None or claim.status == "done":
+        if claim is None:
+            return None
+        if claim.status == "done":
             # Already logged and counted by the earlier attempt: report it, do nothing more.
-            return DialOutcome(
-                dialed=True,
-                uniqueId=claim.unique_id if claim else None,
-                outcome=claim.outcome if claim else None,
-                reason="already dialed",
-            )
+            return DialOutcome(dialed=True, uniqueId=claim.unique_id, outcome=claim.outcome, reason="already dialed")
         # An earlier attempt claimed the dial and stopped before logging it: the provider
         # may or may not have connected the call, so it is logged as unknown, not redialed.
         earlier = Claimed(claim.unique_id, claim.started_ms)
@@ -131,6 +143,7 @@ class DialStep:
         pause_after_failures: int,
         progress_ttl_seconds: int,
         sleep: Callable[[float], None] = time.sleep,
+        settle_patience_seconds: float = SETTLE_PATIENCE_SECONDS,
     ) -> None:
         self._runs = runs
         self._placer = placer
@@ -140,6 +153,7 @@ class DialStep:
         self._pause_after = pause_after_failures
         self._ttl = progress_ttl_seconds
         self._sleep = sleep
+        self._settle_patience_ms = int(settle_patience_seconds * 1000)
 
     def dial_contact(
         self, run: RunContext, contact: PageContact, *, time_left_ms: Callable[[], int] | None = None
@@ -153,7 +167,12 @@ class DialStep:
         )
         record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
         if record.progress.status != "running":
-            return DialOutcome(dialed=False, reason=f"run {record.progress.status}")
+            # No new dial; but a retry of a step whose dial was claimed and then could not be
+            # logged (e.g. its transaction kept colliding with the stop's) settles it here.
+            settled = self._recorder.settle_earlier_claim(
+                run, contact, error="dial step ran again after an interruption"
+            )
+            return settled or DialOutcome(dialed=False, reason=f"run {record.progress.status}")
         self._placer.prepare()
         wait_ms = remaining_ms(run.delayMs, record.paced_from_ms, self._clock.now_ms())
         if wait_ms:
@@ -176,7 +195,7 @@ class DialStep:
             run_id=run.runId,
             deadline=deadline,
         )
-        self._recorder.complete(run, contact, log)
+        self._complete_placed_call(run, contact, log, time_left_ms)
         outcome = DialOutcome(
             dialed=True,
             uniqueId=claimed.unique_id,
@@ -186,6 +205,25 @@ class DialStep:
         if log.outcome != "success" and self._pause_if_failing(run, log.error):
             return outcome.model_copy(update={"reason": "run paused"})
         return outcome
+
+    def _complete_placed_call(
+        self, run: RunContext, contact: PageContact, log: CallLog, time_left_ms: Callable[[], int] | None
+    ) -> None:
+        """Log and count a call that was placed, trying for a while if DynamoDB stays busy
+        (never past the function's time left); then the step fails, and its retry (if the
+        execution still runs) logs it unknown."""
+        patience_ms = self._settle_patience_ms
+        if time_left_ms is not None:
+            patience_ms = min(patience_ms, time_left_ms() - _LAST_MARGIN_MS)
+        deadline = self._clock.now_ms() + patience_ms
+        while True:
+            try:
+                self._recorder.complete(run, contact, log)
+                return
+            except DependencyUnavailable:
+                if self._clock.now_ms() + _SETTLE_PAUSE_SECONDS * 1000 >= deadline:
+                    raise
+                self._sleep(_SETTLE_PAUSE_SECONDS)
 
     def _pause_if_failing(self, run: RunContext, error: str | None) -> bool:
         """After too many failed calls in a row the provider is likely down or refusing us:
