@@ -353,6 +353,33 @@ def test_a_stopped_run_is_not_resumed_by_a_redrive(api, engine):
     assert (after["status"], after["completedCalls"]) == ("stopped", progress["completedCalls"])
 
 
+def test_no_phone_number_appears_whole_in_the_functions_logs(api, engine):
+    # Given a run whose calls fail and pause it, a single call and a rejected contact
+    setup = new_campaign(api, 3)
+    engine.set_fault(mode="error500", count=None)
+    start(api, setup)
+    finished(api, engine, setup.campaign_id)
+    engine.clear_faults()
+    api.post(f"{BASE}/{setup.campaign_id}/make-call", json={"contactId": "ct_0000000001", "agentId": setup.agent_id})
+    rejected = api.post(f"{BASE}/{setup.campaign_id}/contacts", json={"contacts": [{"name": "X", "phone": "+1202"}]})
+    assert rejected.status_code == 400
+
+    # When the functions' log records are read (Powertools' JSON lines)
+    records = []
+    for line in engine.log_path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("service") == "campaign-calling":
+            records.append(line)
+
+    # Then the functions logged, and no line holds a contact's number
+    assert records
+    for phone in setup.phones:
+        assert [line for line in records if phone[2:] in line] == []
+
+
 # -- 8. secrets ----------------------------------------------------------------------------------
 
 
