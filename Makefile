@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov in a virtualenv of its own (see the scan extra in pyproject.toml)
+SCAN_VENV := $(VENV)/checkov
+SCAN_STAMP := $(SCAN_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -15,6 +18,13 @@ $(STAMP): pyproject.toml layers/common/requirements.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
+
+$(SCAN_STAMP): pyproject.toml $(STAMP)
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet $$($(BIN)/python -c \
+	  'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["scan"])')
+	@touch $(SCAN_STAMP)
 
 ## run: start the whole service locally (HTTP API :3000, AWS :4566, provider :8081)
 run: $(STAMP)
@@ -35,11 +45,13 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-## check: cfn-lint, sam validate (with its lint), the ASL validator and ruff
-check: $(STAMP)
+## check: cfn-lint, sam validate (with its lint), the ASL validator, checkov and ruff;
+## checkov fails on any finding not fixed or skipped with its reason in the resource's Metadata
+check: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
 	$(BIN)/statelint statemachine/*.asl.json
+	$(SCAN_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(BIN)/ruff check .
 
 ## token: print a token the local engine accepts for a client: make token CLIENT=acme

@@ -3,10 +3,11 @@
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from campaign_calling.log_masking import masked_json
 from campaign_calling.logic.run_models import RunState
 from campaign_calling.wiring import run_steps
 
-logger = Logger()
+logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
 
 

@@ -129,6 +129,7 @@ class LocalEngine:
             parameters={"DialerBaseUrl": self.dialer.url, **cfg.parameter_overrides},
             physical_ids=physical,
         )
+        resolver.check_rules()
         self.state_machine_arns = create_state_machines(self.template, resolver)
         os.environ.update(function_environment(self.template, resolver))
         os.environ.update(LOCAL_FUNCTION_ENV)

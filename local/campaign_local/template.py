@@ -226,6 +226,38 @@ class Resolver:
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 
+    def condition(self, value: Any) -> bool:
+        """A condition function (Equals, Not, And, Or, Condition; Contains in Rules) as
+        Conditions and Rules use them."""
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Fn::Equals":
+                left, right = (self.resolve(v) for v in arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                (inner,) = arg
+                return not self.condition(inner)
+            if key == "Fn::And":
+                return all(self.condition(v) for v in arg)
+            if key == "Fn::Or":
+                return any(self.condition(v) for v in arg)
+            if key == "Condition":
+                return self.condition(self._template.doc["Conditions"][arg])
+            if key == "Fn::Contains":
+                values, wanted = arg
+                return str(self.resolve(wanted)) in [str(self.resolve(v)) for v in values]
+        raise ValueError(f"not a condition function: {value!r}")
+
+    def check_rules(self) -> None:
+        """Refuse parameter values the template's Rules refuse, as CloudFormation does
+        before it creates anything."""
+        for name, rule in self._template.doc.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.condition(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self.condition(assertion["Assert"]):
+                    raise ValueError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+
     def state_machine_name(self, logical_id: str) -> str:
         name = self._template.resources[logical_id]["Properties"].get("Name")
         return self.resolve(name) if name else logical_id

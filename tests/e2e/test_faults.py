@@ -139,6 +139,24 @@ def test_throttled_invocations_are_retried(api, engine):
     assert_exact_accounting(api, engine, setup, progress)
 
 
+def test_one_failure_of_the_page_hand_over_or_finalise_step_does_not_fail_the_run(api, engine):
+    # Given 3 contacts (two executions of one 2-contact page each), and the page, the
+    # hand-over and the finalise step each failing once after doing their work
+    setup = new_campaign(api, 3)
+    for function in ("LoadContactsPageFunction", "ContinueRunFunction", "FinaliseRunFunction"):
+        engine.set_lambda_fault(function, "error-after", count=1)
+
+    # When the campaign is called
+    start(api, setup)
+    progress = finished(api, engine, setup.campaign_id)
+
+    # Then each step was retried: the run completed, each contact dialed once, in two executions
+    assert (progress["status"], progress["completedCalls"], progress["successfulCalls"]) == ("completed", 3, 3)
+    assert placed_calls(engine, setup.campaign_id) == Counter(setup.phones)
+    assert sorted(e["name"].rsplit("-", 1)[-1] for e in executions_of(engine, progress["runId"])) == ["0001", "0002"]
+    assert_exact_accounting(api, engine, setup, progress)
+
+
 def test_a_provider_that_accepts_then_times_out_gets_no_second_call(api, engine):
     setup = new_campaign(api, 2)
     engine.set_fault(mode="accept-timeout", count=1, latencyMs=2500)
@@ -333,6 +351,33 @@ def test_a_stopped_run_is_not_resumed_by_a_redrive(api, engine):
     assert engine.calls_for(setup.campaign_id) == before
     after = status(api, setup.campaign_id)["progress"]
     assert (after["status"], after["completedCalls"]) == ("stopped", progress["completedCalls"])
+
+
+def test_no_phone_number_appears_whole_in_the_functions_logs(api, engine):
+    # Given a run whose calls fail and pause it, a single call and a rejected contact
+    setup = new_campaign(api, 3)
+    engine.set_fault(mode="error500", count=None)
+    start(api, setup)
+    finished(api, engine, setup.campaign_id)
+    engine.clear_faults()
+    api.post(f"{BASE}/{setup.campaign_id}/make-call", json={"contactId": "ct_0000000001", "agentId": setup.agent_id})
+    rejected = api.post(f"{BASE}/{setup.campaign_id}/contacts", json={"contacts": [{"name": "X", "phone": "+1202"}]})
+    assert rejected.status_code == 400
+
+    # When the functions' log records are read (Powertools' JSON lines)
+    records = []
+    for line in engine.log_path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("service") == "campaign-calling":
+            records.append(line)
+
+    # Then the functions logged, and no line holds a contact's number
+    assert records
+    for phone in setup.phones:
+        assert [line for line in records if phone[2:] in line] == []
 
 
 # -- 8. secrets ----------------------------------------------------------------------------------

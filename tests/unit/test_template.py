@@ -210,6 +210,20 @@ def test_layers_match_the_runtime() -> None:
         assert props["CompatibleArchitectures"] == ["arm64"]
 
 
+# Step Functions' logging to CloudWatch Logs, as AWS documents it: these actions take no
+# resource ARN, so they can only be granted on "*".
+LOG_DELIVERY_ACTIONS = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
 def test_no_broad_policies() -> None:
     problems = []
     for logical_id in resources_with_policies():
@@ -217,7 +231,10 @@ def test_no_broad_policies() -> None:
             names = [policy] if isinstance(policy, str) else [k for k in policy if k != "Statement"]
             problems += [f"{logical_id}: {n}" for n in names if str(n).endswith("FullAccess")]
             for statement in statements(policy):
-                if "*" in as_list(statement.get("Action")) or "*" in as_list(statement.get("Resource")):
+                every_resource = "*" in as_list(statement.get("Resource"))
+                if every_resource and set(as_list(statement["Action"])) <= LOG_DELIVERY_ACTIONS:
+                    continue
+                if "*" in as_list(statement.get("Action")) or every_resource:
                     problems.append(f"{logical_id}: {statement}")
                 if any(str(a).endswith(":*") for a in as_list(statement.get("Action"))):
                     problems.append(f"{logical_id}: every action of a service: {statement}")
@@ -269,11 +286,27 @@ def test_asl_is_valid_json_once_substituted() -> None:
 @pytest.mark.parametrize("state_name", sorted(lambda_tasks()))
 def test_lambda_task_is_an_sdk_invoke_with_lambda_retries(state_name: str) -> None:
     state = lambda_tasks()[state_name]
-    assert state["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert state["Resource"] == "arn:${Partition}:states:::lambda:invoke"
     assert "FunctionName" in state["Parameters"]
     assert function_of_task(state) in FUNCTIONS
     retried = [set(r["ErrorEquals"]) for r in state.get("Retry", [])]
     assert any(LAMBDA_RETRY_ERRORS <= errors for errors in retried), state.get("Retry")
+
+
+@pytest.mark.parametrize("state_name", sorted(lambda_tasks()))
+def test_every_task_retries_a_failure_of_its_function(state_name: str) -> None:
+    """Every step is idempotent (claims, conditional writes, named executions), so one
+    transient error (a DynamoDB hiccup) is retried rather than failing the run."""
+    retriers = lambda_tasks()[state_name]["Retry"]
+    (task_failed,) = [r for r in retriers if r["ErrorEquals"] == ["States.TaskFailed"]]
+    assert task_failed["MaxAttempts"] >= 2
+    assert retriers[-1] is task_failed  # after the Lambda service errors, which retry longer
+
+
+def test_asl_arns_use_the_partition() -> None:
+    assert "arn:aws:" not in asl_text()
+    assert state_machine()[1]["DefinitionSubstitutions"]["Partition"] == {"Ref": "AWS::Partition"}
+    assert '"arn:aws:states:::lambda:invoke"' in local_resolver().state_machine_definition(state_machine()[0])
 
 
 # -- environment -----------------------------------------------------------------------------
@@ -500,3 +533,172 @@ def test_cors_lets_a_page_send_a_token_and_json_without_credentials() -> None:
     # Tokens travel in a header, never in cookies: no credentialed requests.
     assert cors["AllowCredentials"] is False
     assert isinstance(cors["MaxAge"], int) and 0 < cors["MaxAge"] <= 7200  # Chromium caps it at 2 h
+
+
+def test_an_issuer_without_an_audience_is_rejected_by_a_rule() -> None:
+    """As CloudFormation evaluates Rules before it creates anything; the local engine does too."""
+
+    def check(**parameters: str) -> None:
+        Resolver(
+            TEMPLATE, parameters={"DialerBaseUrl": "http://dialer.invalid", **parameters}, physical_ids={}
+        ).check_rules()
+
+    check()  # the stack's own user pool
+    check(JwtIssuer="https://issuer.example", JwtAudience="api")
+    with pytest.raises(ValueError, match="JwtAudience"):
+        check(JwtIssuer="https://issuer.example")
+
+
+def test_a_dialer_timeout_the_dial_step_cannot_fit_is_rejected_by_a_rule() -> None:
+    def check(**parameters: str) -> None:
+        Resolver(
+            TEMPLATE, parameters={"DialerBaseUrl": "http://dialer.invalid", **parameters}, physical_ids={}
+        ).check_rules()
+
+    check(DialerTimeoutSeconds="20")
+    for refused in ("21", "2.5", "0"):
+        with pytest.raises(ValueError, match="DialerTimeoutSeconds"):
+            check(DialerTimeoutSeconds=refused)
+
+
+# -- what the stack keeps and logs -------------------------------------------------------------------
+
+
+def resource(logical_id: str) -> dict[str, Any]:
+    return TEMPLATE.resources[logical_id]
+
+
+def log_group_of(reference: Any) -> dict[str, Any]:
+    """The log group a Ref (its name) or a GetAtt .Arn points at."""
+    if "Ref" in reference:
+        logical_id = reference["Ref"]
+    else:
+        logical_id, attribute = reference["Fn::GetAtt"]
+        assert attribute == "Arn"
+    group = resource(logical_id)
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    return group
+
+
+def test_log_retention_is_a_parameter_of_thirty_days_by_default() -> None:
+    parameter = TEMPLATE.parameters["LogRetentionDays"]
+    assert parameter["Default"] == 30
+    assert {1, 7, 30, 90, 365, 3653} <= set(parameter["AllowedValues"])
+    groups = TEMPLATE.of_type("AWS::Logs::LogGroup")
+    assert groups
+    assert {k: g["Properties"]["RetentionInDays"] for k, g in groups.items()} == dict.fromkeys(
+        groups, {"Ref": "LogRetentionDays"}
+    )
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_logs_to_its_own_group_with_retention(logical_id: str) -> None:
+    reference = resource(logical_id)["Properties"]["LoggingConfig"]["LogGroup"]
+    log_group_of(reference)
+    others = [f for f in FUNCTIONS if f != logical_id]
+    assert all(resource(f)["Properties"]["LoggingConfig"]["LogGroup"] != reference for f in others)
+
+
+def test_state_machine_logs_errors_without_execution_data() -> None:
+    logging = state_machine()[1]["Logging"]
+    assert logging["Level"] == "ERROR"
+    assert logging["IncludeExecutionData"] is False
+    ((destination),) = logging["Destinations"]
+    log_group_of(destination["CloudWatchLogsLogGroup"]["LogGroupArn"])
+
+
+def test_the_api_logs_requests_without_personal_data_and_is_throttled() -> None:
+    (api_id,) = TEMPLATE.of_type("AWS::Serverless::HttpApi")
+    props = resource(api_id)["Properties"]
+    log_group_of(props["AccessLogSettings"]["DestinationArn"])
+    fields = json.loads(props["AccessLogSettings"]["Format"])
+    assert {"requestId", "routeKey", "status"} <= set(fields)
+    # No address, user agent, path values, query, body or token claims.
+    for variable in ("identity", "path", "rawQueryString", "body", "authorizer", "userAgent"):
+        assert not any(f"$context.{variable}" in value for value in fields.values()), variable
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+    }
+
+
+@pytest.mark.parametrize("logical_id", sorted(TEMPLATE.tables()))
+def test_tables_survive_stack_deletion_and_replacement(logical_id: str) -> None:
+    """Every table holds customer data (contacts, runs, call logs)."""
+    table = resource(logical_id)
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+@pytest.mark.parametrize("logical_id", sorted(eventbridge_functions()))
+def test_functions_eventbridge_invokes_keep_their_failures_in_a_watched_queue(logical_id: str) -> None:
+    """EventBridge invokes them asynchronously: nobody waits for the answer, so a failure
+    must land somewhere an alarm watches."""
+    props = resource(logical_id)["Properties"]
+    # Failed after Lambda's retries
+    dead_letters = props["DeadLetterQueue"]
+    assert dead_letters["Type"] == "SQS"
+    (queue, attribute) = dead_letters["TargetArn"]["Fn::GetAtt"]
+    assert (resource(queue)["Type"], attribute) == ("AWS::SQS::Queue", "Arn")
+    # Not delivered by EventBridge, which may send there: the rules SAM generates
+    policies = [r["Properties"] for r in TEMPLATE.of_type("AWS::SQS::QueuePolicy").values()]
+    allowed = {
+        arn["Fn::GetAtt"][0]
+        for policy in policies
+        if {"Ref": queue} in policy["Queues"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Principal"] == {"Service": "events.amazonaws.com"}
+        for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    }
+    for event_id, event in props["Events"].items():
+        if event["Type"] in EVENTBRIDGE_EVENT_TYPES:
+            assert event["Properties"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}
+            assert logical_id + event_id in allowed
+    # Watched
+    watching = [
+        alarm["Properties"]
+        for alarm in TEMPLATE.of_type("AWS::CloudWatch::Alarm").values()
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}} in alarm["Properties"]["Dimensions"]
+    ]
+    assert [(a["MetricName"], a["Threshold"], a["ComparisonOperator"]) for a in watching] == [
+        ("ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold")
+    ]
+
+
+def test_traces_record_no_responses_or_errors() -> None:
+    variables = function_globals("Environment")["Variables"]
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
+    # and no handler turns it back on for one method
+    for path in [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers").rglob("*.py")]:
+        for node in ast.walk(_module_ast(path)):
+            if isinstance(node, ast.keyword) and node.arg in {"capture_response", "capture_error"}:
+                assert isinstance(node.value, ast.Constant) and node.value.value is False, path
+
+
+def test_every_checkov_skip_gives_its_reason() -> None:
+    skips = [
+        (logical_id, skip)
+        for logical_id, res in TEMPLATE.resources.items()
+        for skip in res.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips
+    unargued = [
+        (i, s)
+        for i, s in skips
+        if not re.fullmatch(r"CKV2?_AWS_\d+", s.get("id", "")) or len(s.get("comment", "")) < 40
+    ]
+    assert unargued == []
+
+
+def test_the_layer_ships_one_consistent_sdk() -> None:
+    """aws-xray-sdk (Tracer) pulls botocore into the layer, where it would shadow the
+    runtime's and pair it with the runtime's boto3: the layer pins both, to one version."""
+    pins = {}
+    for line in (ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines():
+        match = re.fullmatch(r"(boto3|botocore)==([\d.]+)", line.split("#")[0].strip())
+        if match:
+            pins[match.group(1)] = match.group(2)
+    assert set(pins) == {"boto3", "botocore"}
+    assert pins["boto3"] == pins["botocore"]
