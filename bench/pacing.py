@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import create_campaign, engine, median, phones, run_to_end
+import httpx
 
-DELAYS_MS = (500, 1000, 2000)
+from bench.common import create_campaign, engine, median, phones, run_to_end
+from campaign_calling.logic.pacing import wait_state_seconds
+
+DELAYS_MS = (500, 1000, 1500, 2000, 2999, 5000)
+DIAL_STEP = "DialContactFunction"
 CONTACTS = 8
 
 
@@ -15,7 +19,11 @@ def run() -> dict[str, Any]:
     with engine() as local, local.client() as api:
         for delay in DELAYS_MS:
             agent, campaign, _ = create_campaign(api, phones(CONTACTS))
+            before = httpx.get(f"{local.lambda_url}/stats").json()
             run_to_end(api, agent, campaign, delay_ms=delay, timeout=120)
+            after = httpx.get(f"{local.lambda_url}/stats").json()
+            dials = after["invocations"][DIAL_STEP] - before["invocations"].get(DIAL_STEP, 0)
+            step_ms = after["durationMs"][DIAL_STEP] - before["durationMs"].get(DIAL_STEP, 0)
             times = [c["receivedAt"] for c in local.calls_for(campaign) if c["status"] == 201]
             gaps_ms = [(b - a) * 1000 for a, b in zip(times, times[1:], strict=False)]
             errors = [g - delay for g in gaps_ms]
@@ -27,6 +35,9 @@ def run() -> dict[str, Any]:
                     "medianErrorMs": round(median(errors), 1),
                     "minErrorMs": round(min(errors), 1),
                     "maxErrorMs": round(max(errors), 1),
+                    "waitStateSeconds": wait_state_seconds(delay, 1),
+                    # What Lambda bills the dial step per call: mostly the part of the delay it sleeps.
+                    "dialStepMsPerCall": round(step_ms / dials, 1),
                 }
             )
             print(f"   {delay} ms: median gap {median(gaps_ms):.1f} ms")

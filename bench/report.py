@@ -134,14 +134,22 @@ def _pacing(r: dict[str, Any]) -> list[str]:
         r["setup"] + ". The delay runs from the provider's answer to the previous call, so the error is never "
         "negative; it is that answer's latency plus the step's overhead.",
         "",
-        "| delay (ms) | gaps | median gap (ms) | median error (ms) | min error (ms) | max error (ms) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| delay (ms) | gaps | median gap (ms) | median error (ms) | min error (ms) | max error (ms) | Wait state (s) | dial step per call (ms) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in r["runs"]:
         lines.append(
             f"| {run['delayMs']} | {run['gaps']} | {run['medianGapMs']} | {run['medianErrorMs']} | "
-            f"{run['minErrorMs']} | {run['maxErrorMs']} |"
+            f"{run['minErrorMs']} | {run['maxErrorMs']} | {run.get('waitStateSeconds', '')} | "
+            f"{run.get('dialStepMsPerCall', '')} |"
         )
+    lines += [
+        "",
+        "The Wait state sleeps whole seconds; the dial step sleeps the rest of the delay (the whole "
+        "delay below 2 s, then between 1 and 2 s) and is billed for it: the last column is the dial "
+        "step's measured duration per call, the first call (no wait) included, so it is Lambda "
+        "duration that comes on top of the request costs above.",
+    ]
     return lines
 
 

@@ -130,6 +130,8 @@ class LocalFunctions:
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, float]] = []
+        # Milliseconds each function's handlers ran, in total (what Lambda bills as duration).
+        self.duration_ms: Counter[str] = Counter()
 
     @property
     def names(self) -> list[str]:
@@ -155,11 +157,14 @@ class LocalFunctions:
 
         def run() -> Any:
             token = current_function.set(logical_id)
+            started = time.monotonic()
             try:
                 time.sleep(overrun_ms / 1000)
                 return handler(event, context)
             finally:
                 current_function.reset(token)
+                with self._lock:
+                    self.duration_ms[logical_id] += round((time.monotonic() - started) * 1000)
 
         return Invocation(context, run)
 
@@ -407,6 +412,7 @@ class LambdaInvokeServer:
         invocations = Counter(name for name, _ in list(self.functions.invocations))
         return {
             "invocations": dict(invocations),
+            "durationMs": dict(self.functions.duration_ms),
             "awsRequests": self._aws_requests.snapshot() if self._aws_requests else {},
             "awsRequestsByFunction": self._aws_requests.by_function() if self._aws_requests else {},
         }
