@@ -17,6 +17,9 @@ class ExecutionDetail(BaseModel):
     stateMachineArn: str
     status: str
     input: str | None = None  # the execution's input (a RunState), as a JSON string
+    # Why a FAILED execution failed (e.g. which contact a run stopped at); absent otherwise.
+    error: str | None = None
+    cause: str | None = None
 
 
 class ExecutionStatusChange(BaseModel):
@@ -33,6 +36,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
     request = ExecutionStatusChange.model_validate(event)
     detail = request.detail
     logger.append_keys(execution_arn=detail.executionArn, execution_status=detail.status)
-    result = run_reconciler().finalise_execution(detail.executionArn, detail.status, detail.input)
+    result = run_reconciler().finalise_execution(
+        detail.executionArn, detail.status, detail.input, error=detail.error, cause=detail.cause
+    )
     logger.info("execution end handled", extra={"result": result})
     return {"result": result}

@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from campaign_calling.log_masking import masked_json
-from campaign_calling.logic.run_models import RunContext
+from campaign_calling.logic.run_models import Cursor, RunContext
 from campaign_calling.wiring import run_steps
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -14,6 +14,7 @@ tracer = Tracer()
 
 class FinaliseEvent(BaseModel):
     run: RunContext
+    cursor: Cursor | None = None  # how far the run got; absent in executions started before
 
 
 @logger.inject_lambda_context
@@ -21,6 +22,6 @@ class FinaliseEvent(BaseModel):
 def handler(event: dict, context: LambdaContext) -> dict:
     request = FinaliseEvent.model_validate(event)
     logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)
-    result = run_steps().finalise(request.run)
+    result = run_steps().finalise(request.run, request.cursor)
     logger.info("run finalised", extra={"result": result})
     return {"result": result}

@@ -74,13 +74,13 @@ def create_resources(template: Template, *, secret_values: dict[str, str]) -> di
     return physical
 
 
-def create_state_machines(template: Template, resolver: Resolver) -> dict[str, str]:
+def create_state_machines(template: Template, resolver: Resolver, *, fast_retries: bool = False) -> dict[str, str]:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     arns = {}
     for logical_id, props in template.state_machines().items():
         created = sfn.create_state_machine(
             name=resolver.state_machine_name(logical_id),
-            definition=resolver.state_machine_definition(logical_id),
+            definition=resolver.state_machine_definition(logical_id, fast_retries=fast_retries),
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}Role",
             type=props.get("Type", "STANDARD"),
         )

@@ -42,6 +42,9 @@ class EngineConfig:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     # Function Timeouts for this run instead of the template's, so tests of timeouts are quick.
     function_timeouts: dict[str, float] = field(default_factory=dict)
+    # Every Retry of the state machine waits 1 s between attempts (LOCAL_RETRY_INTERVALS=fast),
+    # so that a test can use up a task's retries in seconds rather than minutes.
+    fast_retries: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> EngineConfig:
@@ -54,6 +57,7 @@ class EngineConfig:
             dialer=SimDialerConfig.from_env(env),
             parameter_overrides=parse_overrides(env.get("LOCAL_PARAMETER_OVERRIDES", "")),
             function_timeouts=parse_function_timeouts(env.get("LOCAL_FUNCTION_TIMEOUTS", "")),
+            fast_retries=parse_retry_intervals(env.get("LOCAL_RETRY_INTERVALS", "")),
         )
 
 
@@ -66,6 +70,14 @@ def parse_overrides(text: str) -> dict[str, str]:
             raise ValueError(f"parameter override {pair!r} is not Name=value")
         overrides[name] = value
     return overrides
+
+
+def parse_retry_intervals(text: str) -> bool:
+    """``LOCAL_RETRY_INTERVALS``: ``fast`` (1 s between attempts) or ``template`` (default)."""
+    value = text.strip().lower() or "template"
+    if value not in ("fast", "template"):
+        raise ValueError(f"LOCAL_RETRY_INTERVALS must be 'fast' or 'template', not {text!r}")
+    return value == "fast"
 
 
 def parse_function_timeouts(text: str) -> dict[str, float]:
@@ -130,7 +142,7 @@ class LocalEngine:
             physical_ids=physical,
         )
         resolver.check_rules()
-        self.state_machine_arns = create_state_machines(self.template, resolver)
+        self.state_machine_arns = create_state_machines(self.template, resolver, fast_retries=cfg.fast_retries)
         os.environ.update(function_environment(self.template, resolver))
         os.environ.update(LOCAL_FUNCTION_ENV)
         # No EventBridge in moto: this delivers execution ends and schedules to the functions.

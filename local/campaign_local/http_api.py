@@ -96,7 +96,9 @@ class LocalHttpApi:
             return _json(exc.code or 400, {"success": False, "message": exc.description})
         if route_key.startswith(_DOCS):
             return self._serve_docs(route_key.removeprefix(_DOCS), request, path_params)
-        if (request.content_length or 0) > _MAX_BODY_BYTES:
+        body = read_body(request, _MAX_BODY_BYTES)
+        if body is None:
+            # Answered without reading the rest, chunked or not (no Content-Length to trust).
             return _json(413, {"success": False, "message": "request body too large"})
         route = self._routes[route_key]
         claims = None
@@ -108,7 +110,7 @@ class LocalHttpApi:
                 response = _json(401, {"success": False, "message": f"Unauthorized: {exc}"})
                 response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
                 return response
-        event = http_api_event(request, route, path_params, claims=claims)
+        event = http_api_event(request, route, path_params, claims=claims, body=body)
         outcome = invoke_with_faults(
             self._functions, self._faults, route.function, event, wait_at_most=route.integration_timeout_ms / 1000
         )
@@ -138,10 +140,30 @@ class LocalHttpApi:
         return Response(asset[0], content_type=asset[1], headers={"Cache-Control": "public, max-age=86400"})
 
 
+def read_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None when it is longer than ``limit`` bytes: a declared
+    Content-Length is checked first, a chunked body is read no further than limit + 1."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    stream, parts, size = request.stream, [], 0
+    while size <= limit:
+        part = stream.read(limit + 1 - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return None if size > limit else b"".join(parts)
+
+
 def http_api_event(
-    request: Request, route: Route, path_params: dict[str, str], claims: dict[str, Any] | None
+    request: Request,
+    route: Route,
+    path_params: dict[str, str],
+    claims: dict[str, Any] | None,
+    body: bytes | None = None,
 ) -> dict[str, Any]:
-    body_bytes = request.get_data(cache=True)
+    """The payload 2.0 event of the request; ``body`` when already read (read_body)."""
+    body_bytes = request.get_data(cache=True) if body is None else body
     is_text = True
     try:
         body: str | None = body_bytes.decode("utf-8") if body_bytes else None

@@ -262,13 +262,31 @@ class Resolver:
         name = self._template.resources[logical_id]["Properties"].get("Name")
         return self.resolve(name) if name else logical_id
 
-    def state_machine_definition(self, logical_id: str) -> str:
+    def state_machine_definition(self, logical_id: str, *, fast_retries: bool = False) -> str:
+        """The ASL file with its substitutions; ``fast_retries`` (LOCAL_RETRY_INTERVALS=fast)
+        makes every Retry wait 1 s between attempts, so that tests can use up retries."""
         props = self._template.resources[logical_id]["Properties"]
         text = (self._template.root / props["DefinitionUri"]).read_text()
         substitutions = {k: str(self.resolve(v)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
         text = re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
-        json.loads(text)  # fail here, not inside the engine, on a broken definition
-        return text
+        definition = json.loads(text)  # fail here, not inside the engine, on a broken definition
+        return json.dumps(shorten_retry_intervals(definition), indent=2) if fast_retries else text
+
+
+def shorten_retry_intervals(node: Any) -> Any:
+    """Every Retrier of a definition with IntervalSeconds 1 and BackoffRate 1; attempts,
+    errors, MaxDelaySeconds and jitter stay as written (only the waiting gets shorter)."""
+    if isinstance(node, list):
+        return [shorten_retry_intervals(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    shortened = {key: shorten_retry_intervals(value) for key, value in node.items()}
+    if isinstance(node.get("Retry"), list):
+        shortened["Retry"] = [
+            {**retrier, "IntervalSeconds": 1, "BackoffRate": 1.0} if isinstance(retrier, dict) else retrier
+            for retrier in shortened["Retry"]
+        ]
+    return shortened
 
 
 def function_arn(logical_id: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from campaign_local.auth import as_api_gateway_claims, unsigned_token
 from campaign_local.lambdas import FunctionError
 from tests.conftest import _clear_caches
 
@@ -81,6 +82,15 @@ def with_body(event: dict[str, Any], body: Any) -> dict[str, Any]:
 
 def with_query(event: dict[str, Any], **query: str) -> dict[str, Any]:
     return {**event, "queryStringParameters": query, "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items())}
+
+
+def with_claims(event: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
+    """The event of a token with these claims: as API Gateway's JWT authorizer puts them in
+    the event (strings), and in the Authorization header it verified (their JSON types)."""
+    event = json.loads(json.dumps(event))
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": as_api_gateway_claims(claims), "scopes": None}}
+    event["headers"]["authorization"] = f"Bearer {unsigned_token(claims)}"
+    return event
 
 
 def with_path(event: dict[str, Any], method: str, path: str) -> dict[str, Any]:
@@ -622,11 +632,7 @@ def test_workflow_that_cannot_start_is_503_and_releases_the_campaign(
 
 
 def test_requests_act_for_the_client_of_the_token(aws: Any, agent: dict[str, Any]) -> None:
-    def as_claims(event: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
-        event = json.loads(json.dumps(event))
-        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-        return event
-
+    as_claims = with_claims
     own = retarget(load_event("agents_get"), agent=agent["_id"])
     assert call_api(aws, "AgentsFunction", own)[0] == 200
     other = as_claims(own, {"sub": "another-client"})
@@ -642,9 +648,55 @@ def test_requests_act_for_the_client_of_the_token(aws: Any, agent: dict[str, Any
     assert api_error(aws, "AgentsFunction", unauthenticated) == (401, "request is not authenticated")
 
 
+@pytest.mark.parametrize(
+    ("sub", "message"),
+    [
+        (None, "token's 'sub' claim must be a string, not null"),
+        (424242, "token's 'sub' claim must be a string, not a number"),
+        (["acme"], "token's 'sub' claim must be a string, not a list"),
+        ({"id": "acme"}, "token's 'sub' claim must be a string, not an object"),
+        (True, "token's 'sub' claim must be a string, not a boolean"),
+        ("", "token's 'sub' claim is empty"),
+        ("   ", "token's 'sub' claim is empty"),
+        ("c" * 2048, "token's 'sub' claim is longer than 128 characters"),
+        ("acme\x00", "token's 'sub' claim holds control characters"),
+    ],
+)
+def test_a_tenant_claim_that_is_not_a_bounded_string_is_refused(aws: Any, sub: Any, message: str) -> None:
+    # Given a token whose tenant claim is not a usable client id
+    event = with_claims(load_event("agents_create"), {"sub": sub, "iss": "https://auth.campaign-calling.local"})
+
+    # Then the request is refused before anything is created
+    assert api_error(aws, "AgentsFunction", event) == (403, message)
+
+
+def test_a_number_and_its_string_are_not_the_same_tenant(aws: Any) -> None:
+    # Given an agent of client "424242"
+    created = call_api(aws, "AgentsFunction", with_claims(load_event("agents_create"), {"sub": "424242"}))
+    assert created[0] == 201
+    own = retarget(load_event("agents_get"), agent=created[1]["data"]["_id"])
+
+    # Then the string reaches it and the number (which API Gateway also hands over as "424242") does not
+    assert call_api(aws, "AgentsFunction", with_claims(own, {"sub": "424242"}))[0] == 200
+    assert api_error(aws, "AgentsFunction", with_claims(own, {"sub": 424242}))[0] == 403
+
+
+def test_claims_that_are_not_the_tokens_are_refused(aws: Any) -> None:
+    # Given claims in the event that differ from the token in the Authorization header
+    event = with_claims(load_event("agents_create"), {"sub": "acme"})
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "someone-else"
+    assert api_error(aws, "AgentsFunction", event) == (403, "token's 'sub' claim does not match the verified claims")
+    # And a header that is not a token at all
+    event["headers"]["authorization"] = "Bearer not-a-token"
+    assert api_error(aws, "AgentsFunction", event) == (403, "token's claims cannot be read")
+    # And no header: nothing says who the caller is
+    del event["headers"]["authorization"]
+    assert api_error(aws, "AgentsFunction", event) == (401, "request carries no token")
+
+
 def test_the_tenant_claim_is_configurable(aws: Any) -> None:
     event = load_event("agents_create")
-    event["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": "user-1", "custom:clientId": "acme"}
+    event = with_claims(event, {"sub": "user-1", "custom:clientId": "acme"})
     aws.use_function("AgentsFunction")
     aws.monkeypatch.setenv("TENANT_CLAIM", "custom:clientId")
     _clear_caches()
@@ -654,7 +706,7 @@ def test_the_tenant_claim_is_configurable(aws: Any) -> None:
     aws.monkeypatch.setenv("TENANT_CLAIM", "sub")
     _clear_caches()
     as_user = retarget(load_event("agents_get"), agent=agent_id)
-    as_user["requestContext"]["authorizer"]["jwt"]["claims"] = {"sub": "acme"}
+    as_user = with_claims(as_user, {"sub": "acme"})
     # The agent belongs to client "acme" (the custom claim), not to user "user-1".
     assert aws.functions.invoke("AgentsFunction", as_user)["statusCode"] == 200
 

@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from campaign_api.tenant import valid_client_id
 from campaign_calling import ids
 from campaign_calling.clock import SystemClock, iso_from_ms
 from campaign_calling.config import ConfigurationError, Settings, load_settings
+from campaign_calling.data import keys
+from campaign_calling.errors import Forbidden
 from campaign_calling.logic.pacing import remaining_ms, wait_state_seconds
 from campaign_calling.models import (
     DEFAULT_DELAY_MS,
@@ -339,3 +342,71 @@ def test_require_returns_the_value_or_names_the_missing_variable() -> None:
         settings.require("main_table")
     with pytest.raises(ConfigurationError, match="DIALER_BASE_URL"):
         Settings().require("dialer_base_url")
+
+
+# -- keys fit DynamoDB, whatever the client id ---------------------------------------------------
+
+PARTITION_KEY_BYTES = 2048
+SORT_KEY_BYTES = 1024
+# The costliest character in a key: 4 bytes of UTF-8, each percent-encoded (12 bytes).
+WIDEST_CHAR = "\U0001f600"
+
+
+def longest_allowed_client_id() -> str:
+    value = WIDEST_CHAR * ids.MAX_CLIENT_ID_LENGTH
+    assert valid_client_id(value) == value
+    with pytest.raises(Forbidden):
+        valid_client_id(value + WIDEST_CHAR)
+    return value
+
+
+def longest_allowed_resource_id() -> str:
+    """The longest id a path or body may name; what the service generates is shorter."""
+    value = "A" * ids.MAX_RESOURCE_ID_LENGTH
+    assert StartCallingInput(agentId=value).agentId == value
+    with pytest.raises(ValidationError):
+        StartCallingInput(agentId=value + "A")
+    return value
+
+
+@pytest.mark.parametrize("foreign", ["ag_x#CLIENT", "cmp x", "ct%41", "ag\u00e9", "run/1", WIDEST_CHAR])
+def test_an_id_that_is_not_of_our_characters_is_refused(foreign: str) -> None:
+    # Given an id no key of ours could hold unchanged
+    # Then a request naming it is refused before it reaches a key
+    with pytest.raises(ValidationError):
+        StartCallingInput(agentId=foreign)
+    assert re.fullmatch(ids.RESOURCE_ID_PATTERN, foreign) is None
+
+
+def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
+    # Given the longest client id a token may carry (128 characters of 4-byte UTF-8) and the
+    # longest ids a request may name or the service makes
+    client = longest_allowed_client_id()
+    resource = longest_allowed_resource_id()
+    generated = [ids.new_run_id(10**13 - 1), ids.call_unique_id(10**13 - 1), ids.new_campaign_id(), ids.new_agent_id()]
+    other = max([resource, *generated], key=len)
+    seq = 10**10 - 1  # contact numbers are 10 digits
+
+    # When every key is built from them
+    partition = {
+        "client_pk": keys.client_pk(client),
+        "campaign_pk": keys.campaign_pk(client, other),
+        "dial_claims_pk": keys.dial_claims_pk(client, other, other),
+    }
+    sort = {
+        "agent_sk": keys.agent_sk(other),
+        "campaign_sk": keys.campaign_sk(other),
+        "contact_sk": keys.contact_sk(seq),
+        "run_sk": keys.run_sk(other),
+        "dial_claim_sk": keys.dial_claim_sk(seq),
+        "call_sk": keys.call_sk(other),
+        "CAMPAIGN_SUMMARY_SK": keys.CAMPAIGN_SUMMARY_SK,
+    }
+
+    # Then each fits DynamoDB's limit for its kind of key
+    assert set(partition) | set(sort) == {name for name in dir(keys) if name.endswith(("_pk", "_sk", "_SK"))}
+    too_long = {name: len(key.encode()) for name, key in partition.items() if len(key.encode()) > PARTITION_KEY_BYTES}
+    too_long |= {name: len(key.encode()) for name, key in sort.items() if len(key.encode()) > SORT_KEY_BYTES}
+    assert too_long == {}
+    # And the widest client id really is costly (12 bytes a character), so this measures something
+    assert len(partition["dial_claims_pk"].encode()) > 1536

@@ -14,8 +14,9 @@ import boto3
 import pytest
 
 from campaign_calling import wiring
+from campaign_calling.clock import SystemClock
 from campaign_calling.data.runs import ACTIVE_ATTRIBUTE, ACTIVE_RUNS_INDEX, ACTIVE_VALUE, RunRef
-from campaign_calling.logic.reconcile import FinaliseResult
+from campaign_calling.logic.reconcile import MAX_REASON_LENGTH, ExecutionEnd, FinaliseResult, RunReconciler
 from campaign_calling.logic.run_models import RunState
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput, Progress
 from campaign_local.template import Resolver, Template, find_template, state_machine_arn
@@ -184,6 +185,71 @@ def test_finaliser_leaves_a_completed_run_completed(aws) -> None:
     execution = stop_outside_the_api(started.execution_arn)
     assert finalise(aws, execution, status="TIMED_OUT") == FinaliseResult.NOT_RUNNING
     assert progress(aws, started).status == "completed"
+
+
+NOT_ACCOUNTED = "contact ct_0000000002 at position 1 was neither dialed nor logged"
+
+
+def test_finaliser_gives_the_failed_executions_error_and_cause_as_the_reason(aws) -> None:
+    # Given a run whose execution failed at a contact it could neither dial nor log
+    started = start_campaign(aws)
+    execution = stop_outside_the_api(started.execution_arn)
+
+    # When EventBridge's event (which carries error and cause for FAILED) reaches the finaliser
+    result = finalise(aws, execution, status="FAILED", error="ContactNotAccountedFor", cause=NOT_ACCOUNTED)
+
+    # Then the run ends failed, naming the contact's position and id
+    assert result == FinaliseResult.FINALISED
+    name = started.execution_arn.rpartition(":")[2]
+    p = progress(aws, started)
+    assert (p.status, p.reason) == ("failed", f"execution {name} ended FAILED: ContactNotAccountedFor: {NOT_ACCOUNTED}")
+
+
+def test_a_long_cause_is_cut_to_a_bounded_reason(aws) -> None:
+    started = start_campaign(aws)
+    execution = stop_outside_the_api(started.execution_arn)
+
+    finalise(aws, execution, status="FAILED", error="States.TaskFailed", cause="x\n" * 20_000)
+
+    reason = progress(aws, started).reason
+    assert len(reason) == MAX_REASON_LENGTH and reason.endswith("\u2026") and "\n" not in reason
+
+
+class DescribedAs:
+    """Step Functions answering DescribeExecution with one ending."""
+
+    def __init__(self, end: ExecutionEnd) -> None:
+        self.end = end
+        self.described: list[str] = []
+
+    def describe(self, execution_arn: str) -> ExecutionEnd:
+        self.described.append(execution_arn)
+        return self.end
+
+    def status(self, execution_arn: str) -> str:
+        return self.describe(execution_arn).status
+
+
+def test_an_event_without_error_and_cause_is_completed_from_describe_execution(aws) -> None:
+    # Given a failed execution whose event left out why it failed
+    started = start_campaign(aws)
+    execution = stop_outside_the_api(started.execution_arn)
+    stepfunctions = DescribedAs(ExecutionEnd("FAILED", "ContactNotAccountedFor", NOT_ACCOUNTED))
+    aws.use_function(FINALISER)
+    reconciler = RunReconciler(
+        runs=wiring._runs(),  # noqa: SLF001 - the finaliser's own repository, a fake Step Functions
+        executions=stepfunctions,
+        clock=SystemClock(),
+        progress_ttl_seconds=60,
+        grace_seconds=300,
+    )
+
+    # When it is finalised
+    assert reconciler.finalise_execution(started.execution_arn, "FAILED", execution["input"]) == "finalised"
+
+    # Then the reason is read from DescribeExecution
+    assert stepfunctions.described == [started.execution_arn]
+    assert progress(aws, started).reason.endswith(f"ended FAILED: ContactNotAccountedFor: {NOT_ACCOUNTED}")
 
 
 def test_finaliser_ignores_what_is_not_an_ended_run_execution(aws) -> None:
@@ -400,8 +466,9 @@ def test_reconcile_functions_have_least_privilege() -> None:
     for logical_id in (FINALISER, SWEEPER):
         assert "DynamoDBCrudPolicy" not in names(logical_id)  # nothing here deletes
         assert not [n for n in names(logical_id) if "StepFunctions" in n or "FullAccess" in n]
-    assert state_actions(FINALISER) == []  # the event says how the execution ended
-    assert state_actions(SWEEPER) == [("states:DescribeExecution", executions + ":*")]
+    # The finaliser reads an execution only when its event leaves out the error and cause.
+    for logical_id in (FINALISER, SWEEPER):
+        assert state_actions(logical_id) == [("states:DescribeExecution", executions + ":*")]
 
 
 def test_finaliser_sample_event_fits_the_rule_and_the_sample_run() -> None:

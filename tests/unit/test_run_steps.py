@@ -91,9 +91,9 @@ class Steps:
         self._use("ContinueRunFunction")
         return wiring.run_steps().continue_as_new(run, cursor, **kwargs)
 
-    def finalise(self, run):
+    def finalise(self, run, cursor=None):
         self._use("FinaliseRunFunction")
-        return wiring.run_steps().finalise(run)
+        return wiring.run_steps().finalise(run, cursor)
 
 
 def steps(aws, **env: object) -> Steps:
@@ -721,10 +721,11 @@ def test_finalise_completes_the_run_and_releases_the_campaign(aws) -> None:
     s = setup(aws, 3)
     state = start(aws, s)
     dial = steps(aws)
-    for contact in first_page(aws, state)[:2]:
+    loaded = steps(aws, CONTACTS_PAGE_SIZE=100).load_page(state.run, state.cursor)
+    for contact in loaded.page.contacts[:2]:
         dial.dial_contact(state.run, contact)
 
-    assert steps(aws).finalise(state.run) == "completed"
+    assert steps(aws).finalise(state.run, loaded.cursor) == "completed"
 
     final = status(aws, s.campaign_id)
     assert final.isRunning is False
@@ -747,6 +748,38 @@ def test_finalise_completes_the_run_and_releases_the_campaign(aws) -> None:
         wiring.calling_service().stop(CLIENT, s.campaign_id)
     # The campaign can run again.
     assert start(aws, s).run.runId != state.run.runId
+
+
+def test_finalise_reports_no_position_past_the_contacts_handed_to_dial_steps(aws) -> None:
+    # Given a run of 3 contacts whose first two were dialed
+    s = setup(aws, 3)
+    state = start(aws, s)
+    dial = steps(aws)
+    for contact in first_page(aws, state)[:2]:
+        dial.dial_contact(state.run, contact)
+
+    # When it is finalised with the cursor of a page that handed out only those two
+    cursor = state.cursor.model_copy(update={"nextIndex": 2})
+    assert steps(aws).finalise(state.run, cursor) == "completed"
+
+    # Then its index is that count, not the campaign's size
+    progress = status(aws, s.campaign_id).progress
+    assert (progress.currentIndex, progress.totalContacts) == (2, 3)
+
+
+def test_finalise_without_a_cursor_leaves_the_index_as_claimed(aws) -> None:
+    # Given a run whose second contact (index 1) was the last claimed
+    s = setup(aws, 3)
+    state = start(aws, s)
+    dial = steps(aws)
+    for contact in first_page(aws, state)[:2]:
+        dial.dial_contact(state.run, contact)
+
+    # When an execution started before the cursor was passed finalises it
+    assert steps(aws).finalise(state.run) == "completed"
+
+    # Then it does not claim a position it never reached
+    assert status(aws, s.campaign_id).progress.currentIndex == 1
 
 
 # -- each step in its own function's environment ------------------------------------------------

@@ -9,6 +9,11 @@ _ALPHABET = string.ascii_lowercase + string.digits
 # A client id comes from a token claim and becomes part of every key of its data: bounded,
 # so that no key can outgrow DynamoDB's limits and no state outgrow Step Functions'.
 MAX_CLIENT_ID_LENGTH = 128
+# Every id this service makes (agents, campaigns, contacts, runs, calls) is of these
+# characters: an id a request names that is not cannot exist, and is refused before it
+# reaches a key (128 of them always fit DynamoDB's key limits, whatever the client id).
+RESOURCE_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+MAX_RESOURCE_ID_LENGTH = 128
 
 
 def random_suffix(length: int) -> str:

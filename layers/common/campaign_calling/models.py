@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
 
 MAX_DELAY_MS = 3_600_000
@@ -25,6 +26,13 @@ def _phone(value: str) -> str:
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+# An id of ours a request refers to (it becomes part of a key).
+ResourceRef = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_RESOURCE_ID_LENGTH, pattern=RESOURCE_ID_PATTERN
+    ),
+]
 PhoneNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40), AfterValidator(_phone)
 ]
@@ -55,7 +63,7 @@ class ContactsInput(_Input):
 
 
 class StartCallingInput(_Input):
-    agentId: Identifier
+    agentId: ResourceRef
     # strict: 1000.0, "1000" and true are not integers (true would be 1 ms).
     delayBetweenCalls: int = Field(
         DEFAULT_DELAY_MS, ge=0, le=MAX_DELAY_MS, strict=True, description="Milliseconds between calls"
@@ -63,8 +71,8 @@ class StartCallingInput(_Input):
 
 
 class MakeCallInput(_Input):
-    contactId: Identifier
-    agentId: Identifier
+    contactId: ResourceRef
+    agentId: ResourceRef
 
 
 class Agent(BaseModel):

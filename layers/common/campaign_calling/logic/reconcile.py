@@ -34,6 +34,9 @@ from campaign_calling.workflow import execution_name
 logger = logging.getLogger(__name__)
 
 ENDED_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# A run's reason is shown by calling-status and kept on the progress item: an execution's
+# cause (up to 32 KB in Step Functions) is cut to keep it readable and the item small.
+MAX_REASON_LENGTH = 500
 
 
 class FinaliseResult:
@@ -42,6 +45,15 @@ class FinaliseResult:
     NOT_CURRENT = "not the run's current execution"
     STILL_RUNNING = "execution still running"
     UNKNOWN_RUN = "not a run of ours"
+
+
+@dataclass(frozen=True)
+class ExecutionEnd:
+    """How an execution stands: its status and, once it failed, its error and cause."""
+
+    status: str
+    error: str | None = None
+    cause: str | None = None
 
 
 class ExecutionStatuses:
@@ -53,8 +65,14 @@ class ExecutionStatuses:
     def status(self, execution_arn: str) -> str | None:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE; None when no
         such execution exists (yet)."""
+        described = self.describe(execution_arn)
+        return described.status if described else None
+
+    def describe(self, execution_arn: str) -> ExecutionEnd | None:
+        """The execution's status, error and cause; None when it does not exist (yet)."""
         try:
-            return self._sfn.describe_execution(executionArn=execution_arn)["status"]
+            described = self._sfn.describe_execution(executionArn=execution_arn)
+            return ExecutionEnd(described["status"], described.get("error"), described.get("cause"))
         except ClientError as exc:
             if error_code(exc) == "ExecutionDoesNotExist":
                 return None
@@ -98,9 +116,18 @@ class RunReconciler:
         self._ttl = progress_ttl_seconds
         self._grace_ms = grace_seconds * 1000
 
-    def finalise_execution(self, execution_arn: str, status: str, run_state_input_json: str | None) -> str:
-        """An execution ended with ``status``: close its run when the run is still running
-        and this execution is its current one; otherwise do nothing."""
+    def finalise_execution(
+        self,
+        execution_arn: str,
+        status: str,
+        run_state_input_json: str | None,
+        *,
+        error: str | None = None,
+        cause: str | None = None,
+    ) -> str:
+        """An execution ended with ``status`` (and, when it failed, ``error`` and ``cause``):
+        close its run when the run is still running and this execution is its current one,
+        with why it ended as the reason; otherwise do nothing."""
         if status not in ENDED_STATUSES:
             return FinaliseResult.STILL_RUNNING
         try:
@@ -112,7 +139,17 @@ class RunReconciler:
             record = self._runs.get_run(ref.client_id, ref.campaign_id, ref.run_id)
         except NotFound:
             return FinaliseResult.UNKNOWN_RUN
-        return self._close(ref, record, execution_arn, f"execution {_name(execution_arn)} ended {status}")
+        if record.progress.status != "running":
+            return FinaliseResult.NOT_RUNNING
+        if record.execution_arn != execution_arn:
+            return FinaliseResult.NOT_CURRENT
+        if status != "SUCCEEDED" and error is None and cause is None:
+            # The event left them out: ask Step Functions (the reason should say which
+            # contact a run stopped at, for one).
+            described = self._executions.describe(execution_arn)
+            if described is not None:
+                error, cause = described.error, described.cause
+        return self._close(ref, record, execution_arn, end_reason(execution_arn, status, error, cause))
 
     def sweep(self, now_ms: int | None = None) -> SweepResult:
         """Close every run marked running whose current execution has ended, or was never
@@ -139,17 +176,17 @@ class RunReconciler:
         arn = record.execution_arn
         if not arn:
             return FinaliseResult.UNKNOWN_RUN
-        status = self._executions.status(arn)
-        if status is None:
+        described = self._executions.describe(arn)
+        if described is None:
             # The ARN is recorded just before the execution is started: give that a while,
             # and never sweep while the execution handing over is still at it.
             since = record.execution_since_ms or _ms_from_iso(record.progress.startTime)
             if now_ms - since < self._grace_ms or self._previous_is_running(arn):
                 return FinaliseResult.STILL_RUNNING
             return self._close(ref, record, arn, f"execution {_name(arn)} was never started")
-        if status not in ENDED_STATUSES:
+        if described.status not in ENDED_STATUSES:
             return FinaliseResult.STILL_RUNNING
-        return self._close(ref, record, arn, f"execution {_name(arn)} ended {status}")
+        return self._close(ref, record, arn, end_reason(arn, described.status, described.error, described.cause))
 
     def _previous_is_running(self, arn: str) -> bool:
         """Whether the execution that hands over to ``arn`` (``<runId>-NNNN``, one less)
@@ -177,8 +214,20 @@ class RunReconciler:
         )
         if not ended:
             return FinaliseResult.NOT_RUNNING
-        logger.warning("run %s closed: %s", ref.run_id, reason)
+        # Not the reason itself: a task's cause may quote its input.
+        logger.warning("run %s closed: execution %s ended", ref.run_id, _name(execution_arn))
         return FinaliseResult.FINALISED
+
+
+def end_reason(execution_arn: str, status: str, error: str | None, cause: str | None) -> str:
+    """``execution <name> ended FAILED: <error>: <cause>``, on one line, at most
+    MAX_REASON_LENGTH characters."""
+    parts = [f"execution {_name(execution_arn)} ended {status}"]
+    parts += [" ".join(text.split()) for text in (error, cause) if text and text.strip()]
+    reason = ": ".join(parts)
+    if len(reason) > MAX_REASON_LENGTH:
+        reason = reason[: MAX_REASON_LENGTH - 1] + "\u2026"
+    return reason
 
 
 def _name(execution_arn: str) -> str:

@@ -97,8 +97,13 @@ class RunSteps:
         payload = RunState(run=run, cursor=next_cursor).model_dump(exclude_none=True)
         return self._workflow.start(state_machine_arn, name, payload)
 
-    def finalise(self, run: RunContext) -> str:
-        """Every contact has been called: close the run and release the campaign."""
+    def finalise(self, run: RunContext, cursor: Cursor | None = None) -> str:
+        """Every contact read has been dialed or logged (a contact that could be neither
+        fails the execution before this step): close the run and release the campaign.
+
+        The final index is the count of contacts handed to dial steps (the cursor's), not
+        the campaign's size: a run never reports a position it did not account for. Without
+        a cursor (an execution started before it was passed) the index stays as claimed."""
         finished = self._runs.end_run(
             run.clientId,
             run.campaignId,
@@ -106,6 +111,6 @@ class RunSteps:
             status="completed",
             now_ms=self._clock.now_ms(),
             ttl_seconds=self._ttl,
-            final_index=run.totalContacts,
+            final_index=cursor.nextIndex if cursor is not None else None,
         )
         return "completed" if finished else "already ended"
