@@ -13,6 +13,7 @@ a retry with the same key does the work again.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from campaign_calling.errors import Conflict, DependencyUnavailable, IdempotencyKeyReused, InvalidRequest
+
+logger = logging.getLogger(__name__)
 
 # How long a key answers with its first result (a day, as the API promises).
 KEY_LIFETIME_SECONDS = 24 * 3600
@@ -55,6 +58,10 @@ class IdempotentRequests:
     def __init__(self, store: DynamoDBPersistenceLayer, operation: str) -> None:
         self._store = store
         self._operation = operation
+        # Powertools configures a store on first use, and marks it configured before it is:
+        # configured here, before any request can share it (the local engine runs requests
+        # of one function in parallel threads).
+        store.configure(_config(None), key_prefix=operation)
 
     def run(
         self,
@@ -70,19 +77,11 @@ class IdempotentRequests:
             return fn()
         # A config per request: it carries this invocation's context, from which Powertools
         # lets an in-progress record lapse when the function would time out.
-        config = IdempotencyConfig(
-            event_key_jmespath="[clientId, key]",
-            payload_validation_jmespath="request",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=KEY_LIFETIME_SECONDS,
-            hash_function="sha256",
-            lambda_context=lambda_context,
-        )
         once = idempotent_function(
             _call,
             data_keyword_argument="idempotency",
             persistence_store=self._store,
-            config=config,
+            config=_config(lambda_context),
             key_prefix=self._operation,
         )
         try:
@@ -96,7 +95,20 @@ class IdempotentRequests:
                 "this Idempotency-Key was already used for a different request; use a new key"
             ) from exc
         except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
+            # Powertools' errors name the hashed key only, never the request.
+            logger.warning("idempotency store failed: %r (cause: %r)", exc, exc.__cause__)
             raise DependencyUnavailable("the idempotency store is unavailable; try again") from exc
+
+
+def _config(lambda_context: Any) -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[clientId, key]",
+        payload_validation_jmespath="request",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=KEY_LIFETIME_SECONDS,
+        hash_function="sha256",
+        lambda_context=lambda_context,
+    )
 
 
 def _call(*, idempotency: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
