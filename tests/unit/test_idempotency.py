@@ -220,3 +220,23 @@ def test_creating_a_campaign_twice_with_one_key_creates_one(aws: Any) -> None:
     assert [status for status, _ in answers] == [201, 201]
     assert answers[0][1] == answers[1][1]
     assert answers[0][1]["message"] == "Campaign created"
+
+
+def test_a_call_that_may_have_been_placed_is_remembered_with_its_504(aws: Any) -> None:
+    # Given a provider that takes the next call but never answers
+    aws.use_function("MakeCallFunction")
+    campaign_id, contact_id, agent_id = setup_campaign()
+    fault = {"mode": "accept-timeout", "count": 1, "latencyMs": 5000}
+    httpx.post(f"{aws.dialer.url}/faults", json=fault, timeout=10).raise_for_status()
+    path = f"/api/v1/client/campaigns/{campaign_id}/make-call"
+    body = {"contactId": contact_id, "agentId": agent_id}
+
+    # When make-call runs out of time waiting for it, and the client retries with its key
+    first = invoke(aws, "MakeCallFunction", event("make_call.json", path, campaign_id, body, "key-504"), timeout=4)
+    again = invoke(aws, "MakeCallFunction", event("make_call.json", path, campaign_id, body, "key-504"), timeout=4)
+
+    # Then both answers are the same 504 naming the one call, and nothing was placed again
+    assert first[0] == again[0] == 504
+    assert again[1] == first[1]
+    assert first[1]["message"].startswith("Timed out waiting for the telephony provider: the call may have been placed")
+    assert len(provider_calls(aws)) == 1
