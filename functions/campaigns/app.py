@@ -6,12 +6,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
-from campaign_api.params import ResourceId
+from campaign_api.params import IdempotencyKey, ResourceId
 from campaign_api.responses import CampaignCreated, CampaignFound, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.log_masking import masked_json
 from campaign_calling.models import CampaignInput
-from campaign_calling.wiring import catalog_service
+from campaign_calling.wiring import catalog_service, create_campaign_idempotency
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
@@ -22,15 +22,31 @@ app = create_app(logger)
     "/api/v1/client/campaigns",
     summary="Create a campaign",
     description="A campaign, optionally with its first contacts (up to 500; numbers are validated and stored "
-    "in E.164).",
+    "in E.164): created with all of them, or on any error not at all. With an `Idempotency-Key`, a repeated "
+    "request answers the first one's campaign and creates nothing again.",
     tags=["Campaigns"],
     responses={
         **success(CampaignCreated, "The campaign, with its id and contact count", 201),
-        **errors(415, 503, e503="the database stayed busy; try again"),
+        **errors(
+            409,
+            415,
+            422,
+            503,
+            e409="a request with this Idempotency-Key is still in progress",
+            e503="the database stayed busy; nothing was created, try again",
+        ),
     },
 )
-def create_campaign(body: CampaignInput) -> tuple[dict, int]:
-    return ok(catalog_service().create_campaign(client_id(app), body), "Campaign created"), 201
+def create_campaign(body: CampaignInput, idempotency_key: IdempotencyKey = None) -> tuple[dict, int]:
+    client = client_id(app)
+    answer = create_campaign_idempotency().run(
+        lambda: ok(catalog_service().create_campaign(client, body)),
+        client_id=client,
+        key=idempotency_key,
+        request={"body": body.model_dump(mode="json")},
+        lambda_context=app.lambda_context,
+    )
+    return {**answer, "message": "Campaign created"}, 201
 
 
 @app.get(

@@ -6,12 +6,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok, page
-from campaign_api.params import PageLimit, PageToken, ResourceId
+from campaign_api.params import IdempotencyKey, PageLimit, PageToken, ResourceId
 from campaign_api.responses import ContactPageResponse, ContactsAddedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.log_masking import masked_json
 from campaign_calling.models import ContactsInput
-from campaign_calling.wiring import catalog_service
+from campaign_calling.wiring import add_contacts_idempotency, catalog_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
@@ -21,8 +21,9 @@ app = create_app(logger)
 @app.post(
     "/api/v1/client/campaigns/<id>/contacts",
     summary="Add contacts to a campaign",
-    description="Up to 500 contacts a request, kept in the order added. Contacts added while a run is going are "
-    "not part of that run.",
+    description="Up to 500 contacts a request, kept in the order added; all of them are stored or, on any error, "
+    "none. Contacts added while a run is going are not part of that run. With an `Idempotency-Key`, a repeated "
+    "request answers the first one's result and stores nothing again.",
     tags=["Contacts"],
     responses={
         **success(ContactsAddedResponse, "The contacts added, with their ids", 201),
@@ -30,16 +31,30 @@ app = create_app(logger)
             404,
             409,
             415,
+            422,
             503,
             e404="campaign not found",
-            e409="contacts are being added to this campaign concurrently; try again",
-            e503="the database stayed busy; try again",
+            e409="contacts are being added to this campaign concurrently, or a request with this Idempotency-Key "
+            "is still in progress; nothing was stored, try again",
+            e503="the database stayed busy; nothing was stored, try again",
         ),
     },
 )
-def add_contacts(id: ResourceId, body: ContactsInput) -> tuple[dict, int]:
-    added, total = catalog_service().add_contacts(client_id(app), id, body.contacts)
-    return ok({"campaignId": id, "added": len(added), "totalContacts": total, "contacts": added}, "Contacts added"), 201
+def add_contacts(id: ResourceId, body: ContactsInput, idempotency_key: IdempotencyKey = None) -> tuple[dict, int]:
+    client = client_id(app)
+
+    def add() -> dict:
+        added, total = catalog_service().add_contacts(client, id, body.contacts)
+        return ok({"campaignId": id, "added": len(added), "totalContacts": total, "contacts": added})
+
+    answer = add_contacts_idempotency().run(
+        add,
+        client_id=client,
+        key=idempotency_key,
+        request={"campaignId": id, "body": body.model_dump(mode="json")},
+        lambda_context=app.lambda_context,
+    )
+    return {**answer, "message": "Contacts added"}, 201
 
 
 @app.get(

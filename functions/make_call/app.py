@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
-from campaign_api.params import ResourceId
+from campaign_api.params import IdempotencyKey, ResourceId
 from campaign_api.responses import CallPlacedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.log_masking import masked_json
@@ -23,16 +23,35 @@ app = create_app(logger)
     summary="Call one contact now",
     description="Through the same dial path as a run; the call is logged. A call the provider refused is a 200 "
     "with `data.success` false and `data.error`. When the provider has not answered in time the call is logged "
-    "(`unknown` when it may have been placed) and the answer is 504 with the call's `uniqueId`.",
+    "(`unknown` when it may have been placed) and the answer is 504 with the call's `uniqueId`. With an "
+    "`Idempotency-Key`, a repeated request answers the first one's 200 or 504 and places nothing (the provider "
+    "gets a key derived from it too); errors that placed nothing are not remembered.",
     tags=["Calling"],
     responses={
         **success(CallPlacedResponse, "The call as placed, with the provider's answer"),
-        **errors(404, 415, 504, e404="campaign, contact or agent not found"),
+        **errors(
+            404,
+            409,
+            415,
+            422,
+            503,
+            504,
+            e404="campaign, contact or agent not found",
+            e409="the campaign's running run is calling this contact right now, or a request with this "
+            "Idempotency-Key is still in progress",
+            e503="the database stayed busy; try again",
+        ),
     },
 )
-def make_call(id: ResourceId, body: MakeCallInput) -> dict:
+def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyKey = None) -> dict:
     result = single_call_service().make_call(
-        client_id(app), id, body.contactId, body.agentId, time_left_ms=app.lambda_context.get_remaining_time_in_millis
+        client_id(app),
+        id,
+        body.contactId,
+        body.agentId,
+        time_left_ms=app.lambda_context.get_remaining_time_in_millis,
+        idempotency_key=idempotency_key,
+        lambda_context=app.lambda_context,
     )
     logger.info(
         "single call placed", extra={"campaign_id": id, "unique_id": result["uniqueId"], "success": result["success"]}

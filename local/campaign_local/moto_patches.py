@@ -6,7 +6,10 @@ item, so it can roll back a cancelled transaction. Every dial writes a transacti
 run's cost grew with the size of its tables (quadratically over a run: 9 contacts/s at
 1,000 contacts). This backs up only the items the transaction touches and restores those
 on failure, which is the same rollback, and serialises transactions, which moto's
-in-memory tables need when several handlers write at once.
+in-memory tables need when several handlers write at once. Single-item requests are
+serialised with them: moto checks a ConditionExpression and then writes, unguarded, so two
+threads could both pass the same condition, where DynamoDB applies each conditional write
+atomically (a lease or an idempotency record taken twice).
 
 Serialised, moto's transactions never collide. AWS cancels a transaction when another one
 on the same item is in flight (reason ``TransactionConflict``) or when the table is
@@ -19,6 +22,7 @@ sees through boto3 exactly what AWS would send.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -135,7 +139,22 @@ def install() -> None:
 
     dynamodb_models.copy = _NoTableCopy()  # type: ignore[assignment]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name in _ATOMIC_REQUESTS:
+        setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
     _installed = True
+
+
+# Each is one atomic request in DynamoDB; reads too, so none sees an item half updated.
+_ATOMIC_REQUESTS = ("put_item", "update_item", "delete_item", "get_item", "query")
+
+
+def _atomic(method: Any) -> Any:
+    @functools.wraps(method)
+    def atomic(*args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            return method(*args, **kwargs)
+
+    return atomic
 
 
 def _table_name(item: dict[str, Any]) -> str:

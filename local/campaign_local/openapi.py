@@ -109,7 +109,10 @@ def build_openapi(
     _keep_template_routes(doc, routes)
     for route in routes:
         operation = doc["paths"][route.path][route.method.lower()]
-        operation["responses"].pop(_POWERTOOLS_VALIDATION_STATUS, None)
+        validation = operation["responses"].get(_POWERTOOLS_VALIDATION_STATUS)
+        # Only Powertools' own 422: a route may answer 422 itself (a reused Idempotency-Key).
+        if validation is not None and "HTTPValidationError" in json.dumps(validation):
+            del operation["responses"][_POWERTOOLS_VALIDATION_STATUS]
         if route.authorizer is None:
             operation["security"] = []  # the template opens this route
     _drop_validation_schemas(doc)

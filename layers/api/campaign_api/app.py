@@ -22,6 +22,7 @@ from campaign_calling.errors import (
     DependencyUnavailable,
     DomainError,
     Forbidden,
+    IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
     Unauthorized,
@@ -33,6 +34,7 @@ _STATUS: dict[type[DomainError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     Conflict: 409,
+    IdempotencyKeyReused: 422,
     DependencyUnavailable: 503,
     DeadlineExceeded: 504,
 }

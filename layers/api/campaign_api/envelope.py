@@ -27,6 +27,11 @@ def page(items: list[Any], next_token: str | None) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    # Recursively, so an answer is plain JSON data (the idempotency store keeps it as such).
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return value

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from pydantic.json_schema import SkipJsonSchema
 
 from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN
 
@@ -16,3 +17,17 @@ ResourceId = Annotated[
 ]
 PageLimit = Annotated[int, Query(ge=1, le=500, description="Items per page")]
 PageToken = Annotated[str | None, Query(max_length=2048, description="nextToken of the previous page")]
+# The IETF draft's request header: a client's retry with the same key answers the first
+# request's result for 24 hours (see campaign_calling.idempotency).
+IdempotencyKey = Annotated[
+    str | SkipJsonSchema[None],  # a header is a string or absent, never null
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Makes a retry safe: a request repeated with the same key within 24 hours answers the first "
+        "one's result and does nothing again (a UUID per request is a good key). The same key with a different "
+        "request answers 422; while the first is still in progress, 409.",
+    ),
+]

@@ -163,6 +163,7 @@ _ERRORS: dict[int, tuple[type[BaseModel], str]] = {
     404: (ErrorResponse, "Not found (another client's resource is not found either)"),
     409: (ErrorResponse, "The campaign is in a state that forbids the operation"),
     415: (ErrorResponse, "The request body is not sent as JSON (Content-Type must be application/json)"),
+    422: (ErrorResponse, "This Idempotency-Key was already used for a different request; use a new key"),
     503: (ErrorResponse, "A service the request needs is unavailable; try again"),
     504: (
         TimedOutResponse,

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     main_table: str | None = Field(None, alias="MAIN_TABLE_NAME")
     progress_table: str | None = Field(None, alias="PROGRESS_TABLE_NAME")
     call_logs_table: str | None = Field(None, alias="CALL_LOGS_TABLE_NAME")
+    idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE_NAME")
     state_machine_arn: str | None = Field(None, alias="STATE_MACHINE_ARN")
     dialer_base_url: str | None = Field(None, alias="DIALER_BASE_URL")
     dialer_api_key_secret: str | None = Field(None, alias="DIALER_API_KEY_SECRET")

@@ -35,6 +35,10 @@ class Conflict(DomainError):
     """The resource is in a state that forbids the operation (e.g. already running)."""
 
 
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key the client already used for a different request."""
+
+
 class DependencyUnavailable(DomainError):
     """A service we depend on (Step Functions, the telephony provider) failed."""
 

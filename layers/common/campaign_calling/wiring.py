@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from campaign_calling.clock import SystemClock
 from campaign_calling.config import get_settings
@@ -18,6 +19,7 @@ from campaign_calling.data.call_logs import CallLogRepository
 from campaign_calling.data.campaigns import CampaignRepository
 from campaign_calling.data.runs import RunRepository
 from campaign_calling.dialer import DialerClient, SecretsManagerApiKey
+from campaign_calling.idempotency import IdempotentRequests
 from campaign_calling.logic.calling import CallingService
 from campaign_calling.logic.catalog import CatalogService
 from campaign_calling.logic.dialing import DialRecorder, DialStep
@@ -60,6 +62,28 @@ def _runs() -> RunRepository:
 
 
 @cache
+def _idempotency(operation: str) -> IdempotentRequests:
+    """One persistence layer per operation: Powertools configures a layer once, and
+    locally every function shares this process."""
+    store = DynamoDBPersistenceLayer(
+        table_name=get_settings().require("idempotency_table"), boto3_client=_client("dynamodb")
+    )
+    return IdempotentRequests(store, operation)
+
+
+def make_call_idempotency() -> IdempotentRequests:
+    return _idempotency("make-call")
+
+
+def add_contacts_idempotency() -> IdempotentRequests:
+    return _idempotency("add-contacts")
+
+
+def create_campaign_idempotency() -> IdempotentRequests:
+    return _idempotency("create-campaign")
+
+
+@cache
 def _placer() -> CallPlacer:
     settings = get_settings()
     dialer = DialerClient(
@@ -97,7 +121,13 @@ def calling_status_service() -> CallingStatusService:
 @cache
 def single_call_service() -> SingleCallService:
     return SingleCallService(
-        agents=_agents(), campaigns=_campaigns(), call_logs=_call_logs(), placer=_placer(), clock=SystemClock()
+        agents=_agents(),
+        campaigns=_campaigns(),
+        call_logs=_call_logs(),
+        runs=_runs(),
+        placer=_placer(),
+        clock=SystemClock(),
+        idempotency=make_call_idempotency(),
     )
 
 

@@ -1,15 +1,29 @@
 """Campaigns and their contacts.
 
-A campaign item keeps its contact count and the last sequence number handed out, both
-changed in the same transaction as the contacts they count, so the count is exact and
-nothing on a request path ever counts contacts. The same transactions keep a summary of
-the campaign in the progress table, so calling-status is one query there.
+A campaign item keeps its contact count and the sequence number of its last visible
+contact (``nextContactSeq``), both changed in the same transaction, so the count is exact
+and nothing on a request path ever counts contacts. The same transaction keeps a summary
+of the campaign in the progress table, so calling-status is one query there.
+
+A bulk add is all or nothing although a transaction holds at most 100 items: the contacts
+are written first past ``nextContactSeq``, where no reader looks (listing, runs and
+make-call all stop there), and then one transaction moves ``nextContactSeq`` over all of
+them and counts them. One add at a time per campaign: an add takes a lease on the campaign
+item, every write of its contacts is conditional on still holding it, and the final
+transaction releases it. A failed add deletes what it wrote; one that crashed leaves
+contacts nobody can see, which the next add overwrites.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from campaign_calling import ids
 from campaign_calling.clock import iso_from_ms
@@ -19,6 +33,7 @@ from campaign_calling.data.dynamo import (
     Transactions,
     decode_token,
     encode_token,
+    error_code,
     from_attrs,
     to_attr,
     to_attrs,
@@ -26,44 +41,84 @@ from campaign_calling.data.dynamo import (
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import Campaign, Contact, ContactInput
 
-# A transaction holds at most 100 items: the campaign and its summary, plus 98 contacts.
-CONTACTS_PER_TRANSACTION = 98
-_MAX_SEQ_RACES = 8
+logger = logging.getLogger(__name__)
+
+# A transaction holds at most 100 items: the lease check plus 99 contacts.
+CONTACTS_PER_TRANSACTION = 99
+# Longer than any function that adds contacts may run (20 s), so a live add never loses
+# its lease; a crashed add blocks the campaign's adds for at most this long.
+IMPORT_LEASE_SECONDS = 60
+# How long an add waits for another add of the same campaign before answering 409.
+IMPORT_WAIT_SECONDS = 8.0
+BUSY = "contacts are being added to this campaign concurrently; try again"
 
 
 class CampaignRepository:
     def __init__(
-        self, dynamodb: Any, table_name: str, *, progress_table: str, transactions: Transactions | None = None
+        self,
+        dynamodb: Any,
+        table_name: str,
+        *,
+        progress_table: str,
+        transactions: Transactions | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        wait_seconds: float = IMPORT_WAIT_SECONDS,
     ) -> None:
         self._db = dynamodb
+        self._sleep = sleep
+        self._wait_seconds = wait_seconds
         # Conflicts and throttling are retried there; see Transactions.
         self._transactions = transactions or Transactions(dynamodb)
         self._table = table_name
         self._progress = progress_table
 
-    def create(self, client_id: str, campaign_id: str, name: str, now_ms: int) -> Campaign:
-        campaign = Campaign(id=campaign_id, name=name, totalContacts=0, isRunning=False, createdAt=iso_from_ms(now_ms))
+    def create(
+        self,
+        client_id: str,
+        campaign_id: str,
+        name: str,
+        now_ms: int,
+        contacts: Sequence[ContactInput] = (),
+    ) -> Campaign:
+        """Create the campaign with its first contacts, all or nothing: the contacts are
+        written first (no campaign, so nobody can see them), then one transaction creates
+        the campaign and its summary already counting them."""
+        stored = _contacts(contacts, first_seq=1, now_ms=now_ms)
+        campaign = Campaign(
+            id=campaign_id, name=name, totalContacts=len(stored), isRunning=False, createdAt=iso_from_ms(now_ms)
+        )
         item = {
             "pk": keys.client_pk(client_id),
             "sk": keys.campaign_sk(campaign_id),
             "kind": "campaign",
             **campaign.model_dump(),
-            "nextContactSeq": 0,
+            "nextContactSeq": len(stored),
         }
         summary = {
             "pk": keys.campaign_pk(client_id, campaign_id),
             "sk": keys.CAMPAIGN_SUMMARY_SK,
             "kind": "campaign-summary",
             "campaignId": campaign_id,
-            "totalContacts": 0,
+            "totalContacts": len(stored),
         }
-        self._transactions.write(
-            [
-                {"Put": {"TableName": table, "Item": to_attrs(i), "ConditionExpression": "attribute_not_exists(pk)"}}
-                for table, i in ((self._table, item), (self._progress, summary))
-            ]
-        )
-        return campaign
+        try:
+            self._write_contacts(client_id, campaign_id, stored, lease=None)
+            self._transactions.write(
+                [
+                    {
+                        "Put": {
+                            "TableName": table,
+                            "Item": to_attrs(i),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                    for table, i in ((self._table, item), (self._progress, summary))
+                ]
+            )
+        except Exception:
+            self._delete_contacts(client_id, campaign_id, stored, lease=None)
+            raise
+        return campaign.model_copy(update={"nextContactSeq": len(stored)})
 
     def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign:
         response = self._db.get_item(
@@ -78,84 +133,147 @@ class CampaignRepository:
     def add_contacts(
         self, client_id: str, campaign_id: str, contacts: Sequence[ContactInput], now_ms: int
     ) -> tuple[list[Contact], int]:
-        """Append contacts in the order given. Returns the stored contacts and the new total."""
-        added: list[Contact] = []
-        total = 0
-        for start in range(0, len(contacts), CONTACTS_PER_TRANSACTION):
-            chunk = contacts[start : start + CONTACTS_PER_TRANSACTION]
-            stored, total = self._append_chunk(client_id, campaign_id, chunk, now_ms)
-            added.extend(stored)
-        return added, total
+        """Append contacts in the order given, all or none. Returns the stored contacts and
+        the new total; Conflict when another add kept the campaign busy."""
+        lease = uuid.uuid4().hex
+        campaign = self._take_lease(client_id, campaign_id, lease, now_ms)
+        stored = _contacts(contacts, first_seq=campaign.nextContactSeq + 1, now_ms=now_ms)
+        try:
+            self._write_contacts(client_id, campaign_id, stored, lease=lease)
+            self._publish(client_id, campaign_id, lease, seen=campaign.nextContactSeq, count=len(stored))
+        except Exception:
+            self._delete_contacts(client_id, campaign_id, stored, lease=lease)
+            self._release_lease(client_id, campaign_id, lease)
+            raise
+        return stored, campaign.totalContacts + len(stored)
 
-    def _append_chunk(
-        self, client_id: str, campaign_id: str, chunk: Sequence[ContactInput], now_ms: int
-    ) -> tuple[list[Contact], int]:
-        for _ in range(_MAX_SEQ_RACES):
-            campaign = self.get(client_id, campaign_id, consistent=True)
-            first = campaign.nextContactSeq + 1
-            stored = [
-                Contact(
-                    id=ids.contact_id(first + i),
-                    name=c.name,
-                    phone=c.phone,
-                    seq=first + i,
-                    createdAt=iso_from_ms(now_ms),
+    def _take_lease(self, client_id: str, campaign_id: str, lease: str, now_ms: int) -> Campaign:
+        """The campaign's add lease, waiting up to ``wait_seconds`` for another add to end."""
+        waited = 0.0
+        attempt = 0
+        while True:
+            try:
+                response = self._db.update_item(
+                    TableName=self._table,
+                    Key=self._campaign_key(client_id, campaign_id),
+                    ConditionExpression="attribute_exists(pk) AND "
+                    "(attribute_not_exists(importLease) OR importLeaseUntil < :now)",
+                    UpdateExpression="SET importLease = :lease, importLeaseUntil = :until",
+                    ExpressionAttributeValues={
+                        ":now": to_attr(now_ms + int(waited * 1000)),
+                        ":lease": to_attr(lease),
+                        ":until": to_attr(now_ms + int(waited * 1000) + IMPORT_LEASE_SECONDS * 1000),
+                    },
+                    ReturnValues="ALL_NEW",
                 )
-                for i, c in enumerate(chunk)
-            ]
-            pk = keys.campaign_pk(client_id, campaign_id)
-            writes: list[dict[str, Any]] = [
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": self._campaign_key(client_id, campaign_id),
-                        # Optimistic lock on the sequence: a concurrent add makes us re-read.
-                        "ConditionExpression": "nextContactSeq = :seen",
-                        "UpdateExpression": "SET nextContactSeq = :last ADD totalContacts :n",
-                        "ExpressionAttributeValues": {
-                            ":seen": to_attr(campaign.nextContactSeq),
-                            ":last": to_attr(first + len(chunk) - 1),
-                            ":n": to_attr(len(chunk)),
-                        },
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self._progress,
-                        "Key": to_attrs({"pk": pk, "sk": keys.CAMPAIGN_SUMMARY_SK}),
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "UpdateExpression": "ADD totalContacts :n",
-                        "ExpressionAttributeValues": {":n": to_attr(len(chunk))},
-                    }
-                },
-            ]
-            writes += [
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": to_attrs(
-                            {
-                                "pk": pk,
-                                "sk": keys.contact_sk(c.seq),
-                                "kind": "contact",
-                                "id": c.id,
-                                "name": c.name,
-                                "phone": c.phone,
-                                "seq": c.seq,
-                                "createdAt": c.createdAt,
-                            }
-                        ),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-                for c in stored
+                return Campaign.model_validate(from_attrs(response["Attributes"]))
+            except ClientError as exc:
+                code = error_code(exc)
+                if code == "ConditionalCheckFailedException":
+                    self.get(client_id, campaign_id, consistent=True)  # NotFound when there is no campaign
+                elif code != "TransactionConflictException":
+                    raise
+            attempt += 1
+            delay = random.uniform(0.05, min(1.0, 0.1 * 2**attempt))
+            if waited + delay > self._wait_seconds:
+                raise Conflict(BUSY)
+            self._sleep(delay)
+            waited += delay
+
+    def _write_contacts(
+        self, client_id: str, campaign_id: str, contacts: Sequence[Contact], *, lease: str | None
+    ) -> None:
+        """Put the contacts, not yet visible. With a lease, each transaction also checks
+        that the add still holds it, so a stale add can never overwrite another's contacts."""
+        pk = keys.campaign_pk(client_id, campaign_id)
+        per = CONTACTS_PER_TRANSACTION if lease else CONTACTS_PER_TRANSACTION + 1
+        for start in range(0, len(contacts), per):
+            writes = [
+                {"Put": {"TableName": self._table, "Item": to_attrs(_contact_item(pk, c))}}
+                for c in contacts[start : start + per]
             ]
             try:
-                self._transactions.write(writes)
-            except TransactionConditionFailed:
-                continue  # another request took these sequence numbers: read again
-            return stored, campaign.totalContacts + len(chunk)
-        raise Conflict("contacts are being added to this campaign concurrently; try again")
+                self._transactions.write(self._lease_check(client_id, campaign_id, lease) + writes)
+            except TransactionConditionFailed as exc:
+                raise Conflict(BUSY) from exc
+
+    def _delete_contacts(
+        self, client_id: str, campaign_id: str, contacts: Sequence[Contact], *, lease: str | None
+    ) -> None:
+        """Best effort: a failed add takes back what it wrote (invisible either way)."""
+        pk = keys.campaign_pk(client_id, campaign_id)
+        per = CONTACTS_PER_TRANSACTION if lease else CONTACTS_PER_TRANSACTION + 1
+        try:
+            for start in range(0, len(contacts), per):
+                deletes = [
+                    {"Delete": {"TableName": self._table, "Key": to_attrs({"pk": pk, "sk": keys.contact_sk(c.seq)})}}
+                    for c in contacts[start : start + per]
+                ]
+                self._transactions.write(self._lease_check(client_id, campaign_id, lease) + deletes)
+        except Exception:  # the add's own error is what the caller needs to see
+            logger.warning("could not take back the contacts of a failed add; they stay invisible", exc_info=True)
+
+    def _lease_check(self, client_id: str, campaign_id: str, lease: str | None) -> list[dict[str, Any]]:
+        if lease is None:
+            return []
+        return [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": self._campaign_key(client_id, campaign_id),
+                    "ConditionExpression": "importLease = :lease",
+                    "ExpressionAttributeValues": {":lease": to_attr(lease)},
+                }
+            }
+        ]
+
+    def _publish(self, client_id: str, campaign_id: str, lease: str, *, seen: int, count: int) -> None:
+        """Make the contacts visible and count them, in one transaction that also ends the lease."""
+        try:
+            self._transactions.write(
+                [
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._campaign_key(client_id, campaign_id),
+                            "ConditionExpression": "importLease = :lease AND nextContactSeq = :seen",
+                            "UpdateExpression": "SET nextContactSeq = :last ADD totalContacts :n "
+                            "REMOVE importLease, importLeaseUntil",
+                            "ExpressionAttributeValues": {
+                                ":lease": to_attr(lease),
+                                ":seen": to_attr(seen),
+                                ":last": to_attr(seen + count),
+                                ":n": to_attr(count),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": to_attrs(
+                                {"pk": keys.campaign_pk(client_id, campaign_id), "sk": keys.CAMPAIGN_SUMMARY_SK}
+                            ),
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "UpdateExpression": "ADD totalContacts :n",
+                            "ExpressionAttributeValues": {":n": to_attr(count)},
+                        }
+                    },
+                ]
+            )
+        except TransactionConditionFailed as exc:
+            raise Conflict(BUSY) from exc
+
+    def _release_lease(self, client_id: str, campaign_id: str, lease: str) -> None:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._campaign_key(client_id, campaign_id),
+                ConditionExpression="importLease = :lease",
+                UpdateExpression="REMOVE importLease, importLeaseUntil",
+                ExpressionAttributeValues={":lease": to_attr(lease)},
+            )
+        except Exception:  # it lapses by itself after IMPORT_LEASE_SECONDS
+            logger.warning("could not release a contacts add lease", exc_info=True)
 
     def get_contact(self, client_id: str, campaign_id: str, contact_id: str) -> Contact:
         seq = ids.contact_seq(contact_id)
@@ -172,12 +290,24 @@ class CampaignRepository:
     def list_contacts(
         self, client_id: str, campaign_id: str, limit: int, token: str | None
     ) -> tuple[list[Contact], str | None]:
+        """The campaign's visible contacts (NotFound without a campaign). A stale read of
+        the campaign only shows an earlier, complete state: nextContactSeq only grows."""
+        last_seq = self.get(client_id, campaign_id).nextContactSeq
         pk = keys.campaign_pk(client_id, campaign_id)
+        if last_seq < 1:
+            decode_token(token, partition_key=pk, sort_prefix=keys.CONTACT_PREFIX)  # a bad token is still a 400
+            return [], None
         query: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": to_attr(pk), ":prefix": to_attr(keys.CONTACT_PREFIX)},
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": to_attr(pk),
+                ":first": to_attr(keys.contact_sk(1)),
+                ":last": to_attr(keys.contact_sk(last_seq)),
+            },
             "Limit": limit,
+            # The contacts were written before nextContactSeq moved over them.
+            "ConsistentRead": True,
         }
         start = decode_token(token, partition_key=pk, sort_prefix=keys.CONTACT_PREFIX)
         if start:
@@ -207,3 +337,29 @@ class CampaignRepository:
 
     def _campaign_key(self, client_id: str, campaign_id: str) -> dict[str, Any]:
         return to_attrs({"pk": keys.client_pk(client_id), "sk": keys.campaign_sk(campaign_id)})
+
+
+def _contacts(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) -> list[Contact]:
+    return [
+        Contact(
+            id=ids.contact_id(first_seq + i),
+            name=c.name,
+            phone=c.phone,
+            seq=first_seq + i,
+            createdAt=iso_from_ms(now_ms),
+        )
+        for i, c in enumerate(contacts)
+    ]
+
+
+def _contact_item(pk: str, c: Contact) -> dict[str, Any]:
+    return {
+        "pk": pk,
+        "sk": keys.contact_sk(c.seq),
+        "kind": "contact",
+        "id": c.id,
+        "name": c.name,
+        "phone": c.phone,
+        "seq": c.seq,
+        "createdAt": c.createdAt,
+    }

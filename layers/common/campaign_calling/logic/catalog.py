@@ -38,12 +38,8 @@ class CatalogService:
         return self._agents.get(client_id, agent_id)
 
     def create_campaign(self, client_id: str, data: CampaignInput) -> Campaign:
-        now = self._clock.now_ms()
-        campaign = self._campaigns.create(client_id, new_campaign_id(), data.name, now)
-        if data.contacts:
-            _, total = self._campaigns.add_contacts(client_id, campaign.id, data.contacts, now)
-            campaign = campaign.model_copy(update={"totalContacts": total})
-        return campaign
+        # All or nothing: the campaign appears with every contact, or not at all.
+        return self._campaigns.create(client_id, new_campaign_id(), data.name, self._clock.now_ms(), data.contacts)
 
     def get_campaign(self, client_id: str, campaign_id: str) -> Campaign:
         return self._campaigns.get(client_id, campaign_id)
@@ -54,8 +50,7 @@ class CatalogService:
     def list_contacts(
         self, client_id: str, campaign_id: str, limit: int, token: str | None
     ) -> tuple[list[Contact], str | None]:
-        # Read the campaign first so an unknown campaign is a 404, not an empty page.
-        self._campaigns.get(client_id, campaign_id)
+        # An unknown campaign is a 404 there, not an empty page.
         return self._campaigns.list_contacts(client_id, campaign_id, limit, token)
 
     def list_call_logs(
