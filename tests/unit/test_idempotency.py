@@ -17,6 +17,7 @@ from campaign_calling.data.runs import RunRepository
 from campaign_calling.errors import Conflict
 from campaign_calling.logic.single_call import provider_key
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
+from campaign_local.auth import as_api_gateway_claims, unsigned_token
 from campaign_local.lambdas import LambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -32,7 +33,10 @@ def event(name: str, path: str, campaign_id: str | None, body: dict[str, Any], k
     sample["isBase64Encoded"] = False
     if key is not None:
         sample["headers"] = {**sample["headers"], "idempotency-key": key}
-    sample["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = client
+    claims = {**sample["requestContext"]["authorizer"]["jwt"]["claims"], "sub": client}
+    sample["requestContext"]["authorizer"]["jwt"]["claims"] = as_api_gateway_claims(claims)
+    # The tenant's claim is read from the token API Gateway verified, too.
+    sample["headers"] = {**sample["headers"], "authorization": f"Bearer {unsigned_token(claims)}"}
     return sample
 
 
