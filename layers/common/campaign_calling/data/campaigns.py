@@ -157,13 +157,14 @@ class CampaignRepository:
             return stored, campaign.totalContacts + len(chunk)
         raise Conflict("contacts are being added to this campaign concurrently; try again")
 
-    def get_contact(self, client_id: str, campaign_id: str, contact_id: str) -> Contact:
+    def get_contact(self, client_id: str, campaign_id: str, contact_id: str, *, consistent: bool = False) -> Contact:
         seq = ids.contact_seq(contact_id)
         if seq is None:
             raise NotFound("contact")
         response = self._db.get_item(
             TableName=self._table,
             Key=to_attrs({"pk": keys.campaign_pk(client_id, campaign_id), "sk": keys.contact_sk(seq)}),
+            ConsistentRead=consistent,
         )
         if "Item" not in response:
             raise NotFound("contact")
