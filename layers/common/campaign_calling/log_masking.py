@@ -47,10 +47,16 @@ def redact_contact(text: str, name: str, phone: str) -> str:
         for digits in _forms_of(phone):
             # The digits with the separators people write between them, not inside a longer run.
             spaced = "[ ().-]{0,2}".join(digits)
-            text = re.sub(rf"(?<!\d)\+?\(?{spaced}(?!\d)", masked, text)
+            text = re.sub(rf"(?<!\d)(\(?)(\+?{spaced})(?!\d)", lambda m: _keep_paren(m, masked), text)
     if name.strip():
         text = re.sub(rf"(?<!\w){re.escape(name.strip())}(?!\w)", "<contact name>", text, flags=re.IGNORECASE)
     return mask_phone_numbers(text)
+
+
+def _keep_paren(match: re.Match[str], masked: str) -> str:
+    # "(202) 555-0123" loses its "(" with the number; "(12025550123)" keeps it.
+    opened, number = match.groups()
+    return (opened if ")" not in number else "") + masked
 
 
 def _forms_of(phone: str) -> list[str]:
