@@ -9,7 +9,6 @@ the campaign in the progress table, so calling-status is one query there.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from campaign_calling import ids
@@ -26,15 +25,6 @@ from campaign_calling.data.dynamo import (
 )
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import Campaign, Contact, ContactInput
-
-
-@dataclass(frozen=True)
-class ContactRef:
-    """A contact by id and sequence, without its name or number (a run's pages)."""
-
-    id: str
-    seq: int
-
 
 # A transaction holds at most 100 items: the campaign and its summary, plus 98 contacts.
 CONTACTS_PER_TRANSACTION = 98
@@ -199,16 +189,13 @@ class CampaignRepository:
 
     def contacts_after(
         self, client_id: str, campaign_id: str, *, after_seq: int, last_seq: int, limit: int
-    ) -> list[ContactRef]:
-        """Contacts with after_seq < seq <= last_seq, in the order they were added: their
-        ids only (names and numbers are read by whoever dials them, never paged)."""
+    ) -> list[Contact]:
+        """Contacts with after_seq < seq <= last_seq, in the order they were added."""
         if after_seq >= last_seq:
             return []
         response = self._db.query(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :last",
-            ProjectionExpression="#id, #seq",
-            ExpressionAttributeNames={"#id": "id", "#seq": "seq"},
             ExpressionAttributeValues={
                 ":pk": to_attr(keys.campaign_pk(client_id, campaign_id)),
                 ":first": to_attr(keys.contact_sk(after_seq + 1)),
@@ -217,7 +204,7 @@ class CampaignRepository:
             Limit=limit,
             ConsistentRead=True,
         )
-        return [ContactRef(**from_attrs(i)) for i in response.get("Items", [])]
+        return [Contact.model_validate(from_attrs(i)) for i in response.get("Items", [])]
 
     def _campaign_key(self, client_id: str, campaign_id: str) -> dict[str, Any]:
         return to_attrs({"pk": keys.client_pk(client_id), "sk": keys.campaign_sk(campaign_id)})
