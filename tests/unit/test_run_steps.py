@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import boto3
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from campaign_calling import wiring
 from campaign_calling.clock import SystemClock
 from campaign_calling.data.runs import ClaimResult, RunRepository
 from campaign_calling.dialer import DialerClient
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
-from campaign_calling.logic.dialing import DialStep
+from campaign_calling.logic.dialing import DialRecorder, DialStep
 from campaign_calling.logic.execution_budget import contacts_per_execution
 from campaign_calling.logic.placing import CallPlacer
 from campaign_calling.logic.run_models import Cursor, PageContact, RunState
@@ -709,6 +710,31 @@ def test_a_failed_dial_step_of_a_deleted_contact_is_still_logged(aws) -> None:
     (log,) = call_logs(aws, s.campaign_id)
     assert (log.contactId, log.contactName, log.phone) == ("ct_0000000001", "", "")
     assert log.error == "not dialed: States.Timeout; contact no longer exists"
+    assert counts(aws, state) == (1, 0, 1)
+
+
+class UnreadableContacts:
+    """The contacts' table refusing reads (throttled past botocore's retries)."""
+
+    def get_contact(self, *args: object, **kwargs: object) -> None:
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}
+        raise ClientError(error, "GetItem")
+
+
+def test_a_failed_dial_step_is_still_logged_when_its_contact_cannot_be_read(aws) -> None:
+    s = setup(aws, 1)
+    state = start(aws, s)
+    (contact,) = first_page(aws, state)
+    aws.use_function("RecordDialFailureFunction")
+    recorder = DialRecorder(runs=wiring._runs(), campaigns=UnreadableContacts(), clock=SystemClock())  # noqa: SLF001
+
+    outcome = recorder.record_failure(state.run, contact, "States.Timeout")
+
+    # The contact is accounted for all the same, known by id
+    assert (outcome.dialed, outcome.outcome) == (False, "failed")
+    (log,) = call_logs(aws, s.campaign_id)
+    assert (log.contactId, log.contactName, log.phone) == ("ct_0000000001", "", "")
+    assert log.error == "not dialed: States.Timeout; contact could not be read"
     assert counts(aws, state) == (1, 0, 1)
 
 

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from campaign_calling.clock import Clock
 from campaign_calling.data.campaigns import CampaignRepository
 from campaign_calling.data.runs import ClaimResult, RunRepository
@@ -38,6 +40,7 @@ _SETTLE_PAUSE_SECONDS = 0.5
 _LAST_MARGIN_MS = 500
 # Why a contact of the run was not dialed when it was deleted after its page was loaded.
 CONTACT_GONE = "contact no longer exists"
+CONTACT_UNREADABLE = "contact could not be read"
 _INTERRUPTED = "dial step ran again after an interruption"
 
 
@@ -81,6 +84,17 @@ class DialRecorder:
         except NotFound:
             return None
 
+    def _contact_for_log(self, run: RunContext, contact: PageContact) -> tuple[Contact | None, str]:
+        """The contact for a call log that must be written whatever happens (the dial step
+        failed for good, or an earlier attempt's call is being settled), and what to add to
+        the log's error when it is not there. A read that fails (after botocore's retries)
+        does not stop the log: the contact stays known by id."""
+        try:
+            stored = self.read_contact(run, contact)
+        except (ClientError, BotoCoreError):
+            return None, f"; {CONTACT_UNREADABLE}"
+        return stored, "" if stored else f"; {CONTACT_GONE}"
+
     def claim(self, run: RunContext, contact: PageContact, *, error_if_claimed: str) -> Claimed | DialOutcome:
         """Claim the dial, or say why not: the run stopped, or an earlier attempt claimed it
         (then that attempt is settled here and its outcome returned)."""
@@ -118,14 +132,12 @@ class DialRecorder:
     def record_failure(self, run: RunContext, contact: PageContact, error: str) -> DialOutcome:
         """The dial step failed for good. Log the contact once, as failed when it was never
         dialed, as unknown when it may have been: never dial it again."""
-        # Read before claiming: a read that fails leaves no claim open, so the retry of this
-        # task still logs the contact failed rather than unknown.
-        stored = self.read_contact(run, contact)
+        # Read before claiming, so that nothing is left half done between the two.
+        stored, missing = self._contact_for_log(run, contact)
         claimed = self.claim(run, contact, error_if_claimed=error)
         if isinstance(claimed, DialOutcome):
             return claimed
-        why = f"not dialed: {error}" if stored else f"not dialed: {error}; {CONTACT_GONE}"
-        self.complete(run, contact, self._log(run, contact, stored, claimed, "failed", why))
+        self.complete(run, contact, self._log(run, contact, stored, claimed, "failed", f"not dialed: {error}{missing}"))
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason="dial step failed")
 
     def record_gone(self, run: RunContext, contact: PageContact) -> DialOutcome:
@@ -152,8 +164,9 @@ class DialRecorder:
         # An earlier attempt claimed the dial and stopped before logging it: the provider
         # may or may not have connected the call, so it is logged as unknown, not redialed.
         earlier = Claimed(claim.unique_id, claim.started_ms)
-        stored = self.read_contact(run, contact)
-        self.complete(run, contact, self._log(run, contact, stored, earlier, "unknown", f"outcome unknown: {error}"))
+        stored, missing = self._contact_for_log(run, contact)
+        why = f"outcome unknown: {error}{missing}"
+        self.complete(run, contact, self._log(run, contact, stored, earlier, "unknown", why))
         return DialOutcome(
             dialed=True, uniqueId=claim.unique_id, outcome="unknown", reason="earlier attempt interrupted"
         )
