@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from campaign_calling.log_masking import masked_json
 from campaign_calling.logic.run_models import PageContact, RunContext
+from campaign_calling.task_errors import without_data_in_errors
 from campaign_calling.wiring import dial_step
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -22,6 +23,7 @@ class DialEvent(BaseModel):
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DialEvent.model_validate(event)
     logger.append_keys(

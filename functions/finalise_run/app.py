@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from campaign_calling.log_masking import masked_json
 from campaign_calling.logic.run_models import Cursor, RunContext
+from campaign_calling.task_errors import without_data_in_errors
 from campaign_calling.wiring import run_steps
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -19,6 +20,7 @@ class FinaliseEvent(BaseModel):
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict, context: LambdaContext) -> dict:
     request = FinaliseEvent.model_validate(event)
     logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)

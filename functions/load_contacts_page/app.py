@@ -5,6 +5,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_calling.log_masking import masked_json
 from campaign_calling.logic.run_models import RunState
+from campaign_calling.task_errors import without_data_in_errors
 from campaign_calling.wiring import run_steps
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -13,6 +14,7 @@ tracer = Tracer()
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict, context: LambdaContext) -> dict:
     state = RunState.model_validate(event)
     logger.append_keys(campaign_id=state.run.campaignId, run_id=state.run.runId)

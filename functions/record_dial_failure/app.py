@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from campaign_calling.log_masking import masked_json
 from campaign_calling.logic.run_models import PageContact, RunContext
+from campaign_calling.task_errors import without_data_in_errors
 from campaign_calling.wiring import dial_recorder
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -27,6 +28,7 @@ class DialFailureEvent(BaseModel):
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict, context: LambdaContext) -> dict:
     request = DialFailureEvent.model_validate(event)
     logger.append_keys(

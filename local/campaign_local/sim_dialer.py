@@ -41,7 +41,9 @@ __all__ = [
     "main",
 ]
 
-FAULT_MODES: frozenset[str] = frozenset({"none", "error500", "error429", "slow", "drop", "accept-timeout"})
+FAULT_MODES: frozenset[str] = frozenset(
+    {"none", "error500", "error429", "slow", "drop", "accept-timeout", "invalid-number"}
+)
 
 # Guards against a runaway client filling memory; real call requests are tiny.
 _MAX_BODY_BYTES = 1024 * 1024
@@ -375,6 +377,11 @@ class _Handler(BaseHTTPRequestHandler):
             header = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
             body = json.dumps({"error": "rate limited", "retryAfter": retry_after}).encode()
             self._finish(record, 429, body, {"Retry-After": header})
+            return
+        if fault.mode == "invalid-number" and isinstance(record.get("phone"), str):
+            # A refusal quoting the number it was sent, as Twilio's error 21211 does.
+            error = f"The 'To' number {record['phone']} is not a valid phone number."
+            self._finish(record, 400, json.dumps({"error": error}).encode())
             return
 
         try:

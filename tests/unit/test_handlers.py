@@ -739,22 +739,14 @@ def test_unknown_route_is_404_json(aws: Any) -> None:
 def test_load_contacts_page_event(aws: Any, run: dict[str, Any]) -> None:
     event = task_event("load_contacts_page", run)
     result = invoke(aws, "LoadContactsPageFunction", event)
-    names = [("ct_0000000001", "Ada Lovelace", "+12025550100"), ("ct_0000000002", "Alan Turing", "+12025550101")]
-    names.append(("ct_0000000003", "Grace Hopper", "+12025550102"))
     assert result == {
         "run": run,
         "cursor": {"afterSeq": 3, "nextIndex": 3, "pagesInExecution": 1, "contactsInExecution": 3, "execution": 1},
         "page": {
+            # Ids and positions only: names and numbers never travel in the state.
             "contacts": [
-                {
-                    "seq": i + 1,
-                    "index": i,
-                    "contactId": cid,
-                    "name": name,
-                    "phone": phone,
-                    "waitSeconds": 0 if i == 0 else 1,
-                }
-                for i, (cid, name, phone) in enumerate(names)
+                {"seq": i + 1, "index": i, "contactId": f"ct_000000000{i + 1}", "waitSeconds": 0 if i == 0 else 1}
+                for i in range(3)
             ],
             "running": True,
             "hasMore": False,
@@ -800,6 +792,8 @@ def test_dial_contact_event_dials_once(aws: Any, agent: dict[str, Any], run: dic
         run["runId"],
         "success",
     )
+    # The name and number were read from the contact: the event carries neither.
+    assert (log["contactName"], log["phone"]) == ("Ada Lovelace", "+12025550100")
     assert log["externalResponse"]["id"] == request["callId"]
 
 
@@ -832,6 +826,7 @@ def test_record_dial_failure_event(aws: Any, run: dict[str, Any]) -> None:
         "not dialed: States.Timeout",
         "ct_0000000001",
     )
+    assert (log["contactName"], log["phone"]) == ("Ada Lovelace", "+12025550100")
     progress = status_of(aws, run["campaignId"])["progress"]
     assert (progress["completedCalls"], progress["successfulCalls"], progress["failedCalls"]) == (1, 0, 1)
 
@@ -884,8 +879,11 @@ def test_finalise_run_event(aws: Any, agent: dict[str, Any], run: dict[str, Any]
 
 
 def test_task_events_are_rejected_when_malformed(aws: Any) -> None:
-    with pytest.raises(FunctionError, match="validation error"):
+    # The error reaches the execution's history: named, its details (which may quote the
+    # input) only in the function's log.
+    with pytest.raises(FunctionError, match="details withheld") as raised:
         aws.invoke("DialContactFunction", {"run": load_event("dial_contact")["run"]})
+    assert raised.value.payload["errorType"] == "ValidationError"
 
 
 # -- each function with exactly its own environment ---------------------------------------

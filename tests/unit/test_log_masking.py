@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools import Logger
 
-from campaign_calling.log_masking import mask_phone, mask_phone_numbers, masked_json
+from campaign_calling.log_masking import mask_phone, mask_phone_numbers, masked_json, redact_contact
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,6 +38,26 @@ def test_numbers_inside_text_are_masked_and_ids_and_times_are_not() -> None:
     masked = mask_phone_numbers(text)
     # Then only the number changed
     assert masked == "call aidial-1705314600000-k3j9x2 at 2024-01-15T10:30:00+00:00: 'To' +1********23 is not reachable"
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    ["+12025550123", "+1 (202) 555-0123", "12025550123", "2025550123", "(202) 555-0123", "202.555.0123"],
+)
+def test_a_contacts_number_is_taken_out_of_a_text_in_any_form(quoted: str) -> None:
+    # Given a provider's error quoting the contact's number in some form, and its name
+    text = f"customer Ada Lovelace: {quoted} is not reachable (request 1705314600000)"
+    # When the contact is redacted from it
+    redacted = redact_contact(text, "Ada Lovelace", "+12025550123")
+    # Then neither is left; other digits are
+    assert redacted == "customer <contact name>: +1********23 is not reachable (request 1705314600000)"
+
+
+def test_a_contacts_name_is_taken_out_as_a_whole_word_only() -> None:
+    text = "ALAN rejected: Alan's line, alanine, +442071838750 barred"
+    assert redact_contact(text, "Alan", "+12025550123") == (
+        "<contact name> rejected: <contact name>'s line, alanine, +44********50 barred"
+    )
 
 
 def test_a_logger_built_like_the_handlers_masks_message_extra_keys_and_exceptions() -> None:

@@ -4,6 +4,7 @@ over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -11,13 +12,14 @@ from dataclasses import dataclass
 import boto3
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from campaign_calling import wiring
 from campaign_calling.clock import SystemClock
 from campaign_calling.data.runs import ClaimResult, RunRepository
 from campaign_calling.dialer import DialerClient
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
-from campaign_calling.logic.dialing import DialStep
+from campaign_calling.logic.dialing import DialRecorder, DialStep
 from campaign_calling.logic.execution_budget import contacts_per_execution
 from campaign_calling.logic.placing import CallPlacer
 from campaign_calling.logic.run_models import Cursor, PageContact, RunState
@@ -101,7 +103,13 @@ def steps(aws, **env: object) -> Steps:
 
 
 def dial_step_with(
-    aws, *, placer: CallPlacer | None = None, sleep=time.sleep, settle_patience_seconds: float = 10
+    aws,
+    *,
+    placer: CallPlacer | None = None,
+    sleep=time.sleep,
+    settle_patience_seconds: float = 10,
+    workflow=None,
+    pause_after_failures: int | None = None,
 ) -> DialStep:
     """The dial step as wired for DialContactFunction, with a part swapped for the test."""
     aws.use_function("DialContactFunction")
@@ -110,9 +118,9 @@ def dial_step_with(
         runs=wiring._runs(),  # noqa: SLF001
         placer=placer or wiring._placer(),  # noqa: SLF001
         recorder=wiring.dial_recorder(),
-        workflow=wired._workflow,  # noqa: SLF001
+        workflow=workflow or wired._workflow,  # noqa: SLF001
         clock=SystemClock(),
-        pause_after_failures=wired._pause_after,  # noqa: SLF001
+        pause_after_failures=wired._pause_after if pause_after_failures is None else pause_after_failures,  # noqa: SLF001
         progress_ttl_seconds=wired._ttl,  # noqa: SLF001
         sleep=sleep,
         settle_patience_seconds=settle_patience_seconds,
@@ -249,7 +257,8 @@ def test_load_page_pages_through_the_run_with_the_configured_page_size(aws) -> N
     assert [c.index for c in one.page.contacts] == [0, 1]
     assert [c.seq for c in one.page.contacts] == [1, 2]
     first = one.page.contacts[0]
-    assert (first.contactId, first.name, first.phone) == ("ct_0000000001", "C1", phone(1))
+    # Which contact, never who: no name or number travels in the state (its history is kept).
+    assert first.model_dump() == {"seq": 1, "index": 0, "contactId": "ct_0000000001", "waitSeconds": 0}
     assert [c.waitSeconds for c in one.page.contacts] == [0, 1]  # the first dial does not wait
     assert (one.page.running, one.page.hasMore, one.page.continueAsNew) == (True, True, False)
     assert one.cursor == Cursor(afterSeq=2, nextIndex=2, pagesInExecution=1, contactsInExecution=2, execution=1)
@@ -603,6 +612,7 @@ def test_an_interrupted_claim_is_logged_as_unknown_without_dialing(aws, step: st
     (log,) = call_logs(aws, s.campaign_id)
     assert log.outcome == "unknown"
     assert log.error.startswith("outcome unknown: ")
+    assert (log.contactName, log.phone) == ("C1", phone(1))  # read from the contact
     assert log.startedAt == "2024-01-15T10:30:00.000Z"
     claim = runs(aws).get_claim(CLIENT, s.campaign_id, state.run.runId, contact.seq)
     assert (claim.status, claim.outcome) == ("done", "unknown")
@@ -646,6 +656,128 @@ def test_an_interrupted_claim_is_settled_even_after_the_run_was_stopped(aws, ste
     (log,) = call_logs(aws, s.campaign_id)
     assert (log.outcome, log.uniqueId) == ("unknown", "aidial-1705314600000-earlie")
     assert runs(aws).get_run(CLIENT, s.campaign_id, state.run.runId).progress.status == "stopped"
+
+
+# -- names and numbers, read at dial time -----------------------------------------------------------
+
+
+def delete_contact(aws, campaign_id: str, seq: int) -> None:
+    """As a DELETE of the contact would (no route deletes contacts yet)."""
+    key = {"pk": f"CLIENT#{CLIENT}#CAMPAIGN#{campaign_id}", "sk": f"CONTACT#{seq:010d}"}
+    aws.table("MainTable").delete_item(Key=key)
+
+
+def test_a_contact_deleted_after_its_page_was_loaded_is_logged_and_counted_not_dialed(aws) -> None:
+    # Given a run whose page is loaded, after one failed call
+    s = setup(aws, 3)
+    state = start(aws, s)
+    first, second, third = first_page(aws, state)
+    dial = steps(aws, PAUSE_AFTER_CONSECUTIVE_FAILURES=3)
+    fault(aws, mode="error500", count=3)
+    assert dial.dial_contact(state.run, first).outcome == "failed"
+
+    # When the second contact is deleted before its turn
+    delete_contact(aws, s.campaign_id, second.seq)
+    outcome = dial.dial_contact(state.run, second)
+
+    # Then it is not dialed, and logged (by id: its name and number are gone) and counted once
+    assert (outcome.dialed, outcome.outcome, outcome.reason) == (False, "failed", "contact no longer exists")
+    assert {c["phone"] for c in aws.dialer.calls()} == {phone(1)}
+    assert counts(aws, state) == (2, 0, 2)
+    gone = next(log for log in call_logs(aws, s.campaign_id) if log.contactId == second.contactId)
+    assert (gone.outcome, gone.error) == ("failed", "not dialed: contact no longer exists")
+    assert (gone.contactName, gone.phone) == ("", "")
+    # and the step delivered again changes nothing
+    assert dial.dial_contact(state.run, second).reason == "already dialed"
+    assert counts(aws, state) == (2, 0, 2)
+
+    # And it says nothing about the provider: with the next failure the run has failed
+    # twice in a row, not three times, so it goes on.
+    fault(aws, mode="error500", count=3)
+    assert dial.dial_contact(state.run, third).reason is None
+    assert status(aws, s.campaign_id).progress.status == "running"
+
+
+def test_a_failed_dial_step_of_a_deleted_contact_is_still_logged(aws) -> None:
+    s = setup(aws, 1)
+    state = start(aws, s)
+    (contact,) = first_page(aws, state)
+    delete_contact(aws, s.campaign_id, contact.seq)
+
+    outcome = steps(aws).record_dial_failure(state.run, contact, "States.Timeout")
+
+    assert (outcome.dialed, outcome.outcome) == (False, "failed")
+    (log,) = call_logs(aws, s.campaign_id)
+    assert (log.contactId, log.contactName, log.phone) == ("ct_0000000001", "", "")
+    assert log.error == "not dialed: States.Timeout; contact no longer exists"
+    assert counts(aws, state) == (1, 0, 1)
+
+
+class UnreadableContacts:
+    """The contacts' table refusing reads (throttled past botocore's retries)."""
+
+    def get_contact(self, *args: object, **kwargs: object) -> None:
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}}
+        raise ClientError(error, "GetItem")
+
+
+def test_a_failed_dial_step_is_still_logged_when_its_contact_cannot_be_read(aws) -> None:
+    s = setup(aws, 1)
+    state = start(aws, s)
+    (contact,) = first_page(aws, state)
+    aws.use_function("RecordDialFailureFunction")
+    recorder = DialRecorder(runs=wiring._runs(), campaigns=UnreadableContacts(), clock=SystemClock())  # noqa: SLF001
+
+    outcome = recorder.record_failure(state.run, contact, "States.Timeout")
+
+    # The contact is accounted for all the same, known by id
+    assert (outcome.dialed, outcome.outcome) == (False, "failed")
+    (log,) = call_logs(aws, s.campaign_id)
+    assert (log.contactId, log.contactName, log.phone) == ("ct_0000000001", "", "")
+    assert log.error == "not dialed: States.Timeout; contact could not be read"
+    assert counts(aws, state) == (1, 0, 1)
+
+
+class QuotingProvider(httpx.BaseTransport):
+    """A provider whose refusal quotes the number it was asked to call, as some do."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        to = json.loads(request.content)["to"]
+        return httpx.Response(400, json={"error": f"cannot call {to} ({to[1:]}): number barred"})
+
+
+class RecordingWorkflow:
+    def __init__(self) -> None:
+        self.stop_causes: list[str] = []
+
+    def stop(self, arn: str, cause: str) -> bool:
+        self.stop_causes.append(cause)
+        return True
+
+
+def test_a_pause_reason_does_not_quote_the_contacts_number(aws) -> None:
+    # Given a provider that quotes the number in its refusals, and a run that pauses at once
+    s = setup(aws, 1)
+    state = start(aws, s)
+    (contact,) = first_page(aws, state)
+    quoting = DialerClient(aws.dialer.url, api_key=lambda: TEST_API_KEY, transport=QuotingProvider())
+    workflow = RecordingWorkflow()
+    dial = dial_step_with(aws, placer=CallPlacer(quoting, SystemClock()), workflow=workflow, pause_after_failures=1)
+
+    # When the call fails and the run pauses
+    assert dial.dial_contact(state.run, contact).reason == "run paused"
+
+    # Then the reason (in the progress, and in StopExecution's cause, which the execution's
+    # history keeps) has the number masked in every form
+    reason = status(aws, s.campaign_id).progress.reason
+    assert workflow.stop_causes == [reason]
+    assert reason == (
+        "paused after 1 consecutive failed calls; last error: provider answered 400: "
+        "cannot call +44********01 (+44********01): number barred"
+    )
+    # while the call log, where the number belongs, keeps the provider's words
+    (log,) = call_logs(aws, s.campaign_id)
+    assert phone(1) in log.error
 
 
 class StopDuringTheCall:

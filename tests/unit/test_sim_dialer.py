@@ -194,6 +194,14 @@ def test_fault_error429_retry_after(client: httpx.Client) -> None:
     assert _place(client).status_code == 201
 
 
+def test_fault_invalid_number_quotes_the_number(client: httpx.Client) -> None:
+    client.post("/faults", json={"mode": "invalid-number", "count": 1})
+    resp = _place(client)
+    assert resp.status_code == 400
+    assert resp.json() == {"error": f"The 'To' number {CALL['to']} is not a valid phone number."}
+    assert _place(client).status_code == 201
+
+
 def test_fault_slow(client: httpx.Client, dialer: SimDialer) -> None:
     client.post("/faults", json={"mode": "slow", "count": 1, "latencyMs": 200})
     t0 = time.monotonic()

@@ -20,6 +20,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from campaign_calling.config import Settings
+from campaign_calling.data import keys
 from campaign_calling.data.runs import TTL_ATTRIBUTE
 from campaign_calling.logic.run_models import RunContext
 from campaign_local.http_api import http_api_event
@@ -403,6 +404,42 @@ def test_only_functions_given_the_secret_may_read_it(logical_id: str) -> None:
         assert env[SECRET_VARIABLE]["Ref"] in TEMPLATE.secrets()
     else:
         assert reads == []
+
+
+def tasks_given_a_contact() -> list[str]:
+    """The functions the state machine hands a contact (by id: it carries no name or number)."""
+    found = {function_of_task(s) for s in lambda_tasks().values() if "contact.$" in s["Parameters"]["Payload"]}
+    return sorted(found)
+
+
+def test_the_tasks_given_a_contact_read_it_and_no_other_item_of_the_main_table() -> None:
+    main_table = function_globals("Environment")["Variables"][Settings.model_fields["main_table"].alias]["Ref"]
+    assert tasks_given_a_contact()
+    for logical_id in tasks_given_a_contact():
+        # Given each task's policies on the table of agents, campaigns and contacts
+        reads = [
+            statement
+            for policy in policies_of(logical_id)
+            for statement in statements(policy)
+            if statement["Resource"] == {"Fn::GetAtt": [main_table, "Arn"]}
+        ]
+        templates = [
+            name
+            for policy in policies_of(logical_id)
+            if isinstance(policy, dict)
+            for name, spec in policy.items()
+            if name.endswith(("ReadPolicy", "CrudPolicy")) and spec.get("TableName") == {"Ref": main_table}
+        ]
+        # Then it may only get one item by key, and only in a campaign's partition, where
+        # contacts live (agents and campaigns live in the client's)
+        assert templates == [], logical_id
+        (read,) = reads
+        assert as_list(read["Action"]) == ["dynamodb:GetItem"]
+        (pattern,) = as_list(read["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+        matches = re.compile(".*".join(re.escape(part) for part in pattern.split("*"))).fullmatch
+        assert matches(keys.campaign_pk("acme", "cmp_1"))
+        assert not matches(keys.client_pk("acme"))
+        assert not matches(keys.client_pk("acme#CAMPAIGN#cmp_1"))  # ids cannot splice themselves in
 
 
 def test_progress_table_expires_items_on_expires_at() -> None:

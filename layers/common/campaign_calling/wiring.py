@@ -147,7 +147,7 @@ def run_steps() -> RunSteps:
 
 @cache
 def dial_recorder() -> DialRecorder:
-    return DialRecorder(runs=_runs(), clock=SystemClock())
+    return DialRecorder(runs=_runs(), campaigns=_campaigns(), clock=SystemClock())
 
 
 @cache

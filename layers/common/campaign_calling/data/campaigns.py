@@ -275,13 +275,14 @@ class CampaignRepository:
         except Exception:  # it lapses by itself after IMPORT_LEASE_SECONDS
             logger.warning("could not release a contacts add lease", exc_info=True)
 
-    def get_contact(self, client_id: str, campaign_id: str, contact_id: str) -> Contact:
+    def get_contact(self, client_id: str, campaign_id: str, contact_id: str, *, consistent: bool = False) -> Contact:
         seq = ids.contact_seq(contact_id)
         if seq is None:
             raise NotFound("contact")
         response = self._db.get_item(
             TableName=self._table,
             Key=to_attrs({"pk": keys.campaign_pk(client_id, campaign_id), "sk": keys.contact_sk(seq)}),
+            ConsistentRead=consistent,
         )
         if "Item" not in response:
             raise NotFound("contact")

@@ -378,7 +378,15 @@ class RunRepository:
         return ClaimResult.CLAIMED
 
     def complete_dial(
-        self, client_id: str, campaign_id: str, run_id: str, *, seq: int, log: CallLog, now_ms: int
+        self,
+        client_id: str,
+        campaign_id: str,
+        run_id: str,
+        *,
+        seq: int,
+        log: CallLog,
+        now_ms: int,
+        provider_failure: bool = True,
     ) -> bool:
         """Write the call log, close the claim and count the call, atomically.
         False when the claim was already closed (a duplicate delivery of the same dial).
@@ -386,8 +394,22 @@ class RunRepository:
         Whatever the run's status: a call that was placed is logged and counted. Conflicts
         (e.g. with a stop's transaction on the run item) are retried; if DynamoDB stays
         busy, DependencyUnavailable fails the dial step and its retry settles the claim.
-        A retry never counts twice: the log must not exist and the claim must be open."""
+        A retry never counts twice: the log must not exist and the claim must be open.
+        A failure that says nothing about the provider (``provider_failure=False``: the
+        contact was deleted) leaves the run of consecutive failures as it is."""
         succeeded = log.outcome == "success"
+        # The next dial is paced from this moment: the provider has answered, so it has
+        # surely received this call. A success resets the run of consecutive failures, a
+        # failure extends it.
+        if succeeded:
+            counters = (
+                "SET lastCallTime = :time, pacedFromMs = :now, consecutiveFailures = :zero "
+                "ADD completedCalls :one, successfulCalls :one"
+            )
+        else:
+            counters = "SET lastCallTime = :time, pacedFromMs = :now ADD completedCalls :one, failedCalls :one"
+            if provider_failure:
+                counters += ", consecutiveFailures :one"
         try:
             self._transactions.write(
                 [
@@ -419,16 +441,7 @@ class RunRepository:
                             # No status condition: a call in flight when the run was stopped
                             # still happened and still counts.
                             "ConditionExpression": "attribute_exists(pk)",
-                            # The next dial is paced from this moment: the provider has
-                            # answered, so it has surely received this call. A success
-                            # resets the run of consecutive failures, a failure extends it.
-                            "UpdateExpression": (
-                                "SET lastCallTime = :time, pacedFromMs = :now, consecutiveFailures = :zero "
-                                "ADD completedCalls :one, successfulCalls :one"
-                                if succeeded
-                                else "SET lastCallTime = :time, pacedFromMs = :now "
-                                "ADD completedCalls :one, failedCalls :one, consecutiveFailures :one"
-                            ),
+                            "UpdateExpression": counters,
                             "ExpressionAttributeValues": {
                                 ":time": to_attr(iso_from_ms(now_ms)),
                                 ":now": to_attr(now_ms),

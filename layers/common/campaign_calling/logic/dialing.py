@@ -6,12 +6,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from campaign_calling.clock import Clock
+from campaign_calling.data.campaigns import CampaignRepository
 from campaign_calling.data.runs import ClaimResult, RunRepository
 from campaign_calling.deadline import Deadline
 from campaign_calling.dialer import longest_dial_seconds
-from campaign_calling.errors import DependencyUnavailable
+from campaign_calling.errors import DependencyUnavailable, NotFound
 from campaign_calling.ids import call_unique_id
+from campaign_calling.log_masking import redact_contact
 from campaign_calling.logic.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
 from campaign_calling.logic.placing import CallPlacer, new_call_log
 from campaign_calling.logic.run_models import DialOutcome, PageContact, RunContext
@@ -22,7 +26,8 @@ from campaign_calling.workflow import WorkflowEngine
 # claim and counters in one transaction, and pausing a failing run (a read, a write, a
 # StopExecution).
 DIAL_LOG_RESERVE_SECONDS = 2.0
-# Before the dial: the run's status, the API key (Secrets Manager, cached) and the claim.
+# Before the dial: the run's status, the contact, the API key (Secrets Manager, cached) and
+# the claim.
 PRE_DIAL_SECONDS = 3.0
 # How long a dial step keeps trying to log a call it placed while DynamoDB stays busy (each
 # try is itself a few attempts), within the function's time left. Once the run is stopped
@@ -33,6 +38,10 @@ _SETTLE_PAUSE_SECONDS = 0.5
 # Kept back at the very end, so the step fails (and Step Functions retries it) rather than
 # being ended by Lambda while it writes.
 _LAST_MARGIN_MS = 500
+# Why a contact of the run was not dialed when it was deleted after its page was loaded.
+CONTACT_GONE = "contact no longer exists"
+CONTACT_UNREADABLE = "contact could not be read"
+_INTERRUPTED = "dial step ran again after an interruption"
 
 
 def longest_dial_step_seconds(dialer_timeout_seconds: float) -> float:
@@ -55,11 +64,36 @@ class Claimed:
 
 class DialRecorder:
     """Claims a contact's dial in a run and records how it ended. Never dials itself, so
-    it needs no provider: the dial-failure task uses it alone."""
+    it needs no provider: the dial-failure task uses it alone.
 
-    def __init__(self, *, runs: RunRepository, clock: Clock) -> None:
+    The state machine carries contacts by id and position only (its states are kept in the
+    execution's history for 90 days), so the name and number a call log needs are read
+    here, from DynamoDB."""
+
+    def __init__(self, *, runs: RunRepository, campaigns: CampaignRepository, clock: Clock) -> None:
         self._runs = runs
+        self._campaigns = campaigns
         self._clock = clock
+
+    def read_contact(self, run: RunContext, contact: PageContact) -> Contact | None:
+        """The contact as stored now; None when it no longer exists. Strongly consistent:
+        a contact deleted (or its number changed) before its turn is never dialed from a
+        stale copy."""
+        try:
+            return self._campaigns.get_contact(run.clientId, run.campaignId, contact.contactId, consistent=True)
+        except NotFound:
+            return None
+
+    def _contact_for_log(self, run: RunContext, contact: PageContact) -> tuple[Contact | None, str]:
+        """The contact for a call log that must be written whatever happens (the dial step
+        failed for good, or an earlier attempt's call is being settled), and what to add to
+        the log's error when it is not there. A read that fails (after botocore's retries)
+        does not stop the log: the contact stays known by id."""
+        try:
+            stored = self.read_contact(run, contact)
+        except (ClientError, BotoCoreError):
+            return None, f"; {CONTACT_UNREADABLE}"
+        return stored, "" if stored else f"; {CONTACT_GONE}"
 
     def claim(self, run: RunContext, contact: PageContact, *, error_if_claimed: str) -> Claimed | DialOutcome:
         """Claim the dial, or say why not: the run stopped, or an earlier attempt claimed it
@@ -84,19 +118,39 @@ class DialRecorder:
             return settled or DialOutcome(dialed=True, reason="already dialed")
         return Claimed(unique_id, started_ms)
 
-    def complete(self, run: RunContext, contact: PageContact, log: CallLog) -> None:
+    def complete(self, run: RunContext, contact: PageContact, log: CallLog, *, provider_failure: bool = True) -> None:
         self._runs.complete_dial(
-            run.clientId, run.campaignId, run.runId, seq=contact.seq, log=log, now_ms=self._clock.now_ms()
+            run.clientId,
+            run.campaignId,
+            run.runId,
+            seq=contact.seq,
+            log=log,
+            now_ms=self._clock.now_ms(),
+            provider_failure=provider_failure,
         )
 
     def record_failure(self, run: RunContext, contact: PageContact, error: str) -> DialOutcome:
         """The dial step failed for good. Log the contact once, as failed when it was never
         dialed, as unknown when it may have been: never dial it again."""
+        # Read before claiming, so that nothing is left half done between the two.
+        stored, missing = self._contact_for_log(run, contact)
         claimed = self.claim(run, contact, error_if_claimed=error)
         if isinstance(claimed, DialOutcome):
             return claimed
-        self.complete(run, contact, self._log(run, contact, claimed, "failed", f"not dialed: {error}"))
+        self.complete(run, contact, self._log(run, contact, stored, claimed, "failed", f"not dialed: {error}{missing}"))
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason="dial step failed")
+
+    def record_gone(self, run: RunContext, contact: PageContact) -> DialOutcome:
+        """The contact was deleted after its page was loaded: not dialed, and logged (its
+        name and number are gone with it) and counted as failed once, so that the run's
+        counts still add up. Not a sign of a failing provider, so it does not count
+        towards pausing the run."""
+        claimed = self.claim(run, contact, error_if_claimed=_INTERRUPTED)
+        if isinstance(claimed, DialOutcome):
+            return claimed
+        log = self._log(run, contact, None, claimed, "failed", f"not dialed: {CONTACT_GONE}")
+        self.complete(run, contact, log, provider_failure=False)
+        return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason=CONTACT_GONE)
 
     def settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome | None:
         """An earlier attempt's claim of this dial, settled: whatever the run's status now,
@@ -110,17 +164,26 @@ class DialRecorder:
         # An earlier attempt claimed the dial and stopped before logging it: the provider
         # may or may not have connected the call, so it is logged as unknown, not redialed.
         earlier = Claimed(claim.unique_id, claim.started_ms)
-        self.complete(run, contact, self._log(run, contact, earlier, "unknown", f"outcome unknown: {error}"))
+        stored, missing = self._contact_for_log(run, contact)
+        why = f"outcome unknown: {error}{missing}"
+        self.complete(run, contact, self._log(run, contact, stored, earlier, "unknown", why))
         return DialOutcome(
             dialed=True, uniqueId=claim.unique_id, outcome="unknown", reason="earlier attempt interrupted"
         )
 
     def _log(
-        self, run: RunContext, contact: PageContact, claimed: Claimed, outcome: CallOutcome, error: str
+        self,
+        run: RunContext,
+        contact: PageContact,
+        stored: Contact | None,
+        claimed: Claimed,
+        outcome: CallOutcome,
+        error: str,
     ) -> CallLog:
         return new_call_log(
             campaign_id=run.campaignId,
-            contact=as_contact(contact),
+            # A contact that no longer exists is logged by id, its name and number empty.
+            contact=stored or Contact(id=contact.contactId, name="", phone="", seq=contact.seq),
             agent_id=run.agent.agentId,
             unique_id=claimed.unique_id,
             started_ms=claimed.started_ms,
@@ -169,22 +232,24 @@ class DialStep:
         if record.progress.status != "running":
             # No new dial; but a retry of a step whose dial was claimed and then could not be
             # logged (e.g. its transaction kept colliding with the stop's) settles it here.
-            settled = self._recorder.settle_earlier_claim(
-                run, contact, error="dial step ran again after an interruption"
-            )
+            settled = self._recorder.settle_earlier_claim(run, contact, error=_INTERRUPTED)
             return settled or DialOutcome(dialed=False, reason=f"run {record.progress.status}")
+        # The name and number, which the state never carries: one read per call.
+        stored = self._recorder.read_contact(run, contact)
+        if stored is None:
+            return self._recorder.record_gone(run, contact)
         self._placer.prepare()
         wait_ms = remaining_ms(run.delayMs, record.paced_from_ms, self._clock.now_ms())
         if wait_ms:
             self._sleep(wait_ms / 1000)
 
-        claimed = self._recorder.claim(run, contact, error_if_claimed="dial step ran again after an interruption")
+        claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED)
         if isinstance(claimed, DialOutcome):
             return claimed
         log, deadline_exceeded = self._placer.place(
             client_id=run.clientId,
             campaign_id=run.campaignId,
-            contact=as_contact(contact),
+            contact=stored,
             agent_id=run.agent.agentId,
             provider_agent_id=run.agent.providerAgentId,
             caller_id=run.agent.callerId,
@@ -202,7 +267,7 @@ class DialStep:
             outcome=log.outcome,
             reason="stopped at the deadline" if deadline_exceeded else None,
         )
-        if log.outcome != "success" and self._pause_if_failing(run, log.error):
+        if log.outcome != "success" and self._pause_if_failing(run, stored, log.error):
             return outcome.model_copy(update={"reason": "run paused"})
         return outcome
 
@@ -225,7 +290,7 @@ class DialStep:
                     raise
                 self._sleep(_SETTLE_PAUSE_SECONDS)
 
-    def _pause_if_failing(self, run: RunContext, error: str | None) -> bool:
+    def _pause_if_failing(self, run: RunContext, contact: Contact, error: str | None) -> bool:
         """After too many failed calls in a row the provider is likely down or refusing us:
         pause the run with the reason rather than burn through the rest of the list."""
         if self._pause_after <= 0:
@@ -233,7 +298,10 @@ class DialStep:
         record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
         if record.consecutive_failures < self._pause_after:
             return False
-        reason = f"paused after {record.consecutive_failures} consecutive failed calls; last error: {error}"
+        # The reason is shown in the run's progress and given to StopExecution, whose cause
+        # the execution's history keeps: the provider's error may quote the contact.
+        last_error = redact_contact(error or "", contact.name, contact.phone)
+        reason = f"paused after {record.consecutive_failures} consecutive failed calls; last error: {last_error}"
         paused = self._runs.end_run(
             run.clientId,
             run.campaignId,
@@ -247,7 +315,3 @@ class DialStep:
             # No further dial could be claimed anyway; this ends the execution's idle waits.
             self._workflow.stop(record.execution_arn, cause=reason)
         return paused
-
-
-def as_contact(contact: PageContact) -> Contact:
-    return Contact(id=contact.contactId, name=contact.name, phone=contact.phone, seq=contact.seq)

@@ -33,11 +33,13 @@ class Cursor(BaseModel):
 
 
 class PageContact(BaseModel):
+    """Which contact to call, never who: Step Functions keeps every state in the execution's
+    history for 90 days, so the dial step reads the name and number from DynamoDB. (Fields
+    it does not know are ignored: executions started before this change carry them.)"""
+
     seq: int
     index: int
     contactId: str
-    name: str
-    phone: str
     waitSeconds: int = Field(ge=0, description="Whole seconds the Wait state sleeps before this dial")
 
 

@@ -49,8 +49,6 @@ class RunSteps:
                 seq=c.seq,
                 index=cursor.nextIndex + i,
                 contactId=c.id,
-                name=c.name,
-                phone=c.phone,
                 waitSeconds=wait_state_seconds(run.delayMs, cursor.nextIndex + i),
             )
             for i, c in enumerate(contacts)
