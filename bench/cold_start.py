@@ -45,7 +45,7 @@ def run() -> dict[str, Any]:
     return {
         "command": "make bench ONLY=cold_start  (python -m bench cold_start)",
         "setup": f"median of {REPEATS} fresh interpreters ({sys.version.split()[0]}), tracing off; layer sizes as "
-        "`pip install --target` for python3.13 arm64 (what `sam build` packs), boto3 excluded (the runtime has it)",
+        "`pip install --target` for python3.13 arm64, everything included (what `sam build` packs)",
         "importBoto3Ms": round(boto3_ms, 1),
         "importtimeBoto3Ms": round(boto3_importtime, 1),
         "functions": functions,
@@ -115,10 +115,8 @@ def _layer_size(folder: Path) -> dict[str, Any]:
         for package in folder.iterdir():
             if package.is_dir() and (package / "__init__.py").exists():
                 shutil.copytree(package, target / package.name, ignore=shutil.ignore_patterns("__pycache__"))
-        # The Lambda runtime brings boto3 and botocore; what pulls them in need not ship them.
-        for name in ("boto3", "botocore", "s3transfer"):
-            for path in target.glob(f"{name}*"):
-                shutil.rmtree(path, ignore_errors=True)
+        # Everything the requirements pull in ships, as `sam build` packs it (boto3 and
+        # botocore too: the layer pins them, see the README's "The layer's SDK").
         unzipped = _tree_bytes(target)
         archive = Path(tmp) / "layer.zip"
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
