@@ -45,14 +45,16 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-## check: cfn-lint, sam validate (with its lint), the ASL validator, checkov and ruff;
-## checkov fails on any finding not fixed or skipped with its reason in the resource's Metadata
+## check: cfn-lint, sam validate (with its lint), the ASL validator, checkov, ruff and mypy;
+## checkov fails on any finding not fixed or skipped with its reason in the resource's Metadata;
+## mypy type-checks layers/ and functions/ ([tool.mypy] in pyproject.toml)
 check: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
 	$(BIN)/statelint statemachine/*.asl.json
 	$(SCAN_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## token: print a token the local engine accepts for a client: make token CLIENT=acme
 CLIENT ?= demo-client
@@ -75,4 +77,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .aws-sam

@@ -1,5 +1,7 @@
 """POST /api/v1/client/agents and GET /api/v1/client/agents/{id}."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,7 +28,7 @@ app = create_app(logger)
     tags=["Agents"],
     responses={**success(AgentCreated, "The agent, with its id", 201), **errors(415)},
 )
-def create_agent(body: AgentInput) -> tuple[dict, int]:
+def create_agent(body: AgentInput) -> tuple[dict[str, Any], int]:
     return ok(catalog_service().create_agent(client_id(app), body), "Agent created"), 201
 
 
@@ -36,11 +38,11 @@ def create_agent(body: AgentInput) -> tuple[dict, int]:
     tags=["Agents"],
     responses={**success(AgentFound, "The agent"), **errors(404, e404="agent not found")},
 )
-def get_agent(id: ResourceId) -> dict:
+def get_agent(id: ResourceId) -> dict[str, Any]:
     return ok(catalog_service().get_agent(client_id(app), id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,5 +1,7 @@
 """GET /api/v1/client/campaigns/{id}/call-logs: every call attempt, newest first, in pages."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -31,12 +33,12 @@ def list_call_logs(
     id: ResourceId,
     limit: PageLimit = 50,
     nextToken: PageToken = None,
-) -> dict:
+) -> dict[str, Any]:
     logs, token = catalog_service().list_call_logs(client_id(app), id, limit, nextToken)
     return ok(page(logs, token))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

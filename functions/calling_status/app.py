@@ -1,5 +1,7 @@
 """GET /api/v1/client/campaigns/{id}/calling-status: the current run's live progress."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,11 +27,11 @@ app = create_app(logger)
     tags=["Calling"],
     responses={**success(CallingStatusResponse, "The campaign's calling status"), **errors(404)},
 )
-def calling_status(id: ResourceId) -> dict:
+def calling_status(id: ResourceId) -> dict[str, Any]:
     return ok(calling_status_service().status(client_id(app), id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

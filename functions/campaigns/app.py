@@ -1,5 +1,7 @@
 """POST /api/v1/client/campaigns and GET /api/v1/client/campaigns/{id}."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -37,7 +39,7 @@ app = create_app(logger)
         ),
     },
 )
-def create_campaign(body: CampaignInput, idempotency_key: IdempotencyKey = None) -> tuple[dict, int]:
+def create_campaign(body: CampaignInput, idempotency_key: IdempotencyKey = None) -> tuple[dict[str, Any], int]:
     client = client_id(app)
     answer = create_campaign_idempotency().run(
         lambda: ok(catalog_service().create_campaign(client, body)),
@@ -58,11 +60,11 @@ def create_campaign(body: CampaignInput, idempotency_key: IdempotencyKey = None)
         **errors(404, e404="campaign not found"),
     },
 )
-def get_campaign(id: ResourceId) -> dict:
+def get_campaign(id: ResourceId) -> dict[str, Any]:
     return ok(catalog_service().get_campaign(client_id(app), id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

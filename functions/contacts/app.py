@@ -1,5 +1,7 @@
 """POST and GET /api/v1/client/campaigns/{id}/contacts: bulk add, and list in pages."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -40,10 +42,12 @@ app = create_app(logger)
         ),
     },
 )
-def add_contacts(id: ResourceId, body: ContactsInput, idempotency_key: IdempotencyKey = None) -> tuple[dict, int]:
+def add_contacts(
+    id: ResourceId, body: ContactsInput, idempotency_key: IdempotencyKey = None
+) -> tuple[dict[str, Any], int]:
     client = client_id(app)
 
-    def add() -> dict:
+    def add() -> dict[str, Any]:
         added, total = catalog_service().add_contacts(client, id, body.contacts)
         return ok({"campaignId": id, "added": len(added), "totalContacts": total, "contacts": added})
 
@@ -71,12 +75,12 @@ def list_contacts(
     id: ResourceId,
     limit: PageLimit = 50,
     nextToken: PageToken = None,
-) -> dict:
+) -> dict[str, Any]:
     contacts, token = catalog_service().list_contacts(client_id(app), id, limit, nextToken)
     return ok(page(contacts, token))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,5 +1,7 @@
 """State machine task: hand the run over to a fresh execution ("continue as new")."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -23,7 +25,7 @@ class ContinueEvent(BaseModel):
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ContinueEvent.model_validate(event)
     logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)
     next_arn = run_steps().continue_as_new(

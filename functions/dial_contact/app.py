@@ -1,5 +1,7 @@
 """State machine task: dial one contact of a run, once, and log and count the call."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,7 +26,7 @@ class DialEvent(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = DialEvent.model_validate(event)
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index

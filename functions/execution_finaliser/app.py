@@ -1,6 +1,8 @@
 """EventBridge: an execution of the calling machine failed, timed out or was aborted; close
 its run unless the run already ended or has moved on to a newer execution."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -32,7 +34,7 @@ class ExecutionStatusChange(BaseModel):
 
 @logger.inject_lambda_context(clear_state=True)  # one process runs every handler locally
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ExecutionStatusChange.model_validate(event)
     detail = request.detail
     logger.append_keys(execution_arn=detail.executionArn, execution_status=detail.status)

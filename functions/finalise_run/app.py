@@ -1,5 +1,7 @@
 """State machine task: every contact was called; close the run and release the campaign."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -21,7 +23,7 @@ class FinaliseEvent(BaseModel):
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = FinaliseEvent.model_validate(event)
     logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)
     result = run_steps().finalise(request.run, request.cursor)

@@ -1,5 +1,7 @@
 """State machine task: the next page of a run's contacts, read from DynamoDB."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,7 +17,7 @@ tracer = Tracer()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.model_validate(event)
     logger.append_keys(campaign_id=state.run.campaignId, run_id=state.run.runId)
     result = run_steps().load_page(state.run, state.cursor)

@@ -1,5 +1,7 @@
 """POST /api/v1/client/campaigns/{id}/make-call: call one contact now."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -43,7 +45,7 @@ app = create_app(logger)
         ),
     },
 )
-def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyKey = None) -> dict:
+def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     result = single_call_service().make_call(
         client_id(app),
         id,
@@ -61,5 +63,5 @@ def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyK
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,5 +1,7 @@
 """State machine task: the dial step failed for good; log the contact once and go on."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -29,7 +31,7 @@ class DialFailureEvent(BaseModel):
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = DialFailureEvent.model_validate(event)
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index

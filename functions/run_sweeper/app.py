@@ -1,6 +1,8 @@
 """Schedule: close runs marked running whose execution ended without closing them (the
 execution-end events are best effort, this is the backstop)."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -20,7 +22,7 @@ class ScheduledEvent(BaseModel):
 
 @logger.inject_lambda_context(clear_state=True)  # one process runs every handler locally
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ScheduledEvent.model_validate(event)
     logger.append_keys(scheduled_time=request.time)
     result = run_reconciler().sweep()

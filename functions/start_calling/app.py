@@ -1,5 +1,7 @@
 """POST /api/v1/client/campaigns/{id}/start-calling: start calling every contact."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -38,7 +40,7 @@ app = create_app(logger)
         ),
     },
 )
-def start_calling(id: ResourceId, body: StartCallingInput) -> dict:
+def start_calling(id: ResourceId, body: StartCallingInput) -> dict[str, Any]:
     run = calling_service().start(client_id(app), id, body.agentId, body.delayBetweenCalls)
     logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})
     return ok({"campaignId": id, "totalContacts": run.total_contacts, "status": "started"}, "Campaign calling started")
@@ -46,5 +48,5 @@ def start_calling(id: ResourceId, body: StartCallingInput) -> dict:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

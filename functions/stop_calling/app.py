@@ -1,5 +1,7 @@
 """POST /api/v1/client/campaigns/{id}/stop-calling: stop a running campaign now."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -34,12 +36,12 @@ app = create_app(logger)
         ),
     },
 )
-def stop_calling(id: ResourceId) -> dict:
+def stop_calling(id: ResourceId) -> dict[str, Any]:
     calling_service().stop(client_id(app), id)
     return ok({"campaignId": id, "status": "stopped"}, "Campaign calling stopped")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -13,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.envelope import error
 from campaign_api.strict_json import BodyProblem, check_body
@@ -44,7 +46,7 @@ class JsonApiResolver(APIGatewayHttpResolver):
     """Powertools' HTTP API resolver that first refuses bodies which are not JSON declared
     as JSON (strict_json), before any route or validation reads them."""
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
             event = check_body(event)
         except BodyProblem as problem:
@@ -57,30 +59,39 @@ class JsonApiResolver(APIGatewayHttpResolver):
         return super().resolve(event, context)
 
 
+_Handler = TypeVar("_Handler", bound=Callable[..., "Response[str]"])
+
+
+def _handles(app: APIGatewayHttpResolver, kind: type[Exception]) -> Callable[[_Handler], _Handler]:
+    """``app.exception_handler(kind)`` with its type: Powertools leaves the decorator
+    unannotated, and it registers the handler and hands it back unchanged."""
+    return cast("Callable[[_Handler], _Handler]", app.exception_handler(kind))
+
+
 def create_app(logger: Logger) -> APIGatewayHttpResolver:
     app = JsonApiResolver(enable_validation=True)
 
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(exc: RequestValidationError) -> Response:
+    @_handles(app, RequestValidationError)
+    def invalid_request(exc: RequestValidationError) -> Response[str]:
         return _error(400, describe_validation_errors(exc.errors()))
 
-    @app.exception_handler(RequestUnsupportedContentType)
-    def unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
+    @_handles(app, RequestUnsupportedContentType)
+    def unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
         return _error(415, "Content-Type must be application/json")
 
-    @app.exception_handler(DomainError)
-    def domain_error(exc: DomainError) -> Response:
+    @_handles(app, DomainError)
+    def domain_error(exc: DomainError) -> Response[str]:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
         if status >= 500:
             logger.warning("dependency unavailable or too slow", extra={"reason": exc.message})
         return _error(status, exc.message, getattr(exc, "data", None))
 
     @app.not_found
-    def no_route(_: NotFoundError) -> Response:
+    def no_route(_: NotFoundError) -> Response[str]:
         return _error(404, "route not found")
 
-    @app.exception_handler(Exception)
-    def unexpected(exc: Exception) -> Response:
+    @_handles(app, Exception)
+    def unexpected(exc: Exception) -> Response[str]:
         if _raised_reading_body(exc):
             # Bytes that are not UTF-8, JSON nested too deep or with a too long number, a
             # multipart body without boundary: Powertools lets these escape as they are.
@@ -121,6 +132,6 @@ def _raised_reading_body(exc: BaseException) -> bool:
     return False
 
 
-def _error(status: int, message: str, data: Any = None) -> Response:
+def _error(status: int, message: str, data: Any = None) -> Response[str]:
     body = json.dumps(error(message, data))
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)

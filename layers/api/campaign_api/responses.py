@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
@@ -175,14 +176,14 @@ _ERRORS: dict[int, tuple[type[BaseModel], str]] = {
 COMMON_ERRORS = (400, 401, 403)
 
 
-def success(model: type[BaseModel], description: str, status: int = 200) -> dict[int, dict[str, Any]]:
+def success(model: type[BaseModel], description: str, status: int = 200) -> dict[int, OpenAPIResponse]:
     return {status: {"description": description, "content": {JSON: {"model": model}}}}
 
 
-def errors(*statuses: int, **descriptions: str) -> dict[int, dict[str, Any]]:
+def errors(*statuses: int, **descriptions: str) -> dict[int, OpenAPIResponse]:
     """The error envelope for ``statuses`` (plus COMMON_ERRORS); ``descriptions`` override
     the default description of a status, keyed ``e404="campaign not found"``."""
-    out = {}
+    out: dict[int, OpenAPIResponse] = {}
     for status in sorted({*COMMON_ERRORS, *statuses}):
         model, description = _ERRORS[status]
         out[status] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 JSON_MEDIA_TYPE = "application/json"
@@ -23,7 +24,7 @@ class BodyProblem(Exception):
         self.message = message
 
 
-def check_body(event: dict[str, Any]) -> dict[str, Any]:
+def check_body(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """Raise BodyProblem when an API Gateway (payload 2.0) event carries a body that is not
     JSON declared as ``application/json``. A request without a body passes. Returns the
     event with its media type in lower case (media types are case-insensitive, Powertools
@@ -51,8 +52,8 @@ class _NotJson(ValueError):
     pass
 
 
-def _body_bytes(event: dict[str, Any]) -> bytes:
-    body = event.get("body")
+def _body_bytes(event: Mapping[str, Any]) -> bytes:
+    body: str | None = event.get("body")
     if not body:
         return b""
     if event.get("isBase64Encoded"):

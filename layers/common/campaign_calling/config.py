@@ -36,7 +36,7 @@ class Settings(BaseModel):
     run_sweep_grace_seconds: int = Field(300, alias="RUN_SWEEP_GRACE_SECONDS", ge=0)
 
     def require(self, name: str) -> str:
-        value = getattr(self, name)
+        value: str | None = getattr(self, name)
         if not value:
             field = type(self).model_fields[name]
             raise ConfigurationError(f"environment variable {field.alias} is not set")

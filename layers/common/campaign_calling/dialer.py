@@ -33,7 +33,7 @@ _MAX_CONNECT_SECONDS = 3.0
 def longest_dial_seconds(timeout_seconds: float, max_attempts: int = MAX_ATTEMPTS) -> float:
     """The longest one dial can take without a deadline: every attempt runs to its
     timeout and every wait between attempts is the longest allowed."""
-    waits = sum(max(MAX_RETRY_AFTER_SECONDS, BACKOFF_SECONDS * 2 ** (n - 1)) for n in range(1, max_attempts))
+    waits: float = sum(max(MAX_RETRY_AFTER_SECONDS, BACKOFF_SECONDS * 2 ** (n - 1)) for n in range(1, max_attempts))
     return max_attempts * timeout_seconds + waits
 
 
@@ -58,7 +58,8 @@ class SecretsManagerApiKey:
     def __call__(self) -> str:
         from aws_lambda_powertools.utilities import parameters
 
-        value = parameters.get_secret(self._secret_id, max_age=self._max_age)
+        # Powertools' overload says str, but a secret stored as SecretBinary comes back as bytes.
+        value: object = parameters.get_secret(self._secret_id, max_age=self._max_age)
         return value.decode() if isinstance(value, bytes) else str(value)
 
 

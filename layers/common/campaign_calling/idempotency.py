@@ -85,7 +85,8 @@ class IdempotentRequests:
             key_prefix=self._operation,
         )
         try:
-            return once(idempotency={"clientId": client_id, "key": key, "request": request}, fn=fn)
+            answer: dict[str, Any] = once(idempotency={"clientId": client_id, "key": key, "request": request}, fn=fn)
+            return answer
         except IdempotencyAlreadyInProgressError as exc:
             raise Conflict(
                 "a request with this Idempotency-Key is still in progress; try again once it has answered"

@@ -7,7 +7,7 @@ with exactly the environment (and permissions) template.yaml gives it.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -30,31 +30,40 @@ from campaign_calling.logic.single_call import SingleCallService
 from campaign_calling.logic.status import CallingStatusService
 from campaign_calling.workflow import WorkflowEngine
 
+if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports them
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_stepfunctions import SFNClient
+
 
 @cache
-def _client(service: str) -> Any:
-    return boto3.client(service)
+def _dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb")
+
+
+@cache
+def _stepfunctions() -> SFNClient:
+    return boto3.client("stepfunctions")
 
 
 def _agents() -> AgentRepository:
-    return AgentRepository(_client("dynamodb"), get_settings().require("main_table"))
+    return AgentRepository(_dynamodb(), get_settings().require("main_table"))
 
 
 def _campaigns() -> CampaignRepository:
     settings = get_settings()
     return CampaignRepository(
-        _client("dynamodb"), settings.require("main_table"), progress_table=settings.require("progress_table")
+        _dynamodb(), settings.require("main_table"), progress_table=settings.require("progress_table")
     )
 
 
 def _call_logs() -> CallLogRepository:
-    return CallLogRepository(_client("dynamodb"), get_settings().require("call_logs_table"))
+    return CallLogRepository(_dynamodb(), get_settings().require("call_logs_table"))
 
 
 def _runs() -> RunRepository:
     settings = get_settings()
     return RunRepository(
-        _client("dynamodb"),
+        _dynamodb(),
         main_table=settings.require("main_table"),
         progress_table=settings.require("progress_table"),
         call_logs_table=settings.require("call_logs_table"),
@@ -65,9 +74,7 @@ def _runs() -> RunRepository:
 def _idempotency(operation: str) -> IdempotentRequests:
     """One persistence layer per operation: Powertools configures a layer once, and
     locally every function shares this process."""
-    store = DynamoDBPersistenceLayer(
-        table_name=get_settings().require("idempotency_table"), boto3_client=_client("dynamodb")
-    )
+    store = DynamoDBPersistenceLayer(table_name=get_settings().require("idempotency_table"), boto3_client=_dynamodb())
     return IdempotentRequests(store, operation)
 
 
@@ -106,7 +113,7 @@ def calling_service() -> CallingService:
         agents=_agents(),
         campaigns=_campaigns(),
         runs=_runs(),
-        workflow=WorkflowEngine(_client("stepfunctions")),
+        workflow=WorkflowEngine(_stepfunctions()),
         clock=SystemClock(),
         state_machine_arn=settings.require("state_machine_arn"),
         progress_ttl_seconds=settings.progress_ttl_seconds,
@@ -137,7 +144,7 @@ def run_steps() -> RunSteps:
     return RunSteps(
         campaigns=_campaigns(),
         runs=_runs(),
-        workflow=WorkflowEngine(_client("stepfunctions")),
+        workflow=WorkflowEngine(_stepfunctions()),
         clock=SystemClock(),
         page_size=settings.contacts_page_size,
         pages_per_execution=settings.pages_per_execution,
@@ -157,7 +164,7 @@ def dial_step() -> DialStep:
         runs=_runs(),
         placer=_placer(),
         recorder=dial_recorder(),
-        workflow=WorkflowEngine(_client("stepfunctions")),
+        workflow=WorkflowEngine(_stepfunctions()),
         clock=SystemClock(),
         pause_after_failures=settings.pause_after_failures,
         progress_ttl_seconds=settings.progress_ttl_seconds,
@@ -169,7 +176,7 @@ def run_reconciler() -> RunReconciler:
     settings = get_settings()
     return RunReconciler(
         runs=_runs(),
-        executions=ExecutionStatuses(_client("stepfunctions")),
+        executions=ExecutionStatuses(_stepfunctions()),
         clock=SystemClock(),
         progress_ttl_seconds=settings.progress_ttl_seconds,
         grace_seconds=settings.run_sweep_grace_seconds,

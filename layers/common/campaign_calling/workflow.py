@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from campaign_calling.data.dynamo import error_code
 from campaign_calling.errors import DependencyUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ def execution_name(run_id: str, number: int) -> str:
 
 
 class WorkflowEngine:
-    def __init__(self, stepfunctions: Any) -> None:
+    def __init__(self, stepfunctions: SFNClient) -> None:
         self._sfn = stepfunctions
 
     def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from campaign_calling.data import keys
 from campaign_calling.data.dynamo import decode_token, encode_token, from_attrs, to_attr, to_attrs
 from campaign_calling.data.runs import call_log_item
 from campaign_calling.models import CallLog
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+
 
 class CallLogRepository:
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
         self._db = dynamodb
         self._table = table_name
 
@@ -25,7 +29,7 @@ class CallLogRepository:
 
     def list(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> tuple[list[CallLog], str | None]:
         pk = keys.campaign_pk(client_id, campaign_id)
-        query: dict[str, Any] = {
+        query: QueryInputTypeDef = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": to_attr(pk), ":prefix": to_attr(keys.CALL_PREFIX)},

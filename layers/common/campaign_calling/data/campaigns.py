@@ -21,7 +21,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -41,6 +41,10 @@ from campaign_calling.data.dynamo import (
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import Campaign, Contact, ContactInput
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+
 logger = logging.getLogger(__name__)
 
 # A transaction holds at most 100 items: the lease check plus 99 contacts.
@@ -56,7 +60,7 @@ BUSY = "contacts are being added to this campaign concurrently; try again"
 class CampaignRepository:
     def __init__(
         self,
-        dynamodb: Any,
+        dynamodb: DynamoDBClient,
         table_name: str,
         *,
         progress_table: str,
@@ -188,7 +192,7 @@ class CampaignRepository:
         pk = keys.campaign_pk(client_id, campaign_id)
         per = CONTACTS_PER_TRANSACTION if lease else CONTACTS_PER_TRANSACTION + 1
         for start in range(0, len(contacts), per):
-            writes = [
+            writes: list[TransactWriteItemTypeDef] = [
                 {"Put": {"TableName": self._table, "Item": to_attrs(_contact_item(pk, c))}}
                 for c in contacts[start : start + per]
             ]
@@ -205,7 +209,7 @@ class CampaignRepository:
         per = CONTACTS_PER_TRANSACTION if lease else CONTACTS_PER_TRANSACTION + 1
         try:
             for start in range(0, len(contacts), per):
-                deletes = [
+                deletes: list[TransactWriteItemTypeDef] = [
                     {"Delete": {"TableName": self._table, "Key": to_attrs({"pk": pk, "sk": keys.contact_sk(c.seq)})}}
                     for c in contacts[start : start + per]
                 ]
@@ -213,7 +217,7 @@ class CampaignRepository:
         except Exception:  # the add's own error is what the caller needs to see
             logger.warning("could not take back the contacts of a failed add; they stay invisible", exc_info=True)
 
-    def _lease_check(self, client_id: str, campaign_id: str, lease: str | None) -> list[dict[str, Any]]:
+    def _lease_check(self, client_id: str, campaign_id: str, lease: str | None) -> list[TransactWriteItemTypeDef]:
         if lease is None:
             return []
         return [
@@ -298,7 +302,7 @@ class CampaignRepository:
         if last_seq < 1:
             decode_token(token, partition_key=pk, sort_prefix=keys.CONTACT_PREFIX)  # a bad token is still a 400
             return [], None
-        query: dict[str, Any] = {
+        query: QueryInputTypeDef = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
             "ExpressionAttributeValues": {

@@ -12,12 +12,16 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from campaign_calling.errors import DependencyUnavailable, InvalidRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ def to_attrs(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
 
 
-def to_attr(value: Any) -> dict[str, Any]:
+def to_attr(value: Any) -> AttributeValueTypeDef:
     return _serializer.serialize(value)
 
 
@@ -135,7 +139,7 @@ class Transactions:
 
     def __init__(
         self,
-        dynamodb: Any,
+        dynamodb: DynamoDBClient,
         *,
         attempts: int = 6,
         base_delay_seconds: float = 0.05,
@@ -150,7 +154,7 @@ class Transactions:
         self._sleep = sleep
         self._jitter = jitter
 
-    def write(self, items: list[dict[str, Any]]) -> None:
+    def write(self, items: Sequence[TransactWriteItemTypeDef]) -> None:
         """Raises TransactionConditionFailed when a condition failed, DependencyUnavailable
         when DynamoDB stayed busy, and any other error as it came."""
         for attempt in range(1, self._attempts + 1):
@@ -189,11 +193,12 @@ class Transactions:
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base * 2^(attempt-1))], so clients that
         collided do not collide again in step."""
-        return self._jitter() * min(self._max, self._base * 2 ** (attempt - 1))
+        ceiling: float = self._base * 2 ** (attempt - 1)  # typeshed: int ** int may be a float
+        return self._jitter() * min(self._max, ceiling)
 
 
-def _table_of(item: dict[str, Any]) -> str:
-    op = next(iter(item.values()), {})
+def _table_of(item: TransactWriteItemTypeDef) -> str:
+    op: object = next(iter(item.values()), {})
     return str(op.get("TableName", "?")) if isinstance(op, dict) else "?"
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -31,6 +31,10 @@ from campaign_calling.data.dynamo import (
 )
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import CallLog, Progress, RunStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 TTL_ATTRIBUTE = "expiresAt"
 # Claims outlive any run (a million contacts at the longest delay is still shorter).
@@ -87,7 +91,7 @@ class ClaimResult:
 class RunRepository:
     def __init__(
         self,
-        dynamodb: Any,
+        dynamodb: DynamoDBClient,
         *,
         main_table: str,
         progress_table: str,
@@ -135,15 +139,17 @@ class RunRepository:
         (eventually consistent: a run listed here may have ended since)."""
         start_key: dict[str, Any] | None = None
         while True:
-            response = self._db.query(
-                TableName=self._progress,
-                IndexName=ACTIVE_RUNS_INDEX,
-                KeyConditionExpression="#active = :active",
-                ExpressionAttributeNames={"#active": ACTIVE_ATTRIBUTE},
-                ExpressionAttributeValues={":active": to_attr(ACTIVE_VALUE)},
-                Limit=page_size,
-                **({"ExclusiveStartKey": start_key} if start_key else {}),
-            )
+            query: QueryInputTypeDef = {
+                "TableName": self._progress,
+                "IndexName": ACTIVE_RUNS_INDEX,
+                "KeyConditionExpression": "#active = :active",
+                "ExpressionAttributeNames": {"#active": ACTIVE_ATTRIBUTE},
+                "ExpressionAttributeValues": {":active": to_attr(ACTIVE_VALUE)},
+                "Limit": page_size,
+            }
+            if start_key:
+                query["ExclusiveStartKey"] = start_key
+            response = self._db.query(**query)
             for raw in response.get("Items", []):
                 item = from_attrs(raw)
                 if {"clientId", "campaignId", "runId"} <= item.keys():

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,9 @@ from campaign_calling.data.dynamo import error_code
 from campaign_calling.data.runs import RunRecord, RunRef, RunRepository
 from campaign_calling.errors import DependencyUnavailable, NotFound
 from campaign_calling.workflow import execution_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ class ExecutionEnd:
 class ExecutionStatuses:
     """Step Functions, as the reconciler sees it: the status of one execution."""
 
-    def __init__(self, stepfunctions: Any) -> None:
+    def __init__(self, stepfunctions: SFNClient) -> None:
         self._sfn = stepfunctions
 
     def status(self, execution_arn: str) -> str | None:

@@ -72,7 +72,8 @@ class SingleCallService:
         timed_out = answer.get("timedOut")
         if timed_out:
             raise DeadlineExceeded(timed_out["message"], timed_out["data"])
-        return answer["call"]
+        call: dict[str, Any] = answer["call"]
+        return call
 
     def _place(
         self,
