@@ -44,7 +44,7 @@ def start_calling(id: ResourceId, body: StartCallingInput) -> dict:
     return ok({"campaignId": id, "totalContacts": run.total_contacts, "status": "started"}, "Campaign calling started")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -39,7 +39,7 @@ def stop_calling(id: ResourceId) -> dict:
     return ok({"campaignId": id, "status": "stopped"}, "Campaign calling stopped")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

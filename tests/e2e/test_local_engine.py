@@ -1,0 +1,81 @@
+"""The local engine itself, as a newcomer meets it: its log, its restarts, its index page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import CampaignSetup, Engine, wait_until
+
+pytestmark = pytest.mark.e2e
+
+BASE = "/api/v1/client/campaigns"
+
+
+def log_records(engine: Engine, since: int) -> list[dict[str, Any]]:
+    """The handlers' structured log lines written after byte ``since`` of the engine's log."""
+    records = []
+    with engine.log_path.open("rb") as log:
+        log.seek(since)
+        for line in log.read().decode(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+    return records
+
+
+def finished(api: httpx.Client, campaign_id: str) -> bool:
+    data = api.get(f"{BASE}/{campaign_id}/calling-status").json()["data"]
+    return bool(data["progress"]) and not data["isRunning"]
+
+
+def test_each_invocation_logs_with_its_own_function_name_and_keys(
+    engine: Engine, api: httpx.Client, make_campaign: Callable[[int], CampaignSetup]
+) -> None:
+    # Given two campaigns calling at once while single calls are placed on a third
+    since = engine.log_path.stat().st_size
+    runs = [make_campaign(4), make_campaign(4)]
+    manual = make_campaign(4)
+    contacts = api.get(f"{BASE}/{manual.campaign_id}/contacts").json()["data"]["items"]
+
+    def start(setup: CampaignSetup) -> int:
+        body = {"agentId": setup.agent_id, "delayBetweenCalls": 0}
+        return api.post(f"{BASE}/{setup.campaign_id}/start-calling", json=body).status_code
+
+    def call(contact_index: int) -> int:
+        body = {"contactId": contacts[contact_index]["_id"], "agentId": manual.agent_id}
+        response = api.post(f"{BASE}/{manual.campaign_id}/make-call", json=body)
+        return response.status_code
+
+    # When every function runs concurrently with the others in the one engine process
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        started = list(pool.map(start, runs))
+        placed = list(pool.map(call, range(4)))
+    assert started == [202, 202] or set(started) <= {200, 201, 202}, started
+    assert placed == [200] * 4, placed
+    for setup in runs:
+        wait_until(lambda s=setup: finished(api, s.campaign_id), timeout=60, what="the runs", log=engine.log_path)
+
+    # Then every record names the function that wrote it and carries only that invocation's keys
+    records = log_records(engine, since)
+    by_message: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_message.setdefault(record.get("message", ""), []).append(record)
+    dials = [r for r in by_message["dial step done"] if r.get("campaign_id") in {s.campaign_id for s in runs}]
+    assert len(dials) == 8
+    assert {r["function_name"] for r in dials} == {"DialContactFunction"}
+    assert all("correlation_id" not in r for r in dials), "an API request's key in a dial record"
+    single = [r for r in by_message["single call placed"] if r.get("campaign_id") == manual.campaign_id]
+    assert len(single) == 4
+    assert {r["function_name"] for r in single} == {"MakeCallFunction"}
+    assert all("contact_index" not in r and "run_id" not in r for r in single), "a dial's keys in make-call"
+    pages = by_message["page loaded"]
+    assert pages and {r["function_name"] for r in pages} == {"LoadContactsPageFunction"}
+    assert all("contact_index" not in r and "correlation_id" not in r for r in pages)
