@@ -26,9 +26,12 @@ $(SCAN_STAMP): pyproject.toml $(STAMP)
 	  'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["scan"])')
 	@touch $(SCAN_STAMP)
 
-## run: start the whole service locally (HTTP API :3000, AWS :4566, provider :8081)
+## run: start the whole service locally (HTTP API :3000, AWS :4566, provider :8081);
+## make run NO_DEMO=1: no demo agent and campaign; make run RESET=1: start with empty tables
+NO_DEMO ?=
+RESET ?=
 run: $(STAMP)
-	$(BIN)/python -m campaign_local
+	$(BIN)/python -m campaign_local $(if $(filter-out 0,$(NO_DEMO)),--no-demo) $(if $(filter-out 0,$(RESET)),--reset)
 
 ## test: offline checks of the template and state machine, then every test
 test: $(STAMP) check browser
