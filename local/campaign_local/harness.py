@@ -93,7 +93,9 @@ class Engine:
 
 
 @contextmanager
-def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Engine]:
+def running_engine(
+    tmp_dir: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Engine]:
     """Start `python -m campaign_local` (what `make run` runs) on free ports. Its tables are
     kept in ``tmp_dir/state``, never in the developer's .local/: an engine started again
     with the same ``tmp_dir`` finds the items of the last one."""
@@ -113,7 +115,7 @@ def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> It
     log_path = tmp_dir / "engine.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "campaign_local", "--no-demo"],
+            [sys.executable, "-m", "campaign_local", "--no-demo", *args],
             cwd=find_template().parent,
             env=env,
             stdout=log,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import CampaignSetup, Engine, wait_until
+from tests.e2e.conftest import CampaignSetup, Engine, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -107,3 +108,53 @@ def test_stopping_a_run_logs_no_error(
         log.seek(since)
         errors = [line[:200] for line in log.read().decode(errors="replace").splitlines() if "ERROR" in line]
     assert errors == []
+
+
+def test_the_index_page_names_the_api_and_its_docs(engine: Engine) -> None:
+    # When a browser opens the engine's root
+    response = httpx.get(f"{engine.api_url}/", timeout=10)
+    # Then it answers where the API and its docs are, rather than 404
+    assert response.status_code == 200
+    assert response.json()["data"] == {
+        "api": f"{engine.api_url}/api/v1/client",
+        "docs": f"{engine.api_url}/api/v1/docs",
+        "openapi": f"{engine.api_url}/api/v1/openapi.json",
+    }
+
+
+def test_tables_survive_a_restart_and_a_run_in_flight_is_closed(tmp_path: Path) -> None:
+    # Given an engine with an agent, a campaign, and a run waiting between its calls
+    with running_engine(tmp_path) as first, first.client() as api:
+        agent = api.post("/api/v1/client/agents", json={"name": "Kept", "providerAgentId": "a-1"}).json()["data"]
+        contacts = [{"name": f"C {i}", "phone": f"+1202555{100 + i:04d}"} for i in range(3)]
+        campaign = api.post(f"{BASE}", json={"name": "Kept", "contacts": contacts}).json()["data"]
+        body = {"agentId": agent["_id"], "delayBetweenCalls": 60_000}
+        assert api.post(f"{BASE}/{campaign['_id']}/start-calling", json=body).status_code == 200
+        wait_until(lambda: first.calls_for(campaign["_id"]), timeout=30, what="the first call", log=first.log_path)
+    # When it stops and starts again (its executions do not survive; the sweeper's grace is short here)
+    sweep_soon = {"LOCAL_SWEEP_SECONDS": "1", "RUN_SWEEP_GRACE_SECONDS": "0"}
+    with running_engine(tmp_path, sweep_soon) as second, second.client() as api:
+        # Then the agent, the campaign and its contacts are there
+        assert api.get(f"/api/v1/client/agents/{agent['_id']}").json()["data"]["name"] == "Kept"
+        kept = api.get(f"{BASE}/{campaign['_id']}").json()["data"]
+        assert kept["totalContacts"] == 3
+        call_logs = api.get(f"{BASE}/{campaign['_id']}/call-logs").json()["data"]["items"]
+        assert len(call_logs) == 1
+        # And the run that was in flight is closed as failed by the sweeper, not left running
+        progress = wait_until(
+            lambda: (p := status_of(api, campaign["_id"]))["status"] != "running" and p,
+            timeout=30,
+            what="the sweeper to close the run",
+            log=second.log_path,
+        )
+        assert progress["status"] == "failed"
+        assert "never started" in progress["reason"]
+    # When it starts again with --reset (make run RESET=1)
+    with running_engine(tmp_path, args=("--reset",)) as third, third.client() as api:
+        # Then the tables are empty
+        assert api.get(f"/api/v1/client/agents/{agent['_id']}").status_code == 404
+        assert api.get(f"{BASE}/{campaign['_id']}").status_code == 404
+
+
+def status_of(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
+    return api.get(f"{BASE}/{campaign_id}/calling-status").json()["data"]["progress"]
