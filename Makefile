@@ -62,10 +62,12 @@ CLIENT ?= demo-client
 token: $(STAMP)
 	@$(BIN)/python -m campaign_local token $(CLIENT)
 
-## bench: measure cost, request counts, pacing, cold start (bench/results, docs/benchmarks.md)
+## bench: measure cost, request counts, pacing, cold start (in .bench/, not tracked);
+## make bench RECORD=1 updates bench/results and docs/benchmarks.md
 ONLY ?=
+RECORD ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench $(ONLY)
+	$(BIN)/python -m bench $(if $(filter-out 0,$(RECORD)),--record) $(ONLY)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
