@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from campaign_local.demo import ensure_demo_data
 from tests.e2e.conftest import CampaignSetup, Engine, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -158,3 +159,17 @@ def test_tables_survive_a_restart_and_a_run_in_flight_is_closed(tmp_path: Path) 
 
 def status_of(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
     return api.get(f"{BASE}/{campaign_id}/calling-status").json()["data"]["progress"]
+
+
+def test_the_demo_data_is_kept_across_starts_while_it_exists(engine: Engine, tmp_path: Path) -> None:
+    # Given demo data created on a first start
+    headers = {"Authorization": f"Bearer {engine.token('demo-e2e')}"}
+    first = ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=headers)
+    # When the engine starts again with its tables kept, Then the same demo is used
+    assert ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=headers) == first
+    # And when the tables were reset (the ids name nothing), a new demo is created
+    other = {"Authorization": f"Bearer {engine.token('demo-e2e-reset')}"}
+    fresh = ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=other)
+    assert fresh != first
+    with engine.client("demo-e2e-reset") as api:
+        assert api.get(f"{BASE}/{fresh.campaign_id}").json()["data"]["totalContacts"] == 10
