@@ -92,6 +92,14 @@ class LocalAws:
         self._server.start()
         return self
 
+    @staticmethod
+    def quiet_executions() -> None:
+        """From now on, moto's Step Functions interpreter logs nothing below CRITICAL: the
+        engine is stopping, so executions still running fail as the Lambda endpoint goes
+        away (ContactNotAccountedFor, ...), which is no error of the service. Their runs are
+        closed after the next start (see README, what survives a restart)."""
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+
     def stop(self) -> None:
         self._server.stop()
         self._mock.stop()

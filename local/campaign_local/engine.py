@@ -197,6 +197,7 @@ class LocalEngine:
         return self
 
     def stop(self) -> None:
+        LocalAws.quiet_executions()
         # The tables are saved once nothing runs handlers any more, before moto goes.
         for part in (self.watcher, self.api, self.lambda_server, self.snapshots, self.aws, self.dialer):
             if part is not None:
