@@ -16,11 +16,11 @@ from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import InvokeFaults, LambdaInvokeServer, LocalFunctions
 from campaign_local.moto_patches import TRANSACTION_FAULTS
 from campaign_local.persistence import (
+    DEFAULT_STATE_DIR,
     SNAPSHOT_FILE,
     PeriodicSnapshots,
     TableSnapshots,
     snapshot_seconds_from_env,
-    state_dir_from_env,
 )
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
 from campaign_local.stats import AwsRequestCounter
@@ -52,7 +52,8 @@ class EngineConfig:
     # Every Retry of the state machine waits 1 s between attempts (LOCAL_RETRY_INTERVALS=fast),
     # so that a test can use up a task's retries in seconds rather than minutes.
     fast_retries: bool = False
-    # Where the tables are kept across restarts (LOCAL_STATE_DIR; None: <repo>/.local), how
+    # Where the tables are kept across restarts (LOCAL_STATE_DIR; None: <repo>/.local, which the
+    # e2e tests never use: the harness gives each engine a folder of its own), how
     # often they are saved while running, and whether to start empty (`make run RESET=1`).
     state_dir: Path | None = None
     snapshot_seconds: float = 30.0
@@ -119,7 +120,7 @@ class LocalEngine:
         self.aws_requests = AwsRequestCounter()
         self.watcher: ExecutionWatcher | None = None
         self.snapshots: PeriodicSnapshots | None = None
-        self.state_file = (config.state_dir or state_dir_from_env(self.template.root, {})) / SNAPSHOT_FILE
+        self.state_file = (config.state_dir or self.template.root / DEFAULT_STATE_DIR) / SNAPSHOT_FILE
         # Items put back per table on start (empty: nothing was kept, or reset).
         self.restored: dict[str, int] = {}
 

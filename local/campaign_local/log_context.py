@@ -5,8 +5,9 @@ Powertools keeps a logger's keys (``function_name``, ``append_keys``) in the for
 the standard logger named after the service. Every function here has the same service, so
 in one process they all share that formatter: concurrent invocations would overwrite each
 other's ``function_name`` and see each other's keys. The engine gives that state to each
-invocation's thread instead (every invocation runs in a new thread): it starts from the keys the formatter had once its
-modules were loaded (as a fresh container does) and keeps what it adds to itself. The
+invocation's thread instead (every invocation runs in a thread of its own): it starts from
+the keys the formatter had once the modules were loaded (as a fresh container does) and
+keeps what it adds to itself. The
 handlers clear their state at every invocation (``clear_state=True``), so a warm container
 in AWS starts from the same keys.
 """

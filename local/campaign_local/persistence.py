@@ -28,12 +28,6 @@ _FORMAT = 1
 _BATCH = 25  # BatchWriteItem's limit
 
 
-def state_dir_from_env(root: Path, environ: dict[str, str] | None = None) -> Path:
-    """``LOCAL_STATE_DIR`` (the e2e tests give each engine its own), else ``<repo>/.local``."""
-    configured = (os.environ if environ is None else environ).get("LOCAL_STATE_DIR")
-    return Path(configured) if configured else root / DEFAULT_STATE_DIR
-
-
 def snapshot_seconds_from_env(environ: dict[str, str] | None = None) -> float:
     """``LOCAL_SNAPSHOT_SECONDS``: how often the tables are saved while running (0: only on shutdown)."""
     value = float((os.environ if environ is None else environ).get("LOCAL_SNAPSHOT_SECONDS", "30"))
