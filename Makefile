@@ -26,9 +26,12 @@ $(SCAN_STAMP): pyproject.toml $(STAMP)
 	  'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["scan"])')
 	@touch $(SCAN_STAMP)
 
-## run: start the whole service locally (HTTP API :3000, AWS :4566, provider :8081)
+## run: start the whole service locally (HTTP API :3000, AWS :4566, provider :8081);
+## make run NO_DEMO=1: no demo agent and campaign; make run RESET=1: start with empty tables
+NO_DEMO ?=
+RESET ?=
 run: $(STAMP)
-	$(BIN)/python -m campaign_local
+	$(BIN)/python -m campaign_local $(if $(filter-out 0,$(NO_DEMO)),--no-demo) $(if $(filter-out 0,$(RESET)),--reset)
 
 ## test: offline checks of the template and state machine, then every test
 test: $(STAMP) check browser
@@ -61,10 +64,12 @@ CLIENT ?= demo-client
 token: $(STAMP)
 	@$(BIN)/python -m campaign_local token $(CLIENT)
 
-## bench: measure cost, request counts, pacing, cold start (bench/results, docs/benchmarks.md)
+## bench: measure cost, request counts, pacing, cold start (in .bench/, not tracked);
+## make bench RECORD=1 updates bench/results and docs/benchmarks.md
 ONLY ?=
+RECORD ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench $(ONLY)
+	$(BIN)/python -m bench $(if $(filter-out 0,$(RECORD)),--record) $(ONLY)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -43,7 +43,7 @@ def run() -> dict[str, Any]:
         for name, path in (("CommonLayer", "layers/common"), ("ApiLayer", "layers/api"))
     }
     return {
-        "command": "make bench ONLY=cold_start  (python -m bench cold_start)",
+        "command": "make bench RECORD=1 ONLY=cold_start  (python -m bench --record cold_start)",
         "setup": f"median of {REPEATS} fresh interpreters ({sys.version.split()[0]}), tracing off; layer sizes as "
         "`pip install --target` for python3.13 arm64, everything included (what `sam build` packs)",
         "importBoto3Ms": round(boto3_ms, 1),

@@ -45,7 +45,7 @@ def run() -> dict[str, Any]:
         if not (0 <= row["minErrorMs"] and abs(row["medianErrorMs"]) <= 100):
             raise AssertionError(f"pacing outside its bounds: {row}")
     return {
-        "command": "make bench ONLY=pacing  (python -m bench pacing)",
+        "command": "make bench RECORD=1 ONLY=pacing  (python -m bench --record pacing)",
         "setup": f"local engine, {CONTACTS} contacts per delay, simulated provider with no latency; "
         "gap = time between two consecutive dial requests arriving at the provider",
         "runs": rows,

@@ -1,4 +1,6 @@
-"""bench/results/*.json -> docs/benchmarks.md."""
+"""Results (<name>.json) -> a summary in Markdown: bench/results/ and docs/benchmarks.md
+when recorded (`make bench RECORD=1`), else .bench/ (not tracked), so that measuring
+leaves the tree clean."""
 
 from __future__ import annotations
 
@@ -14,29 +16,35 @@ from campaign_local.template import find_template
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
+SCRATCH = ROOT / ".bench"
 
 
-def save(name: str, result: dict[str, Any]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def destination(record: bool) -> tuple[Path, Path]:
+    """(results folder, Markdown file) of a benchmark run."""
+    return (RESULTS, DOC) if record else (SCRATCH / "results", SCRATCH / "benchmarks.md")
+
+
+def save(name: str, result: dict[str, Any], results: Path = RESULTS) -> None:
+    results.mkdir(parents=True, exist_ok=True)
     result = {
         "measuredAt": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
         **result,
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
-def _load(name: str) -> dict[str, Any] | None:
-    path = RESULTS / f"{name}.json"
+def _load(results: Path, name: str) -> dict[str, Any] | None:
+    path = results / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def write_markdown() -> Path:
+def write_markdown(results: Path = RESULTS, doc: Path = DOC) -> Path:
     find_template()  # fail early when not in the project
     parts = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`python -m bench [names]`) from `bench/results/*.json`; each section "
+        "Written by `make bench RECORD=1` (`python -m bench --record [names]`) from `bench/results/*.json`; each section "
         "names the command that produced it, when and where. The numbers of the local engine measure the "
         "design (requests, events, transitions are the same in AWS); its seconds are those of moto on a "
         "laptop, not of AWS.",
@@ -48,15 +56,15 @@ def write_markdown() -> Path:
         ("pacing", _pacing),
         ("cold_start", _cold_start),
     ):
-        result = _load(name)
+        result = _load(results, name)
         if result is None:
             parts += [f"## {name}", "", f"Not measured yet: `python -m bench {name}`.", ""]
             continue
         parts += render(result)
         parts += ["", f"_Command: `{result['command']}`; measured {result['measuredAt']} on {result['machine']}._", ""]
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("\n".join(parts))
-    return DOC
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text("\n".join(parts))
+    return doc
 
 
 def _throughput(r: dict[str, Any]) -> list[str]:

@@ -37,7 +37,7 @@ def run() -> dict[str, Any]:
     if not same:
         raise AssertionError(f"request path differs with campaign size: {rows}")
     return {
-        "command": "make bench ONLY=request_path  (python -m bench request_path)",
+        "command": "make bench RECORD=1 ONLY=request_path  (python -m bench --record request_path)",
         "setup": "local engine; AWS requests made by the request's own handler, by operation",
         "runs": rows,
         "sameForEverySize": same,

@@ -79,7 +79,7 @@ def run() -> dict[str, Any]:
             )
             print(f"   {n} contacts: {n / run_s:.1f}/s, {len(histories)} executions, {events / n:.1f} events per call")
     return {
-        "command": "make bench ONLY=throughput  (python -m bench throughput)",
+        "command": "make bench RECORD=1 ONLY=throughput  (python -m bench --record throughput)",
         "setup": f"local engine, default parameters ({defaults()}), no delay, simulated provider with no latency",
         "runs": results,
     }

@@ -22,7 +22,7 @@ class ContinueEvent(BaseModel):
     stateMachineArn: str
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -22,7 +22,7 @@ class DialEvent(BaseModel):
     contact: PageContact
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @without_data_in_errors(logger)  # errors reach the execution's history

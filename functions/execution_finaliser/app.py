@@ -32,7 +32,7 @@ class ExecutionStatusChange(BaseModel):
     detail: ExecutionDetail
 
 
-@logger.inject_lambda_context(clear_state=True)  # one process runs every handler locally
+@logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ExecutionStatusChange.model_validate(event)

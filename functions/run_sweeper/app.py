@@ -20,7 +20,7 @@ class ScheduledEvent(BaseModel):
     time: str | None = None
 
 
-@logger.inject_lambda_context(clear_state=True)  # one process runs every handler locally
+@logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ScheduledEvent.model_validate(event)

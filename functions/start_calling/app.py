@@ -46,7 +46,7 @@ def start_calling(id: ResourceId, body: StartCallingInput) -> dict[str, Any]:
     return ok({"campaignId": id, "totalContacts": run.total_contacts, "status": "started"}, "Campaign calling started")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -3,7 +3,9 @@ secret and state machine; the same backends also served over HTTP for the AWS CL
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from typing import Any
 
 import boto3
@@ -23,6 +25,55 @@ LOCAL_AWS_ENV = {
 }
 
 
+# moto's Step Functions interpreter logs at ERROR when StopExecution ends a Map iteration:
+# first the iteration's abort (expected), then an AttributeError its Map state raises on
+# that abort, twice, with a repr of the whole state machine (10 KB each). That error is the
+# known gap "stopped while a Map iteration waits ends FAILED": nothing for a developer to act
+# on, and it looks like a crash. These loggers and messages are moto's (5.x).
+_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+_PROGRAM_LOGGER = "moto.stepfunctions.parser.asl.component.program.program"
+_ABORTED = "Exception=FailureEventException, Error=HistoryEventType.MapIterationAborted"
+_MAP_ERROR = "Exception=AttributeError, Details=[\"'str' object has no attribute 'get'\"] at '(StateMap|"
+_PROGRAM_ERROR = "Stepfunctions computation ended with exception 'AttributeError('str' object has no attribute 'get')'."
+
+
+class StopExecutionNoise(logging.Filter):
+    """Drops moto's ERROR records of a Map iteration aborted by StopExecution, and the
+    AttributeError they cause, only when an abort came first: the same AttributeError
+    without an abort before it (a real moto failure) is still logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._aborted = 0  # aborts whose Map error has not been seen yet
+        self._map_errors = 0  # Map errors after an abort whose program error has not been seen yet
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        with self._lock:
+            if record.name == _EVAL_LOGGER and message.startswith(_ABORTED):
+                self._aborted += 1
+                return False
+            if record.name == _EVAL_LOGGER and message.startswith(_MAP_ERROR) and self._aborted:
+                self._aborted -= 1
+                self._map_errors += 1
+                return False
+            if record.name == _PROGRAM_LOGGER and message == _PROGRAM_ERROR and self._map_errors:
+                self._map_errors -= 1
+                return False
+        return True
+
+
+def quiet_stop_execution_noise() -> None:
+    """Install the filter on moto's loggers, once per process."""
+    loggers = [logging.getLogger(name) for name in (_EVAL_LOGGER, _PROGRAM_LOGGER)]
+    if any(isinstance(f, StopExecutionNoise) for f in loggers[0].filters):
+        return
+    noise = StopExecutionNoise()
+    for moto_logger in loggers:
+        moto_logger.addFilter(noise)
+
+
 class LocalAws:
     def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
@@ -35,10 +86,19 @@ class LocalAws:
 
     def start(self) -> LocalAws:
         moto_patches.install()
+        quiet_stop_execution_noise()
         os.environ.update(LOCAL_AWS_ENV)
         self._mock.start()
         self._server.start()
         return self
+
+    @staticmethod
+    def quiet_executions() -> None:
+        """From now on, moto's Step Functions interpreter logs nothing below CRITICAL: the
+        engine is stopping, so executions still running fail as the Lambda endpoint goes
+        away (ContactNotAccountedFor, ...), which is no error of the service. Their runs are
+        closed after the next start (see README, what survives a restart)."""
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
 
     def stop(self) -> None:
         self._server.stop()

@@ -15,6 +15,13 @@ from campaign_local.cors import CorsPolicy
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import InvokeFaults, LambdaInvokeServer, LocalFunctions
 from campaign_local.moto_patches import TRANSACTION_FAULTS
+from campaign_local.persistence import (
+    DEFAULT_STATE_DIR,
+    SNAPSHOT_FILE,
+    PeriodicSnapshots,
+    TableSnapshots,
+    snapshot_seconds_from_env,
+)
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
 from campaign_local.stats import AwsRequestCounter
 from campaign_local.template import Resolver, Template, find_template
@@ -45,6 +52,12 @@ class EngineConfig:
     # Every Retry of the state machine waits 1 s between attempts (LOCAL_RETRY_INTERVALS=fast),
     # so that a test can use up a task's retries in seconds rather than minutes.
     fast_retries: bool = False
+    # Where the tables are kept across restarts (LOCAL_STATE_DIR; None: <repo>/.local, which the
+    # e2e tests never use: the harness gives each engine a folder of its own), how
+    # often they are saved while running, and whether to start empty (`make run RESET=1`).
+    state_dir: Path | None = None
+    snapshot_seconds: float = 30.0
+    reset: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> EngineConfig:
@@ -58,6 +71,8 @@ class EngineConfig:
             parameter_overrides=parse_overrides(env.get("LOCAL_PARAMETER_OVERRIDES", "")),
             function_timeouts=parse_function_timeouts(env.get("LOCAL_FUNCTION_TIMEOUTS", "")),
             fast_retries=parse_retry_intervals(env.get("LOCAL_RETRY_INTERVALS", "")),
+            state_dir=Path(env["LOCAL_STATE_DIR"]) if env.get("LOCAL_STATE_DIR") else None,
+            snapshot_seconds=snapshot_seconds_from_env(env),
         )
 
 
@@ -104,6 +119,10 @@ class LocalEngine:
         self.identity: LocalIdentityProvider | None = None
         self.aws_requests = AwsRequestCounter()
         self.watcher: ExecutionWatcher | None = None
+        self.snapshots: PeriodicSnapshots | None = None
+        self.state_file = (config.state_dir or self.template.root / DEFAULT_STATE_DIR) / SNAPSHOT_FILE
+        # Items put back per table on start (empty: nothing was kept, or reset).
+        self.restored: dict[str, int] = {}
 
     def start(self) -> LocalEngine:
         cfg = self.config
@@ -135,7 +154,14 @@ class LocalEngine:
         self.aws_requests.install()
         secret_ids = list(self.template.secrets())
         physical = create_resources(self.template, secret_values={s: self.dialer_api_key for s in secret_ids})
-        self.lambda_server.set_tables({lid: physical[lid] for lid in self.template.tables()})
+        tables = {lid: physical[lid] for lid in self.template.tables()}
+        self.lambda_server.set_tables(tables)
+        # Before anything can write: the previous run's items, unless starting empty.
+        snapshots = TableSnapshots(self.state_file, tables)
+        if cfg.reset:
+            TableSnapshots.reset(self.state_file)
+        else:
+            self.restored = snapshots.restore()
         resolver = Resolver(
             self.template,
             parameters={"DialerBaseUrl": self.dialer.url, **cfg.parameter_overrides},
@@ -168,10 +194,13 @@ class LocalEngine:
             cors=cors_policy(self.template, resolver),
             faults=faults,
         ).start()
+        self.snapshots = PeriodicSnapshots(snapshots, cfg.snapshot_seconds).start()
         return self
 
     def stop(self) -> None:
-        for part in (self.watcher, self.api, self.lambda_server, self.aws, self.dialer):
+        LocalAws.quiet_executions()
+        # The tables are saved once nothing runs handlers any more, before moto goes.
+        for part in (self.watcher, self.api, self.lambda_server, self.snapshots, self.aws, self.dialer):
             if part is not None:
                 try:
                     part.stop()

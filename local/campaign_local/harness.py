@@ -93,8 +93,12 @@ class Engine:
 
 
 @contextmanager
-def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Engine]:
-    """Start `python -m campaign_local` (what `make run` runs) on free ports."""
+def running_engine(
+    tmp_dir: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Engine]:
+    """Start `python -m campaign_local` (what `make run` runs) on free ports. Its tables are
+    kept in ``tmp_dir/state``, never in the developer's .local/: an engine started again
+    with the same ``tmp_dir`` finds the items of the last one."""
     ports = {"PORT": free_port(), "AWS_PORT": free_port(), "DIALER_PORT": free_port(), "LAMBDA_PORT": free_port()}
     key_file = tmp_dir / "signing-key.json"
     env = {
@@ -102,6 +106,7 @@ def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> It
         **{k: str(v) for k, v in ports.items()},
         "PYTHONUNBUFFERED": "1",
         "LOCAL_AUTH_KEY_FILE": str(key_file),
+        "LOCAL_STATE_DIR": str(tmp_dir / "state"),
         **(extra_env or {}),
     }
     env.pop("AWS_ENDPOINT_URL_LAMBDA", None)
@@ -110,7 +115,7 @@ def running_engine(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> It
     log_path = tmp_dir / "engine.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "campaign_local", "--no-demo"],
+            [sys.executable, "-m", "campaign_local", "--no-demo", *args],
             cwd=find_template().parent,
             env=env,
             stdout=log,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import posixpath
 import threading
 import time
 import uuid
@@ -29,6 +30,12 @@ def _werkzeug_path(path: str) -> str:
     return path.replace("{", "<").replace("}", ">")
 
 
+def api_prefix(routes: list[Route]) -> str:
+    """The path every route starts with (/api/v1/client for template.yaml's)."""
+    paths = [route.path.split("{", 1)[0] for route in routes]
+    return posixpath.commonpath(paths) if paths else ""
+
+
 class LocalHttpApi:
     def __init__(
         self,
@@ -48,6 +55,7 @@ class LocalHttpApi:
         self._authorizers = authorizers
         self._cors = cors
         self._routes = {r.route_key: r for r in routes}
+        self.prefix = api_prefix(routes)
         self._map = Map(
             [Rule(_werkzeug_path(r.path), methods=[r.method], endpoint=r.route_key) for r in routes]
             + [
@@ -55,6 +63,9 @@ class LocalHttpApi:
                 Rule(DOCS_PATH, methods=["GET"], endpoint=_DOCS + "ui"),
                 Rule(f"{DOCS_PATH}/<asset>", methods=["GET"], endpoint=_DOCS + "asset"),
             ]
+            # An index of the above at / (API Gateway would answer 404 there): where a
+            # newcomer's browser lands first.
+            + ([Rule("/", methods=["GET"], endpoint=_DOCS + "index")] if "/" not in {r.path for r in routes} else [])
         )
         # The OpenAPI document of these routes, from the resolvers of the handlers they run.
         self._docs = ApiDocs(routes, lambda function: resolver_of_handler(functions.handler(function), function))
@@ -130,6 +141,10 @@ class LocalHttpApi:
 
     def _serve_docs(self, what: str, request: Request, path_params: dict[str, str]) -> Response:
         """The OpenAPI document and Swagger UI; open to anyone, as they are docs, not data."""
+        if what == "index":
+            base = request.host_url.rstrip("/")
+            index = {"api": base + self.prefix, "docs": base + DOCS_PATH, "openapi": base + OPENAPI_PATH}
+            return _json(200, {"success": True, "message": "Campaign calling (local engine)", "data": index})
         if what == "openapi" or request.args.get("format") == "json":
             return _json(200, self._docs.document(request.host_url))
         if what == "ui":

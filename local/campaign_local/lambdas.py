@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
+from campaign_local.log_context import isolate_powertools_loggers
 from campaign_local.moto_patches import TRANSACTION_FAULT_REASONS, TransactionFaults
 from campaign_local.stats import AwsRequestCounter, current_function
 from campaign_local.template import FunctionSpec, function_arn
@@ -145,6 +146,7 @@ class LocalFunctions:
             module = self._modules.get(logical_id)
             if module is None:
                 module = self._modules[logical_id] = load_handler_module(self._specs[logical_id])
+                isolate_powertools_loggers()  # loading it configured its logger
         return getattr(module, self._specs[logical_id].handler_name)
 
     def start(self, logical_id: str, event: dict[str, Any], *, overrun_ms: int = 0) -> Invocation:

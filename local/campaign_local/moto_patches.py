@@ -144,8 +144,9 @@ def install() -> None:
     _installed = True
 
 
-# Each is one atomic request in DynamoDB; reads too, so none sees an item half updated.
-_ATOMIC_REQUESTS = ("put_item", "update_item", "delete_item", "get_item", "query")
+# Each is one atomic request in DynamoDB; reads too, so none sees an item half updated
+# (and a scan, such as the engine's snapshot of its tables, never a table changing under it).
+_ATOMIC_REQUESTS = ("put_item", "update_item", "delete_item", "get_item", "query", "scan")
 
 
 def _atomic(method: Any) -> Any:

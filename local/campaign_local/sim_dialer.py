@@ -157,8 +157,11 @@ class _State:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    # Port 0 is used in tests; never reuse a port another process still owns.
-    allow_reuse_address = False
+    # SO_REUSEADDR: a restart right after Ctrl-C binds although connections of the last
+    # run are still in TIME_WAIT. On Linux and macOS it never lets a second live listener
+    # share the port (that would be SO_REUSEPORT, left off): binding one still fails.
+    allow_reuse_address = True
+    allow_reuse_port = False
 
     def __init__(self, addr: tuple[str, int], state: _State) -> None:
         self.state = state

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -266,3 +268,40 @@ def test_stop_releases_port() -> None:
     d.stop()  # idempotent
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/health", timeout=1)
+
+
+def _server_side_time_wait(dialer: SimDialer) -> None:
+    """A request the provider answers and then hangs up on: the provider closes first, so
+    its end of the connection stays in TIME_WAIT after it stops (what Ctrl-C leaves)."""
+    with socket.create_connection((dialer.host, dialer.port), timeout=5) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while sock.recv(4096):
+            pass  # until the provider closes
+
+
+def test_restarts_at_once_on_its_port_with_a_connection_in_time_wait() -> None:
+    # Given a provider that served a connection and closed it first, then stopped
+    first = _start()
+    port = first.port
+    _server_side_time_wait(first)
+    first.stop()
+    # When it starts again on the same port right away
+    second = SimDialer(SimDialerConfig(api_key=API_KEY), port=port).start()
+    try:
+        # Then it binds and serves
+        assert httpx.get(f"{second.url}/health", timeout=5).status_code == 200
+    finally:
+        second.stop()
+
+
+def test_a_second_provider_cannot_take_a_port_in_use() -> None:
+    # Given a provider serving on a port
+    first = _start()
+    try:
+        # When another one starts on that port, Then it fails to bind (address reuse only
+        # covers connections in TIME_WAIT, never a live listener)
+        with pytest.raises(OSError) as refused:
+            SimDialer(SimDialerConfig(api_key=API_KEY), port=first.port).start()
+        assert refused.value.errno == errno.EADDRINUSE
+    finally:
+        first.stop()
