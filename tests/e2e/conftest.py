@@ -12,7 +12,20 @@ import pytest
 
 from campaign_local.harness import CLIENT_A, Engine, running_engine, wait_until
 
-__all__ = ["CLIENT_A", "CampaignSetup", "Engine", "running_engine", "wait_until"]
+__all__ = [
+    "CAMPAIGNS",
+    "CLIENT_A",
+    "CampaignSetup",
+    "Engine",
+    "all_call_logs",
+    "calling_status",
+    "executions_of",
+    "faults_cleared",
+    "new_campaign",
+    "running_engine",
+    "start_calling",
+    "wait_until",
+]
 
 
 @pytest.fixture(scope="session")
@@ -34,20 +47,75 @@ class CampaignSetup:
     phones: list[str]
 
 
+CAMPAIGNS = "/api/v1/client/campaigns"
+
+
+def new_campaign(
+    api: httpx.Client, contacts: int, *, first_phone: int = 100, provider_agent_id: str = "assistant-e2e"
+) -> CampaignSetup:
+    """A fresh agent and a campaign of ``contacts`` contacts numbered from ``first_phone``.
+    The provider's record is split per campaign by the metadata every dial carries, so
+    tests can share one engine."""
+    phones = [f"+1202555{first_phone + i:04d}" for i in range(contacts)]
+    agent = api.post("/api/v1/client/agents", json={"name": "E2E agent", "providerAgentId": provider_agent_id})
+    assert agent.status_code == 201, agent.text
+    body: dict[str, Any] = {"name": "E2E campaign"}
+    if contacts:
+        body["contacts"] = [{"name": f"Contact {i + 1}", "phone": p} for i, p in enumerate(phones)]
+    campaign = api.post(CAMPAIGNS, json=body)
+    assert campaign.status_code == 201, campaign.text
+    return CampaignSetup(campaign.json()["data"]["_id"], agent.json()["data"]["_id"], phones)
+
+
+def start_calling(
+    api: httpx.Client, setup: CampaignSetup, delay_ms: int = 0, *, expect: int | None = 200
+) -> httpx.Response:
+    """Start calling; the answer must have status ``expect`` (None: any)."""
+    response = api.post(
+        f"{CAMPAIGNS}/{setup.campaign_id}/start-calling",
+        json={"agentId": setup.agent_id, "delayBetweenCalls": delay_ms},
+    )
+    if expect is not None:
+        assert response.status_code == expect, response.text
+    return response
+
+
+def calling_status(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
+    response = api.get(f"{CAMPAIGNS}/{campaign_id}/calling-status")
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def all_call_logs(api: httpx.Client, campaign_id: str, page_size: int = 100) -> list[dict[str, Any]]:
+    """Every call log of the campaign, newest first, across pages."""
+    logs: list[dict[str, Any]] = []
+    token = None
+    while True:
+        params = {"limit": page_size} | ({"nextToken": token} if token else {})
+        page = api.get(f"{CAMPAIGNS}/{campaign_id}/call-logs", params=params).json()["data"]
+        logs += page["items"]
+        token = page["nextToken"]
+        if not token:
+            return logs
+
+
+def executions_of(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    """The executions of one run (``<runId>-0001``, ``-0002``...), newest first."""
+    sfn = engine.aws_client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    executions = sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]
+    return [e for e in executions if e["name"].startswith(run_id)]
+
+
+def faults_cleared(engine: Engine) -> Iterator[Engine]:
+    """For a test's ``engine`` fixture over a module's own engine: no fault a test switched
+    on outlives it."""
+    engine.clear_faults()
+    yield engine
+    engine.clear_faults()
+
+
 @pytest.fixture
 def make_campaign(api: httpx.Client) -> Callable[[int], CampaignSetup]:
-    """A fresh agent and campaign. The provider's record is split per campaign by the
-    metadata every dial carries, so tests can share one engine."""
-
-    def create(contacts: int) -> CampaignSetup:
-        phones = [f"+1202555{100 + i:04d}" for i in range(contacts)]
-        agent = api.post("/api/v1/client/agents", json={"name": "E2E agent", "providerAgentId": "assistant-e2e"})
-        assert agent.status_code == 201, agent.text
-        body: dict[str, Any] = {"name": "E2E campaign"}
-        if contacts:
-            body["contacts"] = [{"name": f"Contact {i + 1}", "phone": p} for i, p in enumerate(phones)]
-        campaign = api.post("/api/v1/client/campaigns", json=body)
-        assert campaign.status_code == 201, campaign.text
-        return CampaignSetup(campaign.json()["data"]["_id"], agent.json()["data"]["_id"], phones)
-
-    return create
+    return lambda contacts: new_campaign(api, contacts)

@@ -10,8 +10,7 @@ from joserfc import jwk
 
 from campaign_local.auth import LocalIdentityProvider
 from campaign_local.template import Template, find_template
-from tests.e2e.conftest import CampaignSetup, Engine, wait_until
-from tests.e2e.test_calling import BASE, status
+from tests.e2e.conftest import CAMPAIGNS, CampaignSetup, Engine, calling_status, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -62,18 +61,18 @@ def test_every_route_refuses_requests_without_a_valid_token(engine: Engine, make
                 assert answer["success"] is False and answer["message"].startswith("Unauthorized"), (label, answer)
     # Nothing happened: no run, no call, no new contact.
     with engine.client() as api:
-        campaign = api.get(f"{BASE}/{setup.campaign_id}").json()["data"]
+        campaign = api.get(f"{CAMPAIGNS}/{setup.campaign_id}").json()["data"]
     assert (campaign["isRunning"], campaign["totalContacts"]) == (False, 2)
     assert engine.calls_for(setup.campaign_id) == []
 
 
 def snapshot(api: httpx.Client, setup: CampaignSetup) -> dict[str, Any]:
     return {
-        "campaign": api.get(f"{BASE}/{setup.campaign_id}").json(),
+        "campaign": api.get(f"{CAMPAIGNS}/{setup.campaign_id}").json(),
         "agent": api.get(f"/api/v1/client/agents/{setup.agent_id}").json(),
-        "contacts": api.get(f"{BASE}/{setup.campaign_id}/contacts").json(),
-        "logs": api.get(f"{BASE}/{setup.campaign_id}/call-logs").json(),
-        "status": api.get(f"{BASE}/{setup.campaign_id}/calling-status").json(),
+        "contacts": api.get(f"{CAMPAIGNS}/{setup.campaign_id}/contacts").json(),
+        "logs": api.get(f"{CAMPAIGNS}/{setup.campaign_id}/call-logs").json(),
+        "status": api.get(f"{CAMPAIGNS}/{setup.campaign_id}/calling-status").json(),
     }
 
 
@@ -86,7 +85,7 @@ def test_another_clients_resources_are_indistinguishable_from_missing_ones(engin
             "_id"
         ]
         b_setup = CampaignSetup(b_campaign, b_agent, [c["phone"] for c in contacts])
-        made = b.post(f"{BASE}/{b_campaign}/make-call", json={"contactId": "ct_0000000001", "agentId": b_agent})
+        made = b.post(f"{CAMPAIGNS}/{b_campaign}/make-call", json={"contactId": "ct_0000000001", "agentId": b_agent})
         assert made.status_code == 200
         before = snapshot(b, b_setup)
     b_calls = engine.calls_for(b_campaign)
@@ -108,9 +107,11 @@ def test_another_clients_resources_are_indistinguishable_from_missing_ones(engin
             assert b_campaign not in on_b.text and b_agent not in on_b.text
 
         # Nor can A's own campaign use B's agent, or dial B's contact by id
-        start = a.post(f"{BASE}/{a_own.campaign_id}/start-calling", json={"agentId": b_agent})
+        start = a.post(f"{CAMPAIGNS}/{a_own.campaign_id}/start-calling", json={"agentId": b_agent})
         assert (start.status_code, start.json()["message"]) == (404, "agent not found")
-        call = a.post(f"{BASE}/{a_own.campaign_id}/make-call", json={"contactId": "ct_0000000002", "agentId": b_agent})
+        call = a.post(
+            f"{CAMPAIGNS}/{a_own.campaign_id}/make-call", json={"contactId": "ct_0000000002", "agentId": b_agent}
+        )
         assert call.status_code == 404
 
     # And B's data is exactly as it was
@@ -129,7 +130,9 @@ def test_two_clients_running_at_once_see_only_their_own_progress_and_logs(engine
             runs[client] = (campaign["_id"], agent["_id"])
     for client, (campaign, agent) in runs.items():
         with engine.client(client) as api:
-            started = api.post(f"{BASE}/{campaign}/start-calling", json={"agentId": agent, "delayBetweenCalls": 200})
+            started = api.post(
+                f"{CAMPAIGNS}/{campaign}/start-calling", json={"agentId": agent, "delayBetweenCalls": 200}
+            )
             assert started.status_code == 200
 
     for client, (campaign, _) in runs.items():
@@ -137,19 +140,19 @@ def test_two_clients_running_at_once_see_only_their_own_progress_and_logs(engine
         with engine.client(client) as api:
             final = wait_until(
                 lambda api=api, campaign=campaign: (
-                    (s := status(api, campaign))["progress"] and not s["isRunning"] and s
+                    (s := calling_status(api, campaign))["progress"] and not s["isRunning"] and s
                 ),
                 timeout=30,
                 what=f"{client}'s run",
                 log=engine.log_path,
             )
             assert final["progress"]["completedCalls"] == 4
-            logs = api.get(f"{BASE}/{campaign}/call-logs").json()["data"]["items"]
+            logs = api.get(f"{CAMPAIGNS}/{campaign}/call-logs").json()["data"]["items"]
             assert len(logs) == 4
             assert {log["campaignId"] for log in logs} == {campaign}
             assert {log["contactName"].rsplit(" ", 1)[0] for log in logs} == {client}
-            assert api.get(f"{BASE}/{other_campaign}/calling-status").status_code == 404
-            assert api.get(f"{BASE}/{other_campaign}/call-logs").status_code == 404
+            assert api.get(f"{CAMPAIGNS}/{other_campaign}/calling-status").status_code == 404
+            assert api.get(f"{CAMPAIGNS}/{other_campaign}/call-logs").status_code == 404
         # Every dial carried its own client, and only its own contacts were dialed.
         calls = engine.calls_for(campaign)
         assert {c["body"]["metadata"]["clientId"] for c in calls} == {client}

@@ -10,51 +10,29 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CampaignSetup, Engine, wait_until
+from tests.e2e.conftest import (
+    CAMPAIGNS,
+    Engine,
+    all_call_logs,
+    calling_status,
+    executions_of,
+    start_calling,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
-BASE = "/api/v1/client/campaigns"
-
-
-def start(api: httpx.Client, setup: CampaignSetup, delay_ms: int) -> httpx.Response:
-    return api.post(
-        f"{BASE}/{setup.campaign_id}/start-calling", json={"agentId": setup.agent_id, "delayBetweenCalls": delay_ms}
-    )
-
-
-def status(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
-    response = api.get(f"{BASE}/{campaign_id}/calling-status")
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
+BASE = CAMPAIGNS
 
 
 def wait_finished(api: httpx.Client, engine: Engine, campaign_id: str, timeout: float) -> dict[str, Any]:
     return wait_until(
-        lambda: (s := status(api, campaign_id))["progress"] and not s["isRunning"] and s,
+        lambda: (s := calling_status(api, campaign_id))["progress"] and not s["isRunning"] and s,
         timeout=timeout,
         what="the run to finish",
         interval=0.2,
         log=engine.log_path,
     )
-
-
-def all_call_logs(api: httpx.Client, campaign_id: str) -> list[dict[str, Any]]:
-    logs, token = [], None
-    while True:
-        params = {"limit": 2} | ({"nextToken": token} if token else {})
-        page = api.get(f"{BASE}/{campaign_id}/call-logs", params=params).json()["data"]
-        logs += page["items"]
-        token = page["nextToken"]
-        if not token:
-            return logs
-
-
-def executions_of(engine: Engine, run_id: str) -> list[dict[str, Any]]:
-    sfn = engine.aws_client("stepfunctions")
-    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
-    executions = sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]
-    return [e for e in executions if e["name"].startswith(run_id)]
 
 
 def gaps(calls: list[dict[str, Any]]) -> list[float]:
@@ -67,7 +45,7 @@ def test_campaign_calls_every_contact_once_in_order_with_the_delay(api, engine, 
     setup = make_campaign(5)
 
     # When calling starts with a 1000 ms delay
-    response = start(api, setup, 1000)
+    response = start_calling(api, setup, 1000, expect=None)
 
     # Then the contract's answer comes at once
     assert response.status_code == 200, response.text
@@ -76,7 +54,7 @@ def test_campaign_calls_every_contact_once_in_order_with_the_delay(api, engine, 
         "message": "Campaign calling started",
         "data": {"campaignId": setup.campaign_id, "totalContacts": 5, "status": "started"},
     }
-    running = status(api, setup.campaign_id)
+    running = calling_status(api, setup.campaign_id)
     assert running["isRunning"] is True and running["progress"]["isRunning"] is True
 
     final = wait_finished(api, engine, setup.campaign_id, timeout=30)
@@ -95,7 +73,7 @@ def test_campaign_calls_every_contact_once_in_order_with_the_delay(api, engine, 
     assert progress["failedCalls"] == 0
     assert progress["currentIndex"] == 5 and progress["totalContacts"] == 5
     assert progress["lastCallTime"] and progress["startTime"]
-    logs = all_call_logs(api, setup.campaign_id)
+    logs = all_call_logs(api, setup.campaign_id, page_size=2)
     assert len(logs) == 5
     assert sorted(log["phone"] for log in logs) == sorted(setup.phones)
     assert [log["uniqueId"] for log in logs] == sorted((log["uniqueId"] for log in logs), reverse=True)
@@ -113,7 +91,7 @@ def test_campaign_calls_every_contact_once_in_order_with_the_delay(api, engine, 
 
 def test_sub_second_delay_is_honoured(api, engine, make_campaign):
     setup = make_campaign(4)
-    assert start(api, setup, 500).status_code == 200
+    assert start_calling(api, setup, 500, expect=None).status_code == 200
     wait_finished(api, engine, setup.campaign_id, timeout=30)
     spacing = gaps(engine.calls_for(setup.campaign_id))
     assert len(spacing) == 3
@@ -123,7 +101,7 @@ def test_sub_second_delay_is_honoured(api, engine, make_campaign):
 
 def test_stop_mid_run_prevents_any_new_dial(api, engine, make_campaign):
     setup = make_campaign(10)
-    assert start(api, setup, 1000).status_code == 200
+    assert start_calling(api, setup, 1000, expect=None).status_code == 200
     wait_until(lambda: len(engine.calls_for(setup.campaign_id)) >= 2, timeout=20, what="two dials", log=engine.log_path)
 
     response = api.post(f"{BASE}/{setup.campaign_id}/stop-calling")
@@ -135,7 +113,7 @@ def test_stop_mid_run_prevents_any_new_dial(api, engine, make_campaign):
         "data": {"campaignId": setup.campaign_id, "status": "stopped"},
     }
     # Progress says stopped at once
-    now = status(api, setup.campaign_id)
+    now = calling_status(api, setup.campaign_id)
     assert now["isRunning"] is False and now["progress"]["status"] == "stopped"
 
     time.sleep(3)  # three more delays: a run that kept going would have dialed again
@@ -144,8 +122,8 @@ def test_stop_mid_run_prevents_any_new_dial(api, engine, make_campaign):
     # At most the one dial already in flight when stop answered, and it was claimed before.
     assert len(late) <= 1, late
     assert len(calls) < 10
-    logs = all_call_logs(api, setup.campaign_id)
-    final = status(api, setup.campaign_id)["progress"]
+    logs = all_call_logs(api, setup.campaign_id, page_size=2)
+    final = calling_status(api, setup.campaign_id)["progress"]
     assert final["completedCalls"] == len(logs) == len(calls)
     assert final["successfulCalls"] + final["failedCalls"] == final["completedCalls"]
     executions = executions_of(engine, final["runId"])
@@ -181,7 +159,7 @@ def test_make_call_places_one_logged_call(api, engine, make_campaign):
     assert data["externalResponse"]["status"] == "queued"
     calls = engine.calls_for(setup.campaign_id)
     assert [c["phone"] for c in calls] == [target["phone"]]
-    logs = all_call_logs(api, setup.campaign_id)
+    logs = all_call_logs(api, setup.campaign_id, page_size=2)
     assert [(log["uniqueId"], log["source"], log["outcome"]) for log in logs] == [
         (data["uniqueId"], "manual", "success")
     ]
@@ -234,15 +212,15 @@ def test_error_statuses(api, engine, make_campaign):
         assert body["success"] is False and words in body["message"], (response.request.url, body)
 
     # start while running is a conflict; the running run is untouched
-    assert start(api, setup, 1000).status_code == 200
-    second = start(api, setup, 1000)
+    assert start_calling(api, setup, 1000, expect=None).status_code == 200
+    second = start_calling(api, setup, 1000, expect=None)
     assert second.status_code == 409 and "already running" in second.json()["message"]
     assert api.post(f"{BASE}/{cid}/stop-calling").status_code == 200
 
 
 def test_status_before_any_run(api, make_campaign):
     setup = make_campaign(3)
-    assert status(api, setup.campaign_id) == {
+    assert calling_status(api, setup.campaign_id) == {
         "campaignId": setup.campaign_id,
         "isRunning": False,
         "totalContacts": 3,

@@ -16,7 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CampaignSetup, Engine, running_engine, wait_until
+from tests.e2e.conftest import (
+    CampaignSetup,
+    Engine,
+    all_call_logs,
+    faults_cleared,
+    new_campaign,
+    running_engine,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -41,27 +49,7 @@ def deadlines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture
 def engine(deadlines: Engine) -> Iterator[Engine]:
-    deadlines.clear_faults()
-    yield deadlines
-    deadlines.clear_faults()
-
-
-@pytest.fixture
-def api(engine: Engine) -> Iterator[httpx.Client]:
-    with engine.client() as client:
-        yield client
-
-
-def new_campaign(api: httpx.Client, contacts: int) -> CampaignSetup:
-    phones = [f"+1202555{700 + i:04d}" for i in range(contacts)]
-    agent = api.post("/api/v1/client/agents", json={"name": "Deadlines", "providerAgentId": "assistant"}).json()
-    body = {"name": "Deadlines", "contacts": [{"name": f"D{i}", "phone": p} for i, p in enumerate(phones)]}
-    campaign = api.post(BASE, json=body).json()
-    return CampaignSetup(campaign["data"]["_id"], agent["data"]["_id"], phones)
-
-
-def call_logs(api: httpx.Client, campaign_id: str) -> list[dict[str, Any]]:
-    return api.get(f"{BASE}/{campaign_id}/call-logs", params={"limit": 100}).json()["data"]["items"]
+    yield from faults_cleared(deadlines)
 
 
 def run_to_end(api: httpx.Client, engine: Engine, setup: CampaignSetup) -> dict[str, Any]:
@@ -104,7 +92,7 @@ def entered(history: list[dict[str, Any]], state: str) -> int:
 def test_make_call_to_a_slow_provider_answers_504_with_the_call_logged_unknown(api, engine):
     # Given a provider that takes 6 s to answer every attempt (we give each 1 s), and
     # make-call's 4 s Timeout
-    setup = new_campaign(api, 1)
+    setup = new_campaign(api, 1, first_phone=700)
     contact = api.get(f"{BASE}/{setup.campaign_id}/contacts").json()["data"]["items"][0]
     engine.set_fault(mode="slow", count=3, latencyMs=6000)
 
@@ -124,7 +112,7 @@ def test_make_call_to_a_slow_provider_answers_504_with_the_call_logged_unknown(a
     unique_id = body["data"]["uniqueId"]
     assert elapsed < MAKE_CALL_TIMEOUT
     # and the call is logged as unknown: the provider may have accepted it
-    (log,) = [entry for entry in call_logs(api, setup.campaign_id) if entry["uniqueId"] == unique_id]
+    (log,) = [entry for entry in all_call_logs(api, setup.campaign_id) if entry["uniqueId"] == unique_id]
     assert log["outcome"] == "unknown"
     assert "stopped at the deadline" in log["error"]
     # and every attempt carried the same key, so the provider places it at most once
@@ -138,14 +126,14 @@ def test_make_call_to_a_slow_provider_answers_504_with_the_call_logged_unknown(a
 
 def test_a_dial_step_that_runs_out_of_time_logs_the_call_instead_of_being_killed(api, engine):
     # Given a provider too slow for the dial step's 4 s Timeout (each attempt would wait 6 s)
-    setup = new_campaign(api, 2)
+    setup = new_campaign(api, 2, first_phone=700)
     engine.set_fault(mode="slow", count=3, latencyMs=6000)
 
     # When the campaign runs
     progress = run_to_end(api, engine, setup)
 
     # Then the first contact is logged unknown at the deadline, the second is called,
-    logs = {entry["phone"]: entry for entry in call_logs(api, setup.campaign_id)}
+    logs = {entry["phone"]: entry for entry in all_call_logs(api, setup.campaign_id)}
     assert logs[setup.phones[0]]["outcome"] == "unknown"
     assert "stopped at the deadline" in logs[setup.phones[0]]["error"]
     assert logs[setup.phones[1]]["outcome"] == "success"
@@ -157,7 +145,7 @@ def test_a_dial_step_that_runs_out_of_time_logs_the_call_instead_of_being_killed
 
 def test_a_dial_step_that_overruns_its_timeout_is_retried_then_recorded_as_failed_once(api, engine):
     # Given a dial step whose code is 5 s slower than its 4 s Timeout, on every attempt
-    setup = new_campaign(api, 2)
+    setup = new_campaign(api, 2, first_phone=700)
     engine.set_lambda_fault("DialContactFunction", "overrun", count=3, after_ms=5000)
 
     # When the campaign runs
@@ -175,7 +163,7 @@ def test_a_dial_step_that_overruns_its_timeout_is_retried_then_recorded_as_faile
         )
     assert entered(history, "Record failed dial") == 1
     # and the contact is logged once and dialed at most once (the late handlers find the claim)
-    first = [entry for entry in call_logs(api, setup.campaign_id) if entry["phone"] == setup.phones[0]]
+    first = [entry for entry in all_call_logs(api, setup.campaign_id) if entry["phone"] == setup.phones[0]]
     assert len(first) == 1
     placed = [
         c for c in engine.calls_for(setup.campaign_id) if c["phone"] == setup.phones[0] and not c["idempotentReplay"]
@@ -189,7 +177,7 @@ def test_a_dial_step_that_overruns_its_timeout_is_retried_then_recorded_as_faile
 
 def test_an_api_route_whose_function_overruns_answers_what_api_gateway_answers(api, engine):
     # Given calling-status' code is 3 s slower than its 2 s Timeout, once
-    setup = new_campaign(api, 1)
+    setup = new_campaign(api, 1, first_phone=700)
     engine.set_lambda_fault("CallingStatusFunction", "overrun", count=1, after_ms=3000)
 
     # When it is asked

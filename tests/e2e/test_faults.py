@@ -19,8 +19,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CampaignSetup, Engine, running_engine, wait_until
-from tests.e2e.test_calling import BASE, all_call_logs, executions_of, status
+from tests.e2e.conftest import (
+    CAMPAIGNS,
+    CampaignSetup,
+    Engine,
+    all_call_logs,
+    calling_status,
+    executions_of,
+    faults_cleared,
+    new_campaign,
+    running_engine,
+    start_calling,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -41,35 +52,12 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture
 def engine(faulty: Engine) -> Iterator[Engine]:
-    faulty.clear_faults()
-    yield faulty
-    faulty.clear_faults()
-
-
-@pytest.fixture
-def api(engine: Engine) -> Iterator[httpx.Client]:
-    with engine.client() as client:
-        yield client
-
-
-def new_campaign(api: httpx.Client, contacts: int) -> CampaignSetup:
-    phones = [f"+1202555{400 + i:04d}" for i in range(contacts)]
-    agent = api.post("/api/v1/client/agents", json={"name": "Faults", "providerAgentId": "assistant"}).json()["data"]
-    body = {"name": "Faults", "contacts": [{"name": f"F{i}", "phone": p} for i, p in enumerate(phones)]}
-    campaign = api.post("/api/v1/client/campaigns", json=body).json()["data"]
-    return CampaignSetup(campaign["_id"], agent["_id"], phones)
-
-
-def start(api: httpx.Client, setup: CampaignSetup, delay_ms: int = 0) -> None:
-    response = api.post(
-        f"{BASE}/{setup.campaign_id}/start-calling", json={"agentId": setup.agent_id, "delayBetweenCalls": delay_ms}
-    )
-    assert response.status_code == 200, response.text
+    yield from faults_cleared(faulty)
 
 
 def finished(api: httpx.Client, engine: Engine, campaign_id: str, timeout: float = 60) -> dict[str, Any]:
     return wait_until(
-        lambda: (s := status(api, campaign_id))["progress"] and not s["isRunning"] and s["progress"],
+        lambda: (s := calling_status(api, campaign_id))["progress"] and not s["isRunning"] and s["progress"],
         timeout=timeout,
         what="the run to end",
         interval=0.2,
@@ -96,10 +84,10 @@ def assert_exact_accounting(api: httpx.Client, engine: Engine, setup: CampaignSe
 
 
 def test_a_dial_step_that_crashes_after_dialing_is_retried_without_a_second_call(api, engine):
-    setup = new_campaign(api, 3)
+    setup = new_campaign(api, 3, first_phone=400)
     engine.set_lambda_fault("DialContactFunction", "error-after", count=1)
 
-    start(api, setup)
+    start_calling(api, setup)
     progress = finished(api, engine, setup.campaign_id)
 
     assert placed_calls(engine, setup.campaign_id) == Counter(setup.phones)
@@ -108,14 +96,14 @@ def test_a_dial_step_that_crashes_after_dialing_is_retried_without_a_second_call
 
 
 def test_a_dial_step_that_times_out_mid_call_is_logged_unknown_not_redialed(api, engine):
-    setup = new_campaign(api, 3)
+    setup = new_campaign(api, 3, first_phone=400)
     # The provider takes 2.5 s on each of the first dial's attempts (our client gives up on
     # each after 1 s); the invocation is reported timed out at 0.3 s, so Step Functions
     # retries while the first attempt is still waiting for the provider.
     engine.set_fault(mode="slow", count=3, latencyMs=2500)
     engine.set_lambda_fault("DialContactFunction", "timeout", count=1, after_ms=300)
 
-    start(api, setup)
+    start_calling(api, setup)
     progress = finished(api, engine, setup.campaign_id)
 
     assert placed_calls(engine, setup.campaign_id) == Counter(setup.phones)
@@ -127,11 +115,11 @@ def test_a_dial_step_that_times_out_mid_call_is_logged_unknown_not_redialed(api,
 
 
 def test_throttled_invocations_are_retried(api, engine):
-    setup = new_campaign(api, 2)
+    setup = new_campaign(api, 2, first_phone=400)
     engine.set_lambda_fault("DialContactFunction", "throttle", count=1)
     engine.set_lambda_fault("LoadContactsPageFunction", "throttle", count=1)
 
-    start(api, setup)
+    start_calling(api, setup)
     progress = finished(api, engine, setup.campaign_id)
 
     assert placed_calls(engine, setup.campaign_id) == Counter(setup.phones)
@@ -142,12 +130,12 @@ def test_throttled_invocations_are_retried(api, engine):
 def test_one_failure_of_the_page_hand_over_or_finalise_step_does_not_fail_the_run(api, engine):
     # Given 3 contacts (two executions of one 2-contact page each), and the page, the
     # hand-over and the finalise step each failing once after doing their work
-    setup = new_campaign(api, 3)
+    setup = new_campaign(api, 3, first_phone=400)
     for function in ("LoadContactsPageFunction", "ContinueRunFunction", "FinaliseRunFunction"):
         engine.set_lambda_fault(function, "error-after", count=1)
 
     # When the campaign is called
-    start(api, setup)
+    start_calling(api, setup)
     progress = finished(api, engine, setup.campaign_id)
 
     # Then each step was retried: the run completed, each contact dialed once, in two executions
@@ -158,10 +146,10 @@ def test_one_failure_of_the_page_hand_over_or_finalise_step_does_not_fail_the_ru
 
 
 def test_a_provider_that_accepts_then_times_out_gets_no_second_call(api, engine):
-    setup = new_campaign(api, 2)
+    setup = new_campaign(api, 2, first_phone=400)
     engine.set_fault(mode="accept-timeout", count=1, latencyMs=2500)
 
-    start(api, setup)
+    start_calling(api, setup)
     progress = finished(api, engine, setup.campaign_id)
 
     calls = engine.calls_for(setup.campaign_id)
@@ -189,10 +177,10 @@ def test_a_provider_that_accepts_then_times_out_gets_no_second_call(api, engine)
     ids=["5xx", "429-retry-after", "connection-drop", "timeout"],
 )
 def test_transient_provider_errors_are_retried_with_the_same_key(api, engine, fault):
-    setup = new_campaign(api, 2)
+    setup = new_campaign(api, 2, first_phone=400)
     engine.set_fault(**fault)
 
-    start(api, setup)
+    start_calling(api, setup)
     progress = finished(api, engine, setup.campaign_id)
 
     assert progress["status"] == "completed"
@@ -206,10 +194,10 @@ def test_transient_provider_errors_are_retried_with_the_same_key(api, engine, fa
 
 
 def test_a_failed_call_is_logged_and_the_campaign_goes_on(api, engine):
-    setup = new_campaign(api, 3)
+    setup = new_campaign(api, 3, first_phone=400)
     engine.set_fault(mode="error500", count=3)  # every attempt for the first contact
 
-    start(api, setup)
+    start_calling(api, setup)
     progress = finished(api, engine, setup.campaign_id)
 
     assert progress["status"] == "completed"
@@ -221,10 +209,10 @@ def test_a_failed_call_is_logged_and_the_campaign_goes_on(api, engine):
 
 
 def test_a_provider_outage_pauses_the_campaign_with_a_reason(api, engine):
-    setup = new_campaign(api, 6)
+    setup = new_campaign(api, 6, first_phone=400)
     engine.set_fault(mode="error500", count=None)
 
-    start(api, setup)
+    start_calling(api, setup)
     progress = finished(api, engine, setup.campaign_id)
 
     assert progress["status"] == "paused" and progress["isRunning"] is False
@@ -236,8 +224,8 @@ def test_a_provider_outage_pauses_the_campaign_with_a_reason(api, engine):
     assert_exact_accounting(api, engine, setup, progress)
     # Once the provider is back, the campaign can be started again.
     engine.clear_faults()
-    assert api.get(f"{BASE}/{setup.campaign_id}").json()["data"]["isRunning"] is False
-    start(api, setup)
+    assert api.get(f"{CAMPAIGNS}/{setup.campaign_id}").json()["data"]["isRunning"] is False
+    start_calling(api, setup)
     assert finished(api, engine, setup.campaign_id)["status"] == "completed"
 
 
@@ -245,7 +233,7 @@ def test_a_provider_outage_pauses_the_campaign_with_a_reason(api, engine):
 
 
 def test_simultaneous_starts_start_exactly_one_execution(api, engine):
-    setup = new_campaign(api, 2)
+    setup = new_campaign(api, 2, first_phone=400)
     barrier = threading.Barrier(10)
     statuses: list[int] = []
 
@@ -253,7 +241,8 @@ def test_simultaneous_starts_start_exactly_one_execution(api, engine):
         with engine.client() as own:
             barrier.wait()
             response = own.post(
-                f"{BASE}/{setup.campaign_id}/start-calling", json={"agentId": setup.agent_id, "delayBetweenCalls": 0}
+                f"{CAMPAIGNS}/{setup.campaign_id}/start-calling",
+                json={"agentId": setup.agent_id, "delayBetweenCalls": 0},
             )
             statuses.append(response.status_code)
 
@@ -274,14 +263,14 @@ def test_simultaneous_starts_start_exactly_one_execution(api, engine):
 
 
 def test_stop_during_the_hand_over_between_executions(api, engine):
-    setup = new_campaign(api, 6)
+    setup = new_campaign(api, 6, first_phone=400)
     # The hand-over to the second execution is slow to start: stop lands in the middle of it.
     engine.set_lambda_fault("ContinueRunFunction", "delay", count=1, after_ms=2000)
 
-    start(api, setup)
+    start_calling(api, setup)
     wait_until(lambda: len(engine.calls_for(setup.campaign_id)) >= 2, timeout=20, what="the first page's dials")
     time.sleep(0.3)
-    stopped = api.post(f"{BASE}/{setup.campaign_id}/stop-calling")
+    stopped = api.post(f"{CAMPAIGNS}/{setup.campaign_id}/stop-calling")
     assert stopped.status_code == 200
     stopped_at = time.time()
 
@@ -289,7 +278,7 @@ def test_stop_during_the_hand_over_between_executions(api, engine):
     calls = engine.calls_for(setup.campaign_id)
     assert [c for c in calls if c["receivedAt"] > stopped_at] == []
     assert {c["phone"] for c in calls} == set(setup.phones[:2])
-    progress = status(api, setup.campaign_id)["progress"]
+    progress = calling_status(api, setup.campaign_id)["progress"]
     assert progress["status"] == "stopped"
     # The delayed hand-over found the run stopped and started no second execution.
     assert [e["name"].rsplit("-", 1)[-1] for e in executions_of(engine, progress["runId"])] == ["0001"]
@@ -297,14 +286,14 @@ def test_stop_during_the_hand_over_between_executions(api, engine):
 
 
 def test_stop_while_a_dial_is_being_retried(api, engine):
-    setup = new_campaign(api, 4)
+    setup = new_campaign(api, 4, first_phone=400)
     engine.set_fault(mode="error500", count=None)
 
-    start(api, setup)
+    start_calling(api, setup)
     wait_until(lambda: engine.calls_for(setup.campaign_id), timeout=20, what="the first attempt")
-    response = api.post(f"{BASE}/{setup.campaign_id}/stop-calling")
+    response = api.post(f"{CAMPAIGNS}/{setup.campaign_id}/stop-calling")
     assert response.status_code == 200
-    stop_answered = status(api, setup.campaign_id)
+    stop_answered = calling_status(api, setup.campaign_id)
     assert stop_answered["isRunning"] is False and stop_answered["progress"]["status"] == "stopped"
 
     time.sleep(2.5)
@@ -313,17 +302,17 @@ def test_stop_while_a_dial_is_being_retried(api, engine):
     assert {c["phone"] for c in calls} == {setup.phones[0]}
     assert len({c["headers"]["idempotency-key"] for c in calls}) == 1
     engine.clear_faults()
-    progress = status(api, setup.campaign_id)["progress"]
+    progress = calling_status(api, setup.campaign_id)["progress"]
     assert progress["status"] == "stopped"
     assert_exact_accounting(api, engine, setup, progress)
 
 
 def test_a_stopped_run_is_not_resumed_by_a_redrive(api, engine):
-    setup = new_campaign(api, 4)
-    start(api, setup, delay_ms=1000)
+    setup = new_campaign(api, 4, first_phone=400)
+    start_calling(api, setup, delay_ms=1000)
     wait_until(lambda: engine.calls_for(setup.campaign_id), timeout=20, what="the first dial")
-    assert api.post(f"{BASE}/{setup.campaign_id}/stop-calling").status_code == 200
-    progress = status(api, setup.campaign_id)["progress"]
+    assert api.post(f"{CAMPAIGNS}/{setup.campaign_id}/stop-calling").status_code == 200
+    progress = calling_status(api, setup.campaign_id)["progress"]
     before = engine.calls_for(setup.campaign_id)
 
     # Someone restarts the run's first execution from the console with its original input...
@@ -349,19 +338,23 @@ def test_a_stopped_run_is_not_resumed_by_a_redrive(api, engine):
 
     assert invoked["dialed"] is False and "stopped" in invoked["reason"]
     assert engine.calls_for(setup.campaign_id) == before
-    after = status(api, setup.campaign_id)["progress"]
+    after = calling_status(api, setup.campaign_id)["progress"]
     assert (after["status"], after["completedCalls"]) == ("stopped", progress["completedCalls"])
 
 
 def test_no_phone_number_appears_whole_in_the_functions_logs(api, engine):
     # Given a run whose calls fail and pause it, a single call and a rejected contact
-    setup = new_campaign(api, 3)
+    setup = new_campaign(api, 3, first_phone=400)
     engine.set_fault(mode="error500", count=None)
-    start(api, setup)
+    start_calling(api, setup)
     finished(api, engine, setup.campaign_id)
     engine.clear_faults()
-    api.post(f"{BASE}/{setup.campaign_id}/make-call", json={"contactId": "ct_0000000001", "agentId": setup.agent_id})
-    rejected = api.post(f"{BASE}/{setup.campaign_id}/contacts", json={"contacts": [{"name": "X", "phone": "+1202"}]})
+    api.post(
+        f"{CAMPAIGNS}/{setup.campaign_id}/make-call", json={"contactId": "ct_0000000001", "agentId": setup.agent_id}
+    )
+    rejected = api.post(
+        f"{CAMPAIGNS}/{setup.campaign_id}/contacts", json={"contacts": [{"name": "X", "phone": "+1202"}]}
+    )
     assert rejected.status_code == 400
 
     # When the functions' log records are read (Powertools' JSON lines)
@@ -384,24 +377,24 @@ def test_no_phone_number_appears_whole_in_the_functions_logs(api, engine):
 
 
 def test_the_provider_key_never_appears_in_logs_call_logs_responses_or_errors(api, engine):
-    setup = new_campaign(api, 2)
+    setup = new_campaign(api, 2, first_phone=400)
     answers: list[str] = []
     engine.set_fault(mode="error500", count=3)
-    start(api, setup)
+    start_calling(api, setup)
     finished(api, engine, setup.campaign_id)
     answers.append(
         api.post(
-            f"{BASE}/{setup.campaign_id}/make-call", json={"contactId": "ct_0000000001", "agentId": setup.agent_id}
+            f"{CAMPAIGNS}/{setup.campaign_id}/make-call", json={"contactId": "ct_0000000001", "agentId": setup.agent_id}
         ).text
     )
     answers.append(
         api.post(
-            f"{BASE}/{setup.campaign_id}/make-call", json={"contactId": "ct_0000000009", "agentId": setup.agent_id}
+            f"{CAMPAIGNS}/{setup.campaign_id}/make-call", json={"contactId": "ct_0000000009", "agentId": setup.agent_id}
         ).text
     )
-    answers.append(api.get(f"{BASE}/{setup.campaign_id}/calling-status").text)
-    answers.append(api.get(f"{BASE}/{setup.campaign_id}/call-logs", params={"limit": 100}).text)
-    answers.append(api.post(f"{BASE}/{setup.campaign_id}/start-calling", content=b"{").text)
+    answers.append(api.get(f"{CAMPAIGNS}/{setup.campaign_id}/calling-status").text)
+    answers.append(api.get(f"{CAMPAIGNS}/{setup.campaign_id}/call-logs", params={"limit": 100}).text)
+    answers.append(api.post(f"{CAMPAIGNS}/{setup.campaign_id}/start-calling", content=b"{").text)
     answers.append(httpx.get(f"{engine.dialer_url}/calls", timeout=10).text)
 
     # The key was really used: the provider accepted our calls.

@@ -140,9 +140,7 @@ def test_make_call_on_the_contact_the_run_is_dialing_is_a_409(
 
 
 def contacts_body(request: int, count: int = 500) -> dict[str, Any]:
-    return {
-        "contacts": [{"name": f"R{request:02d}-{i:03d}", "phone": f"+1202555{1000 + i:04d}"} for i in range(count)]
-    }
+    return {"contacts": [{"name": f"R{request:02d}-{i:03d}", "phone": f"+1202555{1000 + i:04d}"} for i in range(count)]}
 
 
 def test_concurrent_imports_are_each_all_or_nothing(quiet: Engine, api: httpx.Client, make_campaign: Any) -> None:
@@ -197,12 +195,16 @@ def test_concurrent_imports_are_each_all_or_nothing(quiet: Engine, api: httpx.Cl
             break
     # in order, no gap (a contact's id carries its position)
     assert [c["_id"] for c in listed] == [f"ct_{seq:010d}" for seq in range(1, total + 1)]
-    pages = quiet.aws_client("dynamodb").get_paginator("query").paginate(
-        TableName="MainTable",
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
-        ExpressionAttributeValues={":pk": {"S": keys.campaign_pk(CLIENT_A, cid)}, ":c": {"S": "CONTACT#"}},
-        ConsistentRead=True,
-        Select="COUNT",
+    pages = (
+        quiet.aws_client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName="MainTable",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
+            ExpressionAttributeValues={":pk": {"S": keys.campaign_pk(CLIENT_A, cid)}, ":c": {"S": "CONTACT#"}},
+            ConsistentRead=True,
+            Select="COUNT",
+        )
     )
     assert sum(p["Count"] for p in pages) == total  # nothing of a refused import is left, even unseen
     # each accepted import is one block in its own order, under the ids it answered

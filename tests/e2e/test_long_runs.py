@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Engine, running_engine, wait_until
-from tests.e2e.test_calling import BASE, executions_of, status
+from tests.e2e.conftest import CAMPAIGNS, Engine, calling_status, executions_of, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,11 +30,13 @@ def test_run_spans_executions_and_calls_everyone_once_in_order(small_pages_engin
         ).json()["data"]["_id"]
 
         assert (
-            api.post(f"{BASE}/{campaign}/start-calling", json={"agentId": agent, "delayBetweenCalls": 0}).status_code
+            api.post(
+                f"{CAMPAIGNS}/{campaign}/start-calling", json={"agentId": agent, "delayBetweenCalls": 0}
+            ).status_code
             == 200
         )
         final = wait_until(
-            lambda: (s := status(api, campaign))["progress"] and not s["isRunning"] and s,
+            lambda: (s := calling_status(api, campaign))["progress"] and not s["isRunning"] and s,
             timeout=60,
             what="the long run to finish",
             log=engine.log_path,
@@ -49,5 +50,5 @@ def test_run_spans_executions_and_calls_everyone_once_in_order(small_pages_engin
         executions = executions_of(engine, final["runId"])
         assert sorted(e["name"] for e in executions) == [f"{final['runId']}-{n:04d}" for n in (1, 2, 3)]
         assert {e["status"] for e in executions} == {"SUCCEEDED"}
-        logs = api.get(f"{BASE}/{campaign}/call-logs", params={"limit": 100}).json()["data"]["items"]
+        logs = api.get(f"{CAMPAIGNS}/{campaign}/call-logs", params={"limit": 100}).json()["data"]["items"]
         assert len(logs) == 14

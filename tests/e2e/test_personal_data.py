@@ -18,7 +18,16 @@ import httpx
 import pytest
 
 from campaign_calling.data import keys
-from tests.e2e.conftest import CLIENT_A, CampaignSetup, Engine, running_engine, wait_until
+from tests.e2e.conftest import (
+    CLIENT_A,
+    CampaignSetup,
+    Engine,
+    all_call_logs,
+    faults_cleared,
+    running_engine,
+    start_calling,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,18 +35,15 @@ BASE = "/api/v1/client/campaigns"
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def own_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     env = {"LOCAL_PARAMETER_OVERRIDES": "ContactsPageSize=2 PagesPerExecution=1 PauseAfterConsecutiveFailures=2"}
     with running_engine(tmp_path_factory.mktemp("personal-data"), env) as started:
         yield started
 
 
 @pytest.fixture
-def api(engine: Engine) -> Iterator[httpx.Client]:
-    engine.clear_faults()
-    with engine.client() as client:
-        yield client
-    engine.clear_faults()
+def engine(own_engine: Engine) -> Iterator[Engine]:
+    yield from faults_cleared(own_engine)
 
 
 def new_campaign(api: httpx.Client, first: int, contacts: int) -> tuple[CampaignSetup, list[str]]:
@@ -49,12 +55,6 @@ def new_campaign(api: httpx.Client, first: int, contacts: int) -> tuple[Campaign
     campaign = api.post("/api/v1/client/campaigns", json=body).json()["data"]
     phones = [f"+1202555{first + i:04d}" for i in range(contacts)]
     return CampaignSetup(campaign["_id"], agent["_id"], phones), names
-
-
-def start(api: httpx.Client, setup: CampaignSetup, delay_ms: int) -> None:
-    body = {"agentId": setup.agent_id, "delayBetweenCalls": delay_ms}
-    response = api.post(f"{BASE}/{setup.campaign_id}/start-calling", json=body)
-    assert response.status_code == 200, response.text
 
 
 def ended(api: httpx.Client, engine: Engine, campaign_id: str) -> dict[str, Any]:
@@ -104,17 +104,6 @@ def personal_data_in(text: str, names: list[str], phones: list[str]) -> list[str
     return sorted(set(found))
 
 
-def call_logs(api: httpx.Client, campaign_id: str) -> list[dict[str, Any]]:
-    logs, token = [], None
-    while True:
-        params = {"limit": 100} | ({"nextToken": token} if token else {})
-        page = api.get(f"{BASE}/{campaign_id}/call-logs", params=params).json()["data"]
-        logs += page["items"]
-        token = page["nextToken"]
-        if not token:
-            return logs
-
-
 def test_no_execution_history_holds_a_name_or_a_number(api, engine):
     # Given a campaign of 6 contacts whose run crosses hand-overs, whose first dial step
     # crashes after dialing on every attempt (so a Catch puts its error in the state and
@@ -123,7 +112,7 @@ def test_no_execution_history_holds_a_name_or_a_number(api, engine):
     engine.set_lambda_fault("DialContactFunction", "error-after", count=3)
     # When it runs, and the second contact is deleted (as a DELETE would) once its page was
     # loaded and before its turn (the first contact's crashes are retried seconds apart)
-    start(api, setup, delay_ms=1000)
+    start_calling(api, setup, delay_ms=1000)
     wait_until(lambda: engine.calls_for(setup.campaign_id), timeout=10, what="the first dial")
     second = {"pk": {"S": keys.campaign_pk(CLIENT_A, setup.campaign_id)}, "sk": {"S": keys.contact_sk(2)}}
     engine.aws_client("dynamodb").delete_item(TableName="MainTable", Key=second)
@@ -140,7 +129,7 @@ def test_no_execution_history_holds_a_name_or_a_number(api, engine):
     dialed = [c["phone"] for c in engine.calls_for(setup.campaign_id) if not c.get("idempotentReplay")]
     assert dialed == [setup.phones[0], *setup.phones[2:]]
     # And the call logs carry the names and numbers, read from the contacts
-    logs = {log["contactId"]: log for log in call_logs(api, setup.campaign_id)}
+    logs = {log["contactId"]: log for log in all_call_logs(api, setup.campaign_id)}
     assert len(logs) == 6
     for i in (0, 2, 3, 4, 5):
         log = logs[f"ct_{i + 1:010d}"]
@@ -157,7 +146,7 @@ def test_a_pause_reason_quoting_the_number_stays_out_of_the_history(api, engine)
     setup, names = new_campaign(api, 760, 4)
     engine.set_fault(mode="invalid-number", count=None)
     # When the run pauses after 2 failed calls in a row (StopExecution, with the reason)
-    start(api, setup, delay_ms=0)
+    start_calling(api, setup, delay_ms=0)
     progress = ended(api, engine, setup.campaign_id)
 
     # Then the reason names the error, the number masked
@@ -172,7 +161,7 @@ def test_a_pause_reason_quoting_the_number_stays_out_of_the_history(api, engine)
     history = histories(engine, progress["runId"])
     assert personal_data_in(history, names, setup.phones) == []
     # while the call logs keep the provider's words
-    logs = sorted(call_logs(api, setup.campaign_id), key=lambda log: log["contactId"])
+    logs = sorted(all_call_logs(api, setup.campaign_id), key=lambda log: log["contactId"])
     assert [log["error"] for log in logs] == [
         f"provider answered 400: The 'To' number {phone} is not a valid phone number." for phone in setup.phones[:2]
     ]

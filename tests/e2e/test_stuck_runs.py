@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CampaignSetup, Engine, wait_until
-from tests.e2e.test_calling import BASE, start, status
+from tests.e2e.conftest import CAMPAIGNS, CampaignSetup, Engine, calling_status, start_calling, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -38,11 +37,11 @@ def finaliser_results(engine: Engine, execution_arn: str) -> list[str]:
 
 
 def started_run(api: httpx.Client, engine: Engine, setup: CampaignSetup) -> tuple[str, str]:
-    response = start(api, setup, LONG_DELAY_MS)
+    response = start_calling(api, setup, LONG_DELAY_MS, expect=None)
     assert response.status_code == 200, response.text
     # The first contact is called at once, then the run waits a minute.
     wait_until(lambda: engine.calls_for(setup.campaign_id), timeout=15, what="the first call", log=engine.log_path)
-    running = status(api, setup.campaign_id)
+    running = calling_status(api, setup.campaign_id)
     assert running["isRunning"] is True
     run_id = running["progress"]["runId"]
     return run_id, current_execution(engine, run_id)["executionArn"]
@@ -58,7 +57,7 @@ def test_an_execution_stopped_outside_the_api_closes_its_run(api, engine, make_c
 
     # Then within seconds the run is over, as failed, saying why
     ended = wait_until(
-        lambda: not (s := status(api, setup.campaign_id))["isRunning"] and s,
+        lambda: not (s := calling_status(api, setup.campaign_id))["isRunning"] and s,
         timeout=10,
         what="the run to be closed by the execution finaliser",
         interval=0.2,
@@ -77,10 +76,12 @@ def test_an_execution_stopped_outside_the_api_closes_its_run(api, engine, make_c
     )
 
     # And the campaign can be started again
-    again = start(api, setup, 0)
+    again = start_calling(api, setup, 0, expect=None)
     assert again.status_code == 200, again.text
     finished = wait_until(
-        lambda: (s := status(api, setup.campaign_id))["progress"]["runId"] != run_id and not s["isRunning"] and s,
+        lambda: (
+            (s := calling_status(api, setup.campaign_id))["progress"]["runId"] != run_id and not s["isRunning"] and s
+        ),
         timeout=30,
         what="the second run to finish",
         interval=0.2,
@@ -95,7 +96,7 @@ def test_a_run_stopped_through_the_api_stays_stopped(api, engine, make_campaign)
     run_id, execution_arn = started_run(api, engine, setup)
 
     # When it is stopped through our API
-    stopped = api.post(f"{BASE}/{setup.campaign_id}/stop-calling")
+    stopped = api.post(f"{CAMPAIGNS}/{setup.campaign_id}/stop-calling")
     assert stopped.status_code == 200, stopped.text
 
     # Then its execution ends, the finaliser hears of it and leaves the run alone
@@ -114,6 +115,6 @@ def test_a_run_stopped_through_the_api_stays_stopped(api, engine, make_campaign)
         log=engine.log_path,
     )
     assert handled == ["run not running"]
-    progress = status(api, setup.campaign_id)["progress"]
+    progress = calling_status(api, setup.campaign_id)["progress"]
     assert (progress["runId"], progress["isRunning"]) == (run_id, False)
     assert (progress["status"], progress["reason"]) == ("stopped", "stopped by request")

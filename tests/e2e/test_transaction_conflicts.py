@@ -17,7 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CampaignSetup, Engine, running_engine, wait_until
+from tests.e2e.conftest import (
+    CampaignSetup,
+    Engine,
+    all_call_logs,
+    calling_status,
+    faults_cleared,
+    new_campaign,
+    running_engine,
+    start_calling,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -32,53 +42,11 @@ def busy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture
 def engine(busy: Engine) -> Iterator[Engine]:
-    busy.clear_faults()
-    yield busy
-    busy.clear_faults()
-
-
-@pytest.fixture
-def api(engine: Engine) -> Iterator[httpx.Client]:
-    with engine.client() as client:
-        yield client
-
-
-def new_campaign(api: httpx.Client, contacts: int) -> CampaignSetup:
-    phones = [f"+1202555{600 + i:04d}" for i in range(contacts)]
-    agent = api.post("/api/v1/client/agents", json={"name": "Txn", "providerAgentId": "assistant"})
-    assert agent.status_code == 201, agent.text
-    body = {"name": "Txn", "contacts": [{"name": f"T{i}", "phone": p} for i, p in enumerate(phones)]}
-    campaign = api.post(BASE, json=body)
-    assert campaign.status_code == 201, campaign.text
-    return CampaignSetup(campaign.json()["data"]["_id"], agent.json()["data"]["_id"], phones)
-
-
-def start(api: httpx.Client, setup: CampaignSetup, delay_ms: int = 0) -> None:
-    response = api.post(
-        f"{BASE}/{setup.campaign_id}/start-calling", json={"agentId": setup.agent_id, "delayBetweenCalls": delay_ms}
-    )
-    assert response.status_code == 200, response.text
-
-
-def status(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
-    response = api.get(f"{BASE}/{campaign_id}/calling-status")
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
+    yield from faults_cleared(busy)
 
 
 def progress_of(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
-    return status(api, campaign_id)["progress"]
-
-
-def call_logs(api: httpx.Client, campaign_id: str) -> list[dict[str, Any]]:
-    logs, token = [], None
-    while True:
-        params = {"limit": 100} | ({"nextToken": token} if token else {})
-        page = api.get(f"{BASE}/{campaign_id}/call-logs", params=params).json()["data"]
-        logs += page["items"]
-        token = page["nextToken"]
-        if not token:
-            return logs
+    return calling_status(api, campaign_id)["progress"]
 
 
 def placed(engine: Engine, campaign_id: str) -> Counter[str]:
@@ -90,7 +58,7 @@ def placed(engine: Engine, campaign_id: str) -> Counter[str]:
 
 def ended(api: httpx.Client, engine: Engine, campaign_id: str, timeout: float = 60) -> dict[str, Any]:
     return wait_until(
-        lambda: (s := status(api, campaign_id))["progress"] and not s["isRunning"] and s["progress"],
+        lambda: (s := calling_status(api, campaign_id))["progress"] and not s["isRunning"] and s["progress"],
         timeout=timeout,
         what="the run to end",
         interval=0.2,
@@ -107,7 +75,7 @@ def settled(api: httpx.Client, engine: Engine, setup: CampaignSetup) -> dict[str
         if any(c["status"] is None for c in calls):
             return None
         progress = progress_of(api, setup.campaign_id)
-        logs = call_logs(api, setup.campaign_id)
+        logs = all_call_logs(api, setup.campaign_id)
         return progress if len(logs) == len({c["phone"] for c in calls}) == progress["completedCalls"] else None
 
     progress = wait_until(every_call_logged, timeout=30, what="every dial to be logged", log=engine.log_path)
@@ -117,7 +85,7 @@ def settled(api: httpx.Client, engine: Engine, setup: CampaignSetup) -> dict[str
 
 
 def assert_exact_accounting(api: httpx.Client, engine: Engine, setup: CampaignSetup, progress: dict[str, Any]) -> None:
-    logs = [log for log in call_logs(api, setup.campaign_id) if log["runId"] == progress["runId"]]
+    logs = [log for log in all_call_logs(api, setup.campaign_id) if log["runId"] == progress["runId"]]
     assert progress["completedCalls"] == progress["successfulCalls"] + progress["failedCalls"] == len(logs)
     # One call log per contact, and nobody called twice.
     assert len({log["contactId"] for log in logs}) == len(logs)
@@ -132,8 +100,8 @@ def assert_exact_accounting(api: httpx.Client, engine: Engine, setup: CampaignSe
 
 @pytest.mark.parametrize("mode", ["transaction-conflict", "throttle"])
 def test_a_stop_during_dials_under_conflicts_stops_and_every_claimed_dial_is_counted(api, engine, mode):
-    setup = new_campaign(api, 10)
-    start(api, setup)
+    setup = new_campaign(api, 10, first_phone=600)
+    start_calling(api, setup)
     wait_until(lambda: len(engine.calls_for(setup.campaign_id)) >= 2, timeout=20, what="the first dials")
 
     # The next transactions on the progress table collide: the stop's, the dial's in flight.
@@ -143,7 +111,7 @@ def test_a_stop_during_dials_under_conflicts_stops_and_every_claimed_dial_is_cou
 
     assert response.status_code == 200, response.text  # never "campaign is not running"
     assert engine.faults() == []  # the stop went through every cancellation
-    answered = status(api, setup.campaign_id)
+    answered = calling_status(api, setup.campaign_id)
     assert (answered["isRunning"], answered["progress"]["status"]) == (False, "stopped")
 
     progress = settled(api, engine, setup)
@@ -161,8 +129,8 @@ def test_a_stop_during_dials_under_conflicts_stops_and_every_claimed_dial_is_cou
 def test_stops_at_many_moments_of_a_run_under_conflicts(api, engine):
     """Stops land at different points of the dial cycle (claim, provider, log)."""
     for attempt, after_calls in enumerate((1, 2, 3)):
-        setup = new_campaign(api, 6)
-        start(api, setup)
+        setup = new_campaign(api, 6, first_phone=600)
+        start_calling(api, setup)
         wait_until(lambda s=setup, n=after_calls: len(engine.calls_for(s.campaign_id)) >= n, timeout=20, what="dials")
         time.sleep(0.1 * attempt)
         engine.set_table_fault("ProgressTable", "transaction-conflict", count=2 + attempt)
@@ -176,8 +144,8 @@ def test_stops_at_many_moments_of_a_run_under_conflicts(api, engine):
 
 
 def test_a_stop_while_the_database_stays_busy_answers_503_then_stops(api, engine):
-    setup = new_campaign(api, 2)
-    start(api, setup, delay_ms=60_000)  # after the first call the run waits a minute
+    setup = new_campaign(api, 2, first_phone=600)
+    start_calling(api, setup, delay_ms=60_000)  # after the first call the run waits a minute
     wait_until(lambda: progress_of(api, setup.campaign_id)["completedCalls"] == 1, timeout=20, what="one call")
 
     engine.set_table_fault("ProgressTable", "throttle", count=8)
@@ -186,7 +154,7 @@ def test_a_stop_while_the_database_stays_busy_answers_503_then_stops(api, engine
     assert busy.status_code == 503
     assert busy.json()["success"] is False
     assert "busy" in busy.json()["message"] and "ThrottlingError" in busy.json()["message"]
-    assert status(api, setup.campaign_id)["isRunning"] is True  # nothing was written
+    assert calling_status(api, setup.campaign_id)["isRunning"] is True  # nothing was written
     assert [(f["table"], f["count"]) for f in engine.faults()] == [("ProgressTable", 2)]
 
     stopped = api.post(f"{BASE}/{setup.campaign_id}/stop-calling")
@@ -198,9 +166,9 @@ def test_a_stop_while_the_database_stays_busy_answers_503_then_stops(api, engine
 
 @pytest.mark.parametrize("log_conflicts", [3, 9], ids=["a-few", "more-than-one-transactions-attempts"])
 def test_a_dial_that_collides_with_the_stop_is_still_logged_and_counted(api, engine, log_conflicts):
-    setup = new_campaign(api, 3)
+    setup = new_campaign(api, 3, first_phone=600)
     engine.set_fault(mode="slow", count=1, latencyMs=1500)  # the first dial waits on the provider
-    start(api, setup)
+    start_calling(api, setup)
     wait_until(lambda: engine.calls_for(setup.campaign_id), timeout=20, what="the first dial")
 
     # The stop's transaction collides twice; then the dial's log-and-count transaction,
@@ -214,7 +182,7 @@ def test_a_dial_that_collides_with_the_stop_is_still_logged_and_counted(api, eng
     progress = settled(api, engine, setup)
     assert engine.faults() == []
     assert (progress["status"], progress["completedCalls"], progress["successfulCalls"]) == ("stopped", 1, 1)
-    (log,) = call_logs(api, setup.campaign_id)
+    (log,) = all_call_logs(api, setup.campaign_id)
     assert (log["phone"], log["outcome"]) == (setup.phones[0], "success")
     assert placed(engine, setup.campaign_id) == Counter(setup.phones[:1])
     assert_exact_accounting(api, engine, setup, progress)
@@ -228,10 +196,10 @@ def dial_invocations(engine: Engine) -> int:
 
 
 def test_a_dial_whose_log_cannot_be_written_is_settled_by_the_retry_once(api, engine):
-    setup = new_campaign(api, 3)
+    setup = new_campaign(api, 3, first_phone=600)
     engine.set_fault(mode="slow", count=1, latencyMs=1500)  # the first dial waits on the provider
     before = dial_invocations(engine)
-    start(api, setup)
+    start_calling(api, setup)
     wait_until(lambda: engine.calls_for(setup.campaign_id), timeout=20, what="the first dial")
 
     # The first dial's log-and-count transaction is cancelled until the step gives up
@@ -245,7 +213,7 @@ def test_a_dial_whose_log_cannot_be_written_is_settled_by_the_retry_once(api, en
     assert engine.faults() == []
     assert progress["status"] == "completed"
     assert (progress["completedCalls"], progress["successfulCalls"], progress["failedCalls"]) == (3, 2, 1)
-    logs = {log["phone"]: log for log in call_logs(api, setup.campaign_id)}
+    logs = {log["phone"]: log for log in all_call_logs(api, setup.campaign_id)}
     assert logs[setup.phones[0]]["outcome"] == "unknown"
     assert placed(engine, setup.campaign_id) == Counter(setup.phones)
     assert_exact_accounting(api, engine, setup, progress)
@@ -257,7 +225,7 @@ def test_a_dial_whose_log_cannot_be_written_is_settled_by_the_retry_once(api, en
 def test_creating_importing_and_starting_under_conflicts_count_exactly(api, engine):
     engine.set_table_fault("MainTable", "transaction-conflict", count=3)
     engine.set_table_fault("ProgressTable", "throttle", count=2)
-    setup = new_campaign(api, 4)
+    setup = new_campaign(api, 4, first_phone=600)
     assert engine.faults() == []
     more = [{"name": f"M{i}", "phone": f"+1202555{700 + i:04d}"} for i in range(3)]
     engine.set_table_fault("MainTable", "throttle", count=4)
@@ -266,7 +234,7 @@ def test_creating_importing_and_starting_under_conflicts_count_exactly(api, engi
     assert added.json()["data"]["totalContacts"] == 7
 
     engine.set_table_fault("MainTable", "transaction-conflict", count=2)
-    start(api, setup)
+    start_calling(api, setup)
     progress = ended(api, engine, setup.campaign_id)
 
     assert (progress["status"], progress["totalContacts"], progress["successfulCalls"]) == ("completed", 7, 7)

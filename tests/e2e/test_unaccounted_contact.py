@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Engine, running_engine, wait_until
+from tests.e2e.conftest import Engine, all_call_logs, faults_cleared, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -25,17 +25,14 @@ DELAY_MS = 4000  # a 3 s Wait between calls: time to arm the faults after the fi
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def own_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     with running_engine(tmp_path_factory.mktemp("unaccounted"), {"LOCAL_RETRY_INTERVALS": "fast"}) as started:
         yield started
 
 
 @pytest.fixture
-def api(engine: Engine) -> Iterator[httpx.Client]:
-    engine.clear_faults()
-    with engine.client() as client:
-        yield client
-    engine.clear_faults()
+def engine(own_engine: Engine) -> Iterator[Engine]:
+    yield from faults_cleared(own_engine)
 
 
 def new_campaign(api: httpx.Client, contacts: int) -> tuple[str, str, list[dict[str, Any]]]:
@@ -52,10 +49,6 @@ def ended(api: httpx.Client, engine: Engine, campaign_id: str) -> dict[str, Any]
         return data["progress"] if data["progress"] and not data["isRunning"] else None
 
     return wait_until(progress, timeout=90, what="the run to end", interval=0.2, log=engine.log_path)
-
-
-def call_logs(api: httpx.Client, campaign_id: str) -> list[dict[str, Any]]:
-    return api.get(f"{CAMPAIGNS}/{campaign_id}/call-logs", params={"limit": 100}).json()["data"]["items"]
 
 
 def test_a_contact_neither_dialed_nor_logged_fails_the_run_at_its_position(api, engine):
@@ -78,7 +71,7 @@ def test_a_contact_neither_dialed_nor_logged_fails_the_run_at_its_position(api, 
     assert f"contact {second} at position 1 was neither dialed nor logged" in progress["reason"]
     assert "ContactNotAccountedFor" in progress["reason"]
     # And what it counts is exactly what it logged: the first call
-    logs = call_logs(api, campaign_id)
+    logs = all_call_logs(api, campaign_id)
     assert [log["contactId"] for log in logs] == [contacts[0]["_id"]]
     assert progress["completedCalls"] == progress["successfulCalls"] + progress["failedCalls"] == len(logs) == 1
     # And its index is no further than the contacts it accounted for
@@ -115,4 +108,4 @@ def test_no_name_or_number_goes_into_the_failure(api, engine):
     for contact in contacts:
         assert contact["name"] not in failure["cause"] and contact["phone"] not in failure["cause"]
         assert contact["name"] not in progress["reason"] and contact["phone"] not in progress["reason"]
-    assert call_logs(api, campaign_id) == [] and engine.calls_for(campaign_id) == []
+    assert all_call_logs(api, campaign_id) == [] and engine.calls_for(campaign_id) == []
