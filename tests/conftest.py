@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from campaign_calling import config, wiring
+from campaign_calling.models import Progress
 from campaign_local.aws import LOCAL_AWS_ENV, create_resources, create_state_machines
 from campaign_local.lambdas import LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
@@ -83,3 +84,20 @@ def aws(template: Template, sim_dialer: SimDialer, monkeypatch: pytest.MonkeyPat
         _clear_caches()
         yield AwsWorld(template, resolver, LocalFunctions(template.functions()), sim_dialer, monkeypatch)
     _clear_caches()
+
+
+def new_progress(campaign_id: str, run_id: str, total: int, delay_ms: int = 2000) -> Progress:
+    """A run's progress as start-calling creates it: running, nothing called yet."""
+    return Progress(
+        campaignId=campaign_id,
+        runId=run_id,
+        totalContacts=total,
+        currentIndex=0,
+        completedCalls=0,
+        successfulCalls=0,
+        failedCalls=0,
+        startTime="2024-01-15T10:30:00.000Z",
+        isRunning=True,
+        status="running",
+        delayBetweenCalls=delay_ms,
+    )

@@ -22,7 +22,8 @@ from campaign_calling.data.campaigns import CONTACTS_PER_TRANSACTION, CampaignRe
 from campaign_calling.data.dynamo import encode_token
 from campaign_calling.data.runs import ClaimResult, RunRecord, RunRepository
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
-from campaign_calling.models import Agent, CallLog, ContactInput, Progress
+from campaign_calling.models import Agent, CallLog, ContactInput
+from tests.conftest import new_progress
 
 NOW = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z
 CLIENT = "client-a"
@@ -117,28 +118,12 @@ def campaign_with(repos: Repos, n: int, *, client: str = CLIENT, campaign_id: st
     return campaign_id
 
 
-def progress(campaign_id: str, run_id: str, total: int) -> Progress:
-    return Progress(
-        campaignId=campaign_id,
-        runId=run_id,
-        totalContacts=total,
-        currentIndex=0,
-        completedCalls=0,
-        successfulCalls=0,
-        failedCalls=0,
-        startTime="2024-01-15T10:30:00.000Z",
-        isRunning=True,
-        status="running",
-        delayBetweenCalls=2000,
-    )
-
-
 def start(repos: Repos, campaign_id: str, run_id: str, *, client: str = CLIENT) -> None:
     campaign = repos.campaigns.get(client, campaign_id, consistent=True)
     repos.runs.start_run(
         client,
         campaign_id,
-        progress(campaign_id, run_id, campaign.totalContacts),
+        new_progress(campaign_id, run_id, campaign.totalContacts),
         last_seq=campaign.nextContactSeq,
         agent_id="ag_1",
         execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:m:{run_id}-0001",
@@ -591,7 +576,7 @@ def test_start_run_conflicts_on_stale_contacts_or_an_unknown_campaign(repos: Rep
         repos.runs.start_run(
             CLIENT,
             "cmp_1",
-            progress("cmp_1", "run-1", 3),
+            new_progress("cmp_1", "run-1", 3),
             last_seq=stale.nextContactSeq,
             agent_id="a",
             execution_arn="e",
@@ -600,7 +585,7 @@ def test_start_run_conflicts_on_stale_contacts_or_an_unknown_campaign(repos: Rep
 
     with pytest.raises(Conflict):
         repos.runs.start_run(
-            CLIENT, "cmp_missing", progress("cmp_missing", "run-1", 0), last_seq=0, agent_id="a", execution_arn="e"
+            CLIENT, "cmp_missing", new_progress("cmp_missing", "run-1", 0), last_seq=0, agent_id="a", execution_arn="e"
         )
     with pytest.raises(NotFound):
         repos.runs.status_snapshot(CLIENT, "cmp_missing")
@@ -756,7 +741,7 @@ def test_status_snapshot_is_the_count_and_the_newest_run(repos: Repos) -> None:
 
 
 def test_run_record_expired() -> None:
-    p = progress("cmp_1", "run-1", 1)
+    p = new_progress("cmp_1", "run-1", 1)
     record = RunRecord(p, CLIENT, 1, None, None, expires_at=1_000)
     assert not record.expired(999_999)
     assert record.expired(1_000_000)

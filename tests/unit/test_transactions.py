@@ -30,6 +30,7 @@ from campaign_calling.data.runs import ClaimResult, RunRepository
 from campaign_calling.errors import Conflict, DependencyUnavailable
 from campaign_calling.models import CallLog, ContactInput, Progress
 from campaign_local import moto_patches
+from tests.conftest import new_progress
 
 NOW = 1_705_314_600_000
 CLIENT = "client-a"
@@ -216,19 +217,7 @@ def started_run(w: World, contacts: int = 2) -> None:
     w.runs.start_run(
         CLIENT,
         "cmp_1",
-        Progress(
-            campaignId="cmp_1",
-            runId="run-1",
-            totalContacts=campaign.totalContacts,
-            currentIndex=0,
-            completedCalls=0,
-            successfulCalls=0,
-            failedCalls=0,
-            startTime="2024-01-15T10:30:00.000Z",
-            isRunning=True,
-            status="running",
-            delayBetweenCalls=0,
-        ),
+        new_progress("cmp_1", "run-1", campaign.totalContacts, delay_ms=0),
         last_seq=campaign.nextContactSeq,
         agent_id="ag_1",
         execution_arn="arn:aws:states:us-east-1:123456789012:execution:m:run-1-0001",
