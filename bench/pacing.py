@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from bench.common import create_campaign, engine, median, phones, run_to_end
-from campaign_calling.logic.pacing import wait_state_seconds
+from campaign_calling.runs.pacing import wait_state_seconds
 
 DELAYS_MS = (500, 1000, 1500, 2000, 2999, 5000)
 DIAL_STEP = "DialContactFunction"

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from campaign_calling import config, wiring
+from campaign_calling import settings as app_settings
+from campaign_calling import wiring
 from campaign_calling.models import Progress
 from campaign_local.aws import LOCAL_AWS_ENV, create_resources, create_state_machines
 from campaign_local.lambdas import LocalFunctions
@@ -27,7 +28,7 @@ def template() -> Template:
 
 
 def _clear_caches() -> None:
-    config.get_settings.cache_clear()
+    app_settings.get_settings.cache_clear()
     for name in dir(wiring):
         cached = getattr(wiring, name)
         if hasattr(cached, "cache_clear"):
@@ -47,7 +48,7 @@ class AwsWorld:
 
     def use_function(self, logical_id: str) -> None:
         env = self.resolver.resolve(self.template.functions()[logical_id].environment)
-        for key in {f.alias for f in config.Settings.model_fields.values()}:
+        for key in {f.alias for f in app_settings.Settings.model_fields.values()}:
             self.monkeypatch.delenv(key, raising=False)
         for key, value in env.items():
             self.monkeypatch.setenv(key, str(value))

@@ -11,8 +11,8 @@ from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
 from campaign_api.responses import AgentCreated, AgentFound, errors, success
 from campaign_api.tenant import client_id
-from campaign_calling.log_masking import masked_json
 from campaign_calling.models import AgentInput
+from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.wiring import catalog_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked

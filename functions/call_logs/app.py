@@ -11,7 +11,7 @@ from campaign_api.envelope import ok, page
 from campaign_api.params import PageLimit, PageToken, ResourceId
 from campaign_api.responses import CallLogPageResponse, errors, success
 from campaign_api.tenant import client_id
-from campaign_calling.log_masking import masked_json
+from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.wiring import catalog_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked

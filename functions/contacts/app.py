@@ -11,8 +11,8 @@ from campaign_api.envelope import ok, page
 from campaign_api.params import IdempotencyKey, PageLimit, PageToken, ResourceId
 from campaign_api.responses import ContactPageResponse, ContactsAddedResponse, errors, success
 from campaign_api.tenant import client_id
-from campaign_calling.log_masking import masked_json
 from campaign_calling.models import ContactsInput
+from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.wiring import add_contacts_idempotency, catalog_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked

@@ -7,7 +7,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from campaign_calling.log_masking import masked_json
+from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.wiring import run_reconciler
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked

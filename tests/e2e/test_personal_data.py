@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from campaign_calling.data import keys
+from campaign_calling import keys
 from tests.e2e.conftest import (
     CLIENT_A,
     CampaignSetup,

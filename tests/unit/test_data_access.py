@@ -14,15 +14,14 @@ from typing import Any
 import boto3
 import pytest
 
-from campaign_calling import ids
-from campaign_calling.data import keys
-from campaign_calling.data.agents import AgentRepository
-from campaign_calling.data.call_logs import CallLogRepository
-from campaign_calling.data.campaigns import CONTACTS_PER_TRANSACTION, CampaignRepository
-from campaign_calling.data.dynamo import encode_token
-from campaign_calling.data.runs import ClaimResult, RunRecord, RunRepository
+from campaign_calling import ids, keys
+from campaign_calling.aws.dynamodb import encode_token
+from campaign_calling.calls.logs import CallLogRepository
+from campaign_calling.catalog.agents import AgentRepository
+from campaign_calling.catalog.campaigns import CONTACTS_PER_TRANSACTION, CampaignRepository
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
 from campaign_calling.models import Agent, CallLog, ContactInput
+from campaign_calling.runs.repository import ClaimResult, RunRecord, RunRepository
 from tests.conftest import new_progress
 
 NOW = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z

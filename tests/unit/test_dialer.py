@@ -8,8 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from campaign_calling.deadline import Deadline
-from campaign_calling.dialer import (
+from campaign_calling.calls.provider import (
     MAX_RETRY_AFTER_SECONDS,
     MIN_ATTEMPT_SECONDS,
     DialerClient,
@@ -19,6 +18,7 @@ from campaign_calling.dialer import (
     attempt_timeout,
     longest_dial_seconds,
 )
+from campaign_calling.deadline import Deadline
 from tests.conftest import TEST_API_KEY
 
 BASE_URL = "https://provider.example/api/"

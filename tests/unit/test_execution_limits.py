@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from campaign_calling.ids import MAX_CLIENT_ID_LENGTH, contact_id, new_run_id
-from campaign_calling.logic import execution_budget
-from campaign_calling.logic.execution_budget import HISTORY_EVENT_LIMIT, contacts_per_execution
-from campaign_calling.logic.pacing import wait_state_seconds
-from campaign_calling.logic.run_models import Cursor, Page, PageContact, RunAgent, RunContext, RunState
 from campaign_calling.models import MAX_DELAY_MS, AgentInput
+from campaign_calling.runs import budget
+from campaign_calling.runs.budget import HISTORY_EVENT_LIMIT, contacts_per_execution
+from campaign_calling.runs.models import Cursor, Page, PageContact, RunAgent, RunContext, RunState
+from campaign_calling.runs.pacing import wait_state_seconds
 from campaign_local.template import Template, find_template
 
 STATE_PAYLOAD_LIMIT = 256 * 1024
@@ -109,9 +109,9 @@ def worst_ending() -> int:
 def test_the_code_budget_covers_the_worst_case_of_the_asl() -> None:
     # Given the state machine as deployed, every Retry used up and every Catch taken
     # Then the numbers the page step budgets with are at least as large
-    assert execution_budget.WORST_EVENTS_PER_CONTACT >= worst_per_contact()
-    assert execution_budget.WORST_EVENTS_PER_PAGE >= worst_per_page()
-    assert execution_budget.WORST_EVENTS_PER_EXECUTION >= worst_ending()
+    assert budget.WORST_EVENTS_PER_CONTACT >= worst_per_contact()
+    assert budget.WORST_EVENTS_PER_PAGE >= worst_per_page()
+    assert budget.WORST_EVENTS_PER_EXECUTION >= worst_ending()
 
 
 def test_no_allowed_setting_can_exceed_the_history_limit() -> None:

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from campaign_calling import wiring
-from campaign_calling.data.runs import RunRepository
+from campaign_calling.calls.make_call import provider_key
 from campaign_calling.errors import Conflict
-from campaign_calling.logic.single_call import provider_key
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
+from campaign_calling.runs.repository import RunRepository
 from campaign_local.auth import as_api_gateway_claims, unsigned_token
 from campaign_local.lambdas import LambdaContext
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools import Logger
 
-from campaign_calling.log_masking import mask_phone, mask_phone_numbers, masked_json, redact_contact
+from campaign_calling.observability.log_masking import mask_phone, mask_phone_numbers, masked_json, redact_contact
 
 ROOT = Path(__file__).resolve().parents[2]
 

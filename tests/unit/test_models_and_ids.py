@@ -9,12 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from campaign_api.tenant import valid_client_id
-from campaign_calling import ids
+from campaign_calling import ids, keys
 from campaign_calling.clock import SystemClock, iso_from_ms
-from campaign_calling.config import ConfigurationError, Settings, load_settings
-from campaign_calling.data import keys
 from campaign_calling.errors import Forbidden
-from campaign_calling.logic.pacing import remaining_ms, wait_state_seconds
 from campaign_calling.models import (
     DEFAULT_DELAY_MS,
     MAX_CONTACTS_PER_REQUEST,
@@ -26,6 +23,8 @@ from campaign_calling.models import (
     StartCallingInput,
 )
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
+from campaign_calling.runs.pacing import remaining_ms, wait_state_seconds
+from campaign_calling.settings import ConfigurationError, Settings, load_settings
 
 # -- phone numbers -----------------------------------------------------------------------
 

@@ -15,10 +15,10 @@ import pytest
 
 from campaign_calling import wiring
 from campaign_calling.clock import SystemClock
-from campaign_calling.data.runs import ACTIVE_ATTRIBUTE, ACTIVE_RUNS_INDEX, ACTIVE_VALUE, RunRef
-from campaign_calling.logic.reconcile import MAX_REASON_LENGTH, ExecutionEnd, FinaliseResult, RunReconciler
-from campaign_calling.logic.run_models import RunState
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput, Progress
+from campaign_calling.runs.models import RunState
+from campaign_calling.runs.reconcile import MAX_REASON_LENGTH, ExecutionEnd, FinaliseResult, RunReconciler
+from campaign_calling.runs.repository import ACTIVE_ATTRIBUTE, ACTIVE_RUNS_INDEX, ACTIVE_VALUE, RunRef
 from campaign_local.template import Resolver, Template, find_template, state_machine_arn
 from campaign_local.watcher import ExecutionWatcher, Subscriptions, status_change_event
 

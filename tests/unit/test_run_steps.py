@@ -15,15 +15,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from campaign_calling import wiring
+from campaign_calling.calls.placing import CallPlacer
+from campaign_calling.calls.provider import DialerClient
 from campaign_calling.clock import SystemClock
-from campaign_calling.data.runs import ClaimResult, RunRepository
-from campaign_calling.dialer import DialerClient
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
-from campaign_calling.logic.dialing import DialRecorder, DialStep
-from campaign_calling.logic.execution_budget import contacts_per_execution
-from campaign_calling.logic.placing import CallPlacer
-from campaign_calling.logic.run_models import Cursor, PageContact, RunState
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
+from campaign_calling.runs.budget import contacts_per_execution
+from campaign_calling.runs.dial import DialRecorder, DialStep
+from campaign_calling.runs.models import Cursor, PageContact, RunState
+from campaign_calling.runs.repository import ClaimResult, RunRepository
 from campaign_local import moto_patches
 from tests.conftest import TEST_API_KEY, _clear_caches
 

@@ -16,9 +16,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from campaign_calling.errors import DependencyUnavailable
-from campaign_calling.log_masking import masked_json
 from campaign_calling.models import Contact
-from campaign_calling.task_errors import TaskFailure, without_data_in_errors
+from campaign_calling.observability.log_masking import masked_json
+from campaign_calling.observability.task_errors import TaskFailure, without_data_in_errors
 from campaign_local.template import Template, find_template
 
 NAME, PHONE = "Ada Lovelace", "+12025550100"

@@ -19,10 +19,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from campaign_calling.config import Settings
-from campaign_calling.data import keys
-from campaign_calling.data.runs import TTL_ATTRIBUTE
-from campaign_calling.logic.run_models import RunContext
+from campaign_calling import keys
+from campaign_calling.runs.models import RunContext
+from campaign_calling.runs.repository import TTL_ATTRIBUTE
+from campaign_calling.settings import Settings
 from campaign_local.http_api import http_api_event
 from campaign_local.lambdas import load_handler_module
 from campaign_local.template import FunctionSpec, Resolver, Template, find_template, state_machine_arn

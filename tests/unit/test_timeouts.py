@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from campaign_calling.dialer import MIN_ATTEMPT_SECONDS
-from campaign_calling.logic.dialing import longest_dial_step_seconds
-from campaign_calling.logic.single_call import CALL_LOG_RESERVE_SECONDS
+from campaign_calling.calls.make_call import CALL_LOG_RESERVE_SECONDS
+from campaign_calling.calls.provider import MIN_ATTEMPT_SECONDS
+from campaign_calling.runs.dial import longest_dial_step_seconds
 from campaign_local.template import Template, find_template
 
 TEMPLATE = Template(find_template(Path(__file__).resolve().parents[2]))

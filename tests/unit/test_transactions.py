@@ -18,17 +18,17 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from campaign_calling.data.campaigns import CampaignRepository
-from campaign_calling.data.dynamo import (
+from campaign_calling.aws.dynamodb import (
     CancellationKind,
     TransactionConditionFailed,
     Transactions,
     cancellation_codes,
     classify_cancellation,
 )
-from campaign_calling.data.runs import ClaimResult, RunRepository
+from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.errors import Conflict, DependencyUnavailable
 from campaign_calling.models import CallLog, ContactInput, Progress
+from campaign_calling.runs.repository import ClaimResult, RunRepository
 from campaign_local import moto_patches
 from tests.conftest import new_progress
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from campaign_calling.config import get_settings
 from campaign_calling.errors import Forbidden, Unauthorized
 from campaign_calling.ids import MAX_CLIENT_ID_LENGTH
+from campaign_calling.settings import get_settings
 
 _ABSENT = object()
 

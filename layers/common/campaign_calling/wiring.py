@@ -12,23 +12,23 @@ from typing import TYPE_CHECKING
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+from campaign_calling.aws.stepfunctions import WorkflowEngine
+from campaign_calling.calls.logs import CallLogRepository
+from campaign_calling.calls.make_call import SingleCallService
+from campaign_calling.calls.placing import CallPlacer
+from campaign_calling.calls.provider import DialerClient, SecretsManagerApiKey
+from campaign_calling.catalog.agents import AgentRepository
+from campaign_calling.catalog.campaigns import CampaignRepository
+from campaign_calling.catalog.service import CatalogService
 from campaign_calling.clock import SystemClock
-from campaign_calling.config import get_settings
-from campaign_calling.data.agents import AgentRepository
-from campaign_calling.data.call_logs import CallLogRepository
-from campaign_calling.data.campaigns import CampaignRepository
-from campaign_calling.data.runs import RunRepository
-from campaign_calling.dialer import DialerClient, SecretsManagerApiKey
 from campaign_calling.idempotency import IdempotentRequests
-from campaign_calling.logic.calling import CallingService
-from campaign_calling.logic.catalog import CatalogService
-from campaign_calling.logic.dialing import DialRecorder, DialStep
-from campaign_calling.logic.placing import CallPlacer
-from campaign_calling.logic.reconcile import ExecutionStatuses, RunReconciler
-from campaign_calling.logic.runs import RunSteps
-from campaign_calling.logic.single_call import SingleCallService
-from campaign_calling.logic.status import CallingStatusService
-from campaign_calling.workflow import WorkflowEngine
+from campaign_calling.runs.dial import DialRecorder, DialStep
+from campaign_calling.runs.lifecycle import CallingService
+from campaign_calling.runs.pages import RunSteps
+from campaign_calling.runs.reconcile import ExecutionStatuses, RunReconciler
+from campaign_calling.runs.repository import RunRepository
+from campaign_calling.runs.status import CallingStatusService
+from campaign_calling.settings import get_settings
 
 if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports them
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -8,19 +8,19 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from campaign_calling.aws.stepfunctions import WorkflowEngine
+from campaign_calling.calls.placing import CallPlacer, new_call_log
+from campaign_calling.calls.provider import longest_dial_seconds
+from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import Clock
-from campaign_calling.data.campaigns import CampaignRepository
-from campaign_calling.data.runs import ClaimResult, RunRepository
 from campaign_calling.deadline import Deadline
-from campaign_calling.dialer import longest_dial_seconds
 from campaign_calling.errors import DependencyUnavailable, NotFound
 from campaign_calling.ids import call_unique_id
-from campaign_calling.log_masking import redact_contact
-from campaign_calling.logic.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
-from campaign_calling.logic.placing import CallPlacer, new_call_log
-from campaign_calling.logic.run_models import DialOutcome, PageContact, RunContext
 from campaign_calling.models import CallLog, CallOutcome, Contact
-from campaign_calling.workflow import WorkflowEngine
+from campaign_calling.observability.log_masking import redact_contact
+from campaign_calling.runs.models import DialOutcome, PageContact, RunContext
+from campaign_calling.runs.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
+from campaign_calling.runs.repository import ClaimResult, RunRepository
 
 # Kept back from the function's remaining time for what follows the dial: the call log,
 # claim and counters in one transaction, and pausing a failing run (a read, a write, a

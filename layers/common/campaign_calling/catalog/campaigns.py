@@ -25,10 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from campaign_calling import ids
-from campaign_calling.clock import iso_from_ms
-from campaign_calling.data import keys
-from campaign_calling.data.dynamo import (
+from campaign_calling import ids, keys
+from campaign_calling.aws.dynamodb import (
     TransactionConditionFailed,
     Transactions,
     decode_token,
@@ -38,6 +36,7 @@ from campaign_calling.data.dynamo import (
     to_attr,
     to_attrs,
 )
+from campaign_calling.clock import iso_from_ms
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import Campaign, Contact, ContactInput
 

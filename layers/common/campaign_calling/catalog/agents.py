@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from campaign_calling.data import keys
-from campaign_calling.data.dynamo import from_attrs, to_attrs
+from campaign_calling import keys
+from campaign_calling.aws.dynamodb import from_attrs, to_attrs
 from campaign_calling.errors import NotFound
 from campaign_calling.models import Agent
 

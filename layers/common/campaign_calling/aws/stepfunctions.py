@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from campaign_calling.data.dynamo import error_code
+from campaign_calling.aws.dynamodb import error_code
 from campaign_calling.errors import DependencyUnavailable
 
 if TYPE_CHECKING:

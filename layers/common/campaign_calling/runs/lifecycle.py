@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from campaign_calling.aws.stepfunctions import WorkflowEngine, execution_arn, execution_name
+from campaign_calling.catalog.agents import AgentRepository
+from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import Clock, iso_from_ms
-from campaign_calling.data.agents import AgentRepository
-from campaign_calling.data.campaigns import CampaignRepository
-from campaign_calling.data.runs import RunRepository
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest
 from campaign_calling.ids import new_run_id
-from campaign_calling.logic.run_models import Cursor, RunAgent, RunContext, RunState
 from campaign_calling.models import Progress
-from campaign_calling.workflow import WorkflowEngine, execution_arn, execution_name
+from campaign_calling.runs.models import Cursor, RunAgent, RunContext, RunState
+from campaign_calling.runs.repository import RunRepository
 
 _START_RACES = 3
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from campaign_calling.calls.logs import CallLogRepository
+from campaign_calling.catalog.agents import AgentRepository
+from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import Clock, iso_from_ms
-from campaign_calling.data.agents import AgentRepository
-from campaign_calling.data.call_logs import CallLogRepository
-from campaign_calling.data.campaigns import CampaignRepository
 from campaign_calling.ids import new_agent_id, new_campaign_id
 from campaign_calling.models import Agent, AgentInput, CallLog, Campaign, CampaignInput, Contact, ContactInput
 

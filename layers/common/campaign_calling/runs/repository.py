@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from campaign_calling.clock import Clock, SystemClock, iso_from_ms
-from campaign_calling.data import keys
-from campaign_calling.data.dynamo import (
+from campaign_calling import keys
+from campaign_calling.aws.dynamodb import (
     TransactionConditionFailed,
     Transactions,
     error_code,
@@ -29,6 +28,7 @@ from campaign_calling.data.dynamo import (
     to_attr,
     to_attrs,
 )
+from campaign_calling.clock import Clock, SystemClock, iso_from_ms
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import CallLog, Progress, RunStatus
 

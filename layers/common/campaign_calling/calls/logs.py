@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from campaign_calling.data import keys
-from campaign_calling.data.dynamo import decode_token, encode_token, from_attrs, to_attr, to_attrs
-from campaign_calling.data.runs import call_log_item
+from campaign_calling import keys
+from campaign_calling.aws.dynamodb import decode_token, encode_token, from_attrs, to_attr, to_attrs
 from campaign_calling.models import CallLog
+from campaign_calling.runs.repository import call_log_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from campaign_calling.clock import Clock
-from campaign_calling.data.runs import RunRepository
 from campaign_calling.models import CallingStatus
+from campaign_calling.runs.repository import RunRepository
 
 
 class CallingStatusService:

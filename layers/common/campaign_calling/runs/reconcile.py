@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
+from campaign_calling.aws.dynamodb import error_code
+from campaign_calling.aws.stepfunctions import execution_name
 from campaign_calling.clock import Clock
-from campaign_calling.data.dynamo import error_code
-from campaign_calling.data.runs import RunRecord, RunRef, RunRepository
 from campaign_calling.errors import DependencyUnavailable, NotFound
-from campaign_calling.workflow import execution_name
+from campaign_calling.runs.repository import RunRecord, RunRef, RunRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

@@ -16,9 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from campaign_calling.data.dynamo import error_code
+from campaign_calling.aws.dynamodb import error_code
 from campaign_calling.errors import DomainError
-from campaign_calling.log_masking import mask_phone_numbers
+from campaign_calling.observability.log_masking import mask_phone_numbers
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

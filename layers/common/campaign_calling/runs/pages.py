@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from campaign_calling.aws.stepfunctions import WorkflowEngine, execution_arn, execution_name
+from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import Clock
-from campaign_calling.data.campaigns import CampaignRepository
-from campaign_calling.data.runs import RunRepository
-from campaign_calling.logic.execution_budget import contacts_per_execution
-from campaign_calling.logic.pacing import wait_state_seconds
-from campaign_calling.logic.run_models import Cursor, Page, PageContact, RunContext, RunState
-from campaign_calling.workflow import WorkflowEngine, execution_arn, execution_name
+from campaign_calling.runs.budget import contacts_per_execution
+from campaign_calling.runs.models import Cursor, Page, PageContact, RunContext, RunState
+from campaign_calling.runs.pacing import wait_state_seconds
+from campaign_calling.runs.repository import RunRepository
 
 
 class RunSteps:

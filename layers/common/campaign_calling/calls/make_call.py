@@ -6,16 +6,16 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from campaign_calling.calls.logs import CallLogRepository
+from campaign_calling.calls.placing import CallPlacer
+from campaign_calling.catalog.agents import AgentRepository
+from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import Clock
-from campaign_calling.data.agents import AgentRepository
-from campaign_calling.data.call_logs import CallLogRepository
-from campaign_calling.data.campaigns import CampaignRepository
-from campaign_calling.data.runs import RunRepository
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DeadlineExceeded, NotFound
 from campaign_calling.idempotency import IdempotentRequests
 from campaign_calling.ids import call_unique_id
-from campaign_calling.logic.placing import CallPlacer
+from campaign_calling.runs.repository import RunRepository
 
 # Kept back from the function's remaining time to write the call log and answer.
 CALL_LOG_RESERVE_SECONDS = 1.5

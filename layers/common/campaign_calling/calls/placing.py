@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from campaign_calling.calls.provider import DialerClient, DialRequest, DialResult
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.deadline import Deadline
-from campaign_calling.dialer import DialerClient, DialRequest, DialResult
 from campaign_calling.models import CallLog, CallOutcome, Contact
 
 

@@ -1,0 +1,1 @@
+"""Thin wrappers over the AWS services we use, one module per service."""

@@ -1,0 +1,1 @@
+"""Agents, campaigns and their contacts: what a client sets up before calling."""

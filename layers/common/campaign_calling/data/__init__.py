@@ -1,1 +1,0 @@
-"""Data access: DynamoDB items behind small repositories that speak in domain models."""

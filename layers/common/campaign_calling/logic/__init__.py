@@ -1,1 +1,0 @@
-"""Domain logic: one service per area, each taking its repositories and clients."""

@@ -1,0 +1,1 @@
+"""Keeping personal data out of logs and execution histories."""
