@@ -45,22 +45,10 @@ def attempt_timeout(seconds: float) -> httpx.Timeout:
 
 
 class ApiKeySource(Protocol):
+    """Where the API key comes from (in AWS, aws.secretsmanager.CachedSecret): asked on
+    every dial, so a rotated key is used as soon as the source has it."""
+
     def __call__(self) -> str: ...
-
-
-class SecretsManagerApiKey:
-    """The provider's API key from Secrets Manager through Powertools Parameters, cached."""
-
-    def __init__(self, secret_id: str, max_age_seconds: int) -> None:
-        self._secret_id = secret_id
-        self._max_age = max_age_seconds
-
-    def __call__(self) -> str:
-        from aws_lambda_powertools.utilities import parameters
-
-        # Powertools' overload says str, but a secret stored as SecretBinary comes back as bytes.
-        value: object = parameters.get_secret(self._secret_id, max_age=self._max_age)
-        return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,20 @@
+"""Secrets Manager: a secret's value, read through Powertools Parameters and cached."""
+
+from __future__ import annotations
+
+
+class CachedSecret:
+    """A secret string, fetched on first use and again once ``max_age_seconds`` have passed
+    (so a rotated value is picked up without a redeploy)."""
+
+    def __init__(self, secret_id: str, max_age_seconds: int) -> None:
+        self._secret_id = secret_id
+        self._max_age = max_age_seconds
+
+    def __call__(self) -> str:
+        # Imported here: only the functions that read a secret pay for Powertools Parameters.
+        from aws_lambda_powertools.utilities import parameters
+
+        # Powertools' overload says str, but a secret stored as SecretBinary comes back as bytes.
+        value: object = parameters.get_secret(self._secret_id, max_age=self._max_age)
+        return value.decode() if isinstance(value, bytes) else str(value)
