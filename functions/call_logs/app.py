@@ -7,7 +7,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok, page
+from campaign_api.envelope import ok
 from campaign_api.params import PageLimit, PageToken, ResourceId
 from campaign_api.responses import CallLogPageResponse, errors, success
 from campaign_api.tenant import client_id
@@ -34,8 +34,7 @@ def list_call_logs(
     limit: PageLimit = 50,
     nextToken: PageToken = None,
 ) -> dict[str, Any]:
-    logs, token = catalog_service().list_call_logs(client_id(app), id, limit, nextToken)
-    return ok(page(logs, token))
+    return ok(catalog_service().list_call_logs(client_id(app), id, limit, nextToken))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok, page
+from campaign_api.envelope import ok
 from campaign_api.params import IdempotencyKey, PageLimit, PageToken, ResourceId
 from campaign_api.responses import ContactPageResponse, ContactsAddedResponse, errors, success
 from campaign_api.tenant import client_id
@@ -48,8 +48,7 @@ def add_contacts(
     client = client_id(app)
 
     def add() -> dict[str, Any]:
-        added, total = catalog_service().add_contacts(client, id, body.contacts)
-        return ok({"campaignId": id, "added": len(added), "totalContacts": total, "contacts": added})
+        return ok(catalog_service().add_contacts(client, id, body.contacts))
 
     answer = add_contacts_idempotency().run(
         add,
@@ -76,8 +75,7 @@ def list_contacts(
     limit: PageLimit = 50,
     nextToken: PageToken = None,
 ) -> dict[str, Any]:
-    contacts, token = catalog_service().list_contacts(client_id(app), id, limit, nextToken)
-    return ok(page(contacts, token))
+    return ok(catalog_service().list_contacts(client_id(app), id, limit, nextToken))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

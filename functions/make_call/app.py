@@ -13,7 +13,7 @@ from campaign_api.responses import CallPlacedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import MakeCallInput
 from campaign_calling.observability.log_masking import masked_json
-from campaign_calling.wiring import single_call_service
+from campaign_calling.wiring import make_call_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
@@ -46,7 +46,7 @@ app = create_app(logger)
     },
 )
 def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
-    result = single_call_service().make_call(
+    call = make_call_service().make_call(
         client_id(app),
         id,
         body.contactId,
@@ -55,10 +55,8 @@ def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyK
         idempotency_key=idempotency_key,
         lambda_context=app.lambda_context,
     )
-    logger.info(
-        "single call placed", extra={"campaign_id": id, "unique_id": result["uniqueId"], "success": result["success"]}
-    )
-    return ok(result)
+    logger.info("single call placed", extra={"campaign_id": id, "unique_id": call.uniqueId, "success": call.success})
+    return ok(call)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

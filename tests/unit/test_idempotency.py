@@ -57,7 +57,7 @@ def setup_campaign(client: str = CLIENT) -> tuple[str, str, str]:
             contacts=[ContactInput(name="Jo", phone="+12025550123"), ContactInput(name="Al", phone="+12025550124")],
         ),
     )
-    contacts, _ = catalog.list_contacts(client, campaign.id, 10, None)
+    contacts = catalog.list_contacts(client, campaign.id, 10, None).items
     return campaign.id, contacts[0].id, agent.id
 
 
@@ -86,7 +86,7 @@ def test_make_call_repeated_with_one_key_places_one_call_and_answers_the_first_r
     expected = provider_key(CLIENT, campaign_id, contact_id, agent_id, "key-1")
     assert call["headers"]["idempotency-key"] == expected
     assert expected.startswith("manual:") and "key-1" not in expected
-    (log,), _ = wiring.catalog_service().list_call_logs(CLIENT, campaign_id, 10, None)
+    (log,) = wiring.catalog_service().list_call_logs(CLIENT, campaign_id, 10, None).items
     assert log.uniqueId == first[1]["data"]["uniqueId"]
 
 
@@ -118,7 +118,7 @@ def test_a_key_reused_for_another_request_is_refused_with_422(aws: Any) -> None:
     aws.use_function("MakeCallFunction")
     campaign_id, contact_id, agent_id = setup_campaign()
     assert make_call(aws, campaign_id, contact_id, agent_id, "key-2")[0] == 200
-    contacts, _ = wiring.catalog_service().list_contacts(CLIENT, campaign_id, 10, None)
+    contacts = wiring.catalog_service().list_contacts(CLIENT, campaign_id, 10, None).items
     status, body = make_call(aws, campaign_id, contacts[1].id, agent_id, "key-2")
     assert status == 422
     assert body == {
@@ -186,7 +186,7 @@ def test_make_call_on_the_contact_the_run_is_dialing_is_a_409(aws: Any) -> None:
     assert claimed == "claimed"
     # When make-call is sent for that contact, and for the other one
     status, body = make_call(aws, campaign_id, contact_id, agent_id, None)
-    contacts, _ = wiring.catalog_service().list_contacts(CLIENT, campaign_id, 10, None)
+    contacts = wiring.catalog_service().list_contacts(CLIENT, campaign_id, 10, None).items
     other = make_call(aws, campaign_id, contacts[1].id, agent_id, None)
     # Then the first is refused with 409 and nothing placed; the other contact is called
     assert status == 409

@@ -34,7 +34,7 @@ def test_a_call_without_time_left_to_dial_is_logged_failed_and_answered_504(aws:
     campaign = catalog.create_campaign(
         CLIENT, CampaignInput(name="C", contacts=[ContactInput(name="Jo", phone="+12025550123")])
     )
-    (contact,), _ = catalog.list_contacts(CLIENT, campaign.id, 10, None)
+    (contact,) = catalog.list_contacts(CLIENT, campaign.id, 10, None).items
 
     # When make-call's handler runs with 1 s left: less than the call log's reserve
     handler = aws.functions.handler("MakeCallFunction")
@@ -49,7 +49,7 @@ def test_a_call_without_time_left_to_dial_is_logged_failed_and_answered_504(aws:
         "Timed out before the telephony provider accepted the call: it was not placed (logged as failed)"
     )
     # and the call is logged, as failed: the provider was never asked
-    (log,), _ = catalog.list_call_logs(CLIENT, campaign.id, 10, None)
+    (log,) = catalog.list_call_logs(CLIENT, campaign.id, 10, None).items
     assert log.uniqueId == body["data"]["uniqueId"]
     assert log.outcome == "failed"
     assert log.error == "not dialed: no time left before the deadline"

@@ -158,7 +158,7 @@ def status(aws, campaign_id: str, client: str = CLIENT):
 
 def call_logs(aws, campaign_id: str):
     aws.use_function("CallLogsFunction")
-    logs, _ = wiring.catalog_service().list_call_logs(CLIENT, campaign_id, 100, None)
+    logs = wiring.catalog_service().list_call_logs(CLIENT, campaign_id, 100, None).items
     return logs
 
 
@@ -323,7 +323,11 @@ def test_contacts_added_after_the_start_are_not_in_the_run(aws) -> None:
     s = setup(aws, 2)
     state = start(aws, s)
     aws.use_function("ContactsFunction")
-    _, total = wiring.catalog_service().add_contacts(CLIENT, s.campaign_id, [ContactInput(name="Late", phone=phone(9))])
+    total = (
+        wiring.catalog_service()
+        .add_contacts(CLIENT, s.campaign_id, [ContactInput(name="Late", phone=phone(9))])
+        .totalContacts
+    )
     assert total == 3
     page = steps(aws, CONTACTS_PAGE_SIZE=100).load_page(state.run, state.cursor).page
     assert [c.contactId for c in page.contacts] == ["ct_0000000001", "ct_0000000002"]

@@ -8,7 +8,9 @@ request. The request itself (campaign id and body) is the record's payload hash:
 key with a different request is refused (IdempotencyKeyReused, 422), as the IETF draft
 "The Idempotency-Key HTTP Header Field" advises. Only what the operation returns is
 remembered: when it raises, Powertools deletes the record, so the answer was an error and
-a retry with the same key does the work again.
+a retry with the same key does the work again. An operation that returns a pydantic model
+names it (``answer_type``): the record holds the model as JSON and a repeat gets the model
+back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -29,6 +31,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
 
 from campaign_calling.errors import Conflict, DependencyUnavailable, IdempotencyKeyReused, InvalidRequest
 
@@ -41,6 +45,8 @@ MAX_KEY_LENGTH = 255
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 # Powertools' DynamoDB layer: partition key "id", TTL attribute "expiration".
 TTL_ATTRIBUTE = "expiration"
+
+Answer = TypeVar("Answer")
 
 
 def check_key(key: str | None) -> str | None:
@@ -65,14 +71,16 @@ class IdempotentRequests:
 
     def run(
         self,
-        fn: Callable[[], dict[str, Any]],
+        fn: Callable[[], Answer],
         *,
         client_id: str,
         key: str | None,
         request: dict[str, Any],
         lambda_context: Any = None,
-    ) -> dict[str, Any]:
-        """``fn()`` once per (client, key); without a key, every request is its own."""
+        answer_type: type[BaseModel] | None = None,
+    ) -> Answer:
+        """``fn()`` once per (client, key); without a key, every request is its own.
+        ``fn`` returns plain JSON data, or an instance of ``answer_type``."""
         if check_key(key) is None:
             return fn()
         # A config per request: it carries this invocation's context, from which Powertools
@@ -83,9 +91,10 @@ class IdempotentRequests:
             persistence_store=self._store,
             config=_config(lambda_context),
             key_prefix=self._operation,
+            output_serializer=PydanticSerializer(answer_type) if answer_type else None,
         )
         try:
-            answer: dict[str, Any] = once(idempotency={"clientId": client_id, "key": key, "request": request}, fn=fn)
+            answer: Answer = once(idempotency={"clientId": client_id, "key": key, "request": request}, fn=fn)
             return answer
         except IdempotencyAlreadyInProgressError as exc:
             raise Conflict(
@@ -112,5 +121,5 @@ def _config(lambda_context: Any) -> IdempotencyConfig:
     )
 
 
-def _call(*, idempotency: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _call(*, idempotency: dict[str, Any], fn: Callable[[], Answer]) -> Answer:
     return fn()

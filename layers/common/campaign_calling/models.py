@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -147,6 +147,41 @@ class CallLog(BaseModel):
     durationMs: int
 
 
-class Page(BaseModel):
-    items: list[Any]
+class ContactsAdded(BaseModel):
+    """What one add of contacts stored: the contacts in the order given, with their ids."""
+
+    campaignId: str
+    added: int
+    totalContacts: int
+    contacts: list[Contact]
+
+
+class CalledContact(BaseModel):
+    # By name or by "_id": a remembered answer (make-call's idempotency record) is read back.
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    name: str
+    phone: str
+
+
+class CallPlaced(BaseModel):
+    """A call placed outside a run (make-call): the provider took it, or refused it."""
+
+    success: bool
+    uniqueId: str
+    contact: CalledContact
+    timestamp: str
+    externalResponse: Any = None
+    # The contract shows ``error`` only on a call that failed.
+    error: str | None = Field(None, exclude_if=lambda error: error is None)
+
+
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    """One page of a list, and the token for the next one (None on the last page)."""
+
+    items: list[Item]
     nextToken: str | None = None

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+from campaign_calling.aws.secretsmanager import CachedSecret
 from campaign_calling.aws.stepfunctions import WorkflowEngine
 from campaign_calling.calls.logs import CallLogRepository
-from campaign_calling.calls.make_call import SingleCallService
+from campaign_calling.calls.make_call import MakeCallService
 from campaign_calling.calls.placing import CallPlacer
-from campaign_calling.calls.provider import DialerClient, SecretsManagerApiKey
+from campaign_calling.calls.provider import DialerClient
 from campaign_calling.catalog.agents import AgentRepository
 from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.catalog.service import CatalogService
@@ -95,7 +96,7 @@ def _placer() -> CallPlacer:
     settings = get_settings()
     dialer = DialerClient(
         settings.require("dialer_base_url"),
-        SecretsManagerApiKey(settings.require("dialer_api_key_secret"), settings.secret_cache_seconds),
+        CachedSecret(settings.require("dialer_api_key_secret"), settings.secret_cache_seconds),
         timeout_seconds=settings.dialer_timeout_seconds,
     )
     return CallPlacer(dialer, SystemClock())
@@ -126,12 +127,12 @@ def calling_status_service() -> CallingStatusService:
 
 
 @cache
-def single_call_service() -> SingleCallService:
-    return SingleCallService(
+def make_call_service() -> MakeCallService:
+    return MakeCallService(
         agents=_agents(),
         campaigns=_campaigns(),
         call_logs=_call_logs(),
-        runs=_runs(),
+        claims=_runs(),
         placer=_placer(),
         clock=SystemClock(),
         idempotency=make_call_idempotency(),

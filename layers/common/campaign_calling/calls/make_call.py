@@ -1,42 +1,99 @@
-"""Placing one call outside a run, through the same dial path as a run's calls."""
+"""Placing one call outside a run (make-call), through the same dial path as a run's calls."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from campaign_calling.calls.logs import CallLogRepository
+from pydantic import BaseModel
+
 from campaign_calling.calls.placing import CallPlacer
-from campaign_calling.catalog.agents import AgentRepository
-from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import Clock
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DeadlineExceeded, NotFound
-from campaign_calling.idempotency import IdempotentRequests
 from campaign_calling.ids import call_unique_id
-from campaign_calling.runs.repository import RunRepository
+from campaign_calling.models import Agent, CalledContact, CallLog, CallPlaced, Campaign, Contact
 
 # Kept back from the function's remaining time to write the call log and answer.
 CALL_LOG_RESERVE_SECONDS = 1.5
 
+Answer = TypeVar("Answer")
 
-class SingleCallService:
+
+# -- what make-call depends on (in AWS: the repositories, the placer, IdempotentRequests) ----
+
+
+class AgentReader(Protocol):
+    def get(self, client_id: str, agent_id: str) -> Agent: ...
+
+
+class CampaignReader(Protocol):
+    def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign: ...
+
+    def get_contact(
+        self, client_id: str, campaign_id: str, contact_id: str, *, consistent: bool = False
+    ) -> Contact: ...
+
+
+class CallLogWriter(Protocol):
+    def put(self, client_id: str, log: CallLog) -> None: ...
+
+
+class ClaimState(Protocol):
+    @property
+    def status(self) -> str: ...  # "dialing" while the run's call is under way
+
+
+class DialClaimReader(Protocol):
+    def get_claim(self, client_id: str, campaign_id: str, run_id: str, seq: int) -> ClaimState | None: ...
+
+
+class Idempotency(Protocol):
+    def run(
+        self,
+        fn: Callable[[], Answer],
+        *,
+        client_id: str,
+        key: str | None,
+        request: dict[str, Any],
+        lambda_context: Any = None,
+        answer_type: type[BaseModel] | None = None,
+    ) -> Answer: ...
+
+
+# -- what an Idempotency-Key answers again ---------------------------------------------------
+
+
+class TimedOut(BaseModel):
+    message: str
+    data: dict[str, str]
+
+
+class Attempt(BaseModel):
+    """The outcome a key remembers: the call, or the 504 of a call that may have been
+    placed (the same JSON as records written before this model existed)."""
+
+    call: CallPlaced | None = None
+    timedOut: TimedOut | None = None
+
+
+class MakeCallService:
     def __init__(
         self,
         *,
-        agents: AgentRepository,
-        campaigns: CampaignRepository,
-        call_logs: CallLogRepository,
-        runs: RunRepository,
+        agents: AgentReader,
+        campaigns: CampaignReader,
+        call_logs: CallLogWriter,
+        claims: DialClaimReader,
         placer: CallPlacer,
         clock: Clock,
-        idempotency: IdempotentRequests | None = None,
+        idempotency: Idempotency | None = None,
     ) -> None:
         self._agents = agents
         self._campaigns = campaigns
         self._call_logs = call_logs
-        self._runs = runs
+        self._claims = claims
         self._idempotency = idempotency
         self._placer = placer
         self._clock = clock
@@ -51,29 +108,30 @@ class SingleCallService:
         time_left_ms: Callable[[], int] | None = None,
         idempotency_key: str | None = None,
         lambda_context: Any = None,
-    ) -> dict[str, Any]:
+    ) -> CallPlaced:
         """Place the call and log it, once per ``idempotency_key`` (the client's
         Idempotency-Key): a repeat answers the first call's result, and a repeat of a call
         that timed out (504) answers that again, since the call may have been placed.
         Any other error is not remembered: nothing was placed, so a retry may place it."""
         if idempotency_key is None or self._idempotency is None:
             return self._answer(self._place(client_id, campaign_id, contact_id, agent_id, time_left_ms, None))
-        answer = self._idempotency.run(
+        attempt = self._idempotency.run(
             lambda: self._place(client_id, campaign_id, contact_id, agent_id, time_left_ms, idempotency_key),
             client_id=client_id,
             key=idempotency_key,
             request={"campaignId": campaign_id, "contactId": contact_id, "agentId": agent_id},
             lambda_context=lambda_context,
+            answer_type=Attempt,
         )
-        return self._answer(answer)
+        return self._answer(attempt)
 
     @staticmethod
-    def _answer(answer: dict[str, Any]) -> dict[str, Any]:
-        timed_out = answer.get("timedOut")
-        if timed_out:
-            raise DeadlineExceeded(timed_out["message"], timed_out["data"])
-        call: dict[str, Any] = answer["call"]
-        return call
+    def _answer(attempt: Attempt) -> CallPlaced:
+        if attempt.timedOut:
+            raise DeadlineExceeded(attempt.timedOut.message, attempt.timedOut.data)
+        if attempt.call is None:
+            raise ValueError("a remembered make-call answer holds neither a call nor a timeout")
+        return attempt.call
 
     def _place(
         self,
@@ -83,9 +141,9 @@ class SingleCallService:
         agent_id: str,
         time_left_ms: Callable[[], int] | None,
         idempotency_key: str | None,
-    ) -> dict[str, Any]:
-        """``{"call": ...}``, or ``{"timedOut": ...}`` when the provider may have taken the
-        call but did not answer in time; raises for anything that placed nothing."""
+    ) -> Attempt:
+        """The call, or the timeout of a call the provider may have taken without answering
+        in time; raises for anything that placed nothing."""
         deadline = (
             Deadline.from_remaining_ms(time_left_ms, reserve_seconds=CALL_LOG_RESERVE_SECONDS)
             if time_left_ms
@@ -97,7 +155,7 @@ class SingleCallService:
             raise NotFound("contact")  # written by an add that has not finished (or failed)
         agent = self._agents.get(client_id, agent_id)
         if campaign.isRunning and campaign.currentRunId:
-            claim = self._runs.get_claim(client_id, campaign_id, campaign.currentRunId, contact.seq)
+            claim = self._claims.get_claim(client_id, campaign_id, campaign.currentRunId, contact.seq)
             if claim is not None and claim.status == "dialing":
                 raise Conflict(
                     "the campaign's running run is calling this contact right now; try again after that call"
@@ -125,19 +183,18 @@ class SingleCallService:
                     "Timed out waiting for the telephony provider: the call may have been placed (logged as unknown)"
                 )
                 # Remembered under the Idempotency-Key: a retry must not place it again.
-                return {"timedOut": {"message": message, "data": {"uniqueId": log.uniqueId}}}
+                return Attempt(timedOut=TimedOut(message=message, data={"uniqueId": log.uniqueId}))
             message = "Timed out before the telephony provider accepted the call: it was not placed (logged as failed)"
             raise DeadlineExceeded(message, {"uniqueId": log.uniqueId})
-        result: dict[str, Any] = {
-            "success": log.outcome == "success",
-            "uniqueId": log.uniqueId,
-            "contact": {"_id": contact.id, "name": contact.name, "phone": contact.phone},
-            "timestamp": log.startedAt,
-            "externalResponse": log.externalResponse,
-        }
-        if log.error:
-            result["error"] = log.error
-        return {"call": result}
+        call = CallPlaced(
+            success=log.outcome == "success",
+            uniqueId=log.uniqueId,
+            contact=CalledContact(id=contact.id, name=contact.name, phone=contact.phone),
+            timestamp=log.startedAt,
+            externalResponse=log.externalResponse,
+            error=log.error,
+        )
+        return Attempt(call=call)
 
 
 def provider_key(

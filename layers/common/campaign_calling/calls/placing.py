@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
-from campaign_calling.calls.provider import DialerClient, DialRequest, DialResult
+from campaign_calling.calls.provider import DialRequest, DialResult
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.models import CallLog, CallOutcome, Contact
@@ -16,8 +16,16 @@ class PlacedCall(NamedTuple):
     deadline_exceeded: bool
 
 
+class Dialer(Protocol):
+    """The telephony provider as placing sees it (in AWS, calls.provider.DialerClient)."""
+
+    def prepare(self) -> None: ...
+
+    def dial(self, request: DialRequest, deadline: Deadline | None = None) -> DialResult: ...
+
+
 class CallPlacer:
-    def __init__(self, dialer: DialerClient, clock: Clock) -> None:
+    def __init__(self, dialer: Dialer, clock: Clock) -> None:
         self._dialer = dialer
         self._clock = clock
 

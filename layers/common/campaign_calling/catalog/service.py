@@ -2,21 +2,61 @@
 
 from __future__ import annotations
 
-from campaign_calling.calls.logs import CallLogRepository
-from campaign_calling.catalog.agents import AgentRepository
-from campaign_calling.catalog.campaigns import CampaignRepository
+from collections.abc import Sequence
+from typing import Protocol
+
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.ids import new_agent_id, new_campaign_id
-from campaign_calling.models import Agent, AgentInput, CallLog, Campaign, CampaignInput, Contact, ContactInput
+from campaign_calling.models import (
+    Agent,
+    AgentInput,
+    CallLog,
+    Campaign,
+    CampaignInput,
+    Contact,
+    ContactInput,
+    ContactsAdded,
+    Page,
+)
+
+# -- what the catalog depends on (in AWS: catalog.agents, catalog.campaigns, calls.logs) -----
+
+
+class AgentStore(Protocol):
+    def create(self, client_id: str, agent: Agent) -> Agent: ...
+
+    def get(self, client_id: str, agent_id: str) -> Agent: ...
+
+
+class CampaignStore(Protocol):
+    def create(
+        self, client_id: str, campaign_id: str, name: str, now_ms: int, contacts: Sequence[ContactInput] = ()
+    ) -> Campaign: ...
+
+    def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign: ...
+
+    def add_contacts(
+        self, client_id: str, campaign_id: str, contacts: Sequence[ContactInput], now_ms: int
+    ) -> tuple[list[Contact], int]: ...
+
+    def list_contacts(
+        self, client_id: str, campaign_id: str, limit: int, token: str | None
+    ) -> tuple[list[Contact], str | None]: ...
+
+
+class CallLogReader(Protocol):
+    def list(
+        self, client_id: str, campaign_id: str, limit: int, token: str | None
+    ) -> tuple[list[CallLog], str | None]: ...
 
 
 class CatalogService:
     def __init__(
         self,
         *,
-        agents: AgentRepository,
-        campaigns: CampaignRepository,
-        call_logs: CallLogRepository,
+        agents: AgentStore,
+        campaigns: CampaignStore,
+        call_logs: CallLogReader,
         clock: Clock,
     ) -> None:
         self._agents = agents
@@ -44,17 +84,16 @@ class CatalogService:
     def get_campaign(self, client_id: str, campaign_id: str) -> Campaign:
         return self._campaigns.get(client_id, campaign_id)
 
-    def add_contacts(self, client_id: str, campaign_id: str, contacts: list[ContactInput]) -> tuple[list[Contact], int]:
-        return self._campaigns.add_contacts(client_id, campaign_id, contacts, self._clock.now_ms())
+    def add_contacts(self, client_id: str, campaign_id: str, contacts: Sequence[ContactInput]) -> ContactsAdded:
+        added, total = self._campaigns.add_contacts(client_id, campaign_id, contacts, self._clock.now_ms())
+        return ContactsAdded(campaignId=campaign_id, added=len(added), totalContacts=total, contacts=added)
 
-    def list_contacts(
-        self, client_id: str, campaign_id: str, limit: int, token: str | None
-    ) -> tuple[list[Contact], str | None]:
+    def list_contacts(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> Page[Contact]:
         # An unknown campaign is a 404 there, not an empty page.
-        return self._campaigns.list_contacts(client_id, campaign_id, limit, token)
+        contacts, next_token = self._campaigns.list_contacts(client_id, campaign_id, limit, token)
+        return Page[Contact](items=contacts, nextToken=next_token)
 
-    def list_call_logs(
-        self, client_id: str, campaign_id: str, limit: int, token: str | None
-    ) -> tuple[list[CallLog], str | None]:
-        self._campaigns.get(client_id, campaign_id)
-        return self._call_logs.list(client_id, campaign_id, limit, token)
+    def list_call_logs(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> Page[CallLog]:
+        self._campaigns.get(client_id, campaign_id)  # an unknown campaign is a 404, not an empty page
+        logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token)
+        return Page[CallLog](items=logs, nextToken=next_token)
