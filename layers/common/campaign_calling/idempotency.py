@@ -48,6 +48,9 @@ TTL_ATTRIBUTE = "expiration"
 
 Answer = TypeVar("Answer")
 
+STILL_IN_PROGRESS = "a request with this Idempotency-Key is still in progress; try again once it has answered"
+KEY_REUSED = "this Idempotency-Key was already used for a different request; use a new key"
+
 
 def check_key(key: str | None) -> str | None:
     """The header's value, or InvalidRequest when it cannot be a key."""
@@ -97,13 +100,9 @@ class IdempotentRequests:
             answer: Answer = once(idempotency={"clientId": client_id, "key": key, "request": request}, fn=fn)
             return answer
         except IdempotencyAlreadyInProgressError as exc:
-            raise Conflict(
-                "a request with this Idempotency-Key is still in progress; try again once it has answered"
-            ) from exc
+            raise Conflict(STILL_IN_PROGRESS) from exc
         except IdempotencyValidationError as exc:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different request; use a new key"
-            ) from exc
+            raise IdempotencyKeyReused(KEY_REUSED) from exc
         except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as exc:
             # Powertools' errors name the hashed key only, never the request.
             logger.warning("idempotency store failed: %r (cause: %r)", exc, exc.__cause__)

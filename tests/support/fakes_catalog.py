@@ -1,0 +1,216 @@
+"""In-memory stand-ins for the catalog's stores (agents, campaigns with their contacts, call
+logs) and a fixed clock, keeping the promises the DynamoDB repositories keep: tenant
+isolation, contacts numbered in the order added, all-or-nothing adds, one add at a time,
+pages with tokens that only page the list they came from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from campaign_calling import ids
+from campaign_calling.catalog.campaigns import BUSY
+from campaign_calling.catalog.service import CatalogService
+from campaign_calling.clock import iso_from_ms
+from campaign_calling.errors import Conflict, InvalidRequest, NotFound
+from campaign_calling.models import Agent, CallLog, Campaign, Contact, ContactInput
+
+NOW_MS = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z
+
+
+class FixedClock:
+    """Time stands still until a test moves it."""
+
+    def __init__(self, now_ms: int = NOW_MS) -> None:
+        self.now = now_ms
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+
+
+class InMemoryAgents:
+    def __init__(self) -> None:
+        self._agents: dict[tuple[str, str], Agent] = {}
+
+    def create(self, client_id: str, agent: Agent) -> Agent:
+        if (client_id, agent.id) in self._agents:
+            raise AssertionError(f"agent {agent.id} stored twice")  # DynamoDB's condition refuses it
+        self._agents[client_id, agent.id] = agent
+        return agent
+
+    def get(self, client_id: str, agent_id: str) -> Agent:
+        try:
+            return self._agents[client_id, agent_id]
+        except KeyError:
+            raise NotFound("agent") from None
+
+
+class InMemoryCampaigns:
+    """Campaigns and their contacts. ``fail_next_write`` makes the next create or add fail
+    with that error, storing nothing; ``hold_adds`` makes adds of a campaign answer 409 as
+    when another add keeps it busy; ``write_unpublished`` leaves contacts past the
+    campaign's visibility mark, as an add that crashed does."""
+
+    def __init__(self) -> None:
+        self._campaigns: dict[tuple[str, str], Campaign] = {}
+        self._contacts: dict[tuple[str, str], dict[int, Contact]] = {}
+        self.fail_next_write: Exception | None = None
+        self._held: set[tuple[str, str]] = set()
+
+    # -- what the services use ---------------------------------------------------------------
+
+    def create(
+        self, client_id: str, campaign_id: str, name: str, now_ms: int, contacts: Sequence[ContactInput] = ()
+    ) -> Campaign:
+        self._maybe_fail()
+        stored = _numbered(contacts, first_seq=1, now_ms=now_ms)
+        campaign = Campaign(
+            id=campaign_id,
+            name=name,
+            totalContacts=len(stored),
+            isRunning=False,
+            createdAt=iso_from_ms(now_ms),
+            nextContactSeq=len(stored),
+        )
+        self._campaigns[client_id, campaign_id] = campaign
+        self._contacts[client_id, campaign_id] = {c.seq: c for c in stored}
+        return campaign
+
+    def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign:
+        try:
+            return self._campaigns[client_id, campaign_id]
+        except KeyError:
+            raise NotFound("campaign") from None
+
+    def add_contacts(
+        self, client_id: str, campaign_id: str, contacts: Sequence[ContactInput], now_ms: int
+    ) -> tuple[list[Contact], int]:
+        campaign = self.get(client_id, campaign_id)
+        if (client_id, campaign_id) in self._held:
+            raise Conflict(BUSY)
+        self._maybe_fail()
+        stored = _numbered(contacts, first_seq=campaign.nextContactSeq + 1, now_ms=now_ms)
+        self._contacts[client_id, campaign_id].update({c.seq: c for c in stored})
+        total = campaign.totalContacts + len(stored)
+        self._campaigns[client_id, campaign_id] = campaign.model_copy(
+            update={"totalContacts": total, "nextContactSeq": campaign.nextContactSeq + len(stored)}
+        )
+        return stored, total
+
+    def get_contact(self, client_id: str, campaign_id: str, contact_id: str, *, consistent: bool = False) -> Contact:
+        seq = ids.contact_seq(contact_id)
+        found = self._contacts.get((client_id, campaign_id), {}).get(seq) if seq is not None else None
+        if found is None:
+            raise NotFound("contact")
+        return found
+
+    def list_contacts(
+        self, client_id: str, campaign_id: str, limit: int, token: str | None
+    ) -> tuple[list[Contact], str | None]:
+        last_seq = self.get(client_id, campaign_id).nextContactSeq
+        after = int(_position(token, "contacts", client_id, campaign_id) or 0)
+        visible = sorted(
+            (c for seq, c in self._contacts[client_id, campaign_id].items() if after < seq <= last_seq),
+            key=lambda c: c.seq,
+        )
+        page = visible[:limit]
+        more = len(visible) > limit
+        return page, (_token("contacts", client_id, campaign_id, page[-1].seq) if more else None)
+
+    # -- what tests arrange ------------------------------------------------------------------
+
+    def hold_adds(self, client_id: str, campaign_id: str) -> None:
+        self._held.add((client_id, campaign_id))
+
+    def write_unpublished(self, client_id: str, campaign_id: str, contacts: Sequence[ContactInput]) -> list[Contact]:
+        campaign = self.get(client_id, campaign_id)
+        stored = _numbered(contacts, first_seq=campaign.nextContactSeq + 1, now_ms=0)
+        self._contacts[client_id, campaign_id].update({c.seq: c for c in stored})
+        return stored
+
+    def mark_running(self, client_id: str, campaign_id: str, run_id: str) -> None:
+        campaign = self.get(client_id, campaign_id)
+        self._campaigns[client_id, campaign_id] = campaign.model_copy(
+            update={"isRunning": True, "currentRunId": run_id, "lastRunStatus": "running"}
+        )
+
+    def stored_contacts(self, client_id: str, campaign_id: str) -> list[Contact]:
+        """Every contact stored, visible or not."""
+        return sorted(self._contacts.get((client_id, campaign_id), {}).values(), key=lambda c: c.seq)
+
+    def _maybe_fail(self) -> None:
+        error, self.fail_next_write = self.fail_next_write, None
+        if error is not None:
+            raise error
+
+
+class InMemoryCallLogs:
+    """Call logs of a campaign, newest first (uniqueIds start with the epoch milliseconds)."""
+
+    def __init__(self) -> None:
+        self._logs: dict[tuple[str, str], dict[str, CallLog]] = {}
+
+    def put(self, client_id: str, log: CallLog) -> None:
+        logs = self._logs.setdefault((client_id, log.campaignId), {})
+        if log.uniqueId in logs:
+            raise AssertionError(f"call log {log.uniqueId} stored twice")  # DynamoDB's condition refuses it
+        logs[log.uniqueId] = log
+
+    def list(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> tuple[list[CallLog], str | None]:
+        after = _position(token, "calls", client_id, campaign_id)
+        newest_first = sorted(self._logs.get((client_id, campaign_id), {}), reverse=True)
+        remaining = [u for u in newest_first if after is None or u < after]
+        page = remaining[:limit]
+        more = len(remaining) > limit
+        logs = [self._logs[client_id, campaign_id][u] for u in page]
+        return logs, (_token("calls", client_id, campaign_id, page[-1]) if more else None)
+
+    def all(self, client_id: str, campaign_id: str) -> list[CallLog]:
+        return self.list(client_id, campaign_id, 10_000, None)[0]
+
+
+@dataclass
+class FakeCatalog:
+    """The catalog's stores in memory and a fixed clock; ``service()`` is the real CatalogService."""
+
+    clock: FixedClock = field(default_factory=FixedClock)
+    agents: InMemoryAgents = field(default_factory=InMemoryAgents)
+    campaigns: InMemoryCampaigns = field(default_factory=InMemoryCampaigns)
+    call_logs: InMemoryCallLogs = field(default_factory=InMemoryCallLogs)
+
+    def service(self) -> CatalogService:
+        return CatalogService(agents=self.agents, campaigns=self.campaigns, call_logs=self.call_logs, clock=self.clock)
+
+
+def contact_inputs(n: int, prefix: str = "C") -> list[ContactInput]:
+    """``n`` contacts named C1..Cn, with distinct valid numbers."""
+    return [ContactInput(name=f"{prefix}{i}", phone=f"+1202555{i:04d}") for i in range(1, n + 1)]
+
+
+def _numbered(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) -> list[Contact]:
+    return [
+        Contact(id=ids.contact_id(seq), name=c.name, phone=c.phone, seq=seq, createdAt=iso_from_ms(now_ms))
+        for seq, c in enumerate(contacts, start=first_seq)
+    ]
+
+
+def _token(kind: str, client_id: str, campaign_id: str, position: object) -> str:
+    return json.dumps([kind, client_id, campaign_id, position])
+
+
+def _position(token: str | None, kind: str, client_id: str, campaign_id: str) -> Any:
+    """Where the page of ``token`` ended; InvalidRequest for a token of any other list."""
+    if token is None:
+        return None
+    try:
+        token_kind, token_client, token_campaign, position = json.loads(token)
+    except (ValueError, TypeError):
+        raise InvalidRequest("nextToken is not valid") from None
+    if [token_kind, token_client, token_campaign] != [kind, client_id, campaign_id]:
+        raise InvalidRequest("nextToken is not valid")
+    return position
