@@ -16,7 +16,7 @@ from campaign_calling.calls.provider import DialRequest, DialResult
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, IdempotencyKeyReused
 from campaign_calling.idempotency import KEY_REUSED, STILL_IN_PROGRESS, check_key
-from tests.support.fakes_catalog import FakeCatalog
+from tests.support.fakes_catalog import FakeCatalog, FixedClock
 
 Answer = TypeVar("Answer")
 
@@ -63,10 +63,13 @@ def not_dialed_at_deadline() -> DialResult:
 
 class ScriptedDialer:
     """The provider as placing sees it: each dial gets the next scripted answer (the last
-    one repeats); every request and the deadline it was given are kept."""
+    one repeats) and, given a clock, takes ``takes_ms``; every request and the deadline it
+    was given are kept."""
 
-    def __init__(self, *answers: DialResult) -> None:
+    def __init__(self, *answers: DialResult, clock: FixedClock | None = None, takes_ms: int = 0) -> None:
         self._answers = list(answers) or [accepted()]
+        self._clock = clock
+        self._takes_ms = takes_ms
         self.requests: list[DialRequest] = []
         self.deadlines: list[Deadline | None] = []
         self.prepared = 0
@@ -77,6 +80,8 @@ class ScriptedDialer:
     def dial(self, request: DialRequest, deadline: Deadline | None = None) -> DialResult:
         self.requests.append(request)
         self.deadlines.append(deadline)
+        if self._clock is not None:
+            self._clock.advance(self._takes_ms)
         return self._answers[min(len(self.requests), len(self._answers)) - 1]
 
 
