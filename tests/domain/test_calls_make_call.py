@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from campaign_calling.calls.make_call import CALL_LOG_RESERVE_SECONDS, provider_key
+from campaign_calling.calls.make_call import CALL_LOG_RESERVE_SECONDS, Attempt, provider_key
 from campaign_calling.errors import Conflict, DeadlineExceeded, IdempotencyKeyReused, InvalidRequest, NotFound
 from campaign_calling.models import AgentInput, CallPlaced, CampaignInput
 from tests.support.fakes_calls import (
@@ -230,3 +230,23 @@ def test_given_a_campaign_of_another_client_when_make_call_then_404() -> None:
     s = Setup(calls)
     with pytest.raises(NotFound, match="campaign not found"):
         calls.service().make_call("client-b", s.campaign_id, s.contact_ids[0], s.agent_id)
+
+
+def test_given_a_record_kept_before_answers_were_models_when_read_back_then_it_is_the_same_answer() -> None:
+    # Given make-call's answers as records kept them (the contact's id as "_id", no error)
+    call = {
+        "success": True,
+        "uniqueId": "aidial-1705314600000-abcdef",
+        "contact": {"_id": "ct_0000000001", "name": "C1", "phone": "+12025550001"},
+        "timestamp": "2024-01-15T10:30:00.000Z",
+        "externalResponse": {"id": "call_1"},
+    }
+    timed_out = {"message": "Timed out waiting for the telephony provider", "data": {"uniqueId": "aidial-1-x"}}
+    # When they are read back
+    placed = Attempt.model_validate({"call": call})
+    late = Attempt.model_validate({"timedOut": timed_out})
+    # Then the call answers as it did, and the timeout is the same 504
+    assert placed.call is not None
+    assert placed.call.model_dump(mode="json", by_alias=True) == call
+    assert late.timedOut is not None
+    assert (late.timedOut.message, late.timedOut.data) == (timed_out["message"], timed_out["data"])

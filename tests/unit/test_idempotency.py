@@ -1,6 +1,8 @@
 """Idempotency-Key through the real handlers (moto, the template's IdempotencyTable, the
-simulated provider): a repeat answers the first result and does nothing again; keys are
-per client; a key reused for another request is refused; errors are not remembered."""
+simulated provider): what Powertools' idempotency and its DynamoDB records give. A repeat
+answers the first result (read back from the record) and does nothing again; keys are per
+client; a key reused for another request is refused; errors are not remembered. make-call's
+own rules on fakes: tests/domain/test_calls_make_call.py."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -16,7 +17,6 @@ from campaign_calling import wiring
 from campaign_calling.calls.make_call import provider_key
 from campaign_calling.errors import Conflict
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
-from campaign_calling.runs.repository import RunRepository
 from campaign_local.auth import as_api_gateway_claims, unsigned_token
 from campaign_local.lambdas import LambdaContext
 
@@ -90,16 +90,6 @@ def test_make_call_repeated_with_one_key_places_one_call_and_answers_the_first_r
     assert log.uniqueId == first[1]["data"]["uniqueId"]
 
 
-def test_make_call_without_a_key_places_a_call_per_request(aws: Any) -> None:
-    aws.use_function("MakeCallFunction")
-    campaign_id, contact_id, agent_id = setup_campaign()
-    answers = [make_call(aws, campaign_id, contact_id, agent_id, None) for _ in range(2)]
-    assert [status for status, _ in answers] == [200, 200]
-    keys = [c["headers"]["idempotency-key"] for c in provider_calls(aws)]
-    assert len(keys) == 2 and keys[0] != keys[1]
-    assert keys == [f"manual:{body['data']['uniqueId']}" for _, body in answers]
-
-
 def test_one_key_is_one_clients_only(aws: Any) -> None:
     # Given two clients with a campaign each
     aws.use_function("MakeCallFunction")
@@ -126,16 +116,6 @@ def test_a_key_reused_for_another_request_is_refused_with_422(aws: Any) -> None:
         "message": "this Idempotency-Key was already used for a different request; use a new key",
     }
     assert len(provider_calls(aws)) == 1
-
-
-def test_a_key_that_cannot_be_a_key_is_a_400(aws: Any) -> None:
-    aws.use_function("MakeCallFunction")
-    campaign_id, contact_id, agent_id = setup_campaign()
-    for bad in ["x" * 256, "has space", "é"]:
-        status, body = make_call(aws, campaign_id, contact_id, agent_id, bad)
-        assert status == 400, bad
-        assert body["success"] is False
-    assert provider_calls(aws) == []
 
 
 def test_errors_are_not_remembered(aws: Any) -> None:
@@ -167,34 +147,6 @@ def test_a_request_still_in_progress_answers_409(aws: Any) -> None:
     assert requests.run(inner, client_id=CLIENT, key="k", request={"a": 1}) == {"n": 1}
     assert len(seen) == 1
     assert requests.run(lambda: {"n": 3}, client_id=CLIENT, key="k", request={"a": 1}) == {"n": 1}
-
-
-def test_make_call_on_the_contact_the_run_is_dialing_is_a_409(aws: Any) -> None:
-    # Given a running run of the campaign that is dialing its first contact
-    aws.use_function("StartCallingFunction")
-    campaign_id, contact_id, agent_id = setup_campaign()
-    started = wiring.calling_service().start(CLIENT, campaign_id, agent_id, 2000)
-    runs = RunRepository(
-        boto3.client("dynamodb"),
-        main_table=aws.resolver.ref("MainTable"),
-        progress_table=aws.resolver.ref("ProgressTable"),
-        call_logs_table=aws.resolver.ref("CallLogsTable"),
-    )
-    claimed = runs.claim_dial(
-        CLIENT, campaign_id, started.run_id, seq=1, index=0, unique_id="aidial-0000000000001-abcdef", now_ms=1
-    )
-    assert claimed == "claimed"
-    # When make-call is sent for that contact, and for the other one
-    status, body = make_call(aws, campaign_id, contact_id, agent_id, None)
-    contacts = wiring.catalog_service().list_contacts(CLIENT, campaign_id, 10, None).items
-    other = make_call(aws, campaign_id, contacts[1].id, agent_id, None)
-    # Then the first is refused with 409 and nothing placed; the other contact is called
-    assert status == 409
-    assert body["message"] == (
-        "the campaign's running run is calling this contact right now; try again after that call"
-    )
-    assert other[0] == 200
-    assert len(provider_calls(aws)) == 1
 
 
 def test_adding_contacts_twice_with_one_key_stores_them_once(aws: Any) -> None:
