@@ -731,7 +731,8 @@ def test_every_checkov_skip_gives_its_reason() -> None:
 
 def test_the_layers_ship_nothing_the_runtime_has_and_ship_compiled() -> None:
     """The python3.13 runtime brings boto3 and botocore: a copy in the layer would shadow
-    them. aws-xray-sdk (the Tracer) asks for botocore, so it goes in without its dependencies."""
+    them. aws-xray-sdk (the Tracer) asks for botocore, Powertools for jmespath: both go in
+    without their dependencies."""
     common = ROOT / "layers" / "common"
     # Given the common layer's requirements
     names = {
@@ -740,9 +741,11 @@ def test_the_layers_ship_nothing_the_runtime_has_and_ship_compiled() -> None:
         for line in (common / file).read_text().splitlines()
         if line.split("#")[0].strip()
     }
-    # Then no SDK is in them, and the X-Ray SDK comes without its dependencies
-    assert names.isdisjoint({"boto3", "botocore", "s3transfer"})
-    assert "aws-xray-sdk" in (common / "requirements-no-deps.txt").read_text()
+    # Then nothing of the runtime's SDK is in them, and what would pull it in comes alone
+    assert names.isdisjoint({"boto3", "botocore", "s3transfer", "jmespath"})
+    no_deps = (common / "requirements-no-deps.txt").read_text()
+    assert "aws-xray-sdk" in no_deps
+    assert "aws-lambda-powertools" in no_deps
     # And every layer is built by its own Makefile, which compiles it (Lambda cannot cache bytecode)
     for logical_id, resource in TEMPLATE.resources.items():
         if resource["Type"] != "AWS::Serverless::LayerVersion":
