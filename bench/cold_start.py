@@ -37,6 +37,11 @@ from campaign_local.template import Template, find_template
 REPEATS = 7
 LIMIT = 1.5  # x `import boto3` alone
 _TIMED = "import importlib, time; t = time.perf_counter(); importlib.import_module({module!r}); print((time.perf_counter() - t) * 1000)"
+_STACK = (
+    "import time; t = time.perf_counter(); import boto3; from pydantic import BaseModel; "
+    "from aws_lambda_powertools import Logger, Tracer; Tracer(patch_modules=('botocore',)); "
+    "print((time.perf_counter() - t) * 1000)"
+)
 # What Lambda sets in every function's environment (values that matter at import time).
 _LAMBDA_ENV = {
     "AWS_REGION": "eu-west-1",
@@ -84,10 +89,18 @@ def run() -> dict[str, Any]:
         runs[logical_id] = ([python, "-c", _TIMED.format(module=module)], env, task)
     boto3_env = {**_LAMBDA_ENV, "LAMBDA_TASK_ROOT": str(work)}
     boto3_cmd = [python, "-c", _TIMED.format(module="boto3")]
+    # The floor of this stack: what every handler imports before any code of ours.
+    stack_env = {
+        **boto3_env,
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "PYTHONPATH": str(layer_dirs["CommonLayer"] / "python"),
+    }
+    stack_cmd = [python, "-c", _STACK]
 
-    times: dict[str, list[float]] = {name: [] for name in ["boto3", *runs]}
+    times: dict[str, list[float]] = {name: [] for name in ["boto3", "stack", *runs]}
     for _ in range(REPEATS):
         times["boto3"].append(_ms(boto3_cmd, boto3_env, work))
+        times["stack"].append(_ms(stack_cmd, stack_env, work))
         for name, (cmd, env, cwd) in runs.items():
             times[name].append(_ms(cmd, env, cwd))
     boto3_ms = statistics.median(times["boto3"])
@@ -101,7 +114,8 @@ def run() -> dict[str, Any]:
         }
         flag = "" if import_ms <= LIMIT * boto3_ms else f"  OVER {LIMIT} x"
         print(f"   {name}: {import_ms:.1f} ms, {import_ms / boto3_ms:.2f} x boto3{flag}")
-    print(f"   import boto3 alone: {boto3_ms:.1f} ms")
+    stack_ms = statistics.median(times["stack"])
+    print(f"   import boto3 alone: {boto3_ms:.1f} ms; with pydantic, Powertools and X-Ray: {stack_ms:.1f} ms")
     over = sorted(name for name, f in functions.items() if f["importMs"] > LIMIT * boto3_ms)
     return {
         "command": "make bench RECORD=1 ONLY=cold_start  (python -m bench --record cold_start)",
@@ -110,6 +124,8 @@ def run() -> dict[str, Any]:
         f"Makefiles for {host_platform}, the code as `sam build` copies it, tracing {tracing}, no bytecode "
         "written (read-only file system); layer sizes as deployed (python3.13 arm64, unzipped and zipped)",
         "importBoto3Ms": round(boto3_ms, 1),
+        "stackMs": round(stack_ms, 1),
+        "stack": "boto3, pydantic's BaseModel, Powertools' Logger and a Tracer patching botocore (X-Ray SDK)",
         "limitRatio": LIMIT,
         "functions": functions,
         "overLimit": over,

@@ -168,6 +168,14 @@ def _cold_start(r: dict[str, Any]) -> list[str]:
         "",
         r["setup"] + f". `import boto3` alone: **{r['importBoto3Ms']} ms**; the limit is {limit} x that.",
         "",
+    ]
+    if "stackMs" in r:
+        lines += [
+            f"The stack alone ({r['stack']}), before any code of ours: {r['stackMs']} ms, "
+            f"{r['stackMs'] / r['importBoto3Ms']:.2f} x.",
+            "",
+        ]
+    lines += [
         "| function | handler import (ms) | x boto3 alone | within the limit | code (bytes) |",
         "| --- | ---: | ---: | :---: | ---: |",
     ]
