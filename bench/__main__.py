@@ -33,12 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     results, doc = report.destination(args.record)
+    failures: list[str] = []
     for name in args.names or list(BENCHMARKS):
         print(f"== {name}", flush=True)
-        report.save(name, BENCHMARKS[name](), results)
+        result = BENCHMARKS[name]()
+        report.save(name, result, results)
+        failures += result.get("failures", [])  # a limit the issue sets, e.g. the cold start's
     path = report.write_markdown(results, doc)
     print(f"results in {results}/, summary in {path}")
-    return 0
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -162,18 +162,27 @@ def _pacing(r: dict[str, Any]) -> list[str]:
 
 
 def _cold_start(r: dict[str, Any]) -> list[str]:
+    limit = r.get("limitRatio", 1.5)
     lines = [
         "## Cold start and package size",
         "",
-        r["setup"] + f". `import boto3` alone: **{r['importBoto3Ms']} ms**.",
+        r["setup"] + f". `import boto3` alone: **{r['importBoto3Ms']} ms**; the limit is {limit} x that.",
         "",
-        "| function | handler import (ms) | over boto3 alone (ms) | code (bytes) |",
-        "| --- | ---: | ---: | ---: |",
+    ]
+    if "stackMs" in r:
+        lines += [
+            f"The stack alone ({r['stack']}), before any code of ours: {r['stackMs']} ms, "
+            f"{r['stackMs'] / r['importBoto3Ms']:.2f} x.",
+            "",
+        ]
+    lines += [
+        "| function | handler import (ms) | x boto3 alone | within the limit | code (bytes) |",
+        "| --- | ---: | ---: | :---: | ---: |",
     ]
     for name, f in r["functions"].items():
-        lines.append(
-            f"| {name} | {f['importMs']} | {round(f['importMs'] - r['importBoto3Ms'], 1)} | {f['codeBytes']:,} |"
-        )
+        ratio = f.get("ratio", round(f["importMs"] / r["importBoto3Ms"], 2))
+        within = "yes" if ratio <= limit else "**no**"
+        lines.append(f"| {name} | {f['importMs']} | {ratio:.2f} | {within} | {f['codeBytes']:,} |")
     lines += ["", "| layer | unzipped (MB) | zipped (MB) |", "| --- | ---: | ---: |"]
     for name, layer in r["layers"].items():
         lines.append(f"| {name} | {layer['unzippedBytes'] / 1e6:.1f} | {layer['zippedBytes'] / 1e6:.1f} |")

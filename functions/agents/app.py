@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,10 +13,11 @@ from campaign_api.responses import AgentCreated, AgentFound, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import AgentInput
 from campaign_calling.observability.log_masking import masked_json
+from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.wiring import catalog_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
-tracer = Tracer()
+tracer = handler_tracer()
 app = create_app(logger)
 
 

@@ -2,17 +2,18 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
+from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.runs.models import Cursor, RunContext
 from campaign_calling.wiring import run_steps
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
-tracer = Tracer()
+tracer = handler_tracer()
 
 
 class ContinueEvent(BaseModel):

@@ -3,15 +3,16 @@ its run unless the run already ended or has moved on to a newer execution."""
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from campaign_calling.observability.log_masking import masked_json
+from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.wiring import run_reconciler
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
-tracer = Tracer()
+tracer = handler_tracer()
 
 
 class ExecutionDetail(BaseModel):

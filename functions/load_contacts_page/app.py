@@ -2,16 +2,17 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
+from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.runs.models import RunState
 from campaign_calling.wiring import run_steps
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
-tracer = Tracer()
+tracer = handler_tracer()
 
 
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation

@@ -729,13 +729,28 @@ def test_every_checkov_skip_gives_its_reason() -> None:
     assert unargued == []
 
 
-def test_the_layer_ships_one_consistent_sdk() -> None:
-    """aws-xray-sdk (Tracer) pulls botocore into the layer, where it would shadow the
-    runtime's and pair it with the runtime's boto3: the layer pins both, to one version."""
-    pins = {}
-    for line in (ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines():
-        match = re.fullmatch(r"(boto3|botocore)==([\d.]+)", line.split("#")[0].strip())
-        if match:
-            pins[match.group(1)] = match.group(2)
-    assert set(pins) == {"boto3", "botocore"}
-    assert pins["boto3"] == pins["botocore"]
+def test_the_layers_ship_nothing_the_runtime_has_and_ship_compiled() -> None:
+    """The python3.13 runtime brings boto3 and botocore: a copy in the layer would shadow
+    them. aws-xray-sdk (the Tracer) asks for botocore, Powertools for jmespath: both go in
+    without their dependencies."""
+    common = ROOT / "layers" / "common"
+    # Given the common layer's requirements
+    names = {
+        re.split(r"[<>=\[ ]", line.split("#")[0].strip())[0].lower()
+        for file in ("requirements.txt", "requirements-no-deps.txt")
+        for line in (common / file).read_text().splitlines()
+        if line.split("#")[0].strip()
+    }
+    # Then nothing of the runtime's SDK is in them, and what would pull it in comes alone
+    assert names.isdisjoint({"boto3", "botocore", "s3transfer", "jmespath"})
+    no_deps = (common / "requirements-no-deps.txt").read_text()
+    assert "aws-xray-sdk" in no_deps
+    assert "aws-lambda-powertools" in no_deps
+    # And every layer is built by its own Makefile, which compiles it (Lambda cannot cache bytecode)
+    for logical_id, resource in TEMPLATE.resources.items():
+        if resource["Type"] != "AWS::Serverless::LayerVersion":
+            continue
+        assert resource["Metadata"]["BuildMethod"] == "makefile"
+        makefile = (ROOT / resource["Properties"]["ContentUri"] / "Makefile").read_text()
+        assert f"build-{logical_id}:" in makefile
+        assert "compileall" in makefile

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import phonenumbers
-
 # Digits and the usual separators only: letters (vanity numbers) and extensions would be
 # silently rewritten or dropped by the parser, and we would dial something else.
 _DIALABLE = re.compile(r"\+[0-9 ().\-]+")
@@ -21,6 +19,8 @@ def to_e164(raw: str) -> str:
     National formats are refused: a campaign can span countries, and guessing a region
     would dial the wrong person.
     """
+    import phonenumbers  # its metadata loads on the first number, not in every cold start
+
     raw = raw.strip()
     if not _DIALABLE.fullmatch(raw):
         raise InvalidPhoneNumber(f"'{raw}' is not an international phone number (+<country code><number>)")

@@ -10,30 +10,29 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from campaign_calling.aws.secretsmanager import CachedSecret
-from campaign_calling.aws.stepfunctions import WorkflowEngine
-from campaign_calling.calls.logs import CallLogRepository
-from campaign_calling.calls.make_call import MakeCallService
-from campaign_calling.calls.placing import CallPlacer
-from campaign_calling.calls.provider import DialerClient
-from campaign_calling.catalog.agents import AgentRepository
-from campaign_calling.catalog.campaigns import CampaignRepository
-from campaign_calling.catalog.service import CatalogService
 from campaign_calling.clock import SystemClock
-from campaign_calling.idempotency import IdempotentRequests
-from campaign_calling.runs.dial import DialRecorder, DialStep
-from campaign_calling.runs.lifecycle import CallingService
-from campaign_calling.runs.pages import RunSteps
-from campaign_calling.runs.reconcile import ExecutionStatuses, RunReconciler
-from campaign_calling.runs.repository import RunRepository
-from campaign_calling.runs.status import CallingStatusService
 from campaign_calling.settings import get_settings
 
+# The services are imported by the factories that build them: a function loads only the
+# modules (and libraries: httpx, Powertools' idempotency) of the services it uses.
 if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports them
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_stepfunctions import SFNClient
+
+    from campaign_calling.calls.logs import CallLogRepository
+    from campaign_calling.calls.make_call import MakeCallService
+    from campaign_calling.calls.placing import CallPlacer
+    from campaign_calling.catalog.agents import AgentRepository
+    from campaign_calling.catalog.campaigns import CampaignRepository
+    from campaign_calling.catalog.service import CatalogService
+    from campaign_calling.idempotency import IdempotentRequests
+    from campaign_calling.runs.dial import DialRecorder, DialStep
+    from campaign_calling.runs.lifecycle import CallingService
+    from campaign_calling.runs.pages import RunSteps
+    from campaign_calling.runs.reconcile import RunReconciler
+    from campaign_calling.runs.repository import RunRepository
+    from campaign_calling.runs.status import CallingStatusService
 
 
 @cache
@@ -47,10 +46,14 @@ def _stepfunctions() -> SFNClient:
 
 
 def _agents() -> AgentRepository:
+    from campaign_calling.catalog.agents import AgentRepository
+
     return AgentRepository(_dynamodb(), get_settings().require("main_table"))
 
 
 def _campaigns() -> CampaignRepository:
+    from campaign_calling.catalog.campaigns import CampaignRepository
+
     settings = get_settings()
     return CampaignRepository(
         _dynamodb(), settings.require("main_table"), progress_table=settings.require("progress_table")
@@ -58,10 +61,14 @@ def _campaigns() -> CampaignRepository:
 
 
 def _call_logs() -> CallLogRepository:
+    from campaign_calling.calls.logs import CallLogRepository
+
     return CallLogRepository(_dynamodb(), get_settings().require("call_logs_table"))
 
 
 def _runs() -> RunRepository:
+    from campaign_calling.runs.repository import RunRepository
+
     settings = get_settings()
     return RunRepository(
         _dynamodb(),
@@ -75,6 +82,10 @@ def _runs() -> RunRepository:
 def _idempotency(operation: str) -> IdempotentRequests:
     """One persistence layer per operation: Powertools configures a layer once, and
     locally every function shares this process."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from campaign_calling.idempotency import IdempotentRequests
+
     store = DynamoDBPersistenceLayer(table_name=get_settings().require("idempotency_table"), boto3_client=_dynamodb())
     return IdempotentRequests(store, operation)
 
@@ -93,6 +104,12 @@ def create_campaign_idempotency() -> IdempotentRequests:
 
 @cache
 def _placer() -> CallPlacer:
+    from campaign_calling.aws.secretsmanager import CachedSecret
+    from campaign_calling.calls.placing import CallPlacer
+    from campaign_calling.calls.provider import DialerClient
+    from campaign_calling.observability.tracing import trace_http_client
+
+    trace_http_client()  # before the client is made: X-Ray patches httpx's classes
     settings = get_settings()
     dialer = DialerClient(
         settings.require("dialer_base_url"),
@@ -104,11 +121,16 @@ def _placer() -> CallPlacer:
 
 @cache
 def catalog_service() -> CatalogService:
+    from campaign_calling.catalog.service import CatalogService
+
     return CatalogService(agents=_agents(), campaigns=_campaigns(), call_logs=_call_logs(), clock=SystemClock())
 
 
 @cache
 def calling_service() -> CallingService:
+    from campaign_calling.aws.stepfunctions import WorkflowEngine
+    from campaign_calling.runs.lifecycle import CallingService
+
     settings = get_settings()
     return CallingService(
         agents=_agents(),
@@ -123,11 +145,15 @@ def calling_service() -> CallingService:
 
 @cache
 def calling_status_service() -> CallingStatusService:
+    from campaign_calling.runs.status import CallingStatusService
+
     return CallingStatusService(runs=_runs(), clock=SystemClock())
 
 
 @cache
 def make_call_service() -> MakeCallService:
+    from campaign_calling.calls.make_call import MakeCallService
+
     return MakeCallService(
         agents=_agents(),
         campaigns=_campaigns(),
@@ -141,6 +167,9 @@ def make_call_service() -> MakeCallService:
 
 @cache
 def run_steps() -> RunSteps:
+    from campaign_calling.aws.stepfunctions import WorkflowEngine
+    from campaign_calling.runs.pages import RunSteps
+
     settings = get_settings()
     return RunSteps(
         campaigns=_campaigns(),
@@ -155,11 +184,16 @@ def run_steps() -> RunSteps:
 
 @cache
 def dial_recorder() -> DialRecorder:
+    from campaign_calling.runs.dial import DialRecorder
+
     return DialRecorder(runs=_runs(), campaigns=_campaigns(), clock=SystemClock())
 
 
 @cache
 def dial_step() -> DialStep:
+    from campaign_calling.aws.stepfunctions import WorkflowEngine
+    from campaign_calling.runs.dial import DialStep
+
     settings = get_settings()
     return DialStep(
         runs=_runs(),
@@ -174,6 +208,8 @@ def dial_step() -> DialStep:
 
 @cache
 def run_reconciler() -> RunReconciler:
+    from campaign_calling.runs.reconcile import ExecutionStatuses, RunReconciler
+
     settings = get_settings()
     return RunReconciler(
         runs=_runs(),
