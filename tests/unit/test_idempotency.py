@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -16,9 +15,10 @@ from campaign_calling import wiring
 from campaign_calling.calls.make_call import provider_key
 from campaign_calling.errors import Conflict
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput
-from campaign_calling.runs.repository import RunRepository
+from campaign_calling.runs.models import RunRef
 from campaign_local.auth import as_api_gateway_claims, unsigned_token
 from campaign_local.lambdas import LambdaContext
+from tests.support.stores import dial_claims
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLIENT = "demo-client"  # the subject of the sample events' token
@@ -174,14 +174,8 @@ def test_make_call_on_the_contact_the_run_is_dialing_is_a_409(aws: Any) -> None:
     aws.use_function("StartCallingFunction")
     campaign_id, contact_id, agent_id = setup_campaign()
     started = wiring.calling_service().start(CLIENT, campaign_id, agent_id, 2000)
-    runs = RunRepository(
-        boto3.client("dynamodb"),
-        main_table=aws.resolver.ref("MainTable"),
-        progress_table=aws.resolver.ref("ProgressTable"),
-        call_logs_table=aws.resolver.ref("CallLogsTable"),
-    )
-    claimed = runs.claim_dial(
-        CLIENT, campaign_id, started.run_id, seq=1, index=0, unique_id="aidial-0000000000001-abcdef", now_ms=1
+    claimed = dial_claims(aws.resolver).claim(
+        RunRef(CLIENT, campaign_id, started.run_id), seq=1, index=0, unique_id="aidial-0000000000001-abcdef", now_ms=1
     )
     assert claimed == "claimed"
     # When make-call is sent for that contact, and for the other one

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from campaign_calling.aws.stepfunctions import WorkflowEngine
+from campaign_calling.aws.stepfunctions import ExecutionStatuses, WorkflowEngine
 from campaign_calling.calls.logs import CallLogRepository
 from campaign_calling.calls.make_call import SingleCallService
 from campaign_calling.calls.placing import CallPlacer
@@ -22,10 +22,11 @@ from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.catalog.service import CatalogService
 from campaign_calling.clock import SystemClock
 from campaign_calling.idempotency import IdempotentRequests
+from campaign_calling.runs.claims import DialClaims
 from campaign_calling.runs.dial import DialRecorder, DialStep
-from campaign_calling.runs.lifecycle import CallingService
+from campaign_calling.runs.lifecycle import CallingService, RunEnding
 from campaign_calling.runs.pages import RunSteps
-from campaign_calling.runs.reconcile import ExecutionStatuses, RunReconciler
+from campaign_calling.runs.reconcile import RunReconciler
 from campaign_calling.runs.repository import RunRepository
 from campaign_calling.runs.status import CallingStatusService
 from campaign_calling.settings import get_settings
@@ -66,8 +67,22 @@ def _runs() -> RunRepository:
         _dynamodb(),
         main_table=settings.require("main_table"),
         progress_table=settings.require("progress_table"),
+        progress_ttl_seconds=settings.progress_ttl_seconds,
+        clock=SystemClock(),
+    )
+
+
+def _claims() -> DialClaims:
+    settings = get_settings()
+    return DialClaims(
+        _dynamodb(),
+        progress_table=settings.require("progress_table"),
         call_logs_table=settings.require("call_logs_table"),
     )
+
+
+def _ending() -> RunEnding:
+    return RunEnding(runs=_runs(), workflow=WorkflowEngine(_stepfunctions()))
 
 
 @cache
@@ -114,9 +129,9 @@ def calling_service() -> CallingService:
         campaigns=_campaigns(),
         runs=_runs(),
         workflow=WorkflowEngine(_stepfunctions()),
+        ending=_ending(),
         clock=SystemClock(),
         state_machine_arn=settings.require("state_machine_arn"),
-        progress_ttl_seconds=settings.progress_ttl_seconds,
     )
 
 
@@ -131,7 +146,7 @@ def single_call_service() -> SingleCallService:
         agents=_agents(),
         campaigns=_campaigns(),
         call_logs=_call_logs(),
-        runs=_runs(),
+        runs=_claims(),
         placer=_placer(),
         clock=SystemClock(),
         idempotency=make_call_idempotency(),
@@ -145,16 +160,15 @@ def run_steps() -> RunSteps:
         campaigns=_campaigns(),
         runs=_runs(),
         workflow=WorkflowEngine(_stepfunctions()),
-        clock=SystemClock(),
+        ending=_ending(),
         page_size=settings.contacts_page_size,
         pages_per_execution=settings.pages_per_execution,
-        progress_ttl_seconds=settings.progress_ttl_seconds,
     )
 
 
 @cache
 def dial_recorder() -> DialRecorder:
-    return DialRecorder(runs=_runs(), campaigns=_campaigns(), clock=SystemClock())
+    return DialRecorder(claims=_claims(), campaigns=_campaigns(), clock=SystemClock())
 
 
 @cache
@@ -164,10 +178,9 @@ def dial_step() -> DialStep:
         runs=_runs(),
         placer=_placer(),
         recorder=dial_recorder(),
-        workflow=WorkflowEngine(_stepfunctions()),
+        ending=_ending(),
         clock=SystemClock(),
         pause_after_failures=settings.pause_after_failures,
-        progress_ttl_seconds=settings.progress_ttl_seconds,
     )
 
 
@@ -177,7 +190,7 @@ def run_reconciler() -> RunReconciler:
     return RunReconciler(
         runs=_runs(),
         executions=ExecutionStatuses(_stepfunctions()),
+        ending=_ending(),
         clock=SystemClock(),
-        progress_ttl_seconds=settings.progress_ttl_seconds,
         grace_seconds=settings.run_sweep_grace_seconds,
     )

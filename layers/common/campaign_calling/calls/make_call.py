@@ -15,7 +15,8 @@ from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DeadlineExceeded, NotFound
 from campaign_calling.idempotency import IdempotentRequests
 from campaign_calling.ids import call_unique_id
-from campaign_calling.runs.repository import RunRepository
+from campaign_calling.runs.claims import DialClaims
+from campaign_calling.runs.models import RunRef
 
 # Kept back from the function's remaining time to write the call log and answer.
 CALL_LOG_RESERVE_SECONDS = 1.5
@@ -28,7 +29,7 @@ class SingleCallService:
         agents: AgentRepository,
         campaigns: CampaignRepository,
         call_logs: CallLogRepository,
-        runs: RunRepository,
+        runs: DialClaims,
         placer: CallPlacer,
         clock: Clock,
         idempotency: IdempotentRequests | None = None,
@@ -97,7 +98,7 @@ class SingleCallService:
             raise NotFound("contact")  # written by an add that has not finished (or failed)
         agent = self._agents.get(client_id, agent_id)
         if campaign.isRunning and campaign.currentRunId:
-            claim = self._runs.get_claim(client_id, campaign_id, campaign.currentRunId, contact.seq)
+            claim = self._runs.get(RunRef(client_id, campaign_id, campaign.currentRunId), contact.seq)
             if claim is not None and claim.status == "dialing":
                 raise Conflict(
                     "the campaign's running run is calling this contact right now; try again after that call"
