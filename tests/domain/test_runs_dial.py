@@ -7,11 +7,12 @@ import pytest
 
 from campaign_calling.errors import DependencyUnavailable
 from campaign_calling.runs.dial import CONTACT_GONE, CONTACT_UNREADABLE
+from campaign_calling.runs.models import RunState
 from tests.support.builders import CLIENT, PAUSE_AFTER_FAILURES, RunsWorld
 from tests.support.fakes import contact_id, phone
 
 
-def counts(world: RunsWorld, state) -> tuple[int, int, int]:
+def counts(world: RunsWorld, state: RunState) -> tuple[int, int, int]:
     p = world.progress(state.run)
     return p.completedCalls, p.successfulCalls, p.failedCalls
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from campaign_calling.models import Progress
 from campaign_calling.runs.dial import DialRecorder, DialStep
 from campaign_calling.runs.lifecycle import CallingService, RunEnding
 from campaign_calling.runs.models import PageContact, RunContext, RunRef, RunState
@@ -124,5 +125,5 @@ class RunsWorld:
         assert arn is not None
         return arn
 
-    def progress(self, run: RunContext | RunRef):
+    def progress(self, run: RunContext | RunRef) -> Progress:
         return self.runs.progress(run.ref if isinstance(run, RunContext) else run)
