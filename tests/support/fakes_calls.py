@@ -16,6 +16,7 @@ from campaign_calling.calls.provider import DialRequest, DialResult
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, IdempotencyKeyReused
 from campaign_calling.idempotency import KEY_REUSED, STILL_IN_PROGRESS, check_key
+from campaign_calling.runs.models import RunRef
 from tests.support.fakes_catalog import FakeCatalog, FixedClock
 
 Answer = TypeVar("Answer")
@@ -97,8 +98,8 @@ class InMemoryDialClaims:
     def __init__(self) -> None:
         self._claims: dict[tuple[str, str, str, int], Claim] = {}
 
-    def get_claim(self, client_id: str, campaign_id: str, run_id: str, seq: int) -> Claim | None:
-        return self._claims.get((client_id, campaign_id, run_id, seq))
+    def get(self, ref: RunRef, seq: int) -> Claim | None:
+        return self._claims.get((ref.client_id, ref.campaign_id, ref.run_id, seq))
 
     def set(self, client_id: str, campaign_id: str, run_id: str, seq: int, status: str) -> None:
         """``dialing`` while the run's call is under way, ``done`` after it."""

@@ -21,8 +21,11 @@ from campaign_calling.catalog.agents import AgentRepository
 from campaign_calling.catalog.campaigns import CONTACTS_PER_TRANSACTION, CampaignRepository
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
 from campaign_calling.models import Agent, CallLog, ContactInput
-from campaign_calling.runs.repository import ClaimResult, RunRecord, RunRepository
+from campaign_calling.runs.claims import ClaimResult, DialClaims
+from campaign_calling.runs.models import RunRef
+from campaign_calling.runs.repository import RunRecord, RunRepository
 from tests.conftest import new_progress
+from tests.support.clock import FixedClock
 
 NOW = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z
 CLIENT = "client-a"
@@ -82,6 +85,8 @@ class Repos:
     agents: AgentRepository
     campaigns: CampaignRepository
     runs: RunRepository
+    claims: DialClaims
+    clock: FixedClock
     call_logs: CallLogRepository
     main: str
     progress: str
@@ -91,6 +96,7 @@ class Repos:
 @pytest.fixture
 def repos(aws) -> Repos:
     db = CountingDynamo(boto3.client("dynamodb"))
+    clock = FixedClock(NOW)
     main = aws.resolver.ref("MainTable")
     progress = aws.resolver.ref("ProgressTable")
     logs = aws.resolver.ref("CallLogsTable")
@@ -98,7 +104,9 @@ def repos(aws) -> Repos:
         db=db,
         agents=AgentRepository(db, main),
         campaigns=CampaignRepository(db, main, progress_table=progress),
-        runs=RunRepository(db, main_table=main, progress_table=progress, call_logs_table=logs),
+        runs=RunRepository(db, main_table=main, progress_table=progress, progress_ttl_seconds=600, clock=clock),
+        claims=DialClaims(db, progress_table=progress, call_logs_table=logs),
+        clock=clock,
         call_logs=CallLogRepository(db, logs),
         main=main,
         progress=progress,
@@ -120,8 +128,7 @@ def campaign_with(repos: Repos, n: int, *, client: str = CLIENT, campaign_id: st
 def start(repos: Repos, campaign_id: str, run_id: str, *, client: str = CLIENT) -> None:
     campaign = repos.campaigns.get(client, campaign_id, consistent=True)
     repos.runs.start_run(
-        client,
-        campaign_id,
+        RunRef(client, campaign_id, run_id),
         new_progress(campaign_id, run_id, campaign.totalContacts),
         last_seq=campaign.nextContactSeq,
         agent_id="ag_1",
@@ -554,7 +561,7 @@ def test_start_run_marks_the_campaign_running_and_a_second_start_conflicts(repos
         "run-0000000000001-aaaaaa",
         "running",
     )
-    record = repos.runs.get_run(CLIENT, "cmp_1", "run-0000000000001-aaaaaa")
+    record = repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-0000000000001-aaaaaa"))
     assert record.progress.status == "running"
     assert record.progress.totalContacts == 3
     assert record.last_seq == 3
@@ -564,7 +571,7 @@ def test_start_run_marks_the_campaign_running_and_a_second_start_conflicts(repos
     with pytest.raises(Conflict):
         start(repos, "cmp_1", "run-0000000000002-bbbbbb")
     with pytest.raises(NotFound):
-        repos.runs.get_run(CLIENT, "cmp_1", "run-0000000000002-bbbbbb")
+        repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-0000000000002-bbbbbb"))
 
 
 def test_start_run_conflicts_on_stale_contacts_or_an_unknown_campaign(repos: Repos) -> None:
@@ -573,8 +580,7 @@ def test_start_run_conflicts_on_stale_contacts_or_an_unknown_campaign(repos: Rep
     repos.campaigns.add_contacts(CLIENT, "cmp_1", contacts(1), NOW)
     with pytest.raises(Conflict):
         repos.runs.start_run(
-            CLIENT,
-            "cmp_1",
+            RunRef(CLIENT, "cmp_1", "run-1"),
             new_progress("cmp_1", "run-1", 3),
             last_seq=stale.nextContactSeq,
             agent_id="a",
@@ -584,7 +590,11 @@ def test_start_run_conflicts_on_stale_contacts_or_an_unknown_campaign(repos: Rep
 
     with pytest.raises(Conflict):
         repos.runs.start_run(
-            CLIENT, "cmp_missing", new_progress("cmp_missing", "run-1", 0), last_seq=0, agent_id="a", execution_arn="e"
+            RunRef(CLIENT, "cmp_missing", "run-1"),
+            new_progress("cmp_missing", "run-1", 0),
+            last_seq=0,
+            agent_id="a",
+            execution_arn="e",
         )
     with pytest.raises(NotFound):
         repos.runs.status_snapshot(CLIENT, "cmp_missing")
@@ -594,9 +604,10 @@ def test_end_run_releases_the_campaign_once(repos: Repos) -> None:
     campaign_with(repos, 3)
     start(repos, "cmp_1", "run-1")
     now = NOW + 1_234
-    assert repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=now, ttl_seconds=600, reason="why")
+    repos.clock.now = now
+    assert repos.runs.end_run(RunRef(CLIENT, "cmp_1", "run-1"), status="stopped", reason="why")
 
-    record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    record = repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1"))
     assert record.progress.status == "stopped"
     assert record.progress.isRunning is False
     assert record.progress.reason == "why"
@@ -606,8 +617,9 @@ def test_end_run_releases_the_campaign_once(repos: Repos) -> None:
     assert (campaign.isRunning, campaign.lastRunStatus, campaign.currentRunId) == (False, "stopped", "run-1")
 
     # Second end: nothing changes.
-    assert not repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="completed", now_ms=now + 5000, ttl_seconds=600)
-    again = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    repos.clock.now = now + 5000
+    assert not repos.runs.end_run(RunRef(CLIENT, "cmp_1", "run-1"), status="completed")
+    again = repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1"))
     assert again.progress.status == "stopped"
     assert again.expires_at == now // 1000 + 600
     assert repos.campaigns.get(CLIENT, "cmp_1", consistent=True).lastRunStatus == "stopped"
@@ -620,12 +632,12 @@ def test_end_run_final_index_and_only_the_current_run(repos: Repos) -> None:
     campaign_with(repos, 3)
     start(repos, "cmp_1", "run-1")
     # Ending some other run leaves the current one and the campaign alone.
-    assert not repos.runs.end_run(CLIENT, "cmp_1", "run-other", status="stopped", now_ms=NOW, ttl_seconds=60)
+    assert not repos.runs.end_run(RunRef(CLIENT, "cmp_1", "run-other"), status="stopped")
     assert repos.campaigns.get(CLIENT, "cmp_1", consistent=True).isRunning is True
-    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").progress.status == "running"
+    assert repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1")).progress.status == "running"
 
-    assert repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="completed", now_ms=NOW, ttl_seconds=60, final_index=3)
-    record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    assert repos.runs.end_run(RunRef(CLIENT, "cmp_1", "run-1"), status="completed", final_index=3)
+    record = repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1"))
     assert record.progress.currentIndex == 3
     assert record.progress.reason is None
 
@@ -634,65 +646,69 @@ def test_claim_dial_claims_once_and_only_while_running(repos: Repos) -> None:
     campaign_with(repos, 3)
     start(repos, "cmp_1", "run-1")
 
-    first = repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-1-aaaaaa", now_ms=NOW)
+    first = repos.claims.claim(
+        RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="aidial-1-aaaaaa", now_ms=NOW
+    )
     assert first == ClaimResult.CLAIMED
-    record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    record = repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1"))
     assert record.paced_from_ms == NOW
     assert record.progress.currentIndex == 0
-    claim = repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1)
+    claim = repos.claims.get(RunRef(CLIENT, "cmp_1", "run-1"), 1)
     assert claim is not None
     assert (claim.status, claim.unique_id, claim.started_ms, claim.outcome) == ("dialing", "aidial-1-aaaaaa", NOW, None)
 
-    again = repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-2-bbbbbb", now_ms=NOW + 9)
+    again = repos.claims.claim(
+        RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="aidial-2-bbbbbb", now_ms=NOW + 9
+    )
     assert again == ClaimResult.ALREADY_CLAIMED
-    assert repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1).unique_id == "aidial-1-aaaaaa"
-    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").paced_from_ms == NOW
+    assert repos.claims.get(RunRef(CLIENT, "cmp_1", "run-1"), 1).unique_id == "aidial-1-aaaaaa"
+    assert repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1")).paced_from_ms == NOW
 
-    assert repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=2, index=1, unique_id="u2", now_ms=NOW + 10) == (
+    assert repos.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=2, index=1, unique_id="u2", now_ms=NOW + 10) == (
         ClaimResult.CLAIMED
     )
-    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").progress.currentIndex == 1
+    assert repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1")).progress.currentIndex == 1
 
-    repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=NOW + 20, ttl_seconds=60)
-    late = repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=3, index=2, unique_id="u3", now_ms=NOW + 30)
+    repos.runs.end_run(RunRef(CLIENT, "cmp_1", "run-1"), status="stopped")
+    late = repos.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=3, index=2, unique_id="u3", now_ms=NOW + 30)
     assert late == ClaimResult.RUN_NOT_RUNNING
-    assert repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 3) is None
+    assert repos.claims.get(RunRef(CLIENT, "cmp_1", "run-1"), 3) is None
 
 
 def test_claims_are_per_run(repos: Repos) -> None:
     campaign_with(repos, 1)
     start(repos, "cmp_1", "run-1")
-    assert repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="u1", now_ms=NOW) == "claimed"
-    repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="completed", now_ms=NOW, ttl_seconds=60)
+    assert repos.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="u1", now_ms=NOW) == "claimed"
+    repos.runs.end_run(RunRef(CLIENT, "cmp_1", "run-1"), status="completed")
     start(repos, "cmp_1", "run-2")
-    assert repos.runs.claim_dial(CLIENT, "cmp_1", "run-2", seq=1, index=0, unique_id="u2", now_ms=NOW) == "claimed"
+    assert repos.claims.claim(RunRef(CLIENT, "cmp_1", "run-2"), seq=1, index=0, unique_id="u2", now_ms=NOW) == "claimed"
 
 
 def _counts(repos: Repos, run_id: str = "run-1") -> tuple[int, int, int]:
-    p = repos.runs.get_run(CLIENT, "cmp_1", run_id).progress
+    p = repos.runs.get_run(RunRef(CLIENT, "cmp_1", run_id)).progress
     return p.completedCalls, p.successfulCalls, p.failedCalls
 
 
 def test_complete_dial_logs_and_counts_once(repos: Repos) -> None:
     campaign_with(repos, 3)
     start(repos, "cmp_1", "run-1")
-    repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-1-aaaaaa", now_ms=NOW)
+    repos.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="aidial-1-aaaaaa", now_ms=NOW)
 
     entry = log("cmp_1", "aidial-1-aaaaaa")
-    assert repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=entry, now_ms=NOW + 500)
+    assert repos.claims.complete(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, log=entry, now_ms=NOW + 500)
     assert _counts(repos) == (1, 1, 0)
-    record = repos.runs.get_run(CLIENT, "cmp_1", "run-1")
+    record = repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1"))
     assert record.progress.lastCallTime == "2024-01-15T10:30:00.500Z"
     assert record.paced_from_ms == NOW + 500  # the next dial waits from the provider's answer
-    claim = repos.runs.get_claim(CLIENT, "cmp_1", "run-1", 1)
+    claim = repos.claims.get(RunRef(CLIENT, "cmp_1", "run-1"), 1)
     assert (claim.status, claim.outcome) == ("done", "success")
     logs, _ = repos.call_logs.list(CLIENT, "cmp_1", 10, None)
     assert logs == [entry]
 
     # A duplicate delivery (same or a new unique id) changes nothing.
-    assert not repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=entry, now_ms=NOW + 900)
+    assert not repos.claims.complete(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, log=entry, now_ms=NOW + 900)
     dup = log("cmp_1", "aidial-2-bbbbbb", outcome="failed")
-    assert not repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=dup, now_ms=NOW + 900)
+    assert not repos.claims.complete(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, log=dup, now_ms=NOW + 900)
     assert _counts(repos) == (1, 1, 0)
     assert repos.call_logs.list(CLIENT, "cmp_1", 10, None)[0] == [entry]
 
@@ -701,9 +717,9 @@ def test_complete_dial_counts_failures_and_unknowns_as_failed(repos: Repos) -> N
     campaign_with(repos, 3)
     start(repos, "cmp_1", "run-1")
     for seq, outcome in [(1, "failed"), (2, "unknown"), (3, "success")]:
-        repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=seq, index=seq - 1, unique_id=f"u{seq}", now_ms=NOW)
-        assert repos.runs.complete_dial(
-            CLIENT, "cmp_1", "run-1", seq=seq, log=log("cmp_1", f"aidial-{seq}-x", outcome), now_ms=NOW
+        repos.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=seq, index=seq - 1, unique_id=f"u{seq}", now_ms=NOW)
+        assert repos.claims.complete(
+            RunRef(CLIENT, "cmp_1", "run-1"), seq=seq, log=log("cmp_1", f"aidial-{seq}-x", outcome), now_ms=NOW
         )
     assert _counts(repos) == (3, 1, 2)
 
@@ -711,14 +727,16 @@ def test_complete_dial_counts_failures_and_unknowns_as_failed(repos: Repos) -> N
 def test_complete_dial_needs_a_claim_but_not_a_running_run(repos: Repos) -> None:
     campaign_with(repos, 3)
     start(repos, "cmp_1", "run-1")
-    assert not repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=2, log=log("cmp_1", "aidial-9-z"), now_ms=NOW)
+    assert not repos.claims.complete(
+        RunRef(CLIENT, "cmp_1", "run-1"), seq=2, log=log("cmp_1", "aidial-9-z"), now_ms=NOW
+    )
     assert _counts(repos) == (0, 0, 0)
     assert repos.call_logs.list(CLIENT, "cmp_1", 10, None) == ([], None)
 
     # A call in flight when the run was stopped still happened and still counts.
-    repos.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="u1", now_ms=NOW)
-    repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=NOW, ttl_seconds=60)
-    assert repos.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=log("cmp_1", "aidial-1-a"), now_ms=NOW)
+    repos.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="u1", now_ms=NOW)
+    repos.runs.end_run(RunRef(CLIENT, "cmp_1", "run-1"), status="stopped")
+    assert repos.claims.complete(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, log=log("cmp_1", "aidial-1-a"), now_ms=NOW)
     assert _counts(repos) == (1, 1, 0)
 
 
@@ -727,8 +745,10 @@ def test_status_snapshot_is_the_count_and_the_newest_run(repos: Repos) -> None:
     assert repos.runs.status_snapshot(CLIENT, "cmp_1") == (2, None)
     older, newer = ids.new_run_id(NOW), ids.new_run_id(NOW + 1)
     start(repos, "cmp_1", older)
-    repos.runs.claim_dial(CLIENT, "cmp_1", older, seq=1, index=0, unique_id="u", now_ms=NOW)  # claims live elsewhere
-    repos.runs.end_run(CLIENT, "cmp_1", older, status="stopped", now_ms=NOW, ttl_seconds=60)
+    repos.claims.claim(
+        RunRef(CLIENT, "cmp_1", older), seq=1, index=0, unique_id="u", now_ms=NOW
+    )  # claims live elsewhere
+    repos.runs.end_run(RunRef(CLIENT, "cmp_1", older), status="stopped")
     total, latest = repos.runs.status_snapshot(CLIENT, "cmp_1")
     assert (total, latest.progress.runId) == (2, older)
     start(repos, "cmp_1", newer)
@@ -751,13 +771,13 @@ def test_run_record_expired() -> None:
 def test_set_execution_hands_over_once_and_only_while_running(repos: Repos) -> None:
     campaign_with(repos, 1)
     start(repos, "cmp_1", "run-1")
-    first = repos.runs.get_run(CLIENT, "cmp_1", "run-1").execution_arn
-    assert repos.runs.set_execution(CLIENT, "cmp_1", "run-1", "arn-2", replaces=first)
-    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").execution_arn == "arn-2"
-    assert not repos.runs.set_execution(CLIENT, "cmp_1", "run-1", "arn-3", replaces=first)
-    repos.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=NOW, ttl_seconds=60)
-    assert not repos.runs.set_execution(CLIENT, "cmp_1", "run-1", "arn-4", replaces=None)
-    assert repos.runs.get_run(CLIENT, "cmp_1", "run-1").execution_arn == "arn-2"
+    first = repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1")).execution_arn
+    assert repos.runs.set_execution(RunRef(CLIENT, "cmp_1", "run-1"), "arn-2", replaces=first)
+    assert repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1")).execution_arn == "arn-2"
+    assert not repos.runs.set_execution(RunRef(CLIENT, "cmp_1", "run-1"), "arn-3", replaces=first)
+    repos.runs.end_run(RunRef(CLIENT, "cmp_1", "run-1"), status="stopped")
+    assert not repos.runs.set_execution(RunRef(CLIENT, "cmp_1", "run-1"), "arn-4", replaces=None)
+    assert repos.runs.get_run(RunRef(CLIENT, "cmp_1", "run-1")).execution_arn == "arn-2"
 
 
 # -- call logs -----------------------------------------------------------------------------------

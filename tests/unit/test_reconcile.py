@@ -14,13 +14,13 @@ import boto3
 import pytest
 
 from campaign_calling import wiring
-from campaign_calling.clock import SystemClock
 from campaign_calling.models import AgentInput, CampaignInput, ContactInput, Progress
-from campaign_calling.runs.models import RunState
-from campaign_calling.runs.reconcile import MAX_REASON_LENGTH, ExecutionEnd, FinaliseResult, RunReconciler
-from campaign_calling.runs.repository import ACTIVE_ATTRIBUTE, ACTIVE_RUNS_INDEX, ACTIVE_VALUE, RunRef
+from campaign_calling.runs.models import RunRef, RunState
+from campaign_calling.runs.reconcile import FinaliseResult
+from campaign_calling.runs.repository import ACTIVE_ATTRIBUTE, ACTIVE_RUNS_INDEX, ACTIVE_VALUE
 from campaign_local.template import Resolver, Template, find_template, state_machine_arn
 from campaign_local.watcher import ExecutionWatcher, Subscriptions, status_change_event
+from tests.support import stores
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template(find_template(ROOT))
@@ -86,12 +86,12 @@ def progress(aws: Any, started: Started) -> Progress:
 
 def run_record(aws: Any, started: Started):
     aws.use_function(SWEEPER)
-    return wiring._runs().get_run(CLIENT, started.campaign_id, started.run_id)  # noqa: SLF001
+    return stores.run_repository(aws.resolver).get_run(started.state.run.ref)
 
 
 def running_runs(aws: Any) -> list[RunRef]:
     aws.use_function(SWEEPER)
-    return list(wiring._runs().running_runs(page_size=1))  # noqa: SLF001 - one per page: paging is used
+    return list(stores.run_repository(aws.resolver).running_runs(page_size=1))  # one per page: paging is used
 
 
 def hand_over(aws: Any, started: Started) -> str:
@@ -140,15 +140,6 @@ def test_finaliser_names_how_the_execution_ended(aws, status: str) -> None:
     assert progress(aws, started).reason.endswith(f"ended {status}")
 
 
-def test_finaliser_is_idempotent(aws) -> None:
-    started = start_campaign(aws)
-    execution = stop_outside_the_api(started.execution_arn)
-    assert finalise(aws, execution) == FinaliseResult.FINALISED
-    first = progress(aws, started)
-    assert finalise(aws, execution) == FinaliseResult.NOT_RUNNING
-    assert progress(aws, started) == first
-
-
 def test_finaliser_ignores_an_execution_that_handed_over(aws) -> None:
     started = start_campaign(aws)
     second = hand_over(aws, started)
@@ -178,15 +169,6 @@ def test_finaliser_leaves_a_run_stopped_through_the_api_stopped(aws) -> None:
     assert (p.isRunning, p.status, p.reason) == (False, "stopped", "stopped by request")
 
 
-def test_finaliser_leaves_a_completed_run_completed(aws) -> None:
-    started = start_campaign(aws)
-    aws.use_function("FinaliseRunFunction")
-    assert wiring.run_steps().finalise(started.state.run) == "completed"
-    execution = stop_outside_the_api(started.execution_arn)
-    assert finalise(aws, execution, status="TIMED_OUT") == FinaliseResult.NOT_RUNNING
-    assert progress(aws, started).status == "completed"
-
-
 NOT_ACCOUNTED = "contact ct_0000000002 at position 1 was neither dialed nor logged"
 
 
@@ -203,53 +185,6 @@ def test_finaliser_gives_the_failed_executions_error_and_cause_as_the_reason(aws
     name = started.execution_arn.rpartition(":")[2]
     p = progress(aws, started)
     assert (p.status, p.reason) == ("failed", f"execution {name} ended FAILED: ContactNotAccountedFor: {NOT_ACCOUNTED}")
-
-
-def test_a_long_cause_is_cut_to_a_bounded_reason(aws) -> None:
-    started = start_campaign(aws)
-    execution = stop_outside_the_api(started.execution_arn)
-
-    finalise(aws, execution, status="FAILED", error="States.TaskFailed", cause="x\n" * 20_000)
-
-    reason = progress(aws, started).reason
-    assert len(reason) == MAX_REASON_LENGTH and reason.endswith("\u2026") and "\n" not in reason
-
-
-class DescribedAs:
-    """Step Functions answering DescribeExecution with one ending."""
-
-    def __init__(self, end: ExecutionEnd) -> None:
-        self.end = end
-        self.described: list[str] = []
-
-    def describe(self, execution_arn: str) -> ExecutionEnd:
-        self.described.append(execution_arn)
-        return self.end
-
-    def status(self, execution_arn: str) -> str:
-        return self.describe(execution_arn).status
-
-
-def test_an_event_without_error_and_cause_is_completed_from_describe_execution(aws) -> None:
-    # Given a failed execution whose event left out why it failed
-    started = start_campaign(aws)
-    execution = stop_outside_the_api(started.execution_arn)
-    stepfunctions = DescribedAs(ExecutionEnd("FAILED", "ContactNotAccountedFor", NOT_ACCOUNTED))
-    aws.use_function(FINALISER)
-    reconciler = RunReconciler(
-        runs=wiring._runs(),  # noqa: SLF001 - the finaliser's own repository, a fake Step Functions
-        executions=stepfunctions,
-        clock=SystemClock(),
-        progress_ttl_seconds=60,
-        grace_seconds=300,
-    )
-
-    # When it is finalised
-    assert reconciler.finalise_execution(started.execution_arn, "FAILED", execution["input"]) == "finalised"
-
-    # Then the reason is read from DescribeExecution
-    assert stepfunctions.described == [started.execution_arn]
-    assert progress(aws, started).reason.endswith(f"ended FAILED: ContactNotAccountedFor: {NOT_ACCOUNTED}")
 
 
 def test_finaliser_ignores_what_is_not_an_ended_run_execution(aws) -> None:
@@ -269,16 +204,8 @@ def test_end_run_for_an_execution_that_is_no_longer_current_changes_nothing(aws)
     started = start_campaign(aws)
     hand_over(aws, started)
     aws.use_function(FINALISER)
-    runs = wiring._runs()  # noqa: SLF001
-    closed = runs.end_run(
-        CLIENT,
-        started.campaign_id,
-        started.run_id,
-        status="failed",
-        now_ms=1,
-        ttl_seconds=60,
-        reason="late",
-        execution_arn=started.execution_arn,
+    closed = stores.run_repository(aws.resolver).end_run(
+        started.state.run.ref, status="failed", reason="late", execution_arn=started.execution_arn
     )
     assert closed is False
     assert progress(aws, started).status == "running"
@@ -328,8 +255,8 @@ def test_sweep_waits_the_grace_period_for_an_execution_not_started_yet(aws) -> N
     machine = aws.resolver.ref("CampaignCallingStateMachine")
     missing = machine.replace(":stateMachine:", ":execution:") + f":{started.run_id}-0002"
     aws.use_function("ContinueRunFunction")
-    assert wiring._runs().set_execution(  # noqa: SLF001
-        CLIENT, started.campaign_id, started.run_id, missing, replaces=started.execution_arn
+    assert stores.run_repository(aws.resolver).set_execution(
+        started.state.run.ref, missing, replaces=started.execution_arn
     )
     since = run_record(aws, started).execution_since_ms
     assert since is not None
@@ -347,23 +274,12 @@ def test_sweep_waits_the_grace_period_for_an_execution_not_started_yet(aws) -> N
     assert (p.status, p.reason) == ("failed", f"execution {started.run_id}-0002 was never started")
 
 
-def test_sweep_leaves_a_just_started_run_alone(aws) -> None:
-    """start_run records the first execution before starting it."""
-    started = start_campaign(aws)
-    aws.use_function(SWEEPER)
-    runs = wiring._runs()  # noqa: SLF001
-    missing = started.execution_arn.replace("-0001", "-0009")
-    assert runs.set_execution(CLIENT, started.campaign_id, started.run_id, missing, replaces=None)
-    assert sweep(aws).finalised == []
-    assert progress(aws, started).status == "running"
-
-
 def test_sweep_goes_on_past_a_run_it_cannot_check(aws) -> None:
     broken = start_campaign(aws)
     stuck = start_campaign(aws)
     aws.use_function(SWEEPER)
-    assert wiring._runs().set_execution(  # noqa: SLF001
-        CLIENT, broken.campaign_id, broken.run_id, "not-an-execution-arn", replaces=None
+    assert stores.run_repository(aws.resolver).set_execution(
+        broken.state.run.ref, "not-an-execution-arn", replaces=None
     )
     stop_outside_the_api(stuck.execution_arn)
     result = sweep(aws)

@@ -28,9 +28,12 @@ from campaign_calling.aws.dynamodb import (
 from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.errors import Conflict, DependencyUnavailable
 from campaign_calling.models import CallLog, ContactInput, Progress
-from campaign_calling.runs.repository import ClaimResult, RunRepository
+from campaign_calling.runs.claims import ClaimResult, DialClaims
+from campaign_calling.runs.models import RunRef
+from campaign_calling.runs.repository import RunRepository
 from campaign_local import moto_patches
-from tests.conftest import new_progress
+from tests.support.clock import FixedClock
+from tests.support.stores import dial_claims, new_progress, run_repository
 
 NOW = 1_705_314_600_000
 CLIENT = "client-a"
@@ -171,6 +174,7 @@ class World:
     db: Any
     campaigns: CampaignRepository
     runs: RunRepository
+    claims: DialClaims
     sleeps: Sleeps
     main: str
     progress: str
@@ -180,7 +184,7 @@ class World:
         moto_patches.TRANSACTION_FAULTS.set(table, mode, count)
 
     def run(self, campaign_id: str = "cmp_1", run_id: str = "run-1") -> Progress:
-        return self.runs.get_run(CLIENT, campaign_id, run_id).progress
+        return self.runs.get_run(RunRef(CLIENT, campaign_id, run_id)).progress
 
     def call_logs(self) -> list[dict[str, Any]]:
         return self.db.scan(TableName=self.logs)["Items"]
@@ -197,9 +201,8 @@ def world(aws) -> Iterator[World]:
     yield World(
         db=db,
         campaigns=CampaignRepository(db, main, progress_table=progress, transactions=transactions),
-        runs=RunRepository(
-            db, main_table=main, progress_table=progress, call_logs_table=logs, transactions=transactions
-        ),
+        runs=run_repository(aws.resolver, dynamodb=db, clock=FixedClock(NOW), transactions=transactions),
+        claims=dial_claims(aws.resolver, dynamodb=db, transactions=transactions),
         sleeps=sleeps,
         main=main,
         progress=progress,
@@ -215,8 +218,7 @@ def started_run(w: World, contacts: int = 2) -> None:
     )
     campaign = w.campaigns.get(CLIENT, "cmp_1", consistent=True)
     w.runs.start_run(
-        CLIENT,
-        "cmp_1",
+        RunRef(CLIENT, "cmp_1", "run-1"),
         new_progress("cmp_1", "run-1", campaign.totalContacts, delay_ms=0),
         last_seq=campaign.nextContactSeq,
         agent_id="ag_1",
@@ -242,7 +244,7 @@ def call_log(unique_id: str, outcome: str = "success") -> CallLog:
 
 
 def stop(w: World) -> bool:
-    return w.runs.end_run(CLIENT, "cmp_1", "run-1", status="stopped", now_ms=NOW, ttl_seconds=3600)
+    return w.runs.end_run(RunRef(CLIENT, "cmp_1", "run-1"), status="stopped")
 
 
 def test_the_engine_cancels_a_transaction_exactly_as_aws_does(world):
@@ -311,8 +313,7 @@ def test_a_start_that_collides_still_starts_once(world):
     campaign = world.campaigns.get(CLIENT, "cmp_1", consistent=True)
     with pytest.raises(Conflict):
         world.runs.start_run(
-            CLIENT,
-            "cmp_1",
+            RunRef(CLIENT, "cmp_1", "run-2"),
             world.run().model_copy(update={"runId": "run-2"}),
             last_seq=campaign.nextContactSeq,
             agent_id="ag_1",
@@ -324,46 +325,46 @@ def test_a_claim_retried_after_a_conflict_is_claimed_once(world):
     started_run(world)
     world.conflict(world.progress, 2)
 
-    claim = world.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-1-a", now_ms=NOW)
+    claim = world.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="aidial-1-a", now_ms=NOW)
 
     assert claim == ClaimResult.CLAIMED
-    assert world.runs.get_claim(CLIENT, "cmp_1", "run-1", 1).unique_id == "aidial-1-a"
+    assert world.claims.get(RunRef(CLIENT, "cmp_1", "run-1"), 1).unique_id == "aidial-1-a"
     # Another attempt of the same dial finds it claimed; after a stop, still claimed.
-    again = world.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-2-b", now_ms=NOW)
+    again = world.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="aidial-2-b", now_ms=NOW)
     assert again == ClaimResult.ALREADY_CLAIMED
     assert stop(world)
-    late = world.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-3-c", now_ms=NOW)
+    late = world.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="aidial-3-c", now_ms=NOW)
     assert late == ClaimResult.ALREADY_CLAIMED
-    fresh = world.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=2, index=1, unique_id="aidial-4-d", now_ms=NOW)
+    fresh = world.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=2, index=1, unique_id="aidial-4-d", now_ms=NOW)
     assert fresh == ClaimResult.RUN_NOT_RUNNING
 
 
 @pytest.mark.parametrize("mode", ["transaction-conflict", "throttle"])
 def test_a_dial_that_collides_with_a_stop_is_still_logged_and_counted_once(world, mode):
     started_run(world)
-    assert world.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-1-a", now_ms=NOW)
+    assert world.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="aidial-1-a", now_ms=NOW)
     assert stop(world)
     world.conflict(world.progress, 4, mode=mode)
 
-    assert world.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=call_log("aidial-1-a"), now_ms=NOW)
+    assert world.claims.complete(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, log=call_log("aidial-1-a"), now_ms=NOW)
     # Delivered again (a retried step): nothing more is logged or counted.
-    assert not world.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=call_log("aidial-1-a"), now_ms=NOW)
+    assert not world.claims.complete(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, log=call_log("aidial-1-a"), now_ms=NOW)
 
     run = world.run()
     assert (run.status, run.completedCalls, run.successfulCalls, run.failedCalls) == ("stopped", 1, 1, 0)
     assert len(world.call_logs()) == 1
-    assert world.runs.get_claim(CLIENT, "cmp_1", "run-1", 1).status == "done"
+    assert world.claims.get(RunRef(CLIENT, "cmp_1", "run-1"), 1).status == "done"
 
 
 def test_a_dial_whose_log_cannot_be_written_leaves_its_claim_open_for_the_retry(world):
     started_run(world)
-    assert world.runs.claim_dial(CLIENT, "cmp_1", "run-1", seq=1, index=0, unique_id="aidial-1-a", now_ms=NOW)
+    assert world.claims.claim(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, index=0, unique_id="aidial-1-a", now_ms=NOW)
     world.conflict(world.logs, 6)
 
     with pytest.raises(DependencyUnavailable):
-        world.runs.complete_dial(CLIENT, "cmp_1", "run-1", seq=1, log=call_log("aidial-1-a"), now_ms=NOW)
+        world.claims.complete(RunRef(CLIENT, "cmp_1", "run-1"), seq=1, log=call_log("aidial-1-a"), now_ms=NOW)
 
-    assert world.runs.get_claim(CLIENT, "cmp_1", "run-1", 1).status == "dialing"
+    assert world.claims.get(RunRef(CLIENT, "cmp_1", "run-1"), 1).status == "dialing"
     assert (world.run().completedCalls, world.call_logs()) == (0, [])
 
 

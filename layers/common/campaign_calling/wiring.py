@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.catalog.campaigns import CampaignRepository
     from campaign_calling.catalog.service import CatalogService
     from campaign_calling.idempotency import IdempotentRequests
+    from campaign_calling.runs.claims import DialClaims
     from campaign_calling.runs.dial import DialRecorder, DialStep
-    from campaign_calling.runs.lifecycle import CallingService
+    from campaign_calling.runs.lifecycle import CallingService, RunEnding
     from campaign_calling.runs.pages import RunSteps
     from campaign_calling.runs.reconcile import RunReconciler
     from campaign_calling.runs.repository import RunRepository
@@ -74,8 +75,27 @@ def _runs() -> RunRepository:
         _dynamodb(),
         main_table=settings.require("main_table"),
         progress_table=settings.require("progress_table"),
+        progress_ttl_seconds=settings.progress_ttl_seconds,
+        clock=SystemClock(),
+    )
+
+
+def _claims() -> DialClaims:
+    from campaign_calling.runs.claims import DialClaims
+
+    settings = get_settings()
+    return DialClaims(
+        _dynamodb(),
+        progress_table=settings.require("progress_table"),
         call_logs_table=settings.require("call_logs_table"),
     )
+
+
+def _ending() -> RunEnding:
+    from campaign_calling.aws.stepfunctions import WorkflowEngine
+    from campaign_calling.runs.lifecycle import RunEnding
+
+    return RunEnding(runs=_runs(), workflow=WorkflowEngine(_stepfunctions()))
 
 
 @cache
@@ -137,9 +157,9 @@ def calling_service() -> CallingService:
         campaigns=_campaigns(),
         runs=_runs(),
         workflow=WorkflowEngine(_stepfunctions()),
+        ending=_ending(),
         clock=SystemClock(),
         state_machine_arn=settings.require("state_machine_arn"),
-        progress_ttl_seconds=settings.progress_ttl_seconds,
     )
 
 
@@ -158,7 +178,7 @@ def make_call_service() -> MakeCallService:
         agents=_agents(),
         campaigns=_campaigns(),
         call_logs=_call_logs(),
-        claims=_runs(),
+        claims=_claims(),
         placer=_placer(),
         clock=SystemClock(),
         idempotency=make_call_idempotency(),
@@ -175,10 +195,9 @@ def run_steps() -> RunSteps:
         campaigns=_campaigns(),
         runs=_runs(),
         workflow=WorkflowEngine(_stepfunctions()),
-        clock=SystemClock(),
+        ending=_ending(),
         page_size=settings.contacts_page_size,
         pages_per_execution=settings.pages_per_execution,
-        progress_ttl_seconds=settings.progress_ttl_seconds,
     )
 
 
@@ -186,12 +205,11 @@ def run_steps() -> RunSteps:
 def dial_recorder() -> DialRecorder:
     from campaign_calling.runs.dial import DialRecorder
 
-    return DialRecorder(runs=_runs(), campaigns=_campaigns(), clock=SystemClock())
+    return DialRecorder(claims=_claims(), campaigns=_campaigns(), clock=SystemClock())
 
 
 @cache
 def dial_step() -> DialStep:
-    from campaign_calling.aws.stepfunctions import WorkflowEngine
     from campaign_calling.runs.dial import DialStep
 
     settings = get_settings()
@@ -199,22 +217,22 @@ def dial_step() -> DialStep:
         runs=_runs(),
         placer=_placer(),
         recorder=dial_recorder(),
-        workflow=WorkflowEngine(_stepfunctions()),
+        ending=_ending(),
         clock=SystemClock(),
         pause_after_failures=settings.pause_after_failures,
-        progress_ttl_seconds=settings.progress_ttl_seconds,
     )
 
 
 @cache
 def run_reconciler() -> RunReconciler:
-    from campaign_calling.runs.reconcile import ExecutionStatuses, RunReconciler
+    from campaign_calling.aws.stepfunctions import ExecutionStatuses
+    from campaign_calling.runs.reconcile import RunReconciler
 
     settings = get_settings()
     return RunReconciler(
         runs=_runs(),
         executions=ExecutionStatuses(_stepfunctions()),
+        ending=_ending(),
         clock=SystemClock(),
-        progress_ttl_seconds=settings.progress_ttl_seconds,
         grace_seconds=settings.run_sweep_grace_seconds,
     )

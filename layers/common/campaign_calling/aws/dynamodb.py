@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from campaign_calling.aws.errors import error_code
 from campaign_calling.errors import DependencyUnavailable, InvalidRequest
 
 if TYPE_CHECKING:
@@ -50,10 +51,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | set):
         return [_plain(v) for v in value]
     return value
-
-
-def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
 
 
 def cancellation_codes(exc: ClientError) -> list[str]:

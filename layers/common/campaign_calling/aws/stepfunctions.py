@@ -1,14 +1,16 @@
-"""Step Functions, as the calling logic sees it: start and stop a run's executions."""
+"""Step Functions, as the calling logic sees it: start and stop a run's executions, and
+say how one stands."""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from campaign_calling.aws.dynamodb import error_code
+from campaign_calling.aws.errors import error_code
 from campaign_calling.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
@@ -57,3 +59,37 @@ class WorkflowEngine:
             logger.warning("could not stop execution %s", arn, exc_info=True)
             return False
         return True
+
+
+@dataclass(frozen=True)
+class ExecutionEnd:
+    """How an execution stands: its status and, once it failed, its error and cause."""
+
+    status: str
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatuses:
+    """Step Functions, as the reconciler sees it: the status of one execution."""
+
+    def __init__(self, stepfunctions: SFNClient) -> None:
+        self._sfn = stepfunctions
+
+    def status(self, execution_arn: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE; None when no
+        such execution exists (yet)."""
+        described = self.describe(execution_arn)
+        return described.status if described else None
+
+    def describe(self, execution_arn: str) -> ExecutionEnd | None:
+        """The execution's status, error and cause; None when it does not exist (yet)."""
+        try:
+            described = self._sfn.describe_execution(executionArn=execution_arn)
+            return ExecutionEnd(described["status"], described.get("error"), described.get("cause"))
+        except ClientError as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return None
+            raise DependencyUnavailable(f"could not describe execution ({error_code(exc)})") from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailable("could not describe execution") from exc

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from campaign_calling import keys
 from campaign_calling.aws.dynamodb import decode_token, encode_token, from_attrs, to_attr, to_attrs
 from campaign_calling.models import CallLog
-from campaign_calling.runs.repository import call_log_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -49,3 +48,14 @@ def _call_log(item: dict[str, Any]) -> CallLog:
     raw = item.pop("externalResponse", None)
     item["externalResponse"] = json.loads(raw) if raw else None
     return CallLog.model_validate(item)
+
+
+def call_log_item(client_id: str, log: CallLog) -> dict[str, Any]:
+    """A call log as stored: one format, written by a manual call and by a run's dial alike."""
+    return {
+        "pk": keys.campaign_pk(client_id, log.campaignId),
+        "sk": keys.call_sk(log.uniqueId),
+        **log.model_dump(exclude={"externalResponse"}),
+        # The provider's answer is kept verbatim; as a string it needs no number conversion.
+        "externalResponse": json.dumps(log.externalResponse) if log.externalResponse is not None else None,
+    }

@@ -14,6 +14,7 @@ from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DeadlineExceeded, NotFound
 from campaign_calling.ids import call_unique_id
 from campaign_calling.models import Agent, CalledContact, CallLog, CallPlaced, Campaign, Contact
+from campaign_calling.runs.models import RunRef
 
 # Kept back from the function's remaining time to write the call log and answer.
 CALL_LOG_RESERVE_SECONDS = 1.5
@@ -46,7 +47,7 @@ class ClaimState(Protocol):
 
 
 class DialClaimReader(Protocol):
-    def get_claim(self, client_id: str, campaign_id: str, run_id: str, seq: int) -> ClaimState | None: ...
+    def get(self, ref: RunRef, seq: int) -> ClaimState | None: ...
 
 
 class Idempotency(Protocol):
@@ -155,7 +156,7 @@ class MakeCallService:
             raise NotFound("contact")  # written by an add that has not finished (or failed)
         agent = self._agents.get(client_id, agent_id)
         if campaign.isRunning and campaign.currentRunId:
-            claim = self._claims.get_claim(client_id, campaign_id, campaign.currentRunId, contact.seq)
+            claim = self._claims.get(RunRef(client_id, campaign_id, campaign.currentRunId), contact.seq)
             if claim is not None and claim.status == "dialing":
                 raise Conflict(
                     "the campaign's running run is calling this contact right now; try again after that call"

@@ -31,11 +31,11 @@ from campaign_calling.aws.dynamodb import (
     Transactions,
     decode_token,
     encode_token,
-    error_code,
     from_attrs,
     to_attr,
     to_attrs,
 )
+from campaign_calling.aws.errors import error_code
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.errors import Conflict, NotFound
 from campaign_calling.models import Campaign, Contact, ContactInput

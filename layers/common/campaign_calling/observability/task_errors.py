@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from campaign_calling.aws.dynamodb import error_code
+from campaign_calling.aws.errors import error_code
 from campaign_calling.errors import DomainError
 from campaign_calling.observability.log_masking import mask_phone_numbers
 

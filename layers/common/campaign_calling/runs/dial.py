@@ -8,19 +8,19 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from campaign_calling.aws.stepfunctions import WorkflowEngine
-from campaign_calling.calls.placing import CallPlacer, new_call_log
+from campaign_calling.calls.placing import new_call_log
 from campaign_calling.calls.provider import longest_dial_seconds
-from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import Clock
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import DependencyUnavailable, NotFound
 from campaign_calling.ids import call_unique_id
 from campaign_calling.models import CallLog, CallOutcome, Contact
 from campaign_calling.observability.log_masking import redact_contact
+from campaign_calling.runs.claims import ClaimResult
+from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import DialOutcome, PageContact, RunContext
 from campaign_calling.runs.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
-from campaign_calling.runs.repository import ClaimResult, RunRepository
+from campaign_calling.runs.ports import CampaignReader, ClaimStore, Placer, RunStore
 
 # Kept back from the function's remaining time for what follows the dial: the call log,
 # claim and counters in one transaction, and pausing a failing run (a read, a write, a
@@ -70,8 +70,8 @@ class DialRecorder:
     execution's history for 90 days), so the name and number a call log needs are read
     here, from DynamoDB."""
 
-    def __init__(self, *, runs: RunRepository, campaigns: CampaignRepository, clock: Clock) -> None:
-        self._runs = runs
+    def __init__(self, *, claims: ClaimStore, campaigns: CampaignReader, clock: Clock) -> None:
+        self._claims = claims
         self._campaigns = campaigns
         self._clock = clock
 
@@ -100,14 +100,8 @@ class DialRecorder:
         (then that attempt is settled here and its outcome returned)."""
         started_ms = self._clock.now_ms()
         unique_id = call_unique_id(started_ms)
-        result = self._runs.claim_dial(
-            run.clientId,
-            run.campaignId,
-            run.runId,
-            seq=contact.seq,
-            index=contact.index,
-            unique_id=unique_id,
-            now_ms=started_ms,
+        result = self._claims.claim(
+            run.ref, seq=contact.seq, index=contact.index, unique_id=unique_id, now_ms=started_ms
         )
         if result == ClaimResult.RUN_NOT_RUNNING:
             # The run ended, but an earlier attempt may have claimed this dial before it did.
@@ -119,14 +113,8 @@ class DialRecorder:
         return Claimed(unique_id, started_ms)
 
     def complete(self, run: RunContext, contact: PageContact, log: CallLog, *, provider_failure: bool = True) -> None:
-        self._runs.complete_dial(
-            run.clientId,
-            run.campaignId,
-            run.runId,
-            seq=contact.seq,
-            log=log,
-            now_ms=self._clock.now_ms(),
-            provider_failure=provider_failure,
+        self._claims.complete(
+            run.ref, seq=contact.seq, log=log, now_ms=self._clock.now_ms(), provider_failure=provider_failure
         )
 
     def record_failure(self, run: RunContext, contact: PageContact, error: str) -> DialOutcome:
@@ -155,7 +143,7 @@ class DialRecorder:
     def settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome | None:
         """An earlier attempt's claim of this dial, settled: whatever the run's status now,
         a claimed dial is logged and counted once. None when there is no claim."""
-        claim = self._runs.get_claim(run.clientId, run.campaignId, run.runId, contact.seq)
+        claim = self._claims.get(run.ref, contact.seq)
         if claim is None:
             return None
         if claim.status == "done":
@@ -198,23 +186,21 @@ class DialStep:
     def __init__(
         self,
         *,
-        runs: RunRepository,
-        placer: CallPlacer,
+        runs: RunStore,
+        placer: Placer,
         recorder: DialRecorder,
-        workflow: WorkflowEngine,
+        ending: RunEnding,
         clock: Clock,
         pause_after_failures: int,
-        progress_ttl_seconds: int,
         sleep: Callable[[float], None] = time.sleep,
         settle_patience_seconds: float = SETTLE_PATIENCE_SECONDS,
     ) -> None:
         self._runs = runs
         self._placer = placer
         self._recorder = recorder
-        self._workflow = workflow
+        self._ending = ending
         self._clock = clock
         self._pause_after = pause_after_failures
-        self._ttl = progress_ttl_seconds
         self._sleep = sleep
         self._settle_patience_ms = int(settle_patience_seconds * 1000)
 
@@ -228,7 +214,7 @@ class DialStep:
             if time_left_ms
             else Deadline.unbounded()
         )
-        record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
+        record = self._runs.get_run(run.ref)
         if record.progress.status != "running":
             # No new dial; but a retry of a step whose dial was claimed and then could not be
             # logged (e.g. its transaction kept colliding with the stop's) settles it here.
@@ -295,23 +281,11 @@ class DialStep:
         pause the run with the reason rather than burn through the rest of the list."""
         if self._pause_after <= 0:
             return False
-        record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
+        record = self._runs.get_run(run.ref)
         if record.consecutive_failures < self._pause_after:
             return False
         # The reason is shown in the run's progress and given to StopExecution, whose cause
         # the execution's history keeps: the provider's error may quote the contact.
         last_error = redact_contact(error or "", contact.name, contact.phone)
         reason = f"paused after {record.consecutive_failures} consecutive failed calls; last error: {last_error}"
-        paused = self._runs.end_run(
-            run.clientId,
-            run.campaignId,
-            run.runId,
-            status="paused",
-            now_ms=self._clock.now_ms(),
-            ttl_seconds=self._ttl,
-            reason=reason,
-        )
-        if paused and record.execution_arn:
-            # No further dial could be claimed anyway; this ends the execution's idle waits.
-            self._workflow.stop(record.execution_arn, cause=reason)
-        return paused
+        return self._ending.pause(run.ref, reason)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Which run: what every store call about one run takes, instead of three ids."""
+
+    client_id: str
+    campaign_id: str
+    run_id: str
 
 
 class RunAgent(BaseModel):
@@ -21,6 +32,10 @@ class RunContext(BaseModel):
     lastSeq: int = Field(ge=0, description="Contacts with a higher sequence were added after the start")
     totalContacts: int = Field(ge=0)
     agent: RunAgent
+
+    @property
+    def ref(self) -> RunRef:
+        return RunRef(self.clientId, self.campaignId, self.runId)
 
 
 class Cursor(BaseModel):

@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from campaign_calling.aws.stepfunctions import WorkflowEngine, execution_arn, execution_name
-from campaign_calling.catalog.campaigns import CampaignRepository
-from campaign_calling.clock import Clock
+from campaign_calling.aws.stepfunctions import execution_arn, execution_name
 from campaign_calling.runs.budget import contacts_per_execution
+from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import Cursor, Page, PageContact, RunContext, RunState
 from campaign_calling.runs.pacing import wait_state_seconds
-from campaign_calling.runs.repository import RunRepository
+from campaign_calling.runs.ports import CampaignReader, RunStore, Workflow
 
 
 class RunSteps:
     def __init__(
         self,
         *,
-        campaigns: CampaignRepository,
-        runs: RunRepository,
-        workflow: WorkflowEngine,
-        clock: Clock,
+        campaigns: CampaignReader,
+        runs: RunStore,
+        workflow: Workflow,
+        ending: RunEnding,
         page_size: int,
         pages_per_execution: int,
-        progress_ttl_seconds: int,
     ) -> None:
         self._campaigns = campaigns
         self._runs = runs
         self._workflow = workflow
-        self._clock = clock
+        self._ending = ending
         self._page_size = page_size
         self._pages_per_execution = pages_per_execution
-        self._ttl = progress_ttl_seconds
 
     def load_page(self, run: RunContext, cursor: Cursor) -> RunState:
         """The next page of contacts, and where the following page starts."""
-        record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
+        record = self._runs.get_run(run.ref)
         if record.progress.status != "running":
             return RunState(
                 run=run, cursor=cursor, page=Page(contacts=[], running=False, hasMore=False, continueAsNew=False)
@@ -84,12 +81,10 @@ class RunSteps:
         number = cursor.execution + 1
         name = execution_name(run.runId, number)
         new_arn = execution_arn(state_machine_arn, name)
-        record = self._runs.get_run(run.clientId, run.campaignId, run.runId)
+        record = self._runs.get_run(run.ref)
         if record.execution_arn != new_arn:
             # Record the hand-over first: stop reads the current execution from here.
-            if not self._runs.set_execution(
-                run.clientId, run.campaignId, run.runId, new_arn, replaces=current_execution_arn
-            ):
+            if not self._runs.set_execution(run.ref, new_arn, replaces=current_execution_arn):
                 return None
         next_cursor = cursor.model_copy(update={"pagesInExecution": 0, "contactsInExecution": 0, "execution": number})
         payload = RunState(run=run, cursor=next_cursor).model_dump(exclude_none=True)
@@ -102,13 +97,5 @@ class RunSteps:
         The final index is the count of contacts handed to dial steps (the cursor's), not
         the campaign's size: a run never reports a position it did not account for. Without
         a cursor (an execution started before it was passed) the index stays as claimed."""
-        finished = self._runs.end_run(
-            run.clientId,
-            run.campaignId,
-            run.runId,
-            status="completed",
-            now_ms=self._clock.now_ms(),
-            ttl_seconds=self._ttl,
-            final_index=cursor.nextIndex if cursor is not None else None,
-        )
+        finished = self._ending.complete(run.ref, final_index=cursor.nextIndex if cursor is not None else None)
         return "completed" if finished else "already ended"

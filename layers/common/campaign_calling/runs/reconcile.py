@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
-from campaign_calling.aws.dynamodb import error_code
 from campaign_calling.aws.stepfunctions import execution_name
 from campaign_calling.clock import Clock
-from campaign_calling.errors import DependencyUnavailable, NotFound
-from campaign_calling.runs.repository import RunRecord, RunRef, RunRepository
+from campaign_calling.errors import NotFound
+from campaign_calling.runs.lifecycle import RunEnding
+from campaign_calling.runs.models import RunRef
+from campaign_calling.runs.ports import Executions, RunStore
 
 if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
+    from campaign_calling.runs.repository import RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -48,40 +48,6 @@ class FinaliseResult:
     NOT_CURRENT = "not the run's current execution"
     STILL_RUNNING = "execution still running"
     UNKNOWN_RUN = "not a run of ours"
-
-
-@dataclass(frozen=True)
-class ExecutionEnd:
-    """How an execution stands: its status and, once it failed, its error and cause."""
-
-    status: str
-    error: str | None = None
-    cause: str | None = None
-
-
-class ExecutionStatuses:
-    """Step Functions, as the reconciler sees it: the status of one execution."""
-
-    def __init__(self, stepfunctions: SFNClient) -> None:
-        self._sfn = stepfunctions
-
-    def status(self, execution_arn: str) -> str | None:
-        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE; None when no
-        such execution exists (yet)."""
-        described = self.describe(execution_arn)
-        return described.status if described else None
-
-    def describe(self, execution_arn: str) -> ExecutionEnd | None:
-        """The execution's status, error and cause; None when it does not exist (yet)."""
-        try:
-            described = self._sfn.describe_execution(executionArn=execution_arn)
-            return ExecutionEnd(described["status"], described.get("error"), described.get("cause"))
-        except ClientError as exc:
-            if error_code(exc) == "ExecutionDoesNotExist":
-                return None
-            raise DependencyUnavailable(f"could not describe execution ({error_code(exc)})") from exc
-        except BotoCoreError as exc:
-            raise DependencyUnavailable("could not describe execution") from exc
 
 
 class _RunIds(BaseModel):
@@ -107,16 +73,16 @@ class RunReconciler:
     def __init__(
         self,
         *,
-        runs: RunRepository,
-        executions: ExecutionStatuses,
+        runs: RunStore,
+        executions: Executions,
+        ending: RunEnding,
         clock: Clock,
-        progress_ttl_seconds: int,
         grace_seconds: int,
     ) -> None:
         self._runs = runs
         self._executions = executions
+        self._ending = ending
         self._clock = clock
-        self._ttl = progress_ttl_seconds
         self._grace_ms = grace_seconds * 1000
 
     def finalise_execution(
@@ -139,7 +105,7 @@ class RunReconciler:
             return FinaliseResult.UNKNOWN_RUN
         ref = RunRef(ids.clientId, ids.campaignId, ids.runId)
         try:
-            record = self._runs.get_run(ref.client_id, ref.campaign_id, ref.run_id)
+            record = self._runs.get_run(ref)
         except NotFound:
             return FinaliseResult.UNKNOWN_RUN
         if record.progress.status != "running":
@@ -171,7 +137,7 @@ class RunReconciler:
 
     def _sweep_one(self, ref: RunRef, now_ms: int) -> str:
         try:
-            record = self._runs.get_run(ref.client_id, ref.campaign_id, ref.run_id)
+            record = self._runs.get_run(ref)
         except NotFound:
             return FinaliseResult.UNKNOWN_RUN
         if record.progress.status != "running" or record.expired(now_ms):
@@ -205,16 +171,8 @@ class RunReconciler:
             return FinaliseResult.NOT_RUNNING
         if record.execution_arn != execution_arn:
             return FinaliseResult.NOT_CURRENT
-        ended = self._runs.end_run(
-            ref.client_id,
-            ref.campaign_id,
-            ref.run_id,
-            status="failed",
-            now_ms=self._clock.now_ms(),
-            ttl_seconds=self._ttl,
-            reason=reason,
-            execution_arn=execution_arn,  # still the current one, at the moment of writing
-        )
+        # Only while it is still the current execution, at the moment of writing.
+        ended = self._ending.fail(ref, reason, execution_arn=execution_arn)
         if not ended:
             return FinaliseResult.NOT_RUNNING
         # Not the reason itself: a task's cause may quote its input.

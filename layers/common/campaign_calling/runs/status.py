@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from campaign_calling.clock import Clock
 from campaign_calling.models import CallingStatus
-from campaign_calling.runs.repository import RunRepository
+from campaign_calling.runs.ports import RunStore
 
 
 class CallingStatusService:
-    def __init__(self, *, runs: RunRepository, clock: Clock) -> None:
+    def __init__(self, *, runs: RunStore, clock: Clock) -> None:
         self._runs = runs
         self._clock = clock
 

@@ -1,0 +1,190 @@
+"""Dial claims: the items that make each contact of a run dialed at most once, and logged
+and counted exactly once.
+
+A claim is written only while the run is running (in one transaction with the run's
+pacing clock); the call log, the claim's closing and the run's counters are written in
+one transaction too, so a retried dial can never count twice. Every transaction goes
+through ``Transactions``, which retries conflicts and throttling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from campaign_calling import keys
+from campaign_calling.aws.dynamodb import TransactionConditionFailed, Transactions, from_attrs, to_attr, to_attrs
+from campaign_calling.calls.logs import call_log_item
+from campaign_calling.clock import iso_from_ms
+from campaign_calling.models import CallLog
+from campaign_calling.runs.models import RunRef
+from campaign_calling.runs.repository import TTL_ATTRIBUTE, run_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Claims outlive any run (a million contacts at the longest delay is still shorter).
+CLAIM_TTL_SECONDS = 90 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class DialClaim:
+    status: str  # "dialing" or "done"
+    unique_id: str
+    started_ms: int
+    outcome: str | None
+
+
+class ClaimResult:
+    CLAIMED = "claimed"
+    RUN_NOT_RUNNING = "run-not-running"
+    ALREADY_CLAIMED = "already-claimed"
+
+
+class DialClaims:
+    def __init__(
+        self,
+        dynamodb: DynamoDBClient,
+        *,
+        progress_table: str,
+        call_logs_table: str,
+        transactions: Transactions | None = None,
+    ) -> None:
+        self._db = dynamodb
+        self._transactions = transactions or Transactions(dynamodb)
+        self._progress = progress_table
+        self._call_logs = call_logs_table
+
+    def get(self, ref: RunRef, seq: int) -> DialClaim | None:
+        response = self._db.get_item(TableName=self._progress, Key=_claim_key(ref, seq), ConsistentRead=True)
+        if "Item" not in response:
+            return None
+        item = from_attrs(response["Item"])
+        return DialClaim(item["status"], item["uniqueId"], item["startedMs"], item.get("outcome"))
+
+    def claim(self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int) -> str:
+        """Reserve one contact's dial in a run, only while the run is running.
+
+        The claim is the promise that this contact is dialed at most once in the run;
+        the run's pacing clock and current index move in the same transaction.
+        A transaction that is retried after a conflict wrote nothing the first time, so
+        a claim found on a later attempt is another attempt's, never this one's.
+        """
+        try:
+            self._transactions.write(
+                [
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": run_key(ref),
+                            "ConditionExpression": "#status = :running",
+                            "UpdateExpression": "SET pacedFromMs = :now, currentIndex = :index",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":running": to_attr("running"),
+                                ":now": to_attr(now_ms),
+                                ":index": to_attr(index),
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._progress,
+                            "Item": to_attrs(
+                                {
+                                    "pk": keys.dial_claims_pk(ref.client_id, ref.campaign_id, ref.run_id),
+                                    "sk": keys.dial_claim_sk(seq),
+                                    "kind": "dial-claim",
+                                    "status": "dialing",
+                                    "uniqueId": unique_id,
+                                    "startedMs": now_ms,
+                                    TTL_ATTRIBUTE: now_ms // 1000 + CLAIM_TTL_SECONDS,
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except TransactionConditionFailed as exc:
+            if exc.failed(1):
+                return ClaimResult.ALREADY_CLAIMED
+            if exc.failed(0):
+                return ClaimResult.RUN_NOT_RUNNING
+            raise
+        return ClaimResult.CLAIMED
+
+    def complete(self, ref: RunRef, *, seq: int, log: CallLog, now_ms: int, provider_failure: bool = True) -> bool:
+        """Write the call log, close the claim and count the call, atomically.
+        False when the claim was already closed (a duplicate delivery of the same dial).
+
+        Whatever the run's status: a call that was placed is logged and counted. Conflicts
+        (e.g. with a stop's transaction on the run item) are retried; if DynamoDB stays
+        busy, DependencyUnavailable fails the dial step and its retry settles the claim.
+        A retry never counts twice: the log must not exist and the claim must be open.
+        A failure that says nothing about the provider (``provider_failure=False``: the
+        contact was deleted) leaves the run of consecutive failures as it is."""
+        succeeded = log.outcome == "success"
+        # The next dial is paced from this moment: the provider has answered, so it has
+        # surely received this call. A success resets the run of consecutive failures, a
+        # failure extends it.
+        if succeeded:
+            counters = (
+                "SET lastCallTime = :time, pacedFromMs = :now, consecutiveFailures = :zero "
+                "ADD completedCalls :one, successfulCalls :one"
+            )
+        else:
+            counters = "SET lastCallTime = :time, pacedFromMs = :now ADD completedCalls :one, failedCalls :one"
+            if provider_failure:
+                counters += ", consecutiveFailures :one"
+        try:
+            self._transactions.write(
+                [
+                    {
+                        "Put": {
+                            "TableName": self._call_logs,
+                            "Item": to_attrs(call_log_item(ref.client_id, log)),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": _claim_key(ref, seq),
+                            "ConditionExpression": "#status = :dialing",
+                            "UpdateExpression": "SET #status = :done, outcome = :outcome",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":dialing": to_attr("dialing"),
+                                ":done": to_attr("done"),
+                                ":outcome": to_attr(log.outcome),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": run_key(ref),
+                            # No status condition: a call in flight when the run was stopped
+                            # still happened and still counts.
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "UpdateExpression": counters,
+                            "ExpressionAttributeValues": {
+                                ":time": to_attr(iso_from_ms(now_ms)),
+                                ":now": to_attr(now_ms),
+                                ":one": to_attr(1),
+                                **({":zero": to_attr(0)} if succeeded else {}),
+                            },
+                        }
+                    },
+                ]
+            )
+        except TransactionConditionFailed:
+            return False
+        return True
+
+
+def _claim_key(ref: RunRef, seq: int) -> dict[str, Any]:
+    return to_attrs(
+        {"pk": keys.dial_claims_pk(ref.client_id, ref.campaign_id, ref.run_id), "sk": keys.dial_claim_sk(seq)}
+    )

@@ -1,0 +1,107 @@
+"""What the runs services need from the outside, and nothing more: DynamoDB, Step Functions
+and the provider behind small interfaces, so that the domain tests run on in-memory fakes
+(tests/support/) and the services never see boto3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from campaign_calling.aws.stepfunctions import ExecutionEnd
+    from campaign_calling.calls.placing import PlacedCall
+    from campaign_calling.deadline import Deadline
+    from campaign_calling.models import Agent, CallLog, Campaign, Contact, Progress, RunStatus
+    from campaign_calling.runs.claims import DialClaim
+    from campaign_calling.runs.models import RunRef
+    from campaign_calling.runs.repository import RunRecord
+
+
+class RunStore(Protocol):
+    """The runs' progress items (runs/repository.py). It stamps its own times and TTL."""
+
+    def status_snapshot(self, client_id: str, campaign_id: str) -> tuple[int, RunRecord | None]: ...
+
+    def get_run(self, ref: RunRef) -> RunRecord: ...
+
+    def running_runs(self) -> Iterator[RunRef]: ...
+
+    def start_run(
+        self, ref: RunRef, progress: Progress, *, last_seq: int, agent_id: str, execution_arn: str
+    ) -> None: ...
+
+    def set_execution(self, ref: RunRef, execution_arn: str, *, replaces: str | None) -> bool: ...
+
+    def end_run(
+        self,
+        ref: RunRef,
+        *,
+        status: RunStatus,
+        reason: str | None = None,
+        final_index: int | None = None,
+        execution_arn: str | None = None,
+    ) -> bool: ...
+
+
+class ClaimStore(Protocol):
+    """The dial claims, with the call logs and counters they settle (runs/claims.py)."""
+
+    def get(self, ref: RunRef, seq: int) -> DialClaim | None: ...
+
+    def claim(self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int) -> str: ...
+
+    def complete(self, ref: RunRef, *, seq: int, log: CallLog, now_ms: int, provider_failure: bool = True) -> bool: ...
+
+
+class CampaignReader(Protocol):
+    def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign: ...
+
+    def get_contact(
+        self, client_id: str, campaign_id: str, contact_id: str, *, consistent: bool = False
+    ) -> Contact: ...
+
+    def contacts_after(
+        self, client_id: str, campaign_id: str, *, after_seq: int, last_seq: int, limit: int
+    ) -> list[Contact]: ...
+
+
+class AgentReader(Protocol):
+    def get(self, client_id: str, agent_id: str) -> Agent: ...
+
+
+class Workflow(Protocol):
+    """Starting and stopping a run's executions (aws/stepfunctions.WorkflowEngine)."""
+
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str: ...
+
+    def stop(self, arn: str, cause: str) -> bool: ...
+
+
+class Executions(Protocol):
+    """How an execution stands (aws/stepfunctions.ExecutionStatuses)."""
+
+    def status(self, execution_arn: str) -> str | None: ...
+
+    def describe(self, execution_arn: str) -> ExecutionEnd | None: ...
+
+
+class Placer(Protocol):
+    """Places one call with the provider (calls/placing.CallPlacer)."""
+
+    def prepare(self) -> None: ...
+
+    def place(
+        self,
+        *,
+        client_id: str,
+        campaign_id: str,
+        contact: Contact,
+        agent_id: str,
+        provider_agent_id: str,
+        caller_id: str | None,
+        unique_id: str,
+        started_ms: int,
+        idempotency_key: str,
+        run_id: str | None,
+        deadline: Deadline | None = None,
+    ) -> PlacedCall: ...

@@ -1,0 +1,129 @@
+"""The runs services wired to in-memory fakes and a fixed clock: the world of the domain
+tests (tests/domain), built with public constructors only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from campaign_calling.models import Progress
+from campaign_calling.runs.dial import DialRecorder, DialStep
+from campaign_calling.runs.lifecycle import CallingService, RunEnding
+from campaign_calling.runs.models import PageContact, RunContext, RunRef, RunState
+from campaign_calling.runs.pages import RunSteps
+from campaign_calling.runs.reconcile import RunReconciler
+from campaign_calling.runs.status import CallingStatusService
+from tests.support.clock import FixedClock
+from tests.support.fakes import (
+    FakeAgents,
+    FakeCampaigns,
+    FakeClaims,
+    FakeExecutions,
+    FakePlacer,
+    FakeRunStore,
+    FakeWorkflow,
+)
+
+CLIENT = "client-a"
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:campaign-calling"
+PAGE_SIZE = 2
+PAGES_PER_EXECUTION = 50
+PAUSE_AFTER_FAILURES = 3
+SWEEP_GRACE_SECONDS = 120
+
+
+@dataclass
+class RunsWorld:
+    clock: FixedClock = field(default_factory=FixedClock)
+    agents: FakeAgents = field(default_factory=FakeAgents)
+    campaigns: FakeCampaigns = field(default_factory=FakeCampaigns)
+    workflow: FakeWorkflow = field(default_factory=FakeWorkflow)
+    executions: FakeExecutions = field(default_factory=FakeExecutions)
+
+    def __post_init__(self) -> None:
+        self.runs = FakeRunStore(self.campaigns, self.clock)
+        self.claims = FakeClaims(self.runs)
+        self.placer = FakePlacer(self.clock)
+        self.ending = RunEnding(runs=self.runs, workflow=self.workflow)
+
+    # -- the services ------------------------------------------------------------------
+
+    def calling(self) -> CallingService:
+        return CallingService(
+            agents=self.agents,
+            campaigns=self.campaigns,
+            runs=self.runs,
+            workflow=self.workflow,
+            ending=self.ending,
+            clock=self.clock,
+            state_machine_arn=STATE_MACHINE_ARN,
+        )
+
+    def steps(self, *, page_size: int = PAGE_SIZE, pages_per_execution: int = PAGES_PER_EXECUTION) -> RunSteps:
+        return RunSteps(
+            campaigns=self.campaigns,
+            runs=self.runs,
+            workflow=self.workflow,
+            ending=self.ending,
+            page_size=page_size,
+            pages_per_execution=pages_per_execution,
+        )
+
+    def recorder(self) -> DialRecorder:
+        return DialRecorder(claims=self.claims, campaigns=self.campaigns, clock=self.clock)
+
+    def dial_step(
+        self,
+        *,
+        pause_after_failures: int = PAUSE_AFTER_FAILURES,
+        patience_seconds: float = 10,
+        sleep: Callable[[float], None] | None = None,
+    ) -> DialStep:
+        return DialStep(
+            runs=self.runs,
+            placer=self.placer,
+            recorder=self.recorder(),
+            ending=self.ending,
+            clock=self.clock,
+            pause_after_failures=pause_after_failures,
+            sleep=sleep or self.clock.sleep,
+            settle_patience_seconds=patience_seconds,
+        )
+
+    def reconciler(self, *, grace_seconds: int = SWEEP_GRACE_SECONDS) -> RunReconciler:
+        return RunReconciler(
+            runs=self.runs,
+            executions=self.executions,
+            ending=self.ending,
+            clock=self.clock,
+            grace_seconds=grace_seconds,
+        )
+
+    def status(self) -> CallingStatusService:
+        return CallingStatusService(runs=self.runs, clock=self.clock)
+
+    # -- givens ------------------------------------------------------------------------
+
+    def campaign(self, contacts: int = 3, campaign_id: str = "cmp_1") -> str:
+        self.agents.add(CLIENT)
+        self.campaigns.add(CLIENT, campaign_id, contacts=contacts)
+        return campaign_id
+
+    def started(self, contacts: int = 3, *, delay_ms: int = 0, campaign_id: str = "cmp_1") -> RunState:
+        """A running run of a new campaign: the state its first execution started with."""
+        self.campaign(contacts, campaign_id)
+        self.calling().start(CLIENT, campaign_id, "ag_1", delay_ms)
+        return RunState.model_validate(self.workflow.started[-1][1])
+
+    def first_page(self, state: RunState, page_size: int = 100) -> list[PageContact]:
+        page = self.steps(page_size=page_size).load_page(state.run, state.cursor).page
+        assert page is not None
+        return page.contacts
+
+    def current_execution(self, run: RunContext) -> str:
+        arn = self.runs.get_run(run.ref).execution_arn
+        assert arn is not None
+        return arn
+
+    def progress(self, run: RunContext | RunRef) -> Progress:
+        return self.runs.progress(run.ref if isinstance(run, RunContext) else run)

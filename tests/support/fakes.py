@@ -1,0 +1,357 @@
+"""In-memory stand-ins for what the runs services depend on (campaign_calling.runs.ports).
+
+They keep the rules the real stores enforce with DynamoDB conditions (a run ends once; a
+dial is claimed once and only while its run is running; a claim is settled once) so that
+the domain tests exercise the services' logic; tests/unit proves the real conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from campaign_calling.aws.stepfunctions import ExecutionEnd, execution_arn
+from campaign_calling.calls.placing import PlacedCall, new_call_log
+from campaign_calling.clock import iso_from_ms
+from campaign_calling.deadline import Deadline
+from campaign_calling.errors import Conflict, DependencyUnavailable, NotFound
+from campaign_calling.models import Agent, CallLog, CallOutcome, Campaign, Contact, Progress, RunStatus
+from campaign_calling.runs.claims import ClaimResult, DialClaim
+from campaign_calling.runs.models import RunRef
+from campaign_calling.runs.repository import RunRecord
+from tests.support.clock import FixedClock
+
+CREATED_AT = "2024-01-15T10:00:00.000Z"
+
+
+def contact_id(seq: int) -> str:
+    return f"ct_{seq:010d}"
+
+
+class FakeAgents:
+    def __init__(self) -> None:
+        self.agents: dict[tuple[str, str], Agent] = {}
+
+    def add(self, client_id: str, agent_id: str = "ag_1", *, caller_id: str | None = "+12025550143") -> Agent:
+        agent = Agent(id=agent_id, name="Bot", providerAgentId="pa-1", callerId=caller_id, createdAt=CREATED_AT)
+        self.agents[(client_id, agent_id)] = agent
+        return agent
+
+    def get(self, client_id: str, agent_id: str) -> Agent:
+        try:
+            return self.agents[(client_id, agent_id)]
+        except KeyError:
+            raise NotFound("agent") from None
+
+
+class FakeCampaigns:
+    def __init__(self) -> None:
+        self.campaigns: dict[tuple[str, str], Campaign] = {}
+        self.contacts: dict[tuple[str, str], dict[str, Contact]] = {}
+        # Contacts whose read fails as DynamoDB's would after botocore's retries.
+        self.unreadable: set[str] = set()
+
+    def add(self, client_id: str, campaign_id: str = "cmp_1", *, contacts: int = 3) -> Campaign:
+        self.campaigns[(client_id, campaign_id)] = Campaign(
+            id=campaign_id, name="Spring", totalContacts=0, isRunning=False, createdAt=CREATED_AT
+        )
+        self.contacts[(client_id, campaign_id)] = {}
+        self.add_contacts(client_id, campaign_id, contacts)
+        return self.campaigns[(client_id, campaign_id)]
+
+    def add_contacts(self, client_id: str, campaign_id: str, count: int) -> None:
+        campaign = self.campaigns[(client_id, campaign_id)]
+        stored = self.contacts[(client_id, campaign_id)]
+        for seq in range(campaign.nextContactSeq + 1, campaign.nextContactSeq + count + 1):
+            stored[contact_id(seq)] = Contact(id=contact_id(seq), name=f"C{seq}", phone=phone(seq), seq=seq)
+        self.update(
+            client_id,
+            campaign_id,
+            totalContacts=campaign.totalContacts + count,
+            nextContactSeq=campaign.nextContactSeq + count,
+        )
+
+    def delete_contact(self, client_id: str, campaign_id: str, contact: str) -> None:
+        del self.contacts[(client_id, campaign_id)][contact]
+
+    def update(self, client_id: str, campaign_id: str, **changes: Any) -> None:
+        key = (client_id, campaign_id)
+        self.campaigns[key] = self.campaigns[key].model_copy(update=changes)
+
+    def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign:
+        try:
+            return self.campaigns[(client_id, campaign_id)]
+        except KeyError:
+            raise NotFound("campaign") from None
+
+    def get_contact(self, client_id: str, campaign_id: str, contact: str, *, consistent: bool = False) -> Contact:
+        if contact in self.unreadable:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "busy"}}, "GetItem")
+        try:
+            return self.contacts[(client_id, campaign_id)][contact]
+        except KeyError:
+            raise NotFound("contact") from None
+
+    def contacts_after(
+        self, client_id: str, campaign_id: str, *, after_seq: int, last_seq: int, limit: int
+    ) -> list[Contact]:
+        stored = sorted(self.contacts.get((client_id, campaign_id), {}).values(), key=lambda c: c.seq)
+        return [c for c in stored if after_seq < c.seq <= last_seq][:limit]
+
+
+def phone(seq: int) -> str:
+    return f"+4420794600{seq:02d}"
+
+
+@dataclass
+class StoredRun:
+    progress: Progress
+    client_id: str
+    last_seq: int
+    execution_arn: str | None
+    execution_since_ms: int
+    paced_from_ms: int | None = None
+    expires_at: int | None = None
+    consecutive_failures: int = 0
+
+    def record(self) -> RunRecord:
+        return RunRecord(
+            progress=self.progress,
+            client_id=self.client_id,
+            last_seq=self.last_seq,
+            execution_arn=self.execution_arn,
+            paced_from_ms=self.paced_from_ms,
+            expires_at=self.expires_at,
+            consecutive_failures=self.consecutive_failures,
+            execution_since_ms=self.execution_since_ms,
+        )
+
+    def update(self, **changes: Any) -> None:
+        self.progress = self.progress.model_copy(update=changes)
+
+
+class FakeRunStore:
+    """Runs' progress, stamped by its own clock and TTL like runs/repository.py."""
+
+    def __init__(self, campaigns: FakeCampaigns, clock: FixedClock, *, progress_ttl_seconds: int = 3600) -> None:
+        self.campaigns = campaigns
+        self.clock = clock
+        self.ttl = progress_ttl_seconds
+        self.runs: dict[RunRef, StoredRun] = {}
+
+    def status_snapshot(self, client_id: str, campaign_id: str) -> tuple[int, RunRecord | None]:
+        campaign = self.campaigns.get(client_id, campaign_id)
+        mine = [ref for ref in self.runs if (ref.client_id, ref.campaign_id) == (client_id, campaign_id)]
+        newest = max(mine, key=lambda ref: ref.run_id, default=None)
+        return campaign.totalContacts, self.runs[newest].record() if newest else None
+
+    def get_run(self, ref: RunRef) -> RunRecord:
+        if ref not in self.runs:
+            raise NotFound("run")
+        return self.runs[ref].record()
+
+    def running_runs(self) -> Iterator[RunRef]:
+        running = [ref for ref, run in self.runs.items() if run.progress.status == "running"]
+        yield from sorted(running, key=lambda ref: ref.run_id)
+
+    def start_run(self, ref: RunRef, progress: Progress, *, last_seq: int, agent_id: str, execution_arn: str) -> None:
+        try:
+            campaign = self.campaigns.get(ref.client_id, ref.campaign_id)
+        except NotFound:
+            raise Conflict("campaign is already running") from None
+        if campaign.isRunning or campaign.nextContactSeq != last_seq or ref in self.runs:
+            raise Conflict("campaign is already running")
+        self.campaigns.update(
+            ref.client_id, ref.campaign_id, isRunning=True, currentRunId=ref.run_id, lastRunStatus="running"
+        )
+        self.runs[ref] = StoredRun(progress, ref.client_id, last_seq, execution_arn, self.clock.now_ms())
+
+    def set_execution(self, ref: RunRef, execution_arn: str, *, replaces: str | None) -> bool:
+        run = self.runs[ref]
+        if run.progress.status != "running" or (replaces is not None and run.execution_arn != replaces):
+            return False
+        run.execution_arn = execution_arn
+        run.execution_since_ms = self.clock.now_ms()
+        return True
+
+    def end_run(
+        self,
+        ref: RunRef,
+        *,
+        status: RunStatus,
+        reason: str | None = None,
+        final_index: int | None = None,
+        execution_arn: str | None = None,
+    ) -> bool:
+        run = self.runs.get(ref)
+        if run is None or run.progress.status != "running":
+            return False
+        if execution_arn is not None and run.execution_arn != execution_arn:
+            return False
+        if self.campaigns.get(ref.client_id, ref.campaign_id).currentRunId != ref.run_id:
+            return False
+        now = self.clock.now_ms()
+        changes: dict[str, Any] = {"status": status, "isRunning": False, "endTime": iso_from_ms(now)}
+        if reason is not None:
+            changes["reason"] = reason
+        if final_index is not None:
+            changes["currentIndex"] = final_index
+        run.update(**changes)
+        run.expires_at = now // 1000 + self.ttl
+        self.campaigns.update(ref.client_id, ref.campaign_id, isRunning=False, lastRunStatus=status)
+        return True
+
+    def progress(self, ref: RunRef) -> Progress:
+        return self.runs[ref].progress
+
+
+class FakeClaims:
+    """Dial claims, and the call logs and counters they settle, like runs/claims.py."""
+
+    def __init__(self, runs: FakeRunStore) -> None:
+        self.runs = runs
+        self.claims: dict[tuple[RunRef, int], DialClaim] = {}
+        self.logs: list[CallLog] = []
+        # How many of the next completions fail as a DynamoDB that stays busy does.
+        self.busy_completions = 0
+
+    def get(self, ref: RunRef, seq: int) -> DialClaim | None:
+        return self.claims.get((ref, seq))
+
+    def claim(self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int) -> str:
+        if (ref, seq) in self.claims:
+            return ClaimResult.ALREADY_CLAIMED
+        run = self.runs.runs[ref]
+        if run.progress.status != "running":
+            return ClaimResult.RUN_NOT_RUNNING
+        self.claims[(ref, seq)] = DialClaim("dialing", unique_id, now_ms, None)
+        run.paced_from_ms = now_ms
+        run.update(currentIndex=index)
+        return ClaimResult.CLAIMED
+
+    def complete(self, ref: RunRef, *, seq: int, log: CallLog, now_ms: int, provider_failure: bool = True) -> bool:
+        if self.busy_completions:
+            self.busy_completions -= 1
+            raise DependencyUnavailable("DynamoDB is busy")
+        claim = self.claims.get((ref, seq))
+        if claim is None or claim.status != "dialing" or any(x.uniqueId == log.uniqueId for x in self.logs):
+            return False
+        self.logs.append(log)
+        self.claims[(ref, seq)] = replace(claim, status="done", outcome=log.outcome)
+        run = self.runs.runs[ref]
+        p = run.progress
+        succeeded = log.outcome == "success"
+        run.update(
+            lastCallTime=iso_from_ms(now_ms),
+            completedCalls=p.completedCalls + 1,
+            successfulCalls=p.successfulCalls + (1 if succeeded else 0),
+            failedCalls=p.failedCalls + (0 if succeeded else 1),
+        )
+        run.paced_from_ms = now_ms
+        if succeeded:
+            run.consecutive_failures = 0
+        elif provider_failure:
+            run.consecutive_failures += 1
+        return True
+
+    def logs_of(self, contact: str) -> list[CallLog]:
+        return [log for log in self.logs if log.contactId == contact]
+
+
+class FakeWorkflow:
+    """Step Functions' StartExecution and StopExecution: records what was asked."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, dict[str, Any]]] = []  # (execution ARN, input)
+        self.stopped: list[tuple[str, str]] = []  # (execution ARN, cause)
+        self.unavailable = False
+
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
+        if self.unavailable:
+            raise DependencyUnavailable("could not start the calling workflow (ServiceUnavailable)")
+        arn = execution_arn(state_machine_arn, name)
+        if all(started != arn for started, _ in self.started):  # same name: the same execution
+            self.started.append((arn, payload))
+        return arn
+
+    def stop(self, arn: str, cause: str) -> bool:
+        self.stopped.append((arn, cause))
+        return True
+
+
+class FakeExecutions:
+    """DescribeExecution: how each execution stands (absent: it does not exist)."""
+
+    def __init__(self) -> None:
+        self.executions: dict[str, ExecutionEnd] = {}
+        self.broken: set[str] = set()
+
+    def set(self, arn: str, status: str, error: str | None = None, cause: str | None = None) -> None:
+        self.executions[arn] = ExecutionEnd(status, error, cause)
+
+    def describe(self, arn: str) -> ExecutionEnd | None:
+        if arn in self.broken:
+            raise DependencyUnavailable("could not describe execution")
+        return self.executions.get(arn)
+
+    def status(self, arn: str) -> str | None:
+        described = self.describe(arn)
+        return described.status if described else None
+
+
+@dataclass
+class PlacedCallRecord:
+    contact_id: str
+    idempotency_key: str
+    at_ms: int
+
+
+@dataclass
+class FakePlacer:
+    """The provider behind CallPlacer: answers each call with the next outcome given
+    (then success), taking ``call_ms`` of the clock."""
+
+    clock: FixedClock
+    outcomes: list[tuple[CallOutcome, str | None]] = field(default_factory=list)
+    call_ms: int = 200
+    calls: list[PlacedCallRecord] = field(default_factory=list)
+    prepared: int = 0
+
+    def fail_next(self, count: int, error: str = "provider refused the call") -> None:
+        self.outcomes.extend([("failed", error)] * count)
+
+    def prepare(self) -> None:
+        self.prepared += 1
+
+    def place(
+        self,
+        *,
+        client_id: str,
+        campaign_id: str,
+        contact: Contact,
+        agent_id: str,
+        provider_agent_id: str,
+        caller_id: str | None,
+        unique_id: str,
+        started_ms: int,
+        idempotency_key: str,
+        run_id: str | None,
+        deadline: Deadline | None = None,
+    ) -> PlacedCall:
+        self.calls.append(PlacedCallRecord(contact.id, idempotency_key, self.clock.now_ms()))
+        self.clock.advance(self.call_ms)
+        outcome, error = self.outcomes.pop(0) if self.outcomes else ("success", None)
+        log = new_call_log(
+            campaign_id=campaign_id,
+            contact=contact,
+            agent_id=agent_id,
+            unique_id=unique_id,
+            started_ms=started_ms,
+            ended_ms=self.clock.now_ms(),
+            run_id=run_id,
+            outcome=outcome,
+            error=error,
+        )
+        return PlacedCall(log, False)

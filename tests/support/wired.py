@@ -1,0 +1,88 @@
+"""The runs services as a function's environment builds them (call ``aws.use_function``
+first), from public constructors only, with one part swapped where a test needs it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import boto3
+import httpx
+
+from campaign_calling import wiring
+from campaign_calling.aws.secretsmanager import CachedSecret
+from campaign_calling.aws.stepfunctions import WorkflowEngine
+from campaign_calling.calls.placing import CallPlacer
+from campaign_calling.calls.provider import DialerClient
+from campaign_calling.catalog.campaigns import CampaignRepository
+from campaign_calling.clock import SystemClock
+from campaign_calling.runs.claims import DialClaims
+from campaign_calling.runs.dial import SETTLE_PATIENCE_SECONDS, DialRecorder, DialStep
+from campaign_calling.runs.lifecycle import RunEnding
+from campaign_calling.runs.ports import Placer
+from campaign_calling.runs.repository import RunRepository
+from campaign_calling.settings import get_settings
+
+
+def run_repository() -> RunRepository:
+    settings = get_settings()
+    return RunRepository(
+        boto3.client("dynamodb"),
+        main_table=settings.require("main_table"),
+        progress_table=settings.require("progress_table"),
+        progress_ttl_seconds=settings.progress_ttl_seconds,
+    )
+
+
+def dial_claims() -> DialClaims:
+    settings = get_settings()
+    return DialClaims(
+        boto3.client("dynamodb"),
+        progress_table=settings.require("progress_table"),
+        call_logs_table=settings.require("call_logs_table"),
+    )
+
+
+def call_placer(transport: httpx.BaseTransport | None = None) -> CallPlacer:
+    """The provider client as configured: its URL and the API key from Secrets Manager."""
+    settings = get_settings()
+    dialer = DialerClient(
+        settings.require("dialer_base_url"),
+        CachedSecret(settings.require("dialer_api_key_secret"), settings.secret_cache_seconds),
+        timeout_seconds=settings.dialer_timeout_seconds,
+        transport=transport,
+    )
+    return CallPlacer(dialer, SystemClock())
+
+
+def dial_step(
+    *,
+    placer: Placer | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    settle_patience_seconds: float = SETTLE_PATIENCE_SECONDS,
+) -> DialStep:
+    settings = get_settings()
+    runs = run_repository()
+    campaigns = CampaignRepository(
+        boto3.client("dynamodb"), settings.require("main_table"), progress_table=settings.require("progress_table")
+    )
+    return DialStep(
+        runs=runs,
+        placer=placer or call_placer(),
+        recorder=DialRecorder(claims=dial_claims(), campaigns=campaigns, clock=SystemClock()),
+        ending=RunEnding(runs=runs, workflow=WorkflowEngine(boto3.client("stepfunctions"))),
+        clock=SystemClock(),
+        pause_after_failures=settings.pause_after_failures,
+        sleep=sleep,
+        settle_patience_seconds=settle_patience_seconds,
+    )
+
+
+def refresh_services() -> None:
+    """Forget the settings and the services built from them, after the environment changed
+    (AwsWorld.use_function does this; a test that changes a setting on top calls it)."""
+    get_settings.cache_clear()
+    for name in dir(wiring):
+        factory = getattr(wiring, name)
+        if not name.startswith("_") and hasattr(factory, "cache_clear"):
+            factory.cache_clear()
