@@ -12,11 +12,16 @@ from campaign_api.params import ResourceId
 from campaign_api.responses import CallingStatusResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.observability.log_masking import masked_json
+from campaign_calling.settings import TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import calling_status_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.get(
@@ -34,4 +39,5 @@ def calling_status(id: ResourceId) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

@@ -13,11 +13,16 @@ from campaign_api.responses import CampaignCreated, CampaignFound, errors, succe
 from campaign_api.tenant import client_id
 from campaign_calling.models import CampaignInput
 from campaign_calling.observability.log_masking import masked_json
+from campaign_calling.settings import IdempotencySettings, TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import catalog_service, create_campaign_idempotency
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings, IdempotencySettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
@@ -67,4 +72,5 @@ def get_campaign(id: ResourceId) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

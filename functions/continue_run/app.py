@@ -9,10 +9,15 @@ from pydantic import BaseModel
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.runs.models import Cursor, RunContext
+from campaign_calling.settings import ProgressSettings, TableNames, get_settings
 from campaign_calling.wiring import run_steps
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
+
+
+class Settings(TableNames, ProgressSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 class ContinueEvent(BaseModel):
@@ -26,6 +31,7 @@ class ContinueEvent(BaseModel):
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     request = ContinueEvent.model_validate(event)
     logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)
     next_arn = run_steps().continue_as_new(

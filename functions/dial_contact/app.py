@@ -10,11 +10,16 @@ from pydantic import BaseModel
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.runs.models import PageContact, RunContext
+from campaign_calling.settings import DialerSettings, DialStepSettings, ProgressSettings, TableNames, get_settings
 from campaign_calling.wiring import dial_step
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
 metrics = Metrics()
+
+
+class Settings(TableNames, DialerSettings, DialStepSettings, ProgressSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 class DialEvent(BaseModel):
@@ -27,6 +32,7 @@ class DialEvent(BaseModel):
 @metrics.log_metrics
 @without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     request = DialEvent.model_validate(event)
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index

@@ -8,10 +8,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from campaign_calling.observability.log_masking import masked_json
+from campaign_calling.settings import ProgressSettings, SweepSettings, TableNames, get_settings
 from campaign_calling.wiring import run_reconciler
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
+
+
+class Settings(TableNames, ProgressSettings, SweepSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 class ExecutionDetail(BaseModel):
@@ -35,6 +40,7 @@ class ExecutionStatusChange(BaseModel):
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     request = ExecutionStatusChange.model_validate(event)
     detail = request.detail
     logger.append_keys(execution_arn=detail.executionArn, execution_status=detail.status)

@@ -9,10 +9,15 @@ from pydantic import BaseModel
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.runs.models import Cursor, RunContext
+from campaign_calling.settings import ProgressSettings, TableNames, get_settings
 from campaign_calling.wiring import run_steps
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
+
+
+class Settings(TableNames, ProgressSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 class FinaliseEvent(BaseModel):
@@ -24,6 +29,7 @@ class FinaliseEvent(BaseModel):
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     request = FinaliseEvent.model_validate(event)
     logger.append_keys(campaign_id=request.run.campaignId, run_id=request.run.runId)
     result = run_steps().finalise(request.run, request.cursor)

@@ -8,16 +8,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.runs.models import RunState
+from campaign_calling.settings import PagingSettings, ProgressSettings, TableNames, get_settings
 from campaign_calling.wiring import run_steps
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
 
 
+class Settings(TableNames, PagingSettings, ProgressSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
+
+
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     state = RunState.model_validate(event)
     logger.append_keys(campaign_id=state.run.campaignId, run_id=state.run.runId)
     result = run_steps().load_page(state.run, state.cursor)

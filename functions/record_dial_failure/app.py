@@ -9,10 +9,15 @@ from pydantic import BaseModel, Field
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.runs.models import PageContact, RunContext
+from campaign_calling.settings import TableNames, get_settings
 from campaign_calling.wiring import dial_recorder
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
+
+
+class Settings(TableNames):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 class TaskError(BaseModel):
@@ -32,6 +37,7 @@ class DialFailureEvent(BaseModel):
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     request = DialFailureEvent.model_validate(event)
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index

@@ -8,10 +8,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from campaign_calling.observability.log_masking import masked_json
+from campaign_calling.settings import ProgressSettings, SweepSettings, TableNames, get_settings
 from campaign_calling.wiring import run_reconciler
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
+
+
+class Settings(TableNames, ProgressSettings, SweepSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 class ScheduledEvent(BaseModel):
@@ -23,6 +28,7 @@ class ScheduledEvent(BaseModel):
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     request = ScheduledEvent.model_validate(event)
     logger.append_keys(scheduled_time=request.time)
     result = run_reconciler().sweep()

@@ -13,11 +13,16 @@ from campaign_api.responses import CallingStartedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import StartCallingInput
 from campaign_calling.observability.log_masking import masked_json
+from campaign_calling.settings import ProgressSettings, StateMachineSettings, TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import calling_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
@@ -49,4 +54,5 @@ def start_calling(id: ResourceId, body: StartCallingInput) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

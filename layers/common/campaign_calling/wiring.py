@@ -1,7 +1,8 @@
 """Builds the services from configuration, once per container and only when first used.
 
-Each factory asks only for the settings its own service needs, so a function gets by
-with exactly the environment (and permissions) template.yaml gives it.
+Each factory reads only the settings pieces its own service needs, so a function gets by
+with exactly the environment (and permissions) template.yaml gives it; its handler has
+already validated its whole settings class (campaign_calling.settings).
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ from campaign_calling.runs.pages import RunSteps
 from campaign_calling.runs.reconcile import ExecutionStatuses, RunReconciler
 from campaign_calling.runs.repository import RunRepository
 from campaign_calling.runs.status import CallingStatusService
-from campaign_calling.settings import get_settings
+from campaign_calling.settings import (
+    DialerSettings,
+    DialStepSettings,
+    IdempotencySettings,
+    PagingSettings,
+    ProgressSettings,
+    StateMachineSettings,
+    SweepSettings,
+    TableNames,
+    get_settings,
+)
 
 if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports them
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -46,27 +57,25 @@ def _stepfunctions() -> SFNClient:
 
 
 def _agents() -> AgentRepository:
-    return AgentRepository(_dynamodb(), get_settings().require("main_table"))
+    return AgentRepository(_dynamodb(), get_settings(TableNames).main_table)
 
 
 def _campaigns() -> CampaignRepository:
-    settings = get_settings()
-    return CampaignRepository(
-        _dynamodb(), settings.require("main_table"), progress_table=settings.require("progress_table")
-    )
+    tables = get_settings(TableNames)
+    return CampaignRepository(_dynamodb(), tables.main_table, progress_table=tables.progress_table)
 
 
 def _call_logs() -> CallLogRepository:
-    return CallLogRepository(_dynamodb(), get_settings().require("call_logs_table"))
+    return CallLogRepository(_dynamodb(), get_settings(TableNames).call_logs_table)
 
 
 def _runs() -> RunRepository:
-    settings = get_settings()
+    tables = get_settings(TableNames)
     return RunRepository(
         _dynamodb(),
-        main_table=settings.require("main_table"),
-        progress_table=settings.require("progress_table"),
-        call_logs_table=settings.require("call_logs_table"),
+        main_table=tables.main_table,
+        progress_table=tables.progress_table,
+        call_logs_table=tables.call_logs_table,
     )
 
 
@@ -74,7 +83,9 @@ def _runs() -> RunRepository:
 def _idempotency(operation: str) -> IdempotentRequests:
     """One persistence layer per operation: Powertools configures a layer once, and
     locally every function shares this process."""
-    store = DynamoDBPersistenceLayer(table_name=get_settings().require("idempotency_table"), boto3_client=_dynamodb())
+    store = DynamoDBPersistenceLayer(
+        table_name=get_settings(IdempotencySettings).idempotency_table, boto3_client=_dynamodb()
+    )
     return IdempotentRequests(store, operation)
 
 
@@ -92,10 +103,10 @@ def create_campaign_idempotency() -> IdempotentRequests:
 
 @cache
 def _placer() -> CallPlacer:
-    settings = get_settings()
+    settings = get_settings(DialerSettings)
     dialer = DialerClient(
-        settings.require("dialer_base_url"),
-        SecretsManagerApiKey(settings.require("dialer_api_key_secret"), settings.secret_cache_seconds),
+        settings.dialer_base_url,
+        SecretsManagerApiKey(settings.dialer_api_key_secret, settings.secret_cache_seconds),
         timeout_seconds=settings.dialer_timeout_seconds,
     )
     return CallPlacer(dialer, SystemClock())
@@ -108,15 +119,14 @@ def catalog_service() -> CatalogService:
 
 @cache
 def calling_service() -> CallingService:
-    settings = get_settings()
     return CallingService(
         agents=_agents(),
         campaigns=_campaigns(),
         runs=_runs(),
         workflow=WorkflowEngine(_stepfunctions()),
         clock=SystemClock(),
-        state_machine_arn=settings.require("state_machine_arn"),
-        progress_ttl_seconds=settings.progress_ttl_seconds,
+        state_machine_arn=get_settings(StateMachineSettings).state_machine_arn,
+        progress_ttl_seconds=get_settings(ProgressSettings).progress_ttl_seconds,
     )
 
 
@@ -140,15 +150,15 @@ def single_call_service() -> SingleCallService:
 
 @cache
 def run_steps() -> RunSteps:
-    settings = get_settings()
+    paging = get_settings(PagingSettings)
     return RunSteps(
         campaigns=_campaigns(),
         runs=_runs(),
         workflow=WorkflowEngine(_stepfunctions()),
         clock=SystemClock(),
-        page_size=settings.contacts_page_size,
-        pages_per_execution=settings.pages_per_execution,
-        progress_ttl_seconds=settings.progress_ttl_seconds,
+        page_size=paging.contacts_page_size,
+        pages_per_execution=paging.pages_per_execution,
+        progress_ttl_seconds=get_settings(ProgressSettings).progress_ttl_seconds,
     )
 
 
@@ -159,25 +169,23 @@ def dial_recorder() -> DialRecorder:
 
 @cache
 def dial_step() -> DialStep:
-    settings = get_settings()
     return DialStep(
         runs=_runs(),
         placer=_placer(),
         recorder=dial_recorder(),
         workflow=WorkflowEngine(_stepfunctions()),
         clock=SystemClock(),
-        pause_after_failures=settings.pause_after_failures,
-        progress_ttl_seconds=settings.progress_ttl_seconds,
+        pause_after_failures=get_settings(DialStepSettings).pause_after_failures,
+        progress_ttl_seconds=get_settings(ProgressSettings).progress_ttl_seconds,
     )
 
 
 @cache
 def run_reconciler() -> RunReconciler:
-    settings = get_settings()
     return RunReconciler(
         runs=_runs(),
         executions=ExecutionStatuses(_stepfunctions()),
         clock=SystemClock(),
-        progress_ttl_seconds=settings.progress_ttl_seconds,
-        grace_seconds=settings.run_sweep_grace_seconds,
+        progress_ttl_seconds=get_settings(ProgressSettings).progress_ttl_seconds,
+        grace_seconds=get_settings(SweepSettings).run_sweep_grace_seconds,
     )
