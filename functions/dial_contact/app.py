@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -31,9 +32,9 @@ class DialEvent(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=DialEvent)  # inside: a rejected input's values stay out of the history
+def handler(request: DialEvent, context: LambdaContext) -> dict[str, Any]:
     get_settings(Settings)  # validated on the first invocation, never at import
-    request = DialEvent.model_validate(event)
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index
     )

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_calling.observability.log_masking import masked_json
@@ -22,9 +23,9 @@ class Settings(TableNames, PagingSettings, ProgressSettings):
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=RunState)  # inside: a rejected input's values stay out of the history
+def handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     get_settings(Settings)  # validated on the first invocation, never at import
-    state = RunState.model_validate(event)
     logger.append_keys(campaign_id=state.run.campaignId, run_id=state.run.runId)
     result = run_steps().load_page(state.run, state.cursor)
     page = result.page

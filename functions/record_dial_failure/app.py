@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
@@ -36,9 +37,9 @@ class DialFailureEvent(BaseModel):
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=DialFailureEvent)  # inside: a rejected input's values stay out of the history
+def handler(request: DialFailureEvent, context: LambdaContext) -> dict[str, Any]:
     get_settings(Settings)  # validated on the first invocation, never at import
-    request = DialFailureEvent.model_validate(event)
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index
     )

@@ -4,6 +4,7 @@ execution-end events are best effort, this is the backstop)."""
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -15,22 +16,24 @@ logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = Tracer()
 
 
-class Settings(TableNames, ProgressSettings, SweepSettings):
-    """The environment this function reads (template.yaml gives it exactly these)."""
-
-
 class ScheduledEvent(BaseModel):
-    """EventBridge's "Scheduled Event"; nothing in it is needed but its time, for the log."""
+    """EventBridge's "Scheduled Event"; nothing in it is needed but its time, for the log.
+    Not Powertools' EventBridgeModel, which requires every field: an operator's sweep
+    invoked by hand with ``{}`` runs too."""
 
     time: str | None = None
 
 
+class Settings(TableNames, ProgressSettings, SweepSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
+
+
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=ScheduledEvent)
+def handler(event: ScheduledEvent, context: LambdaContext) -> dict[str, Any]:
     get_settings(Settings)  # validated on the first invocation, never at import
-    request = ScheduledEvent.model_validate(event)
-    logger.append_keys(scheduled_time=request.time)
+    logger.append_keys(scheduled_time=event.time)
     result = run_reconciler().sweep()
     summary = {"checked": result.checked, "finalised": result.finalised, "errors": result.errors}
     logger.info("runs swept", extra=summary)
