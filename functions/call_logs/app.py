@@ -7,9 +7,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok, page
 from campaign_api.params import PageLimit, PageToken, ResourceId
-from campaign_api.responses import CallLogPageResponse, errors, success
+from campaign_api.responses import CallLogPage, CallLogPageResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.settings import TableNames, TenantSettings, get_settings
@@ -30,7 +29,7 @@ class Settings(TableNames, TenantSettings):
     description="Every call attempt, of runs and single calls, newest first, a page at a time.",
     tags=["Calls"],
     responses={
-        **success(CallLogPageResponse, "A page of call logs"),
+        **success("A page of call logs"),
         **errors(404, e400="Invalid parameter or nextToken", e404="campaign not found"),
     },
 )
@@ -38,9 +37,9 @@ def list_call_logs(
     id: ResourceId,
     limit: PageLimit = 50,
     nextToken: PageToken = None,
-) -> dict[str, Any]:
+) -> CallLogPageResponse:
     logs, token = catalog_service().list_call_logs(client_id(app), id, limit, nextToken)
-    return ok(page(logs, token))
+    return CallLogPageResponse(success=True, data=CallLogPage(items=logs, nextToken=token))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -7,7 +7,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
 from campaign_api.responses import CallingStatusResponse, errors, success
 from campaign_api.tenant import client_id
@@ -30,10 +29,10 @@ class Settings(TableNames, TenantSettings):
     description="The current or last run's progress; `progress` is null before any run and once a finished "
     "run's progress has expired.",
     tags=["Calling"],
-    responses={**success(CallingStatusResponse, "The campaign's calling status"), **errors(404)},
+    responses={**success("The campaign's calling status"), **errors(404)},
 )
-def calling_status(id: ResourceId) -> dict[str, Any]:
-    return ok(calling_status_service().status(client_id(app), id))
+def calling_status(id: ResourceId) -> CallingStatusResponse:
+    return CallingStatusResponse(success=True, data=calling_status_service().status(client_id(app), id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -33,7 +33,7 @@ class Settings(TableNames, TenantSettings, IdempotencySettings):
     "request answers the first one's campaign and creates nothing again.",
     tags=["Campaigns"],
     responses={
-        **success(CampaignCreated, "The campaign, with its id and contact count", 201),
+        **success("The campaign, with its id and contact count", 201, model=CampaignCreated),
         **errors(
             409,
             415,
@@ -61,12 +61,12 @@ def create_campaign(body: CampaignInput, idempotency_key: IdempotencyKey = None)
     summary="Get a campaign",
     tags=["Campaigns"],
     responses={
-        **success(CampaignFound, "The campaign, with its contact count"),
+        **success("The campaign, with its contact count"),
         **errors(404, e404="campaign not found"),
     },
 )
-def get_campaign(id: ResourceId) -> dict[str, Any]:
-    return ok(catalog_service().get_campaign(client_id(app), id))
+def get_campaign(id: ResourceId) -> CampaignFound:
+    return CampaignFound(success=True, data=catalog_service().get_campaign(client_id(app), id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

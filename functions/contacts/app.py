@@ -7,9 +7,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok, page
+from campaign_api.envelope import ok
 from campaign_api.params import IdempotencyKey, PageLimit, PageToken, ResourceId
-from campaign_api.responses import ContactPageResponse, ContactsAddedResponse, errors, success
+from campaign_api.responses import ContactPage, ContactPageResponse, ContactsAddedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import ContactsInput
 from campaign_calling.observability.log_masking import masked_json
@@ -33,7 +33,7 @@ class Settings(TableNames, TenantSettings, IdempotencySettings):
     "request answers the first one's result and stores nothing again.",
     tags=["Contacts"],
     responses={
-        **success(ContactsAddedResponse, "The contacts added, with their ids", 201),
+        **success("The contacts added, with their ids", 201, model=ContactsAddedResponse),
         **errors(
             404,
             409,
@@ -72,7 +72,7 @@ def add_contacts(
     description="In the order they were added, a page at a time.",
     tags=["Contacts"],
     responses={
-        **success(ContactPageResponse, "A page of contacts"),
+        **success("A page of contacts"),
         **errors(404, e400="Invalid parameter or nextToken", e404="campaign not found"),
     },
 )
@@ -80,9 +80,9 @@ def list_contacts(
     id: ResourceId,
     limit: PageLimit = 50,
     nextToken: PageToken = None,
-) -> dict[str, Any]:
+) -> ContactPageResponse:
     contacts, token = catalog_service().list_contacts(client_id(app), id, limit, nextToken)
-    return ok(page(contacts, token))
+    return ContactPageResponse(success=True, data=ContactPage(items=contacts, nextToken=token))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -7,9 +7,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok
 from campaign_api.params import IdempotencyKey, ResourceId
-from campaign_api.responses import CallPlacedResponse, errors, success
+from campaign_api.responses import CallPlaced, CallPlacedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import MakeCallInput
 from campaign_calling.observability.log_masking import masked_json
@@ -35,7 +34,7 @@ class Settings(TableNames, TenantSettings, IdempotencySettings, DialerSettings):
     "gets a key derived from it too); errors that placed nothing are not remembered.",
     tags=["Calling"],
     responses={
-        **success(CallPlacedResponse, "The call as placed, with the provider's answer"),
+        **success("The call as placed, with the provider's answer"),
         **errors(
             404,
             409,
@@ -50,7 +49,7 @@ class Settings(TableNames, TenantSettings, IdempotencySettings, DialerSettings):
         ),
     },
 )
-def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyKey = None) -> CallPlacedResponse:
     result = single_call_service().make_call(
         client_id(app),
         id,
@@ -63,7 +62,7 @@ def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyK
     logger.info(
         "single call placed", extra={"campaign_id": id, "unique_id": result["uniqueId"], "success": result["success"]}
     )
-    return ok(result)
+    return CallPlacedResponse(success=True, data=CallPlaced.model_validate(result))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -7,9 +7,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
-from campaign_api.responses import CallingStartedResponse, errors, success
+from campaign_api.responses import CallingStarted, CallingStartedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import StartCallingInput
 from campaign_calling.observability.log_masking import masked_json
@@ -32,7 +31,7 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
     "Watch the run with calling-status.",
     tags=["Calling"],
     responses={
-        **success(CallingStartedResponse, "The run started"),
+        **success("The run started"),
         **errors(
             404,
             409,
@@ -45,10 +44,11 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
         ),
     },
 )
-def start_calling(id: ResourceId, body: StartCallingInput) -> dict[str, Any]:
+def start_calling(id: ResourceId, body: StartCallingInput) -> CallingStartedResponse:
     run = calling_service().start(client_id(app), id, body.agentId, body.delayBetweenCalls)
     logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})
-    return ok({"campaignId": id, "totalContacts": run.total_contacts, "status": "started"}, "Campaign calling started")
+    started = CallingStarted(campaignId=id, totalContacts=run.total_contacts, status="started")
+    return CallingStartedResponse(success=True, message="Campaign calling started", data=started)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

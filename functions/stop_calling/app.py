@@ -7,9 +7,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
-from campaign_api.responses import CallingStoppedResponse, errors, success
+from campaign_api.responses import CallingStopped, CallingStoppedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.settings import ProgressSettings, StateMachineSettings, TableNames, TenantSettings, get_settings
@@ -30,7 +29,7 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
     description="No call is placed after this answer; a call already being placed may finish and is logged.",
     tags=["Calling"],
     responses={
-        **success(CallingStoppedResponse, "The run stopped"),
+        **success("The run stopped"),
         **errors(
             404,
             409,
@@ -41,9 +40,10 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
         ),
     },
 )
-def stop_calling(id: ResourceId) -> dict[str, Any]:
+def stop_calling(id: ResourceId) -> CallingStoppedResponse:
     calling_service().stop(client_id(app), id)
-    return ok({"campaignId": id, "status": "stopped"}, "Campaign calling stopped")
+    stopped = CallingStopped(campaignId=id, status="stopped")
+    return CallingStoppedResponse(success=True, message="Campaign calling stopped", data=stopped)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -73,6 +73,11 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
 
     @_handles(app, RequestValidationError)
     def invalid_request(exc: RequestValidationError) -> Response[str]:
+        if _about_the_response(exc.errors()):
+            # A route returned what its response model refuses: Powertools reports it as a
+            # request's error unless told a status, which would also document it.
+            logger.error("answer refused by its response model", extra={"fields": _fields(exc.errors())})
+            return _error(500, "internal error")
         return _error(400, describe_validation_errors(exc.errors()))
 
     @_handles(app, RequestUnsupportedContentType)
@@ -119,6 +124,15 @@ def describe_validation_errors(errors: Any) -> str:
             message = str(err.get("msg", "is invalid"))
             parts.append(f"{field}: {message.removeprefix('Value error, ')}")
     return "; ".join(parts) or "invalid request"
+
+
+def _about_the_response(errors: Any) -> bool:
+    return any(tuple(err.get("loc", ()))[:1] == ("response",) for err in errors)
+
+
+def _fields(errors: Any) -> list[str]:
+    """Where each error is and its kind; never the values (they may be personal data)."""
+    return [".".join(str(p) for p in err.get("loc", ())) + f" ({err.get('type', '')})" for err in list(errors)[:5]]
 
 
 def _raised_reading_body(exc: BaseException) -> bool:

@@ -1,9 +1,15 @@
-"""What the API answers, as pydantic models, for the OpenAPI document.
+"""What the API answers, as pydantic models: the routes return them and the OpenAPI
+document is built from them.
 
-Each route names its answers with ``responses=`` in its decorator (see ``success`` and
-``errors``). They document the routes only: handlers keep returning the envelopes built by
-``campaign_api.envelope``, so declaring a response changes nothing at runtime. The
-end-to-end fuzz test checks every answer of the local engine against these schemas.
+A route returns its success envelope (e.g. ``AgentFound``) and declares it as its return
+type: Powertools' resolver (``enable_validation``) validates and serialises the returned
+model (by alias), and documents the success status with its schema (``success`` leaves
+the content to the return type). The errors are named with ``errors`` in the decorator.
+The two creating routes that replay an Idempotency-Key's stored answer return that
+answer, plain JSON, and name their model in ``success(..., model=...)``: the stored JSON
+cannot be read back into the domain models (ids serialise as ``_id``, internal fields are
+left out). The end-to-end fuzz test checks every answer of the local engine against these
+schemas.
 """
 
 from __future__ import annotations
@@ -67,7 +73,10 @@ class CallPlaced(_Strict):
     contact: CalledContact
     timestamp: str = Field(description="When the call was placed (ISO 8601)")
     externalResponse: Any = Field(description="The provider's answer, as it sent it")
-    error: str | SkipJsonSchema[None] = Field(None, description="Why the call failed; only when it did")
+    # Absent rather than null when the call succeeded, as the contract shows it.
+    error: str | SkipJsonSchema[None] = Field(
+        None, description="Why the call failed; only when it did", exclude_if=lambda error: error is None
+    )
 
 
 # -- envelopes -------------------------------------------------------------------------
@@ -176,7 +185,10 @@ _ERRORS: dict[int, tuple[type[BaseModel], str]] = {
 COMMON_ERRORS = (400, 401, 403)
 
 
-def success(model: type[BaseModel], description: str, status: int = 200) -> dict[int, OpenAPIResponse]:
+def success(description: str, status: int = 200, *, model: type[BaseModel] | None = None) -> dict[int, OpenAPIResponse]:
+    """The success answer; its schema is the route's return type unless ``model`` names it."""
+    if model is None:
+        return {status: {"description": description}}
     return {status: {"description": description, "content": {JSON: {"model": model}}}}
 
 
