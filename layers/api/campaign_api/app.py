@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from campaign_api.envelope import error
 from campaign_api.strict_json import BodyProblem, check_body
@@ -101,6 +102,11 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
             # Bytes that are not UTF-8, JSON nested too deep or with a too long number, a
             # multipart body without boundary: Powertools lets these escape as they are.
             return _error(400, "request body is not valid JSON")
+        if isinstance(exc, ValidationError):
+            # A model refused what the code built (an answer, say): its message quotes the
+            # values, which may be personal data.
+            logger.error("data refused by its model", extra={"fields": _fields(exc.errors())})
+            return _error(500, "internal error")
         logger.exception("unhandled error")
         return _error(500, "internal error")
 
