@@ -48,7 +48,7 @@ class AwsWorld:
 
     def use_function(self, logical_id: str) -> None:
         env = self.resolver.resolve(self.template.functions()[logical_id].environment)
-        for key in {f.alias for f in app_settings.Settings.model_fields.values()}:
+        for key in set().union(*(app_settings.variable_names(piece) for piece in app_settings.PIECES)):
             self.monkeypatch.delenv(key, raising=False)
         for key, value in env.items():
             self.monkeypatch.setenv(key, str(value))

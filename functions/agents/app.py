@@ -7,18 +7,22 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
 from campaign_api.responses import AgentCreated, AgentFound, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import AgentInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
+from campaign_calling.settings import TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import catalog_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = handler_tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
@@ -27,23 +31,26 @@ app = create_app(logger)
     description="An agent is the provider's agent (assistant) id, and optionally the number calls come from "
     "(validated, stored in E.164).",
     tags=["Agents"],
-    responses={**success(AgentCreated, "The agent, with its id", 201), **errors(415)},
+    status_code=201,
+    responses={**success("The agent, with its id", 201), **errors(415)},
 )
-def create_agent(body: AgentInput) -> tuple[dict[str, Any], int]:
-    return ok(catalog_service().create_agent(client_id(app), body), "Agent created"), 201
+def create_agent(body: AgentInput) -> AgentCreated:
+    agent = catalog_service().create_agent(client_id(app), body)
+    return AgentCreated(success=True, message="Agent created", data=agent)
 
 
 @app.get(
     "/api/v1/client/agents/<id>",
     summary="Get an agent",
     tags=["Agents"],
-    responses={**success(AgentFound, "The agent"), **errors(404, e404="agent not found")},
+    responses={**success("The agent"), **errors(404, e404="agent not found")},
 )
-def get_agent(id: ResourceId) -> dict[str, Any]:
-    return ok(catalog_service().get_agent(client_id(app), id))
+def get_agent(id: ResourceId) -> AgentFound:
+    return AgentFound(success=True, data=catalog_service().get_agent(client_id(app), id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

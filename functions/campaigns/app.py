@@ -14,11 +14,16 @@ from campaign_api.tenant import client_id
 from campaign_calling.models import CampaignInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
+from campaign_calling.settings import IdempotencySettings, TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import catalog_service, create_campaign_idempotency
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = handler_tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings, IdempotencySettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
@@ -29,7 +34,7 @@ app = create_app(logger)
     "request answers the first one's campaign and creates nothing again.",
     tags=["Campaigns"],
     responses={
-        **success(CampaignCreated, "The campaign, with its id and contact count", 201),
+        **success("The campaign, with its id and contact count", 201, model=CampaignCreated),
         **errors(
             409,
             415,
@@ -57,15 +62,16 @@ def create_campaign(body: CampaignInput, idempotency_key: IdempotencyKey = None)
     summary="Get a campaign",
     tags=["Campaigns"],
     responses={
-        **success(CampaignFound, "The campaign, with its contact count"),
+        **success("The campaign, with its contact count"),
         **errors(404, e404="campaign not found"),
     },
 )
-def get_campaign(id: ResourceId) -> dict[str, Any]:
-    return ok(catalog_service().get_campaign(client_id(app), id))
+def get_campaign(id: ResourceId) -> CampaignFound:
+    return CampaignFound(success=True, data=catalog_service().get_campaign(client_id(app), id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

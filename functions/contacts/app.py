@@ -14,11 +14,16 @@ from campaign_api.tenant import client_id
 from campaign_calling.models import ContactsInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
+from campaign_calling.settings import IdempotencySettings, TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import add_contacts_idempotency, catalog_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = handler_tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings, IdempotencySettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
@@ -29,7 +34,7 @@ app = create_app(logger)
     "request answers the first one's result and stores nothing again.",
     tags=["Contacts"],
     responses={
-        **success(ContactsAddedResponse, "The contacts added, with their ids", 201),
+        **success("The contacts added, with their ids", 201, model=ContactsAddedResponse),
         **errors(
             404,
             409,
@@ -67,7 +72,7 @@ def add_contacts(
     description="In the order they were added, a page at a time.",
     tags=["Contacts"],
     responses={
-        **success(ContactPageResponse, "A page of contacts"),
+        **success("A page of contacts"),
         **errors(404, e400="Invalid parameter or nextToken", e404="campaign not found"),
     },
 )
@@ -75,11 +80,12 @@ def list_contacts(
     id: ResourceId,
     limit: PageLimit = 50,
     nextToken: PageToken = None,
-) -> dict[str, Any]:
-    return ok(catalog_service().list_contacts(client_id(app), id, limit, nextToken))
+) -> ContactPageResponse:
+    return ContactPageResponse(success=True, data=catalog_service().list_contacts(client_id(app), id, limit, nextToken))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

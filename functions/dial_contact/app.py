@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -11,11 +12,16 @@ from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.runs.models import PageContact, RunContext
+from campaign_calling.settings import DialerSettings, DialStepSettings, ProgressSettings, TableNames, get_settings
 from campaign_calling.wiring import dial_step
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = handler_tracer()
 metrics = Metrics()
+
+
+class Settings(TableNames, DialerSettings, DialStepSettings, ProgressSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 class DialEvent(BaseModel):
@@ -27,8 +33,9 @@ class DialEvent(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @without_data_in_errors(logger)  # errors reach the execution's history
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = DialEvent.model_validate(event)
+@event_parser(model=DialEvent)  # inside: a rejected input's values stay out of the history
+def handler(request: DialEvent, context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     logger.append_keys(
         campaign_id=request.run.campaignId, run_id=request.run.runId, contact_index=request.contact.index
     )

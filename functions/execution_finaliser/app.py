@@ -4,15 +4,22 @@ its run unless the run already ended or has moved on to a newer execution."""
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
+from campaign_calling.settings import ProgressSettings, SweepSettings, TableNames, get_settings
 from campaign_calling.wiring import run_reconciler
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = handler_tracer()
+
+
+class Settings(TableNames, ProgressSettings, SweepSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 class ExecutionDetail(BaseModel):
@@ -25,19 +32,20 @@ class ExecutionDetail(BaseModel):
     cause: str | None = None
 
 
-class ExecutionStatusChange(BaseModel):
-    """The "Step Functions Execution Status Change" event, as EventBridge delivers it."""
+class ExecutionStatusChange(EventBridgeModel):
+    """The "Step Functions Execution Status Change" event, as EventBridge delivers it.
+    Powertools' EventBridge model with its detail typed, rather than its EventBridge
+    envelope: importing any envelope imports them all (about 50 ms of cold start)."""
 
-    source: str
-    detail_type: str = Field(alias="detail-type")
     detail: ExecutionDetail
 
 
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = ExecutionStatusChange.model_validate(event)
-    detail = request.detail
+@event_parser(model=ExecutionStatusChange)
+def handler(event: ExecutionStatusChange, context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
+    detail = event.detail
     logger.append_keys(execution_arn=detail.executionArn, execution_status=detail.status)
     result = run_reconciler().finalise_execution(
         detail.executionArn, detail.status, detail.input, error=detail.error, cause=detail.cause

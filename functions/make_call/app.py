@@ -7,18 +7,22 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok
 from campaign_api.params import IdempotencyKey, ResourceId
 from campaign_api.responses import CallPlacedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import MakeCallInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
+from campaign_calling.settings import DialerSettings, IdempotencySettings, TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import make_call_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = handler_tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings, IdempotencySettings, DialerSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
@@ -31,7 +35,7 @@ app = create_app(logger)
     "gets a key derived from it too); errors that placed nothing are not remembered.",
     tags=["Calling"],
     responses={
-        **success(CallPlacedResponse, "The call as placed, with the provider's answer"),
+        **success("The call as placed, with the provider's answer"),
         **errors(
             404,
             409,
@@ -46,7 +50,7 @@ app = create_app(logger)
         ),
     },
 )
-def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyKey = None) -> CallPlacedResponse:
     call = make_call_service().make_call(
         client_id(app),
         id,
@@ -57,10 +61,11 @@ def make_call(id: ResourceId, body: MakeCallInput, idempotency_key: IdempotencyK
         lambda_context=app.lambda_context,
     )
     logger.info("single call placed", extra={"campaign_id": id, "unique_id": call.uniqueId, "success": call.success})
-    return ok(call)
+    return CallPlacedResponse(success=True, data=call)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

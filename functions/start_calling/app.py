@@ -7,18 +7,22 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
-from campaign_api.responses import CallingStartedResponse, errors, success
+from campaign_api.responses import CallingStarted, CallingStartedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.models import StartCallingInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
+from campaign_calling.settings import ProgressSettings, StateMachineSettings, TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import calling_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = handler_tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
@@ -28,7 +32,7 @@ app = create_app(logger)
     "Watch the run with calling-status.",
     tags=["Calling"],
     responses={
-        **success(CallingStartedResponse, "The run started"),
+        **success("The run started"),
         **errors(
             404,
             409,
@@ -41,13 +45,15 @@ app = create_app(logger)
         ),
     },
 )
-def start_calling(id: ResourceId, body: StartCallingInput) -> dict[str, Any]:
+def start_calling(id: ResourceId, body: StartCallingInput) -> CallingStartedResponse:
     run = calling_service().start(client_id(app), id, body.agentId, body.delayBetweenCalls)
     logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})
-    return ok({"campaignId": id, "totalContacts": run.total_contacts, "status": "started"}, "Campaign calling started")
+    started = CallingStarted(campaignId=id, totalContacts=run.total_contacts, status="started")
+    return CallingStartedResponse(success=True, message="Campaign calling started", data=started)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

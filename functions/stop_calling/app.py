@@ -7,17 +7,21 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.envelope import ok
 from campaign_api.params import ResourceId
-from campaign_api.responses import CallingStoppedResponse, errors, success
+from campaign_api.responses import CallingStopped, CallingStoppedResponse, errors, success
 from campaign_api.tenant import client_id
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
+from campaign_calling.settings import ProgressSettings, StateMachineSettings, TableNames, TenantSettings, get_settings
 from campaign_calling.wiring import calling_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
 tracer = handler_tracer()
 app = create_app(logger)
+
+
+class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSettings):
+    """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
@@ -26,7 +30,7 @@ app = create_app(logger)
     description="No call is placed after this answer; a call already being placed may finish and is logged.",
     tags=["Calling"],
     responses={
-        **success(CallingStoppedResponse, "The run stopped"),
+        **success("The run stopped"),
         **errors(
             404,
             409,
@@ -37,12 +41,14 @@ app = create_app(logger)
         ),
     },
 )
-def stop_calling(id: ResourceId) -> dict[str, Any]:
+def stop_calling(id: ResourceId) -> CallingStoppedResponse:
     calling_service().stop(client_id(app), id)
-    return ok({"campaignId": id, "status": "stopped"}, "Campaign calling stopped")
+    stopped = CallingStopped(campaignId=id, status="stopped")
+    return CallingStoppedResponse(success=True, message="Campaign calling stopped", data=stopped)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings(Settings)  # validated on the first invocation, never at import
     return app.resolve(event, context)

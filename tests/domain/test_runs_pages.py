@@ -12,12 +12,12 @@ from tests.support.fakes import contact_id
 def test_given_five_contacts_when_paged_by_two_then_three_pages_in_order_with_their_waits() -> None:
     world = RunsWorld()
     state = world.started(contacts=5, delay_ms=2500)
-    steps = world.steps(page_size=2)
+    loader = world.pages(page_size=2)
 
     pages = []
     cursor = state.cursor
     while True:
-        loaded = steps.load_page(state.run, cursor)
+        loaded = loader.load_page(state.run, cursor)
         assert loaded.page is not None
         pages.append(loaded.page)
         cursor = loaded.cursor
@@ -40,8 +40,8 @@ def test_given_contacts_that_fill_pages_exactly_when_paged_then_the_last_full_pa
     world = RunsWorld()
     state = world.started(contacts=4)
 
-    first = world.steps(page_size=2).load_page(state.run, state.cursor)
-    second = world.steps(page_size=2).load_page(state.run, first.cursor)
+    first = world.pages(page_size=2).load_page(state.run, state.cursor)
+    second = world.pages(page_size=2).load_page(state.run, first.cursor)
 
     assert first.page and first.page.hasMore
     assert second.page and not second.page.hasMore and len(second.page.contacts) == 2
@@ -52,7 +52,7 @@ def test_given_contacts_added_after_the_start_when_paged_then_they_are_not_in_th
     state = world.started(contacts=2)
     world.campaigns.add_contacts(CLIENT, "cmp_1", 3)
 
-    loaded = world.steps(page_size=10).load_page(state.run, state.cursor)
+    loaded = world.pages(page_size=10).load_page(state.run, state.cursor)
 
     assert loaded.page is not None
     assert [c.contactId for c in loaded.page.contacts] == [contact_id(1), contact_id(2)]
@@ -64,7 +64,7 @@ def test_given_a_stopped_run_when_a_page_is_loaded_then_it_is_empty_and_not_runn
     state = world.started()
     world.calling().stop(CLIENT, "cmp_1")
 
-    loaded = world.steps().load_page(state.run, state.cursor)
+    loaded = world.pages().load_page(state.run, state.cursor)
 
     assert loaded.page is not None
     assert (loaded.page.contacts, loaded.page.running, loaded.page.hasMore) == ([], False, False)
@@ -74,8 +74,8 @@ def test_given_an_execution_that_read_its_pages_when_more_remain_then_it_continu
     world = RunsWorld()
     state = world.started(contacts=5)
 
-    first = world.steps(page_size=2, pages_per_execution=2).load_page(state.run, state.cursor)
-    second = world.steps(page_size=2, pages_per_execution=2).load_page(state.run, first.cursor)
+    first = world.pages(page_size=2, pages_per_execution=2).load_page(state.run, state.cursor)
+    second = world.pages(page_size=2, pages_per_execution=2).load_page(state.run, first.cursor)
 
     assert first.page and not first.page.continueAsNew
     assert second.page and second.page.hasMore and second.page.continueAsNew
@@ -87,7 +87,7 @@ def test_given_an_execution_near_its_history_budget_when_paged_then_the_page_sto
     state = world.started(contacts=budget + 5)
     cursor = state.cursor.model_copy(update={"contactsInExecution": budget - 1})
 
-    loaded = world.steps(page_size=100, pages_per_execution=50).load_page(state.run, cursor)
+    loaded = world.pages(page_size=100, pages_per_execution=50).load_page(state.run, cursor)
 
     assert loaded.page is not None
     assert len(loaded.page.contacts) == 1
@@ -97,7 +97,7 @@ def test_given_an_execution_near_its_history_budget_when_paged_then_the_page_sto
 def test_given_a_full_execution_when_continued_as_new_then_the_hand_over_is_recorded_and_the_next_started() -> None:
     world = RunsWorld()
     state = world.started(contacts=5)
-    loaded = world.steps().load_page(state.run, state.cursor)
+    loaded = world.pages().load_page(state.run, state.cursor)
     first_arn = world.current_execution(state.run)
 
     new_arn = world.steps().continue_as_new(

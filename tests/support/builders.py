@@ -10,7 +10,7 @@ from campaign_calling.models import Progress
 from campaign_calling.runs.dial import DialRecorder, DialStep
 from campaign_calling.runs.lifecycle import CallingService, RunEnding
 from campaign_calling.runs.models import PageContact, RunContext, RunRef, RunState
-from campaign_calling.runs.pages import RunSteps
+from campaign_calling.runs.pages import PageLoader, RunSteps
 from campaign_calling.runs.reconcile import RunReconciler
 from campaign_calling.runs.status import CallingStatusService
 from tests.support.clock import FixedClock
@@ -59,15 +59,13 @@ class RunsWorld:
             state_machine_arn=STATE_MACHINE_ARN,
         )
 
-    def steps(self, *, page_size: int = PAGE_SIZE, pages_per_execution: int = PAGES_PER_EXECUTION) -> RunSteps:
-        return RunSteps(
-            campaigns=self.campaigns,
-            runs=self.runs,
-            workflow=self.workflow,
-            ending=self.ending,
-            page_size=page_size,
-            pages_per_execution=pages_per_execution,
+    def pages(self, *, page_size: int = PAGE_SIZE, pages_per_execution: int = PAGES_PER_EXECUTION) -> PageLoader:
+        return PageLoader(
+            campaigns=self.campaigns, runs=self.runs, page_size=page_size, pages_per_execution=pages_per_execution
         )
+
+    def steps(self) -> RunSteps:
+        return RunSteps(runs=self.runs, workflow=self.workflow, ending=self.ending)
 
     def recorder(self) -> DialRecorder:
         return DialRecorder(claims=self.claims, campaigns=self.campaigns, clock=self.clock)
@@ -116,7 +114,7 @@ class RunsWorld:
         return RunState.model_validate(self.workflow.started[-1][1])
 
     def first_page(self, state: RunState, page_size: int = 100) -> list[PageContact]:
-        page = self.steps(page_size=page_size).load_page(state.run, state.cursor).page
+        page = self.pages(page_size=page_size).load_page(state.run, state.cursor).page
         assert page is not None
         return page.contacts
 

@@ -21,34 +21,34 @@ from campaign_calling.runs.dial import SETTLE_PATIENCE_SECONDS, DialRecorder, Di
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.ports import Placer
 from campaign_calling.runs.repository import RunRepository
-from campaign_calling.settings import get_settings
+from campaign_calling.settings import DialerSettings, DialStepSettings, ProgressSettings, TableNames, get_settings
 
 
 def run_repository() -> RunRepository:
-    settings = get_settings()
+    tables = get_settings(TableNames)
     return RunRepository(
         boto3.client("dynamodb"),
-        main_table=settings.require("main_table"),
-        progress_table=settings.require("progress_table"),
-        progress_ttl_seconds=settings.progress_ttl_seconds,
+        main_table=tables.main_table,
+        progress_table=tables.progress_table,
+        progress_ttl_seconds=get_settings(ProgressSettings).progress_ttl_seconds,
     )
 
 
 def dial_claims() -> DialClaims:
-    settings = get_settings()
+    tables = get_settings(TableNames)
     return DialClaims(
         boto3.client("dynamodb"),
-        progress_table=settings.require("progress_table"),
-        call_logs_table=settings.require("call_logs_table"),
+        progress_table=tables.progress_table,
+        call_logs_table=tables.call_logs_table,
     )
 
 
 def call_placer(transport: httpx.BaseTransport | None = None) -> CallPlacer:
     """The provider client as configured: its URL and the API key from Secrets Manager."""
-    settings = get_settings()
+    settings = get_settings(DialerSettings)
     dialer = DialerClient(
-        settings.require("dialer_base_url"),
-        CachedSecret(settings.require("dialer_api_key_secret"), settings.secret_cache_seconds),
+        settings.dialer_base_url,
+        CachedSecret(settings.dialer_api_key_secret, settings.secret_cache_seconds),
         timeout_seconds=settings.dialer_timeout_seconds,
         transport=transport,
     )
@@ -61,18 +61,16 @@ def dial_step(
     sleep: Callable[[float], None] = time.sleep,
     settle_patience_seconds: float = SETTLE_PATIENCE_SECONDS,
 ) -> DialStep:
-    settings = get_settings()
+    tables = get_settings(TableNames)
     runs = run_repository()
-    campaigns = CampaignRepository(
-        boto3.client("dynamodb"), settings.require("main_table"), progress_table=settings.require("progress_table")
-    )
+    campaigns = CampaignRepository(boto3.client("dynamodb"), tables.main_table, progress_table=tables.progress_table)
     return DialStep(
         runs=runs,
         placer=placer or call_placer(),
         recorder=DialRecorder(claims=dial_claims(), campaigns=campaigns, clock=SystemClock()),
         ending=RunEnding(runs=runs, workflow=WorkflowEngine(boto3.client("stepfunctions"))),
         clock=SystemClock(),
-        pause_after_failures=settings.pause_after_failures,
+        pause_after_failures=get_settings(DialStepSettings).pause_after_failures,
         sleep=sleep,
         settle_patience_seconds=settle_patience_seconds,
     )

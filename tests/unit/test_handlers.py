@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
+from campaign_calling.runs.status import CallingStatusService
+from campaign_calling.settings import get_settings
 from campaign_local.auth import as_api_gateway_claims, unsigned_token
 from campaign_local.lambdas import FunctionError
 from tests.conftest import _clear_caches
@@ -878,6 +880,15 @@ def test_finalise_run_event(aws: Any, agent: dict[str, Any], run: dict[str, Any]
     assert start(aws, run["campaignId"], agent["_id"])[0] == 200
 
 
+def test_an_execution_end_that_is_not_eventbridges_event_is_rejected(aws: Any) -> None:
+    # Given the sample execution-end event without EventBridge's own fields
+    event = {"detail": load_event("execution_finaliser")["detail"]}
+    # Then the finaliser refuses it, as Powertools' EventBridge model does
+    with pytest.raises(FunctionError) as raised:
+        aws.invoke("ExecutionFinaliserFunction", event)
+    assert raised.value.payload["errorType"] == "ValidationError"
+
+
 def test_task_events_are_rejected_when_malformed(aws: Any) -> None:
     # The error reaches the execution's history: named, its details (which may quote the
     # input) only in the function's log.
@@ -907,3 +918,33 @@ def test_run_step_as_deployed(aws: Any, run: dict[str, Any], name: str, logical_
     overrides = {"executionArn": executions(aws)[0]["executionArn"]} if name == "continue_run" else {}
     result = aws.invoke(logical_id, task_event(name, run, **overrides))
     assert isinstance(result, dict)
+
+
+def test_a_function_missing_a_variable_fails_its_first_invocation_naming_it(aws: Any) -> None:
+    # Given the make-call function deployed without its provider's address
+    aws.use_function("MakeCallFunction")
+    aws.monkeypatch.delenv("DIALER_BASE_URL")
+    get_settings.cache_clear()
+    # When it is invoked, before it does anything
+    with pytest.raises(FunctionError) as raised:
+        aws.functions.invoke("MakeCallFunction", load_event("make_call"))
+    # Then it fails, naming the variable
+    assert raised.value.payload["errorType"] == "ConfigurationError"
+    assert raised.value.payload["errorMessage"] == "environment variable DIALER_BASE_URL is not set"
+
+
+def test_an_answer_its_response_model_refuses_is_500_and_names_no_value(
+    aws: Any, campaign: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a service that answers what the route's response model refuses
+    refused = {"campaignId": campaign["_id"], "isRunning": "now and then", "totalContacts": 3, "progress": None}
+    monkeypatch.setattr(CallingStatusService, "status", lambda *_: refused)
+    # When the route answers
+    result = aws.invoke("CallingStatusFunction", retarget(load_event("calling_status"), campaign=campaign["_id"]))
+    # Then the client gets a 500 envelope, not a 400 about its request
+    assert result["statusCode"] == 500
+    assert json.loads(result["body"]) == {"success": False, "message": "internal error"}
+    # And the function's log names the field, not its value
+    (record,) = [r for r in caplog.records if r.getMessage() == "data refused by its model"]
+    assert record.fields == ["data.isRunning (bool_parsing)"]
+    assert "now and then" not in caplog.text

@@ -24,7 +24,21 @@ from campaign_calling.models import (
 )
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
 from campaign_calling.runs.pacing import remaining_ms, wait_state_seconds
-from campaign_calling.settings import ConfigurationError, Settings, load_settings
+from campaign_calling.settings import (
+    PIECES,
+    ConfigurationError,
+    DialerSettings,
+    DialStepSettings,
+    IdempotencySettings,
+    PagingSettings,
+    ProgressSettings,
+    StateMachineSettings,
+    SweepSettings,
+    TableNames,
+    TenantSettings,
+    load_settings,
+    variable_names,
+)
 
 # -- phone numbers -----------------------------------------------------------------------
 
@@ -288,30 +302,75 @@ def test_remaining_ms_is_clamped_to_zero_and_the_delay(
 # -- settings --------------------------------------------------------------------------------
 
 
-def test_load_settings_defaults() -> None:
-    settings = load_settings({})
-    assert settings.main_table is None
+class EverySetting(
+    TableNames,
+    IdempotencySettings,
+    TenantSettings,
+    ProgressSettings,
+    StateMachineSettings,
+    DialerSettings,
+    PagingSettings,
+    DialStepSettings,
+    SweepSettings,
+):
+    """A function that would read every variable."""
+
+
+REQUIRED = {
+    "MAIN_TABLE_NAME": "main",
+    "PROGRESS_TABLE_NAME": "progress",
+    "CALL_LOGS_TABLE_NAME": "logs",
+    "IDEMPOTENCY_TABLE_NAME": "idem",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+    "DIALER_BASE_URL": "https://dialer.example",
+    "DIALER_API_KEY_SECRET": "dialer-key",
+}
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The process environment, emptied of every settings variable; what a test sets is applied."""
+    for name in variable_names(EverySetting):
+        monkeypatch.delenv(name, raising=False)
+
+    class Environ(dict[str, str]):
+        def __setitem__(self, key: str, value: str) -> None:
+            super().__setitem__(key, value)
+            monkeypatch.setenv(key, value)
+
+    return Environ()
+
+
+def test_the_pieces_are_every_setting() -> None:
+    assert {piece for piece in EverySetting.__mro__ if piece in PIECES} == set(PIECES)
+
+
+def test_load_settings_defaults(environ: dict[str, str]) -> None:
+    # Given only the variables without a default
+    for name, value in REQUIRED.items():
+        environ[name] = value
+    # When the settings are loaded
+    settings = load_settings(EverySetting)
+    # Then the others have their defaults
+    assert settings.main_table == "main"
     assert settings.dialer_timeout_seconds == 10.0
     assert settings.secret_cache_seconds == 300
     assert settings.progress_ttl_seconds == 3600
     assert settings.contacts_page_size == 100
     assert settings.pages_per_execution == 3
+    assert settings.pause_after_failures == 10
+    assert settings.run_sweep_grace_seconds == 300
     assert settings.tenant_claim == "sub"
 
 
-def test_load_settings_reads_aliases_and_ignores_unknown_variables() -> None:
-    settings = load_settings(
-        {
-            "MAIN_TABLE_NAME": "main",
-            "CONTACTS_PAGE_SIZE": "25",
-            "DIALER_TIMEOUT_SECONDS": "2.5",
-            "PATH": "/usr/bin",
-            "main_table": "ignored",
-        }
-    )
-    assert settings.main_table == "main"
-    assert settings.contacts_page_size == 25
-    assert settings.dialer_timeout_seconds == 2.5
+def test_load_settings_reads_the_variables_by_their_exact_names(environ: dict[str, str]) -> None:
+    # Given a piece's variables, beside others and one in the wrong case
+    for name, value in {"CONTACTS_PAGE_SIZE": "25", "PAGES_PER_EXECUTION": "4", "PATH": "/usr/bin"}.items():
+        environ[name] = value
+    environ["contacts_page_size"] = "7"
+    # Then the piece reads its own
+    paging = load_settings(PagingSettings)
+    assert (paging.contacts_page_size, paging.pages_per_execution) == (25, 4)
 
 
 @pytest.mark.parametrize(
@@ -326,21 +385,44 @@ def test_load_settings_reads_aliases_and_ignores_unknown_variables() -> None:
         ("PROGRESS_TTL_SECONDS", "59"),
         ("SECRET_CACHE_SECONDS", "-1"),
         ("TENANT_CLAIM", ""),
+        ("MAIN_TABLE_NAME", ""),
+        ("DIALER_BASE_URL", ""),
     ],
 )
-def test_load_settings_refuses_bad_values(name: str, value: str) -> None:
+def test_load_settings_refuses_bad_values(environ: dict[str, str], name: str, value: str) -> None:
+    # Given every variable set, one of them to a bad value
+    for required, good in REQUIRED.items():
+        environ[required] = good
+    environ[name] = value
+    # Then loading fails, naming it
     with pytest.raises(ConfigurationError) as info:
-        load_settings({name: value})
+        load_settings(EverySetting)
     assert name in str(info.value)
 
 
-def test_require_returns_the_value_or_names_the_missing_variable() -> None:
-    assert load_settings({"MAIN_TABLE_NAME": "main"}).require("main_table") == "main"
-    settings = load_settings({"MAIN_TABLE_NAME": ""})
-    with pytest.raises(ConfigurationError, match="MAIN_TABLE_NAME"):
-        settings.require("main_table")
-    with pytest.raises(ConfigurationError, match="DIALER_BASE_URL"):
-        Settings().require("dialer_base_url")
+def test_load_settings_names_every_missing_variable(environ: dict[str, str]) -> None:
+    # Given a function that needs the table names and the dialer, with only one table set
+    class Needs(TableNames, DialerSettings):
+        pass
+
+    environ["MAIN_TABLE_NAME"] = "main"
+    # Then loading fails naming each variable missing, and none that is set
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(Needs)
+    message = str(info.value)
+    for name in ("PROGRESS_TABLE_NAME", "CALL_LOGS_TABLE_NAME", "DIALER_BASE_URL", "DIALER_API_KEY_SECRET"):
+        assert f"environment variable {name} is not set" in message
+    assert "MAIN_TABLE_NAME" not in message
+
+
+def test_settings_are_read_when_loaded_never_before(environ: dict[str, str]) -> None:
+    # Given a settings class defined while its variable is unset
+    class Later(StateMachineSettings):
+        pass
+
+    # When the variable is set afterwards, Then loading reads it
+    environ["STATE_MACHINE_ARN"] = "arn:later"
+    assert load_settings(Later).state_machine_arn == "arn:later"
 
 
 # -- keys fit DynamoDB, whatever the client id ---------------------------------------------------

@@ -18,6 +18,7 @@ from campaign_calling.models import AgentInput, CampaignInput, ContactInput, Pro
 from campaign_calling.runs.models import RunRef, RunState
 from campaign_calling.runs.reconcile import FinaliseResult
 from campaign_calling.runs.repository import ACTIVE_ATTRIBUTE, ACTIVE_RUNS_INDEX, ACTIVE_VALUE
+from campaign_calling.settings import SweepSettings, get_settings
 from campaign_local.template import Resolver, Template, find_template, state_machine_arn
 from campaign_local.watcher import ExecutionWatcher, Subscriptions, status_change_event
 from tests.support import stores
@@ -261,7 +262,7 @@ def test_sweep_waits_the_grace_period_for_an_execution_not_started_yet(aws) -> N
     since = run_record(aws, started).execution_since_ms
     assert since is not None
     aws.use_function(SWEEPER)
-    grace_ms = wiring.get_settings().run_sweep_grace_seconds * 1000
+    grace_ms = get_settings(SweepSettings).run_sweep_grace_seconds * 1000
     assert grace_ms == 300_000
 
     # While the execution handing over still runs (retrying the start), never.

@@ -74,7 +74,7 @@ class Steps:
 
     def load_page(self, run, cursor):
         self._use("LoadContactsPageFunction")
-        return wiring.run_steps().load_page(run, cursor)
+        return wiring.page_loader().load_page(run, cursor)
 
     def dial_contact(self, run, contact):
         self._use("DialContactFunction")

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic_settings import BaseSettings
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from campaign_calling import keys
 from campaign_calling.runs.models import RunContext
 from campaign_calling.runs.repository import TTL_ATTRIBUTE
-from campaign_calling.settings import Settings
+from campaign_calling.settings import TUNABLES, DialerSettings, TableNames, variable_names
 from campaign_local.http_api import http_api_event
 from campaign_local.lambdas import load_handler_module
 from campaign_local.template import FunctionSpec, Resolver, Template, find_template, state_machine_arn
@@ -52,7 +53,7 @@ LAMBDA_RETRY_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
-SECRET_VARIABLE = Settings.model_fields["dialer_api_key_secret"].alias
+SECRET_VARIABLE = DialerSettings.model_fields["dialer_api_key_secret"].alias
 
 
 def resources_with_policies() -> dict[str, dict[str, Any]]:
@@ -313,80 +314,32 @@ def test_asl_arns_use_the_partition() -> None:
 # -- environment -----------------------------------------------------------------------------
 
 
-@cache
-def _module_ast(path: Path) -> ast.Module:
-    return ast.parse(path.read_text())
+def settings_class(logical_id: str) -> type[BaseSettings]:
+    """The settings class a function's handler validates on its first invocation."""
+    declared = load_handler_module(FUNCTIONS[logical_id]).Settings
+    assert issubclass(declared, BaseSettings)
+    return declared
 
 
-def _module_path(module: str) -> Path | None:
-    for base in (ROOT / "layers" / "common", ROOT / "layers" / "api"):
-        for candidate in (base / (module.replace(".", "/") + ".py"), base / module.replace(".", "/") / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
-def _imports(tree: ast.Module) -> dict[str, tuple[Path, str]]:
-    """Names imported from the project's own layer packages: name -> (file, name there)."""
-    found = {}
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            path = _module_path(node.module)
-            if path is not None:
-                found.update({(a.asname or a.name): (path, a.name) for a in node.names})
-    return found
-
-
-def _required_in(node: ast.AST) -> set[str]:
-    found = set()
-    for call in ast.walk(node):
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "require":
-            (arg,) = call.args
-            assert isinstance(arg, ast.Constant) and arg.value in Settings.model_fields, ast.dump(call)
-            found.add(arg.value)
-    return found
-
-
-def _requirements(path: Path, node: ast.AST, seen: set[tuple[Path, str]]) -> set[str]:
-    """Settings fields ``require``d by ``node`` and, transitively, by the project functions it uses."""
-    tree = _module_ast(path)
-    local = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    imported = _imports(tree)
-    needed = _required_in(node)
-    for name in {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}:
-        target = (path, name) if name in local else imported.get(name)
-        if target is None or target in seen:
-            continue
-        seen.add(target)
-        target_tree = _module_ast(target[0])
-        defs = [n for n in target_tree.body if isinstance(n, ast.FunctionDef) and n.name == target[1]]
-        for definition in defs:
-            needed |= _requirements(target[0], definition, seen)
-    return needed
-
-
-def required_env(logical_id: str) -> set[str]:
-    path = FUNCTIONS[logical_id].handler_file
-    return {Settings.model_fields[name].alias for name in _requirements(path, _module_ast(path), set())}
-
-
-def test_required_env_analysis_finds_the_known_needs() -> None:
-    """The analysis below is only as good as this: it sees what the code is known to need."""
-    by_route = {(r.method, r.path): r.function for r in ROUTES}
-    dial = [i for i in FUNCTIONS if "dial_contact" in FUNCTIONS[i].handler_file.read_text()]
-    base = Settings.model_fields["dialer_base_url"].alias
-    sm = Settings.model_fields["state_machine_arn"].alias
-    for action in ("start-calling", "stop-calling"):
-        assert sm in required_env(by_route[("POST", f"/api/v1/client/campaigns/{{id}}/{action}")])
-    for function in [by_route[("POST", "/api/v1/client/campaigns/{id}/make-call")], *dial]:
-        assert {base, SECRET_VARIABLE} <= required_env(function)
-    assert Settings.model_fields["main_table"].alias in required_env(by_route[("POST", "/api/v1/client/agents")])
+def template_variables(logical_id: str) -> tuple[set[str], set[str]]:
+    """The variables template.yaml gives a function: its own, and those of the Globals
+    (Powertools' own variables are Powertools' business)."""
+    own = set(TEMPLATE.resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {}))
+    shared = {name for name in function_globals("Environment")["Variables"] if not name.startswith("POWERTOOLS_")}
+    return own, shared
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_function_has_every_variable_its_code_requires(logical_id: str) -> None:
-    missing = required_env(logical_id) - set(FUNCTIONS[logical_id].environment)
-    assert missing == set()
+def test_function_settings_are_the_variables_the_template_gives_it(logical_id: str) -> None:
+    # Given what the function's settings class declares and what template.yaml gives it
+    settings = settings_class(logical_id)
+    declared = variable_names(settings)
+    own, shared = template_variables(logical_id)
+    # Then it declares exactly the variables of its own, beside shared ones (the Globals
+    # give them to every function) and tunables the template leaves at their defaults
+    assert declared - shared - TUNABLES == own
+    tunables = [f for f in settings.model_fields.values() if f.alias in TUNABLES]
+    assert not any(field.is_required() for field in tunables)
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -413,7 +366,7 @@ def tasks_given_a_contact() -> list[str]:
 
 
 def test_the_tasks_given_a_contact_read_it_and_no_other_item_of_the_main_table() -> None:
-    main_table = function_globals("Environment")["Variables"][Settings.model_fields["main_table"].alias]["Ref"]
+    main_table = function_globals("Environment")["Variables"][TableNames.model_fields["main_table"].alias]["Ref"]
     assert tasks_given_a_contact()
     for logical_id in tasks_given_a_contact():
         # Given each task's policies on the table of agents, campaigns and contacts
@@ -443,7 +396,7 @@ def test_the_tasks_given_a_contact_read_it_and_no_other_item_of_the_main_table()
 
 
 def test_progress_table_expires_items_on_expires_at() -> None:
-    ref = function_globals("Environment")["Variables"][Settings.model_fields["progress_table"].alias]
+    ref = function_globals("Environment")["Variables"][TableNames.model_fields["progress_table"].alias]
     table = TEMPLATE.tables()[ref["Ref"]]
     assert table.ttl_attribute == TTL_ATTRIBUTE == "expiresAt"
 
@@ -709,7 +662,7 @@ def test_traces_record_no_responses_or_errors() -> None:
     assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
     # and no handler turns it back on for one method
     for path in [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers").rglob("*.py")]:
-        for node in ast.walk(_module_ast(path)):
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.keyword) and node.arg in {"capture_response", "capture_error"}:
                 assert isinstance(node.value, ast.Constant) and node.value.value is False, path
 

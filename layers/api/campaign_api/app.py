@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from campaign_api.envelope import error
 from campaign_api.strict_json import BodyProblem, check_body
@@ -73,6 +74,11 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
 
     @_handles(app, RequestValidationError)
     def invalid_request(exc: RequestValidationError) -> Response[str]:
+        if _about_the_response(exc.errors()):
+            # A route returned what its response model refuses: Powertools reports it as a
+            # request's error unless told a status, which would also document it.
+            logger.error("answer refused by its response model", extra={"fields": _fields(exc.errors())})
+            return _error(500, "internal error")
         return _error(400, describe_validation_errors(exc.errors()))
 
     @_handles(app, RequestUnsupportedContentType)
@@ -96,6 +102,11 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
             # Bytes that are not UTF-8, JSON nested too deep or with a too long number, a
             # multipart body without boundary: Powertools lets these escape as they are.
             return _error(400, "request body is not valid JSON")
+        if isinstance(exc, ValidationError):
+            # A model refused what the code built (an answer, say): its message quotes the
+            # values, which may be personal data.
+            logger.error("data refused by its model", extra={"fields": _fields(exc.errors())})
+            return _error(500, "internal error")
         logger.exception("unhandled error")
         return _error(500, "internal error")
 
@@ -119,6 +130,15 @@ def describe_validation_errors(errors: Any) -> str:
             message = str(err.get("msg", "is invalid"))
             parts.append(f"{field}: {message.removeprefix('Value error, ')}")
     return "; ".join(parts) or "invalid request"
+
+
+def _about_the_response(errors: Any) -> bool:
+    return any(tuple(err.get("loc", ()))[:1] == ("response",) for err in errors)
+
+
+def _fields(errors: Any) -> list[str]:
+    """Where each error is and its kind; never the values (they may be personal data)."""
+    return [".".join(str(p) for p in err.get("loc", ())) + f" ({err.get('type', '')})" for err in list(errors)[:5]]
 
 
 def _raised_reading_body(exc: BaseException) -> bool:

@@ -1,4 +1,7 @@
-"""The contract's response envelope: ``{"success", "message"?, "data"}``."""
+"""The contract's response envelope as plain JSON: ``{"success", "message"?, "data"}``.
+
+The routes return the envelope models of campaign_api.responses; these build the error
+answers, and the answers an Idempotency-Key stores (plain JSON, replayed as stored)."""
 
 from __future__ import annotations
 
@@ -20,10 +23,6 @@ def error(message: str, data: Any = None) -> dict[str, Any]:
     if data is not None:
         body["data"] = _plain(data)
     return body
-
-
-def page(items: list[Any], next_token: str | None) -> dict[str, Any]:
-    return {"items": [_plain(i) for i in items], "nextToken": next_token}
 
 
 def _plain(value: Any) -> Any:

@@ -1,20 +1,33 @@
-"""What the API answers, as pydantic models, for the OpenAPI document.
+"""What the API answers, as pydantic models: the routes return them and the OpenAPI
+document is built from them.
 
-Each route names its answers with ``responses=`` in its decorator (see ``success`` and
-``errors``). They document the routes only: handlers keep returning the envelopes built by
-``campaign_api.envelope``, so declaring a response changes nothing at runtime. The
-end-to-end fuzz test checks every answer of the local engine against these schemas.
+A route returns its success envelope (e.g. ``AgentFound``) and declares it as its return
+type: Powertools' resolver (``enable_validation``) validates and serialises the returned
+model (by alias), and documents the success status with its schema (``success`` leaves
+the content to the return type). The errors are named with ``errors`` in the decorator.
+The two creating routes that replay an Idempotency-Key's stored answer return that
+answer, plain JSON, and name their model in ``success(..., model=...)``: the stored JSON
+cannot be read back into the domain models (ids serialise as ``_id``, internal fields are
+left out). The end-to-end fuzz test checks every answer of the local engine against these
+schemas.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import SkipJsonSchema
 
-from campaign_calling.models import Agent, CallingStatus, CallLog, Campaign, Contact
+from campaign_calling.models import (
+    Agent,
+    CallingStatus,
+    CallLogPage,
+    CallPlaced,
+    Campaign,
+    ContactPage,
+    ContactsAdded,
+)
 
 JSON = "application/json"
 
@@ -24,24 +37,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# -- data of the routes that do not answer with a stored model --------------------------
-
-
-class ContactsAdded(_Strict):
-    campaignId: str
-    added: int = Field(description="Contacts added by this request")
-    totalContacts: int = Field(description="Contacts of the campaign, these included")
-    contacts: list[Contact] = Field(description="The contacts added, in the order given, with their ids")
-
-
-class ContactPage(_Strict):
-    items: list[Contact]
-    nextToken: str | None = Field(description="Pass as ?nextToken= for the next page; null on the last page")
-
-
-class CallLogPage(_Strict):
-    items: list[CallLog] = Field(description="Call attempts, newest first")
-    nextToken: str | None = Field(description="Pass as ?nextToken= for the next page; null on the last page")
+# -- data of the routes whose answer is not a domain model -----------------------------
 
 
 class CallingStarted(_Strict):
@@ -53,21 +49,6 @@ class CallingStarted(_Strict):
 class CallingStopped(_Strict):
     campaignId: str
     status: Literal["stopped"]
-
-
-class CalledContact(_Strict):
-    id: str = Field(alias="_id")
-    name: str
-    phone: str
-
-
-class CallPlaced(_Strict):
-    success: bool = Field(description="Whether the provider accepted the call")
-    uniqueId: str
-    contact: CalledContact
-    timestamp: str = Field(description="When the call was placed (ISO 8601)")
-    externalResponse: Any = Field(description="The provider's answer, as it sent it")
-    error: str | SkipJsonSchema[None] = Field(None, description="Why the call failed; only when it did")
 
 
 # -- envelopes -------------------------------------------------------------------------
@@ -176,7 +157,10 @@ _ERRORS: dict[int, tuple[type[BaseModel], str]] = {
 COMMON_ERRORS = (400, 401, 403)
 
 
-def success(model: type[BaseModel], description: str, status: int = 200) -> dict[int, OpenAPIResponse]:
+def success(description: str, status: int = 200, *, model: type[BaseModel] | None = None) -> dict[int, OpenAPIResponse]:
+    """The success answer; its schema is the route's return type unless ``model`` names it."""
+    if model is None:
+        return {status: {"description": description}}
     return {status: {"description": description, "content": {JSON: {"model": model}}}}
 
 

@@ -25,7 +25,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from campaign_calling.errors import Forbidden, Unauthorized
 from campaign_calling.ids import MAX_CLIENT_ID_LENGTH
-from campaign_calling.settings import get_settings
+from campaign_calling.settings import TenantSettings, get_settings
 
 _ABSENT = object()
 
@@ -33,7 +33,7 @@ _ABSENT = object()
 def client_id(app: APIGatewayHttpResolver) -> str:
     """The client id from the claims API Gateway's JWT authorizer verified and put in the
     event; never from anything the caller controls (body, path, headers)."""
-    claim = get_settings().tenant_claim
+    claim = get_settings(TenantSettings).tenant_claim
     event = app.current_event
     authorizer = event.request_context.authorizer
     claims = authorizer.jwt_claim if authorizer else None

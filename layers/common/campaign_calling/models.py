@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
@@ -147,16 +148,22 @@ class CallLog(BaseModel):
     durationMs: int
 
 
-class ContactsAdded(BaseModel):
+class _Answer(BaseModel):
+    # What the API answers: additionalProperties false in the OpenAPI document, so an
+    # undocumented field is a finding of the fuzz test.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactsAdded(_Answer):
     """What one add of contacts stored: the contacts in the order given, with their ids."""
 
     campaignId: str
-    added: int
-    totalContacts: int
-    contacts: list[Contact]
+    added: int = Field(description="Contacts added by this request")
+    totalContacts: int = Field(description="Contacts of the campaign, these included")
+    contacts: list[Contact] = Field(description="The contacts added, in the order given, with their ids")
 
 
-class CalledContact(BaseModel):
+class CalledContact(_Answer):
     # By name or by "_id": a remembered answer (make-call's idempotency record) is read back.
     model_config = ConfigDict(populate_by_name=True)
 
@@ -165,23 +172,33 @@ class CalledContact(BaseModel):
     phone: str
 
 
-class CallPlaced(BaseModel):
+class CallPlaced(_Answer):
     """A call placed outside a run (make-call): the provider took it, or refused it."""
 
-    success: bool
+    success: bool = Field(description="Whether the provider accepted the call")
     uniqueId: str
     contact: CalledContact
-    timestamp: str
-    externalResponse: Any = None
-    # The contract shows ``error`` only on a call that failed.
-    error: str | None = Field(None, exclude_if=lambda error: error is None)
+    timestamp: str = Field(description="When the call was placed (ISO 8601)")
+    externalResponse: Any = Field(None, description="The provider's answer, as it sent it")
+    # Absent rather than null when the call succeeded, as the contract shows it.
+    error: str | SkipJsonSchema[None] = Field(
+        None, description="Why the call failed; only when it did", exclude_if=lambda error: error is None
+    )
 
 
 Item = TypeVar("Item")
 
 
-class Page(BaseModel, Generic[Item]):
+class Page(_Answer, Generic[Item]):
     """One page of a list, and the token for the next one (None on the last page)."""
 
     items: list[Item]
-    nextToken: str | None = None
+    nextToken: str | None = Field(description="Pass as ?nextToken= for the next page; null on the last page")
+
+
+class ContactPage(Page[Contact]):
+    """A page of a campaign's contacts, in the order they were added."""
+
+
+class CallLogPage(Page[CallLog]):
+    """A page of a campaign's call attempts, newest first."""

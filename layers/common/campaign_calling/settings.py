@@ -1,56 +1,128 @@
-"""Typed configuration, read from the environment when first needed (never at import)."""
+"""Typed configuration from the environment, in small pieces each function composes.
+
+Each function's handler declares one class made of the pieces it needs (e.g.
+``class Settings(TableNames, TenantSettings)``), and template.yaml gives it exactly those
+variables (tests/unit/test_template.py compares the two). The handler validates its class
+on first use, so a missing or invalid variable fails its first invocation clearly; the
+wiring reads the pieces it builds services from. Nothing is read at import: tests set the
+environment after importing.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from functools import cache
+from typing import TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ConfigurationError(RuntimeError):
     pass
 
 
-class Settings(BaseModel):
-    """Every environment variable the functions read. Each function gets the ones it needs
-    from template.yaml; a missing one fails only when the code that needs it runs."""
+class _Piece(BaseSettings):
+    # Lambda's environment is case-sensitive; frozen so a loaded piece can be shared.
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
 
-    main_table: str | None = Field(None, alias="MAIN_TABLE_NAME")
-    progress_table: str | None = Field(None, alias="PROGRESS_TABLE_NAME")
-    call_logs_table: str | None = Field(None, alias="CALL_LOGS_TABLE_NAME")
-    idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE_NAME")
-    state_machine_arn: str | None = Field(None, alias="STATE_MACHINE_ARN")
-    dialer_base_url: str | None = Field(None, alias="DIALER_BASE_URL")
-    dialer_api_key_secret: str | None = Field(None, alias="DIALER_API_KEY_SECRET")
-    dialer_timeout_seconds: float = Field(10.0, alias="DIALER_TIMEOUT_SECONDS", gt=0, le=60)
-    secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
+
+class TableNames(_Piece):
+    main_table: str = Field(alias="MAIN_TABLE_NAME", min_length=1)
+    progress_table: str = Field(alias="PROGRESS_TABLE_NAME", min_length=1)
+    call_logs_table: str = Field(alias="CALL_LOGS_TABLE_NAME", min_length=1)
+
+
+class IdempotencySettings(_Piece):
+    """For the routes that take an Idempotency-Key."""
+
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+
+
+class TenantSettings(_Piece):
+    """For the API routes: which verified claim names the client."""
+
+    tenant_claim: str = Field("sub", alias="TENANT_CLAIM", min_length=1)
+
+
+class ProgressSettings(_Piece):
+    """For whatever writes a run's progress."""
+
     progress_ttl_seconds: int = Field(3600, alias="PROGRESS_TTL_SECONDS", ge=60)
+
+
+class StateMachineSettings(_Piece):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
+
+
+class DialerSettings(_Piece):
+    dialer_base_url: str = Field(alias="DIALER_BASE_URL", min_length=1)
+    dialer_api_key_secret: str = Field(alias="DIALER_API_KEY_SECRET", min_length=1)
+    dialer_timeout_seconds: float = Field(10.0, alias="DIALER_TIMEOUT_SECONDS", gt=0, le=60)
+    # A tunable the template leaves at its default (README, "Deploying").
+    secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
+
+
+class PagingSettings(_Piece):
+    """How a run reads its contacts: page size and pages per execution."""
+
     contacts_page_size: int = Field(100, alias="CONTACTS_PAGE_SIZE", ge=1, le=150)
     pages_per_execution: int = Field(3, alias="PAGES_PER_EXECUTION", ge=1, le=20)
+
+
+class DialStepSettings(_Piece):
     pause_after_failures: int = Field(10, alias="PAUSE_AFTER_CONSECUTIVE_FAILURES", ge=0)
-    tenant_claim: str = Field("sub", alias="TENANT_CLAIM", min_length=1)
-    # A run whose recorded execution does not exist is swept only after this long: the
-    # execution's ARN is recorded just before the execution is started.
+
+
+class SweepSettings(_Piece):
+    """A tunable the template leaves at its default: a run whose recorded execution does
+    not exist is swept only after this long, as the execution's ARN is recorded just
+    before the execution is started."""
+
     run_sweep_grace_seconds: int = Field(300, alias="RUN_SWEEP_GRACE_SECONDS", ge=0)
 
-    def require(self, name: str) -> str:
-        value: str | None = getattr(self, name)
-        if not value:
-            field = type(self).model_fields[name]
-            raise ConfigurationError(f"environment variable {field.alias} is not set")
-        return value
+
+PIECES: tuple[type[BaseSettings], ...] = (
+    TableNames,
+    IdempotencySettings,
+    TenantSettings,
+    ProgressSettings,
+    StateMachineSettings,
+    DialerSettings,
+    PagingSettings,
+    DialStepSettings,
+    SweepSettings,
+)
+
+# Variables a function may read that the template deliberately does not set (their
+# defaults suit AWS; the local engine or an operator may tune them).
+TUNABLES = frozenset({"SECRET_CACHE_SECONDS", "RUN_SWEEP_GRACE_SECONDS"})
+
+_S = TypeVar("_S", bound=BaseSettings)
 
 
-def load_settings(environ: Mapping[str, str]) -> Settings:
-    known = {f.alias for f in Settings.model_fields.values()}
+def variable_names(settings: type[BaseSettings]) -> set[str]:
+    """The environment variables ``settings`` reads."""
+    return {field.alias or name for name, field in settings.model_fields.items()}
+
+
+def load_settings(settings: type[_S]) -> _S:
+    """``settings`` read from the environment now; ConfigurationError naming every missing
+    or invalid variable."""
     try:
-        return Settings.model_validate({k: v for k, v in environ.items() if k in known})
+        return settings()
     except ValidationError as exc:
-        raise ConfigurationError(str(exc)) from exc
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or settings.__name__
+            problems.append(
+                f"environment variable {name} is not set"
+                if err["type"] == "missing"
+                else f"environment variable {name}: {err['msg']}"
+            )
+        raise ConfigurationError("; ".join(problems)) from None
 
 
 @cache
-def get_settings() -> Settings:
-    return load_settings(os.environ)
+def get_settings(settings: type[_S]) -> _S:
+    """``settings`` read once per container (a function's class, or one of its pieces)."""
+    return load_settings(settings)

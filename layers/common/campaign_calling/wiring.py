@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING
 import boto3
 
 from campaign_calling.clock import SystemClock
-from campaign_calling.settings import get_settings
+from campaign_calling.settings import (
+    DialerSettings,
+    DialStepSettings,
+    IdempotencySettings,
+    PagingSettings,
+    ProgressSettings,
+    StateMachineSettings,
+    SweepSettings,
+    TableNames,
+    get_settings,
+)
 
 # The services are imported by the factories that build them: a function loads only the
 # modules (and libraries: httpx, Powertools' idempotency) of the services it uses.
@@ -30,7 +40,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.runs.claims import DialClaims
     from campaign_calling.runs.dial import DialRecorder, DialStep
     from campaign_calling.runs.lifecycle import CallingService, RunEnding
-    from campaign_calling.runs.pages import RunSteps
+    from campaign_calling.runs.pages import PageLoader, RunSteps
     from campaign_calling.runs.reconcile import RunReconciler
     from campaign_calling.runs.repository import RunRepository
     from campaign_calling.runs.status import CallingStatusService
@@ -49,33 +59,31 @@ def _stepfunctions() -> SFNClient:
 def _agents() -> AgentRepository:
     from campaign_calling.catalog.agents import AgentRepository
 
-    return AgentRepository(_dynamodb(), get_settings().require("main_table"))
+    return AgentRepository(_dynamodb(), get_settings(TableNames).main_table)
 
 
 def _campaigns() -> CampaignRepository:
     from campaign_calling.catalog.campaigns import CampaignRepository
 
-    settings = get_settings()
-    return CampaignRepository(
-        _dynamodb(), settings.require("main_table"), progress_table=settings.require("progress_table")
-    )
+    tables = get_settings(TableNames)
+    return CampaignRepository(_dynamodb(), tables.main_table, progress_table=tables.progress_table)
 
 
 def _call_logs() -> CallLogRepository:
     from campaign_calling.calls.logs import CallLogRepository
 
-    return CallLogRepository(_dynamodb(), get_settings().require("call_logs_table"))
+    return CallLogRepository(_dynamodb(), get_settings(TableNames).call_logs_table)
 
 
 def _runs() -> RunRepository:
     from campaign_calling.runs.repository import RunRepository
 
-    settings = get_settings()
+    tables = get_settings(TableNames)
     return RunRepository(
         _dynamodb(),
-        main_table=settings.require("main_table"),
-        progress_table=settings.require("progress_table"),
-        progress_ttl_seconds=settings.progress_ttl_seconds,
+        main_table=tables.main_table,
+        progress_table=tables.progress_table,
+        progress_ttl_seconds=get_settings(ProgressSettings).progress_ttl_seconds,
         clock=SystemClock(),
     )
 
@@ -83,11 +91,11 @@ def _runs() -> RunRepository:
 def _claims() -> DialClaims:
     from campaign_calling.runs.claims import DialClaims
 
-    settings = get_settings()
+    tables = get_settings(TableNames)
     return DialClaims(
         _dynamodb(),
-        progress_table=settings.require("progress_table"),
-        call_logs_table=settings.require("call_logs_table"),
+        progress_table=tables.progress_table,
+        call_logs_table=tables.call_logs_table,
     )
 
 
@@ -106,7 +114,9 @@ def _idempotency(operation: str) -> IdempotentRequests:
 
     from campaign_calling.idempotency import IdempotentRequests
 
-    store = DynamoDBPersistenceLayer(table_name=get_settings().require("idempotency_table"), boto3_client=_dynamodb())
+    store = DynamoDBPersistenceLayer(
+        table_name=get_settings(IdempotencySettings).idempotency_table, boto3_client=_dynamodb()
+    )
     return IdempotentRequests(store, operation)
 
 
@@ -130,10 +140,10 @@ def _placer() -> CallPlacer:
     from campaign_calling.observability.tracing import trace_http_client
 
     trace_http_client()  # before the client is made: X-Ray patches httpx's classes
-    settings = get_settings()
+    settings = get_settings(DialerSettings)
     dialer = DialerClient(
-        settings.require("dialer_base_url"),
-        CachedSecret(settings.require("dialer_api_key_secret"), settings.secret_cache_seconds),
+        settings.dialer_base_url,
+        CachedSecret(settings.dialer_api_key_secret, settings.secret_cache_seconds),
         timeout_seconds=settings.dialer_timeout_seconds,
     )
     return CallPlacer(dialer, SystemClock())
@@ -151,7 +161,7 @@ def calling_service() -> CallingService:
     from campaign_calling.aws.stepfunctions import WorkflowEngine
     from campaign_calling.runs.lifecycle import CallingService
 
-    settings = get_settings()
+    settings = get_settings(StateMachineSettings)
     return CallingService(
         agents=_agents(),
         campaigns=_campaigns(),
@@ -159,7 +169,7 @@ def calling_service() -> CallingService:
         workflow=WorkflowEngine(_stepfunctions()),
         ending=_ending(),
         clock=SystemClock(),
-        state_machine_arn=settings.require("state_machine_arn"),
+        state_machine_arn=settings.state_machine_arn,
     )
 
 
@@ -186,19 +196,24 @@ def make_call_service() -> MakeCallService:
 
 
 @cache
+def page_loader() -> PageLoader:
+    from campaign_calling.runs.pages import PageLoader
+
+    settings = get_settings(PagingSettings)
+    return PageLoader(
+        campaigns=_campaigns(),
+        runs=_runs(),
+        page_size=settings.contacts_page_size,
+        pages_per_execution=settings.pages_per_execution,
+    )
+
+
+@cache
 def run_steps() -> RunSteps:
     from campaign_calling.aws.stepfunctions import WorkflowEngine
     from campaign_calling.runs.pages import RunSteps
 
-    settings = get_settings()
-    return RunSteps(
-        campaigns=_campaigns(),
-        runs=_runs(),
-        workflow=WorkflowEngine(_stepfunctions()),
-        ending=_ending(),
-        page_size=settings.contacts_page_size,
-        pages_per_execution=settings.pages_per_execution,
-    )
+    return RunSteps(runs=_runs(), workflow=WorkflowEngine(_stepfunctions()), ending=_ending())
 
 
 @cache
@@ -212,7 +227,7 @@ def dial_recorder() -> DialRecorder:
 def dial_step() -> DialStep:
     from campaign_calling.runs.dial import DialStep
 
-    settings = get_settings()
+    settings = get_settings(DialStepSettings)
     return DialStep(
         runs=_runs(),
         placer=_placer(),
@@ -228,7 +243,7 @@ def run_reconciler() -> RunReconciler:
     from campaign_calling.aws.stepfunctions import ExecutionStatuses
     from campaign_calling.runs.reconcile import RunReconciler
 
-    settings = get_settings()
+    settings = get_settings(SweepSettings)
     return RunReconciler(
         runs=_runs(),
         executions=ExecutionStatuses(_stepfunctions()),

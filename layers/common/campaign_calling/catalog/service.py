@@ -11,12 +11,13 @@ from campaign_calling.models import (
     Agent,
     AgentInput,
     CallLog,
+    CallLogPage,
     Campaign,
     CampaignInput,
     Contact,
     ContactInput,
+    ContactPage,
     ContactsAdded,
-    Page,
 )
 
 # -- what the catalog depends on (in AWS: catalog.agents, catalog.campaigns, calls.logs) -----
@@ -88,12 +89,12 @@ class CatalogService:
         added, total = self._campaigns.add_contacts(client_id, campaign_id, contacts, self._clock.now_ms())
         return ContactsAdded(campaignId=campaign_id, added=len(added), totalContacts=total, contacts=added)
 
-    def list_contacts(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> Page[Contact]:
+    def list_contacts(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> ContactPage:
         # An unknown campaign is a 404 there, not an empty page.
         contacts, next_token = self._campaigns.list_contacts(client_id, campaign_id, limit, token)
-        return Page[Contact](items=contacts, nextToken=next_token)
+        return ContactPage(items=contacts, nextToken=next_token)
 
-    def list_call_logs(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> Page[CallLog]:
+    def list_call_logs(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> CallLogPage:
         self._campaigns.get(client_id, campaign_id)  # an unknown campaign is a 404, not an empty page
         logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token)
-        return Page[CallLog](items=logs, nextToken=next_token)
+        return CallLogPage(items=logs, nextToken=next_token)

@@ -10,21 +10,12 @@ from campaign_calling.runs.pacing import wait_state_seconds
 from campaign_calling.runs.ports import CampaignReader, RunStore, Workflow
 
 
-class RunSteps:
-    def __init__(
-        self,
-        *,
-        campaigns: CampaignReader,
-        runs: RunStore,
-        workflow: Workflow,
-        ending: RunEnding,
-        page_size: int,
-        pages_per_execution: int,
-    ) -> None:
+class PageLoader:
+    """Reads a run's contacts a page at a time (the only step that needs the paging settings)."""
+
+    def __init__(self, *, campaigns: CampaignReader, runs: RunStore, page_size: int, pages_per_execution: int) -> None:
         self._campaigns = campaigns
         self._runs = runs
-        self._workflow = workflow
-        self._ending = ending
         self._page_size = page_size
         self._pages_per_execution = pages_per_execution
 
@@ -72,6 +63,15 @@ class RunSteps:
                 continueAsNew=has_more and execution_full,
             ),
         )
+
+
+class RunSteps:
+    """The hand-over to a fresh execution, and the run's end once every contact is done."""
+
+    def __init__(self, *, runs: RunStore, workflow: Workflow, ending: RunEnding) -> None:
+        self._runs = runs
+        self._workflow = workflow
+        self._ending = ending
 
     def continue_as_new(
         self, run: RunContext, cursor: Cursor, *, current_execution_arn: str, state_machine_arn: str
