@@ -21,7 +21,7 @@ def run() -> dict[str, Any]:
             # Hold the run's first step back so only the request itself is counted.
             httpx.post(
                 f"{local.lambda_url}/faults",
-                json={"function": "LoadContactsPageFunction", "mode": "delay", "count": 1, "afterMs": 3000},
+                json={"function": "LoadContactsPageFunction", "mode": "delay", "count": 1, "latencyMs": 3000},
             ).raise_for_status()
             start = {"agentId": agent, "delayBetweenCalls": 60_000}
             counts = {

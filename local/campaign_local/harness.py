@@ -74,7 +74,7 @@ class Engine:
 
     def set_lambda_fault(self, function: str, mode: str, count: int | None = 1, after_ms: int = 0) -> None:
         """Switch a fault of the local Lambda endpoint (see lambdas.InvokeFault)."""
-        spec = {"function": function, "mode": mode, "count": count, "afterMs": after_ms}
+        spec = {"function": function, "mode": mode, "count": count, "latencyMs": after_ms}
         httpx.post(f"{self.lambda_url}/faults", json=spec, timeout=10).raise_for_status()
 
     def set_table_fault(self, table: str, mode: str, count: int | None = 1) -> None:

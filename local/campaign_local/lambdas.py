@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
+from campaign_local.faults import parse_fault
 from campaign_local.log_context import isolate_powertools_loggers
 from campaign_local.moto_patches import TRANSACTION_FAULT_REASONS, TransactionFaults
 from campaign_local.stats import AwsRequestCounter, current_function
@@ -212,7 +213,7 @@ class InvokeFault:
     after_ms: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"function": self.function, "mode": self.mode, "count": self.remaining, "afterMs": self.after_ms}
+        return {"function": self.function, "mode": self.mode, "count": self.remaining, "latencyMs": self.after_ms}
 
 
 class InvokeFaults:
@@ -228,9 +229,13 @@ class InvokeFaults:
         with self._lock:
             self._faults[fault.function] = fault
 
-    def clear(self) -> None:
+    def clear(self, function: str | None = None) -> None:
+        """Every fault, or only ``function``'s."""
         with self._lock:
-            self._faults.clear()
+            if function is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(function, None)
 
     def listed(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -296,8 +301,9 @@ class LambdaInvokeServer:
     """``POST /2015-03-31/functions/{name}/invocations``, the part of the Lambda API that
     Step Functions' ``lambda:invoke`` uses (moto sends it to AWS_ENDPOINT_URL_LAMBDA).
 
-    Tests switch faults with ``POST /faults`` ``{"function", "mode", "count", "afterMs"}``
-    (see InvokeFault), read them with ``GET /faults`` and clear them with ``DELETE /faults``.
+    Tests switch faults with ``POST /faults`` ``{"function", "mode", "count", "latencyMs"}``
+    (see InvokeFault; the fields and ``"mode": "none"`` as the simulated provider reads them,
+    campaign_local.faults), read them with ``GET /faults`` and clear them with ``DELETE /faults``.
     The same API switches DynamoDB transaction faults: ``{"table", "mode", "count"}`` with
     ``table`` the template's logical id (or the table's name) and ``mode``
     ``transaction-conflict`` or ``throttle`` (see moto_patches.TransactionFaults).
@@ -368,36 +374,41 @@ class LambdaInvokeServer:
                 self._transaction_faults.clear()
         elif request.command == "POST":
             try:
-                spec = json.loads(raw or b"{}")
-                if isinstance(spec, dict) and "table" in spec:
-                    self._set_table_fault(spec)
-                    return _reply(request, 200, self._all_faults())
-                fault = InvokeFault(
-                    function=str(spec["function"]),
-                    mode=str(spec["mode"]),
-                    remaining=None if spec.get("count", 1) is None else int(spec.get("count", 1)),
-                    after_ms=int(spec.get("afterMs", 0)),
-                )
-            except (ValueError, KeyError, TypeError) as exc:
+                self._set_fault(json.loads(raw or b"{}"))
+            except ValueError as exc:
                 return _reply(request, 400, {"message": f"bad fault: {exc}"})
-            if fault.mode not in INVOKE_FAULT_MODES or fault.function not in self.functions.names:
-                return _reply(request, 400, {"message": f"mode must be one of {sorted(INVOKE_FAULT_MODES)}"})
-            self.faults.set(fault)
         return _reply(request, 200, self._all_faults())
 
+    def _set_fault(self, spec: Any) -> None:
+        """Raises ValueError (with the reason) for a fault that cannot be set."""
+        if isinstance(spec, dict) and "table" in spec:
+            return self._set_table_fault(spec)
+        asked = parse_fault(spec, INVOKE_FAULT_MODES, latency_aliases=("afterMs",))
+        function = spec.get("function")
+        if function is None and asked.clears:
+            self.faults.clear()
+            if self._transaction_faults is not None:
+                self._transaction_faults.clear()
+            return None
+        if function not in self.functions.names:
+            raise ValueError(f"function must be one of {sorted(self.functions.names)}")
+        if asked.clears:
+            return self.faults.clear(function)
+        self.faults.set(InvokeFault(function, asked.mode, asked.count, asked.latency_ms or 0))
+        return None
+
     def _set_table_fault(self, spec: dict[str, Any]) -> None:
-        """Raises ValueError, KeyError or TypeError for a fault that cannot be set."""
         if self._transaction_faults is None:
             raise ValueError("this endpoint has no DynamoDB to fault")
         table = str(spec["table"])
         name = self._tables.get(table) or (table if table in self._tables.values() else None)
         if name is None:
             raise ValueError(f"table must be one of {sorted(self._tables)}")
-        count = spec.get("count", 1)
-        mode = str(spec["mode"])
-        if mode not in TRANSACTION_FAULT_REASONS:
-            raise ValueError(f"mode must be one of {sorted(TRANSACTION_FAULT_REASONS)}")
-        self._transaction_faults.set(name, mode, None if count is None else int(count))
+        asked = parse_fault(spec, TRANSACTION_FAULT_REASONS)
+        if asked.clears:
+            self._transaction_faults.clear(name)
+        else:
+            self._transaction_faults.set(name, asked.mode, asked.count)
 
     def _all_faults(self) -> list[dict[str, Any]]:
         faults: list[dict[str, Any]] = list(self.faults.listed())

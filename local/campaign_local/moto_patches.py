@@ -78,9 +78,13 @@ class TransactionFaults:
             fault = self._faults[table] = TransactionFault(table, mode, count)
             return fault
 
-    def clear(self) -> None:
+    def clear(self, table: str | None = None) -> None:
+        """Every fault, or only ``table``'s."""
         with self._lock:
-            self._faults.clear()
+            if table is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(table, None)
 
     def active(self) -> list[TransactionFault]:
         with self._lock:

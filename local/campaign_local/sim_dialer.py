@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from campaign_local.faults import parse_fault
+
 __all__ = [
     "FAULT_MODES",
     "SimDialer",
@@ -303,19 +305,15 @@ class _Handler(BaseHTTPRequestHandler):
             spec = json.loads(self._read_body() or b"{}")
         except ValueError:
             raise _Reply(400, {"error": "body is not valid JSON"}) from None
-        if not isinstance(spec, dict):
-            raise _Reply(400, {"error": "body must be a JSON object"})
-        mode = spec.get("mode", "none")
-        if mode not in FAULT_MODES:
-            raise _Reply(400, {"error": f"mode must be one of {sorted(FAULT_MODES)}"})
-        count = spec.get("count")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-            raise _Reply(400, {"error": "count must be a positive integer or null"})
+        try:
+            asked = parse_fault(spec, FAULT_MODES)
+        except ValueError as exc:
+            raise _Reply(400, {"error": str(exc)}) from None
+        mode, count = asked.mode, asked.count
+        latency_ms = _DEFAULT_SLOW_MS if asked.latency_ms is None else asked.latency_ms
         retry_after = spec.get("retryAfter", _DEFAULT_RETRY_AFTER_S)
-        latency_ms = spec.get("latencyMs", _DEFAULT_SLOW_MS)
-        for name, value in (("retryAfter", retry_after), ("latencyMs", latency_ms)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise _Reply(400, {"error": f"{name} must be a non-negative number"})
+        if isinstance(retry_after, bool) or not isinstance(retry_after, (int, float)) or retry_after < 0:
+            raise _Reply(400, {"error": "retryAfter must be a non-negative number"})
         fault = (
             _Fault()
             if mode == "none"
