@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from campaign_local import cli
+from campaign_cli import cli
+from campaign_cli.client import ApiError, CampaignApi, data
 
 BASE = "/api/v1/client/campaigns"
 
@@ -140,7 +141,7 @@ def test_follow_redraws_single_line_on_tty() -> None:
         }
     )
     buf = TtyBuffer()
-    with cli.CampaignApiClient("http://api.test", transport=rec.transport()) as client:
+    with CampaignApi("http://api.test", transport=rec.transport()) as client:
         data = cli.follow_progress(client, "c1", buf, interval=0)
     assert data["progress"]["status"] == "completed"
     text = buf.getvalue()
@@ -275,8 +276,8 @@ def test_client_raises_api_error() -> None:
     transport = httpx.MockTransport(
         lambda r: httpx.Response(404, json={"success": False, "message": "Campaign not found"})
     )
-    with cli.CampaignApiClient("http://api.test", transport=transport) as client:
-        with pytest.raises(cli.ApiError) as info:
-            client.calling_status("missing")
+    with CampaignApi("http://api.test", transport=transport) as client:
+        with pytest.raises(ApiError) as info:
+            data(client.calling_status("missing"))
     assert info.value.status == 404
     assert info.value.message == "Campaign not found"
