@@ -164,13 +164,12 @@ def status_of(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
 
 def test_the_demo_data_is_kept_across_starts_while_it_exists(engine: Engine, tmp_path: Path) -> None:
     # Given demo data created on a first start
-    headers = {"Authorization": f"Bearer {engine.token('demo-e2e')}"}
-    first = ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=headers)
-    # When the engine starts again with its tables kept, Then the same demo is used
-    assert ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=headers) == first
+    with engine.client("demo-e2e") as demo_client:
+        first = ensure_demo_data(demo_client, tmp_path / "demo-ids.json")
+        # When the engine starts again with its tables kept, Then the same demo is used
+        assert ensure_demo_data(demo_client, tmp_path / "demo-ids.json") == first
     # And when the tables were reset (the ids name nothing), a new demo is created
-    other = {"Authorization": f"Bearer {engine.token('demo-e2e-reset')}"}
-    fresh = ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=other)
-    assert fresh != first
     with engine.client("demo-e2e-reset") as api:
+        fresh = ensure_demo_data(api, tmp_path / "demo-ids.json")
+        assert fresh != first
         assert api.get(f"{BASE}/{fresh.campaign_id}").json()["data"]["totalContacts"] == 10
