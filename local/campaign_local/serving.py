@@ -4,6 +4,7 @@ by ``WsgiServer`` in a daemon thread. werkzeug parses requests, chunked bodies i
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +33,12 @@ class WsgiServer:
         def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
             return app(Request(environ))(environ, start_response)
 
-        self._server: BaseWSGIServer = make_server(host, port, wsgi, threaded=True, request_handler=_QuietHandler)
+        # Bound here, not by werkzeug, which turns a port in use into sys.exit(1): the
+        # caller gets the OSError. create_server sets SO_REUSEADDR (see above).
+        with socket.create_server((host, port)) as listening:
+            self._server: BaseWSGIServer = make_server(
+                host, port, wsgi, threaded=True, request_handler=_QuietHandler, fd=listening.fileno()
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": poll_interval}, name=name, daemon=True
         )
@@ -52,6 +58,9 @@ class WsgiServer:
     def start(self) -> WsgiServer:
         self._thread.start()
         return self
+
+    def serving(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         self._server.shutdown()
