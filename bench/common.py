@@ -10,11 +10,9 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-import httpx
-
+from campaign_cli.client import CampaignApi, data
 from campaign_local.harness import Engine, running_engine
 
-BASE = "/api/v1/client/campaigns"
 IMPORT_PAGE = 500  # the API's maximum contacts per request
 
 
@@ -33,31 +31,29 @@ def phones(n: int, first_area: int = 0) -> list[str]:
     return [f"+1{AREA_CODES[(first_area + i // 10_000) % len(AREA_CODES)]}555{i % 10_000:04d}" for i in range(n)]
 
 
-def create_campaign(api: httpx.Client, numbers: list[str]) -> tuple[str, str, float]:
+def create_campaign(api: CampaignApi, numbers: list[str]) -> tuple[str, str, float]:
     """An agent and a campaign with these contacts, imported in pages of 500.
     Returns (agent id, campaign id, seconds the import took)."""
-    agent = api.post("/api/v1/client/agents", json={"name": "Bench", "providerAgentId": "bench"}).json()["data"]["_id"]
-    campaign = api.post("/api/v1/client/campaigns", json={"name": "Bench"}).json()["data"]["_id"]
+    agent = data(api.create_agent("Bench", "bench"))["_id"]
+    campaign = data(api.create_campaign("Bench"))["_id"]
     started = time.perf_counter()
     for i in range(0, len(numbers), IMPORT_PAGE):
         page = [{"name": f"Contact {i + j + 1}", "phone": p} for j, p in enumerate(numbers[i : i + IMPORT_PAGE])]
-        response = api.post(f"{BASE}/{campaign}/contacts", json={"contacts": page})
-        response.raise_for_status()
+        data(api.add_contacts(campaign, page))
     return agent, campaign, time.perf_counter() - started
 
 
 def run_to_end(
-    api: httpx.Client, agent: str, campaign: str, delay_ms: int, timeout: float
+    api: CampaignApi, agent: str, campaign: str, delay_ms: int, timeout: float
 ) -> tuple[dict[str, Any], float]:
     """Start calling and wait for the run to end. Returns (final progress, seconds)."""
     started = time.perf_counter()
-    response = api.post(f"{BASE}/{campaign}/start-calling", json={"agentId": agent, "delayBetweenCalls": delay_ms})
-    response.raise_for_status()
+    data(api.start_calling(campaign, agent, delay_ms))
     deadline = started + timeout
     while time.perf_counter() < deadline:
-        data = api.get(f"{BASE}/{campaign}/calling-status").json()["data"]
-        if data["progress"] and not data["isRunning"]:
-            return data["progress"], time.perf_counter() - started
+        status = data(api.calling_status(campaign))
+        if status["progress"] and not status["isRunning"]:
+            return status["progress"], time.perf_counter() - started
         time.sleep(0.5)
     raise AssertionError(f"the run did not end within {timeout} s")
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from bench.common import create_campaign, engine, median, phones, run_to_end
 from campaign_calling.runs.pacing import wait_state_seconds
 
@@ -19,9 +17,9 @@ def run() -> dict[str, Any]:
     with engine() as local, local.client() as api:
         for delay in DELAYS_MS:
             agent, campaign, _ = create_campaign(api, phones(CONTACTS))
-            before = httpx.get(f"{local.lambda_url}/stats").json()
+            before = local.stats()
             run_to_end(api, agent, campaign, delay_ms=delay, timeout=120)
-            after = httpx.get(f"{local.lambda_url}/stats").json()
+            after = local.stats()
             dials = after["invocations"][DIAL_STEP] - before["invocations"].get(DIAL_STEP, 0)
             step_ms = after["durationMs"][DIAL_STEP] - before["durationMs"].get(DIAL_STEP, 0)
             times = [c["receivedAt"] for c in local.calls_for(campaign) if c["status"] == 201]

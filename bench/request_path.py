@@ -4,11 +4,13 @@ importing 100,000 contacts through the API in pages of 500."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from bench.common import BASE, create_campaign, engine, phones
+from bench.common import create_campaign, engine, phones
+from campaign_local.harness import Engine
 
 SIZES = (10, 100_000)
 
@@ -19,15 +21,11 @@ def run() -> dict[str, Any]:
         for n in SIZES:
             agent, campaign, import_s = create_campaign(api, phones(n))
             # Hold the run's first step back so only the request itself is counted.
-            httpx.post(
-                f"{local.lambda_url}/faults",
-                json={"function": "LoadContactsPageFunction", "mode": "delay", "count": 1, "afterMs": 3000},
-            ).raise_for_status()
-            start = {"agentId": agent, "delayBetweenCalls": 60_000}
+            local.set_lambda_fault("LoadContactsPageFunction", "delay", count=1, after_ms=3000)
             counts = {
-                "start-calling": _count(local, api.post, f"{BASE}/{campaign}/start-calling", json=start),
-                "calling-status": _count(local, api.get, f"{BASE}/{campaign}/calling-status"),
-                "stop-calling": _count(local, api.post, f"{BASE}/{campaign}/stop-calling"),
+                "start-calling": _count(local, api.start_calling, campaign, agent, 60_000),
+                "calling-status": _count(local, api.calling_status, campaign),
+                "stop-calling": _count(local, api.stop_calling, campaign),
             }
             rows.append(
                 {"contacts": n, "importSeconds": round(import_s, 1), "importRequests": -(-n // 500), "requests": counts}
@@ -44,11 +42,10 @@ def run() -> dict[str, Any]:
     }
 
 
-def _count(local: Any, send: Any, path: str, **kwargs: Any) -> dict[str, int]:
-    before = httpx.get(f"{local.lambda_url}/stats").json()["awsRequests"]
-    response = send(path, **kwargs)
-    response.raise_for_status()
-    after = httpx.get(f"{local.lambda_url}/stats").json()["awsRequests"]
+def _count(local: Engine, send: Callable[..., httpx.Response], *args: Any) -> dict[str, int]:
+    before = local.stats()["awsRequests"]
+    send(*args).raise_for_status()
+    after = local.stats()["awsRequests"]
     return {
         k: after[k] - before.get(k, 0)
         for k in sorted(after)

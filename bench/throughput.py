@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import httpx
-
 from bench.common import check, create_campaign, engine, phones, run_to_end
 from bench.prices import call_cost
 from campaign_local.stats import READ_UNITS, TRANSACT_ITEMS, WRITE_UNITS, item_size
@@ -23,9 +21,9 @@ def run() -> dict[str, Any]:
         for n in SIZES:
             numbers = phones(n)
             agent, campaign, import_s = create_campaign(api, numbers)
-            before = httpx.get(f"{local.lambda_url}/stats").json()
+            before = local.stats()
             progress, run_s = run_to_end(api, agent, campaign, delay_ms=0, timeout=3600)
-            after = httpx.get(f"{local.lambda_url}/stats").json()
+            after = local.stats()
 
             dialed = [c["phone"] for c in local.calls_for(campaign) if c["status"] == 201]
             check(dialed == numbers, f"{n} contacts dialed exactly once each, in the order added")

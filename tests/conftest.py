@@ -13,6 +13,7 @@ from moto import mock_aws
 from campaign_calling import settings as app_settings
 from campaign_calling import wiring
 from campaign_calling.models import Progress
+from campaign_local import moto_patches
 from campaign_local.aws import LOCAL_AWS_ENV, create_resources, create_state_machines
 from campaign_local.lambdas import LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
@@ -73,7 +74,21 @@ def sim_dialer() -> Iterator[SimDialer]:
 
 
 @pytest.fixture
-def aws(template: Template, sim_dialer: SimDialer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
+def moto_patched() -> Iterator[moto_patches.TransactionFaults]:
+    """moto as the local engine runs it (campaign_local.moto_patches), applied for this test
+    only and removed after it, so no test gets the moto an earlier one left behind. Yields the
+    switch that cancels transactions as AWS does (no fault set before or after the test)."""
+    with moto_patches.patched() as faults:
+        yield faults
+
+
+@pytest.fixture
+def aws(
+    template: Template,
+    sim_dialer: SimDialer,
+    moto_patched: moto_patches.TransactionFaults,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[AwsWorld]:
     for key, value in LOCAL_AWS_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL_LAMBDA", raising=False)

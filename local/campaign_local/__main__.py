@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from campaign_cli.client import CampaignApi
 from campaign_local.demo import DemoData, ensure_demo_data
 from campaign_local.engine import EngineConfig, LocalEngine, local_identity_provider, parse_overrides
 from campaign_local.openapi import DOCS_PATH, OPENAPI_PATH
@@ -32,9 +33,8 @@ def run(no_demo: bool, reset: bool = False) -> int:
         token = engine.identity.issue(DEMO_CLIENT, ttl_seconds=24 * 3600)
         demo = None
         if not no_demo:
-            demo = ensure_demo_data(
-                engine.api.url, engine.state_file.parent / DEMO_FILE, headers={"Authorization": f"Bearer {token}"}
-            )
+            with CampaignApi(engine.api.url, token, timeout=30) as api:
+                demo = ensure_demo_data(api, engine.state_file.parent / DEMO_FILE)
         print(banner(engine, token, demo), flush=True)
         while not stop.wait(0.5):
             pass

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import httpx
 
+from campaign_cli.client import CampaignApi
 from campaign_local.auth import LocalIdentityProvider, load_or_create_signing_key
 from campaign_local.template import find_template
 
@@ -43,10 +44,9 @@ class Engine:
     def token(self, client: str = CLIENT_A, **kwargs: Any) -> str:
         return self.identity.issue(client, **kwargs)
 
-    def client(self, client: str | None = CLIENT_A) -> httpx.Client:
-        """An HTTP client acting for ``client`` (None: no token at all)."""
-        headers = {"Authorization": f"Bearer {self.token(client)}"} if client else {}
-        return httpx.Client(base_url=self.api_url, timeout=30, headers=headers)
+    def client(self, client: str | None = CLIENT_A) -> CampaignApi:
+        """The API client acting for ``client`` (None: no token at all)."""
+        return CampaignApi(self.api_url, self.token(client) if client else None, timeout=30)
 
     def aws_client(self, service: str) -> Any:
         return boto3.client(
@@ -74,7 +74,7 @@ class Engine:
 
     def set_lambda_fault(self, function: str, mode: str, count: int | None = 1, after_ms: int = 0) -> None:
         """Switch a fault of the local Lambda endpoint (see lambdas.InvokeFault)."""
-        spec = {"function": function, "mode": mode, "count": count, "afterMs": after_ms}
+        spec = {"function": function, "mode": mode, "count": count, "latencyMs": after_ms}
         httpx.post(f"{self.lambda_url}/faults", json=spec, timeout=10).raise_for_status()
 
     def set_table_fault(self, table: str, mode: str, count: int | None = 1) -> None:
@@ -82,6 +82,10 @@ class Engine:
         of the template) as AWS would: ``transaction-conflict`` or ``throttle``."""
         spec = {"table": table, "mode": mode, "count": count}
         httpx.post(f"{self.lambda_url}/faults", json=spec, timeout=10).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        """The Lambda endpoint's counts so far: invocations, durations, AWS requests."""
+        return httpx.get(f"{self.lambda_url}/stats", timeout=10).json()
 
     def faults(self) -> list[dict[str, Any]]:
         """The faults of the local Lambda endpoint still armed (remaining ``count`` each)."""

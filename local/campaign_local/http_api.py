@@ -6,20 +6,19 @@ from __future__ import annotations
 import base64
 import json
 import posixpath
-import threading
 import time
 import uuid
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from campaign_local.auth import AuthError, JwtVerifier
 from campaign_local.cors import CorsPolicy
 from campaign_local.lambdas import InvokeFaults, LocalFunctions, invoke_with_faults
 from campaign_local.openapi import DOCS_PATH, OPENAPI_PATH, ApiDocs, resolver_of_handler
+from campaign_local.serving import WsgiServer
 from campaign_local.template import Route
 
 _MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -69,24 +68,18 @@ class LocalHttpApi:
         )
         # The OpenAPI document of these routes, from the resolvers of the handlers they run.
         self._docs = ApiDocs(routes, lambda function: resolver_of_handler(functions.handler(function), function))
-        self._server = make_server(host, port, self._wsgi, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
+        self._server = WsgiServer(self.respond, host, port, name="http-api")
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
+        return self._server.url
 
     def start(self) -> LocalHttpApi:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        return self.respond(request)(environ, start_response)
+        self._server.stop()
 
     def respond(self, request: Request) -> Response:
         if self._cors is not None and self._cors.is_preflight(request):

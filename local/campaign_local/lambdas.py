@@ -13,13 +13,16 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
+from werkzeug.wrappers import Request, Response
+
+from campaign_local.faults import parse_fault
 from campaign_local.log_context import isolate_powertools_loggers
 from campaign_local.moto_patches import TRANSACTION_FAULT_REASONS, TransactionFaults
+from campaign_local.serving import WsgiServer
 from campaign_local.stats import AwsRequestCounter, current_function
 from campaign_local.template import FunctionSpec, function_arn
 
@@ -212,7 +215,7 @@ class InvokeFault:
     after_ms: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"function": self.function, "mode": self.mode, "count": self.remaining, "afterMs": self.after_ms}
+        return {"function": self.function, "mode": self.mode, "count": self.remaining, "latencyMs": self.after_ms}
 
 
 class InvokeFaults:
@@ -228,9 +231,13 @@ class InvokeFaults:
         with self._lock:
             self._faults[fault.function] = fault
 
-    def clear(self) -> None:
+    def clear(self, function: str | None = None) -> None:
+        """Every fault, or only ``function``'s."""
         with self._lock:
-            self._faults.clear()
+            if function is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(function, None)
 
     def listed(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -296,8 +303,9 @@ class LambdaInvokeServer:
     """``POST /2015-03-31/functions/{name}/invocations``, the part of the Lambda API that
     Step Functions' ``lambda:invoke`` uses (moto sends it to AWS_ENDPOINT_URL_LAMBDA).
 
-    Tests switch faults with ``POST /faults`` ``{"function", "mode", "count", "afterMs"}``
-    (see InvokeFault), read them with ``GET /faults`` and clear them with ``DELETE /faults``.
+    Tests switch faults with ``POST /faults`` ``{"function", "mode", "count", "latencyMs"}``
+    (see InvokeFault; the fields and ``"mode": "none"`` as the simulated provider reads them,
+    campaign_local.faults), read them with ``GET /faults`` and clear them with ``DELETE /faults``.
     The same API switches DynamoDB transaction faults: ``{"table", "mode", "count"}`` with
     ``table`` the template's logical id (or the table's name) and ``mode``
     ``transaction-conflict`` or ``throttle`` (see moto_patches.TransactionFaults).
@@ -318,34 +326,14 @@ class LambdaInvokeServer:
         self._transaction_faults = transaction_faults
         # Logical id -> table name, once the engine has created the tables.
         self._tables: dict[str, str] = {}
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                outer._handle(self)
-
-            def do_GET(self) -> None:  # noqa: N802
-                outer._faults_api(self)
-
-            def do_DELETE(self) -> None:  # noqa: N802
-                outer._faults_api(self)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="lambda-invoke", daemon=True)
+        self._server = WsgiServer(self.respond, host, port, name="lambda-invoke")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def start(self) -> LambdaInvokeServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def set_tables(self, tables: dict[str, str]) -> None:
@@ -353,51 +341,61 @@ class LambdaInvokeServer:
         self._tables = dict(tables)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
-    def _faults_api(self, request: BaseHTTPRequestHandler, raw: bytes = b"") -> None:
-        path = request.path.split("?", 1)[0]
-        if path == "/stats" and request.command == "GET":
-            return _reply(request, 200, self.stats())
-        if path != "/faults":
-            return _reply(request, 404, {"message": "not found"})
-        if request.command == "DELETE":
+    def respond(self, request: Request) -> Response:
+        if request.path == "/stats" and request.method == "GET":
+            return _reply(200, self.stats())
+        if request.path == "/faults":
+            return self._faults_api(request)
+        if request.method == "POST" and request.path.startswith(_INVOKE_PATH) and request.path.endswith("/invocations"):
+            return self._invoke(request)
+        return _reply(404, {"message": "not found"})
+
+    def _faults_api(self, request: Request) -> Response:
+        if request.method == "DELETE":
             self.faults.clear()
             if self._transaction_faults is not None:
                 self._transaction_faults.clear()
-        elif request.command == "POST":
+        elif request.method == "POST":
             try:
-                spec = json.loads(raw or b"{}")
-                if isinstance(spec, dict) and "table" in spec:
-                    self._set_table_fault(spec)
-                    return _reply(request, 200, self._all_faults())
-                fault = InvokeFault(
-                    function=str(spec["function"]),
-                    mode=str(spec["mode"]),
-                    remaining=None if spec.get("count", 1) is None else int(spec.get("count", 1)),
-                    after_ms=int(spec.get("afterMs", 0)),
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                return _reply(request, 400, {"message": f"bad fault: {exc}"})
-            if fault.mode not in INVOKE_FAULT_MODES or fault.function not in self.functions.names:
-                return _reply(request, 400, {"message": f"mode must be one of {sorted(INVOKE_FAULT_MODES)}"})
-            self.faults.set(fault)
-        return _reply(request, 200, self._all_faults())
+                self._set_fault(json.loads(request.get_data() or b"{}"))
+            except ValueError as exc:
+                return _reply(400, {"message": f"bad fault: {exc}"})
+        elif request.method != "GET":
+            return _reply(404, {"message": "not found"})
+        return _reply(200, self._all_faults())
+
+    def _set_fault(self, spec: Any) -> None:
+        """Raises ValueError (with the reason) for a fault that cannot be set."""
+        if isinstance(spec, dict) and "table" in spec:
+            return self._set_table_fault(spec)
+        asked = parse_fault(spec, INVOKE_FAULT_MODES, latency_aliases=("afterMs",))
+        function = spec.get("function")
+        if function is None and asked.clears:
+            self.faults.clear()
+            if self._transaction_faults is not None:
+                self._transaction_faults.clear()
+            return None
+        if function not in self.functions.names:
+            raise ValueError(f"function must be one of {sorted(self.functions.names)}")
+        if asked.clears:
+            return self.faults.clear(function)
+        self.faults.set(InvokeFault(function, asked.mode, asked.count, asked.latency_ms or 0))
+        return None
 
     def _set_table_fault(self, spec: dict[str, Any]) -> None:
-        """Raises ValueError, KeyError or TypeError for a fault that cannot be set."""
         if self._transaction_faults is None:
             raise ValueError("this endpoint has no DynamoDB to fault")
         table = str(spec["table"])
         name = self._tables.get(table) or (table if table in self._tables.values() else None)
         if name is None:
             raise ValueError(f"table must be one of {sorted(self._tables)}")
-        count = spec.get("count", 1)
-        mode = str(spec["mode"])
-        if mode not in TRANSACTION_FAULT_REASONS:
-            raise ValueError(f"mode must be one of {sorted(TRANSACTION_FAULT_REASONS)}")
-        self._transaction_faults.set(name, mode, None if count is None else int(count))
+        asked = parse_fault(spec, TRANSACTION_FAULT_REASONS)
+        if asked.clears:
+            self._transaction_faults.clear(name)
+        else:
+            self._transaction_faults.set(name, asked.mode, asked.count)
 
     def _all_faults(self) -> list[dict[str, Any]]:
         faults: list[dict[str, Any]] = list(self.faults.listed())
@@ -419,52 +417,37 @@ class LambdaInvokeServer:
             "awsRequestsByFunction": self._aws_requests.by_function() if self._aws_requests else {},
         }
 
-    def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        raw = request.rfile.read(length) if length else b""
-        path = request.path.split("?", 1)[0]
-        if path == "/faults":
-            return self._faults_api(request, raw)
-        if not (path.startswith(_INVOKE_PATH) and path.endswith("/invocations")):
-            return _reply(request, 404, {"message": "not found"})
-        name = unquote(path[len(_INVOKE_PATH) : -len("/invocations")])
+    def _invoke(self, request: Request) -> Response:
+        name = unquote(request.path[len(_INVOKE_PATH) : -len("/invocations")])
         logical_id = name.split(":function:", 1)[-1].split(":", 1)[0]
         if logical_id not in self.functions.names:
             return _reply(
-                request,
                 404,
                 {"Type": "User", "message": f"Function not found: {name}"},
                 {"x-amzn-ErrorType": "ResourceNotFoundException"},
             )
         try:
-            event = json.loads(raw or b"{}")
+            event = json.loads(request.get_data() or b"{}")
         except ValueError:
             return _reply(
-                request, 400, {"message": "payload is not JSON"}, {"x-amzn-ErrorType": "InvalidRequestContentException"}
+                400, {"message": "payload is not JSON"}, {"x-amzn-ErrorType": "InvalidRequestContentException"}
             )
         outcome = invoke_with_faults(self.functions, self.faults, logical_id, event)
         assert outcome is not None  # waited for the end
         if outcome.throttled:
             return _reply(
-                request,
-                429,
-                {"Type": "User", "message": "Rate Exceeded."},
-                {"x-amzn-ErrorType": "TooManyRequestsException"},
+                429, {"Type": "User", "message": "Rate Exceeded."}, {"x-amzn-ErrorType": "TooManyRequestsException"}
             )
         if outcome.error is not None:
             # A synchronous Invoke answers 200 with the error as the payload.
-            return _reply(request, 200, outcome.error, {"X-Amz-Function-Error": "Unhandled"})
-        return _reply(request, 200, outcome.result)
+            return _reply(200, outcome.error, {"X-Amz-Function-Error": "Unhandled"})
+        return _reply(200, outcome.result)
 
 
-def _reply(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-    data = json.dumps(body).encode()
-    request.send_response(status)
-    request.send_header("Content-Type", "application/json")
-    request.send_header("Content-Length", str(len(data)))
-    request.send_header("X-Amz-Executed-Version", "$LATEST")
-    request.send_header("x-amzn-RequestId", str(uuid.uuid4()))  # Lambda always sends one
+def _reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body), status=status, content_type="application/json")
+    response.headers["X-Amz-Executed-Version"] = "$LATEST"
+    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())  # Lambda always sends one
     for key, value in (headers or {}).items():
-        request.send_header(key, value)
-    request.end_headers()
-    request.wfile.write(data)
+        response.headers[key] = value
+    return response

@@ -17,6 +17,10 @@ throttled (``ThrottlingError``), and botocore does not retry either. ``TRANSACTI
 makes the next N transactions touching a table fail that way, with the reason on that
 table's items and ``None`` on the others, raised by moto's own exception so the caller
 sees through boto3 exactly what AWS would send.
+
+``install`` patches moto's classes for the whole process (the engine does it once at start);
+``uninstall`` puts moto's own methods back, so tests (tests/conftest.py, fixture
+``moto_patched``) get the same moto whatever ran before them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +39,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
 _lock = threading.RLock()
-_installed = False
+# moto's own attributes while patched ({(owner, name): original}); empty: not installed.
+_originals: dict[tuple[Any, str], Any] = {}
 
 # Fault mode -> the cancellation reason AWS gives for the item (code, message).
 TRANSACTION_FAULT_REASONS: dict[str, tuple[str, str]] = {
@@ -71,9 +78,13 @@ class TransactionFaults:
             fault = self._faults[table] = TransactionFault(table, mode, count)
             return fault
 
-    def clear(self) -> None:
+    def clear(self, table: str | None = None) -> None:
+        """Every fault, or only ``table``'s."""
         with self._lock:
-            self._faults.clear()
+            if table is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(table, None)
 
     def active(self) -> list[TransactionFault]:
         with self._lock:
@@ -110,8 +121,7 @@ class _NoTableCopy:
 
 
 def install() -> None:
-    global _installed
-    if _installed:
+    if _originals:
         return
     original = DynamoDBBackend.transact_write_items
 
@@ -137,11 +147,41 @@ def install() -> None:
                         _restore(self, *backup)
                 raise
 
-    dynamodb_models.copy = _NoTableCopy()  # type: ignore[assignment]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _patch(dynamodb_models, "copy", _NoTableCopy())
+    _patch(DynamoDBBackend, "transact_write_items", transact_write_items)
     for name in _ATOMIC_REQUESTS:
-        setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
-    _installed = True
+        _patch(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
+
+
+def uninstall() -> None:
+    """moto as it was before ``install``; faults still set are cleared."""
+    for (owner, name), original in reversed(list(_originals.items())):
+        setattr(owner, name, original)
+    _originals.clear()
+    TRANSACTION_FAULTS.clear()
+
+
+def installed() -> bool:
+    return bool(_originals)
+
+
+@contextmanager
+def patched() -> Iterator[TransactionFaults]:
+    """The patch for the duration of a block (a test), with no fault set before or after."""
+    was_installed = installed()
+    install()
+    TRANSACTION_FAULTS.clear()
+    try:
+        yield TRANSACTION_FAULTS
+    finally:
+        TRANSACTION_FAULTS.clear()
+        if not was_installed:
+            uninstall()
+
+
+def _patch(owner: Any, name: str, value: Any) -> None:
+    _originals[(owner, name)] = getattr(owner, name)
+    setattr(owner, name, value)
 
 
 # Each is one atomic request in DynamoDB; reads too, so none sees an item half updated

@@ -11,12 +11,15 @@ Endpoints:
     POST   /faults    inject a fault for the next N calls
     GET    /health    liveness
 
+Served by werkzeug, as the rest of the engine (campaign_local.serving).
+
 Run standalone with ``python -m campaign_local.sim_dialer`` (port from
 ``DIALER_PORT``, default 8081).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hmac
 import json
@@ -28,11 +31,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from campaign_local.faults import parse_fault
+from campaign_local.http_api import read_body
+from campaign_local.serving import WsgiServer
 
 __all__ = [
     "FAULT_MODES",
@@ -155,167 +163,84 @@ class _State:
         return current
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # SO_REUSEADDR: a restart right after Ctrl-C binds although connections of the last
-    # run are still in TIME_WAIT. On Linux and macOS it never lets a second live listener
-    # share the port (that would be SO_REUSEPORT, left off): binding one still fails.
-    allow_reuse_address = True
-    allow_reuse_port = False
+class _App:
+    """The provider's routes, as a werkzeug app (served by campaign_local.serving)."""
 
-    def __init__(self, addr: tuple[str, int], state: _State) -> None:
+    def __init__(self, state: _State) -> None:
         self.state = state
-        super().__init__(addr, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hanging up (timeouts in retry tests) are expected, not errors.
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, socket.timeout)):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    server_version = "SimDialer/1.0"
-    sys_version = ""
-    # Small keep-alive responses otherwise stall ~40 ms on Nagle + delayed ACK.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        # Quiet by design: tests and the local stack read /calls instead.
-        pass
-
-    # ---- plumbing -------------------------------------------------------
-
-    @property
-    def state(self) -> _State:
-        return self.server.state
-
-    def _send(self, status: int, body: bytes | None, headers: Mapping[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body is not None:
-            self.wfile.write(body)
-
-    def _send_json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload).encode(), headers)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            raise _Reply(400, {"error": "invalid Content-Length"}) from None
-        if length < 0 or length > _MAX_BODY_BYTES:
-            # Body is left unread, so the connection cannot be reused.
-            self.close_connection = True
-            raise _Reply(413, {"error": "request body too large"})
-        return self.rfile.read(length) if length else b""
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(65537)
-            try:
-                size = int(line.split(b";", 1)[0].strip() or b"x", 16)
-            except ValueError:
-                self.close_connection = True
-                raise _Reply(400, {"error": "malformed chunked body"}) from None
-            if size == 0:
-                # Skip optional trailers up to the blank line.
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > _MAX_BODY_BYTES:
-                self.close_connection = True
-                raise _Reply(413, {"error": "request body too large"})
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline(65537)  # CRLF after each chunk
-
-    def _route(self, method: str) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/") or "/"
-        routes = {
+        self._routes: dict[str, dict[str, Callable[[Request], Response | None]]] = {
             "/v1/calls": {"POST": self._post_call},
             "/calls": {"GET": self._get_calls, "DELETE": self._delete_calls},
             "/faults": {"GET": self._get_faults, "POST": self._post_faults},
             "/health": {"GET": self._health},
         }
+
+    def respond(self, request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
         try:
-            methods = routes.get(path)
+            methods = self._routes.get(path)
             if methods is None:
                 raise _Reply(404, {"error": f"not found: {path}"})
-            handler = methods.get(method)
+            handler = methods.get(request.method)
             if handler is None:
-                raise _Reply(405, {"error": f"method {method} not allowed"}, {"Allow": ", ".join(methods)})
-            handler()
+                raise _Reply(405, {"error": f"method {request.method} not allowed"}, {"Allow": ", ".join(methods)})
+            response = handler(request)
         except _Reply as reply:
-            self._send(reply.status, reply.body, reply.headers)
+            response = _send(reply.status, reply.body, reply.headers)
+        if response is None:
+            return _hang_up(request)
+        return response
 
-    def do_GET(self) -> None:  # noqa: N802
-        self._route("GET")
+    # ---- plumbing -------------------------------------------------------
 
-    def do_POST(self) -> None:  # noqa: N802
-        self._route("POST")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._route("DELETE")
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._route("PUT")
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self._route("PATCH")
+    @staticmethod
+    def _read_body(request: Request) -> bytes:
+        if request.content_length is None and request.headers.get("Content-Length") is not None:
+            raise _Reply(400, {"error": "invalid Content-Length"}, _CLOSE)
+        try:
+            body = read_body(request, _MAX_BODY_BYTES)
+        except OSError:  # werkzeug's dechunking: a malformed chunked body
+            raise _Reply(400, {"error": "malformed chunked body"}, _CLOSE) from None
+        if body is None:
+            # The rest is left unread, so the connection cannot be reused.
+            raise _Reply(413, {"error": "request body too large"}, _CLOSE)
+        return body
 
     # ---- endpoints ------------------------------------------------------
 
-    def _health(self) -> None:
-        self._send_json(200, {"ok": True})
+    def _health(self, request: Request) -> Response:
+        return _send_json(200, {"ok": True})
 
-    def _get_calls(self) -> None:
+    def _get_calls(self, request: Request) -> Response:
         with self.state.lock:
             records = copy.deepcopy(self.state.records)
-        self._send_json(200, records)
+        return _send_json(200, records)
 
-    def _delete_calls(self) -> None:
+    def _delete_calls(self, request: Request) -> Response:
         with self.state.lock:
             self.state.records.clear()
             self.state.idempotency.clear()
-        self._send(204, None)
+        return _send(204, None)
 
-    def _get_faults(self) -> None:
+    def _get_faults(self, request: Request) -> Response:
         with self.state.lock:
             payload = self.state.fault.to_json()
-        self._send_json(200, payload)
+        return _send_json(200, payload)
 
-    def _post_faults(self) -> None:
+    def _post_faults(self, request: Request) -> Response:
         try:
-            spec = json.loads(self._read_body() or b"{}")
+            spec = json.loads(self._read_body(request) or b"{}")
         except ValueError:
             raise _Reply(400, {"error": "body is not valid JSON"}) from None
-        if not isinstance(spec, dict):
-            raise _Reply(400, {"error": "body must be a JSON object"})
-        mode = spec.get("mode", "none")
-        if mode not in FAULT_MODES:
-            raise _Reply(400, {"error": f"mode must be one of {sorted(FAULT_MODES)}"})
-        count = spec.get("count")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-            raise _Reply(400, {"error": "count must be a positive integer or null"})
+        try:
+            asked = parse_fault(spec, FAULT_MODES)
+        except ValueError as exc:
+            raise _Reply(400, {"error": str(exc)}) from None
+        mode, count = asked.mode, asked.count
+        latency_ms = _DEFAULT_SLOW_MS if asked.latency_ms is None else asked.latency_ms
         retry_after = spec.get("retryAfter", _DEFAULT_RETRY_AFTER_S)
-        latency_ms = spec.get("latencyMs", _DEFAULT_SLOW_MS)
-        for name, value in (("retryAfter", retry_after), ("latencyMs", latency_ms)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise _Reply(400, {"error": f"{name} must be a non-negative number"})
+        if isinstance(retry_after, bool) or not isinstance(retry_after, (int, float)) or retry_after < 0:
+            raise _Reply(400, {"error": "retryAfter must be a non-negative number"})
         fault = (
             _Fault()
             if mode == "none"
@@ -324,13 +249,14 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.fault = fault
             payload = fault.to_json()
-        self._send_json(200, payload)
+        return _send_json(200, payload)
 
-    def _post_call(self) -> None:
+    def _post_call(self, request: Request) -> Response | None:
+        """The answer, or None to hang up without one."""
         state = self.state
         received_at = time.time()
         headers: dict[str, str] = {}
-        for name, value in self.headers.items():
+        for name, value in request.headers.items():
             key = name.lower()
             value = _redact(key, value)
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
@@ -350,10 +276,9 @@ class _Handler(BaseHTTPRequestHandler):
             fault = state.take_fault()
 
         try:
-            raw = self._read_body()
+            raw = self._read_body(request)
         except _Reply as reply:
-            self._finish(record, reply.status, reply.body, reply.headers)
-            return
+            return self._finish(record, reply.status, reply.body, reply.headers)
         parsed: Any
         try:
             parsed = json.loads(raw) if raw else None
@@ -370,43 +295,37 @@ class _Handler(BaseHTTPRequestHandler):
 
         if fault.mode == "drop":
             # Request fully read; hang up without a status line. status stays None.
-            self.close_connection = True
-            return
+            return None
         if fault.mode == "error500":
-            self._finish(record, 500, json.dumps({"error": "simulated internal error"}).encode())
-            return
+            return self._finish(record, 500, json.dumps({"error": "simulated internal error"}).encode())
         if fault.mode == "error429":
             retry_after = fault.retry_after
             header = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
             body = json.dumps({"error": "rate limited", "retryAfter": retry_after}).encode()
-            self._finish(record, 429, body, {"Retry-After": header})
-            return
+            return self._finish(record, 429, body, {"Retry-After": header})
         if fault.mode == "invalid-number" and isinstance(record.get("phone"), str):
             # A refusal quoting the number it was sent, as Twilio's error 21211 does.
             error = f"The 'To' number {record['phone']} is not a valid phone number."
-            self._finish(record, 400, json.dumps({"error": error}).encode())
-            return
+            return self._finish(record, 400, json.dumps({"error": error}).encode())
 
         try:
-            status, body, call_id, replay = self._create_call(raw, parsed)
+            status, body, call_id, replay = self._create_call(request, raw, parsed)
         except _Reply as reply:
-            self._finish(record, reply.status, reply.body, reply.headers)
-            return
+            return self._finish(record, reply.status, reply.body, reply.headers)
         if fault.mode == "accept-timeout":
             # The call is placed (and remembered under its idempotency key), but the answer
             # never comes: the caller times out not knowing the call went through.
             with state.lock:
                 record.update(status=status, callId=call_id, idempotentReplay=replay, answered=False)
             time.sleep(fault.latency_ms / 1000)
-            self.close_connection = True
-            return
-        self._finish(record, status, body, call_id=call_id, replay=replay)
+            return None
+        return self._finish(record, status, body, call_id=call_id, replay=replay)
 
-    def _create_call(self, raw: bytes, parsed: Any) -> tuple[int, bytes, str | None, bool]:
+    def _create_call(self, request: Request, raw: bytes, parsed: Any) -> tuple[int, bytes, str | None, bool]:
         """Auth, validate, then replay or create. Returns (status, body, callId, replay)."""
         state = self.state
         expected = state.config.api_key
-        auth = self.headers.get("Authorization", "")
+        auth = request.headers.get("Authorization", "")
         if auth[:7].lower() != "bearer " or not auth[7:].strip():
             raise _Reply(401, {"error": "missing bearer token"})
         if expected is not None and not hmac.compare_digest(auth[7:].strip().encode(), expected.encode()):
@@ -429,7 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
         if metadata is not None and not isinstance(metadata, dict):
             raise _Reply(400, {"error": "'metadata' must be an object"})
 
-        idem_key = self.headers.get("Idempotency-Key") or None
+        idem_key = request.headers.get("Idempotency-Key") or None
         # One lock spans lookup and insert so concurrent retries with the same
         # key cannot both create a call.
         with state.lock:
@@ -461,12 +380,37 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         call_id: str | None = None,
         replay: bool = False,
-    ) -> None:
+    ) -> Response:
         with self.state.lock:
             record["status"] = status
             record["callId"] = call_id
             record["idempotentReplay"] = replay
-        self._send(status, body, headers)
+        return _send(status, body, headers)
+
+
+_CLOSE = {"Connection": "close"}  # http.server then closes the connection after the answer
+
+
+def _send(status: int, body: bytes | None, headers: Mapping[str, str] | None = None) -> Response:
+    response = Response(body, status=status, content_type="application/json" if body is not None else None)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _send_json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return _send(status, json.dumps(payload).encode(), headers)
+
+
+def _hang_up(request: Request) -> Response:
+    """Close the connection without a status line (a provider that drops the call request):
+    werkzeug's write of the empty answer then meets a closed socket, which it takes as the
+    client gone and logs nothing."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    return Response(b"", status=500)
 
 
 class SimDialer:
@@ -477,23 +421,17 @@ class SimDialer:
         self.host = host
         self.port = port
         self._state = _State(self.config)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: WsgiServer | None = None
 
     def start(self) -> SimDialer:
         """Bind and serve in a daemon thread; returns self."""
         if self._server is not None:
             raise RuntimeError("SimDialer already started")
-        server = _Server((self.host, self.port), self._state)
+        # shutdown() waits up to one poll
+        server = WsgiServer(_App(self._state).respond, self.host, self.port, name="sim-dialer", poll_interval=0.02)
         self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # shutdown() waits up to one poll
-            name=f"sim-dialer-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self.port = server.port
+        server.start()
         return self
 
     @property
@@ -505,14 +443,9 @@ class SimDialer:
 
     def stop(self) -> None:
         """Stop serving and release the port. Safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def calls(self) -> list[dict[str, Any]]:
         """Snapshot of recorded POST /v1/calls requests (same as GET /calls)."""
@@ -521,8 +454,8 @@ class SimDialer:
 
     def wait(self) -> None:
         """Block until the server thread exits (used by ``main``)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=0.5)
+        while self._server is not None and self._server.serving():
+            time.sleep(0.5)
 
     def __enter__(self) -> SimDialer:
         return self if self._server is not None else self.start()

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from campaign_cli.client import CampaignApi, data
 from campaign_local.harness import CLIENT_A, Engine, running_engine, wait_until
 
 __all__ = [
@@ -35,7 +36,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def api(engine: Engine) -> Iterator[httpx.Client]:
+def api(engine: Engine) -> Iterator[CampaignApi]:
     with engine.client() as client:
         yield client
 
@@ -51,53 +52,40 @@ CAMPAIGNS = "/api/v1/client/campaigns"
 
 
 def new_campaign(
-    api: httpx.Client, contacts: int, *, first_phone: int = 100, provider_agent_id: str = "assistant-e2e"
+    api: CampaignApi, contacts: int, *, first_phone: int = 100, provider_agent_id: str = "assistant-e2e"
 ) -> CampaignSetup:
     """A fresh agent and a campaign of ``contacts`` contacts numbered from ``first_phone``.
     The provider's record is split per campaign by the metadata every dial carries, so
     tests can share one engine."""
     phones = [f"+1202555{first_phone + i:04d}" for i in range(contacts)]
-    agent = api.post("/api/v1/client/agents", json={"name": "E2E agent", "providerAgentId": provider_agent_id})
+    agent = api.create_agent("E2E agent", provider_agent_id)
     assert agent.status_code == 201, agent.text
-    body: dict[str, Any] = {"name": "E2E campaign"}
-    if contacts:
-        body["contacts"] = [{"name": f"Contact {i + 1}", "phone": p} for i, p in enumerate(phones)]
-    campaign = api.post(CAMPAIGNS, json=body)
+    campaign = api.create_campaign(
+        "E2E campaign", [{"name": f"Contact {i + 1}", "phone": p} for i, p in enumerate(phones)]
+    )
     assert campaign.status_code == 201, campaign.text
-    return CampaignSetup(campaign.json()["data"]["_id"], agent.json()["data"]["_id"], phones)
+    return CampaignSetup(data(campaign)["_id"], data(agent)["_id"], phones)
 
 
 def start_calling(
-    api: httpx.Client, setup: CampaignSetup, delay_ms: int = 0, *, expect: int | None = 200
+    api: CampaignApi, setup: CampaignSetup, delay_ms: int = 0, *, expect: int | None = 200
 ) -> httpx.Response:
     """Start calling; the answer must have status ``expect`` (None: any)."""
-    response = api.post(
-        f"{CAMPAIGNS}/{setup.campaign_id}/start-calling",
-        json={"agentId": setup.agent_id, "delayBetweenCalls": delay_ms},
-    )
+    response = api.start_calling(setup.campaign_id, setup.agent_id, delay_ms)
     if expect is not None:
         assert response.status_code == expect, response.text
     return response
 
 
-def calling_status(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
-    response = api.get(f"{CAMPAIGNS}/{campaign_id}/calling-status")
+def calling_status(api: CampaignApi, campaign_id: str) -> dict[str, Any]:
+    response = api.calling_status(campaign_id)
     assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
+    return data(response)
 
 
-def all_call_logs(api: httpx.Client, campaign_id: str, page_size: int = 100) -> list[dict[str, Any]]:
+def all_call_logs(api: CampaignApi, campaign_id: str, page_size: int = 100) -> list[dict[str, Any]]:
     """Every call log of the campaign, newest first, across pages."""
-    logs: list[dict[str, Any]] = []
-    token = None
-    while True:
-        params = {"limit": page_size} | ({"nextToken": token} if token else {})
-        page = api.get(f"{CAMPAIGNS}/{campaign_id}/call-logs", params=params).json()["data"]
-        logs += page["items"]
-        token = page["nextToken"]
-        if not token:
-            return logs
+    return api.all_call_logs(campaign_id, page_size)
 
 
 def executions_of(engine: Engine, run_id: str) -> list[dict[str, Any]]:
@@ -117,5 +105,5 @@ def faults_cleared(engine: Engine) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def make_campaign(api: httpx.Client) -> Callable[[int], CampaignSetup]:
+def make_campaign(api: CampaignApi) -> Callable[[int], CampaignSetup]:
     return lambda contacts: new_campaign(api, contacts)

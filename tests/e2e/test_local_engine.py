@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from campaign_local.demo import ensure_demo_data
-from tests.e2e.conftest import CampaignSetup, Engine, running_engine, wait_until
+from tests.e2e.conftest import CampaignSetup, Engine, faults_cleared, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -164,13 +164,36 @@ def status_of(api: httpx.Client, campaign_id: str) -> dict[str, Any]:
 
 def test_the_demo_data_is_kept_across_starts_while_it_exists(engine: Engine, tmp_path: Path) -> None:
     # Given demo data created on a first start
-    headers = {"Authorization": f"Bearer {engine.token('demo-e2e')}"}
-    first = ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=headers)
-    # When the engine starts again with its tables kept, Then the same demo is used
-    assert ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=headers) == first
+    with engine.client("demo-e2e") as demo_client:
+        first = ensure_demo_data(demo_client, tmp_path / "demo-ids.json")
+        # When the engine starts again with its tables kept, Then the same demo is used
+        assert ensure_demo_data(demo_client, tmp_path / "demo-ids.json") == first
     # And when the tables were reset (the ids name nothing), a new demo is created
-    other = {"Authorization": f"Bearer {engine.token('demo-e2e-reset')}"}
-    fresh = ensure_demo_data(engine.api_url, tmp_path / "demo-ids.json", headers=other)
-    assert fresh != first
     with engine.client("demo-e2e-reset") as api:
+        fresh = ensure_demo_data(api, tmp_path / "demo-ids.json")
+        assert fresh != first
         assert api.get(f"{BASE}/{fresh.campaign_id}").json()["data"]["totalContacts"] == 10
+
+
+@pytest.fixture
+def no_fault_left(engine: Engine) -> Iterator[Engine]:
+    yield from faults_cleared(engine)
+
+
+def test_both_fault_switches_speak_one_vocabulary(no_fault_left: Engine) -> None:
+    engine = no_fault_left
+    # Given the simulated provider's fault fields: mode, count (omitted: until cleared), latencyMs
+    fault = {"mode": "slow", "latencyMs": 5}
+
+    # When the same fields switch a provider fault and a function's fault of the engine
+    provider = httpx.post(f"{engine.dialer_url}/faults", json=fault, timeout=10).json()
+    listed = httpx.post(
+        f"{engine.lambda_url}/faults", json={**fault, "mode": "delay", "function": "DialContactFunction"}
+    ).json()
+
+    # Then both read them alike
+    assert (provider["mode"], provider["count"], provider["latencyMs"]) == ("slow", None, 5)
+    assert listed == [{"function": "DialContactFunction", "mode": "delay", "count": None, "latencyMs": 5}]
+    # And "mode": "none" clears either
+    assert httpx.post(f"{engine.dialer_url}/faults", json={"mode": "none"}, timeout=10).json()["mode"] == "none"
+    assert httpx.post(f"{engine.lambda_url}/faults", json={"mode": "none"}, timeout=10).json() == []

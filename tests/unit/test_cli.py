@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from campaign_local import cli
+from campaign_cli import cli
+from campaign_cli.client import ApiError, CampaignApi, data
 
 BASE = "/api/v1/client/campaigns"
 
@@ -140,7 +141,7 @@ def test_follow_redraws_single_line_on_tty() -> None:
         }
     )
     buf = TtyBuffer()
-    with cli.CampaignApiClient("http://api.test", transport=rec.transport()) as client:
+    with CampaignApi("http://api.test", transport=rec.transport()) as client:
         data = cli.follow_progress(client, "c1", buf, interval=0)
     assert data["progress"]["status"] == "completed"
     text = buf.getvalue()
@@ -275,8 +276,34 @@ def test_client_raises_api_error() -> None:
     transport = httpx.MockTransport(
         lambda r: httpx.Response(404, json={"success": False, "message": "Campaign not found"})
     )
-    with cli.CampaignApiClient("http://api.test", transport=transport) as client:
-        with pytest.raises(cli.ApiError) as info:
-            client.calling_status("missing")
+    with CampaignApi("http://api.test", transport=transport) as client:
+        with pytest.raises(ApiError) as info:
+            data(client.calling_status("missing"))
     assert info.value.status == 404
     assert info.value.message == "Campaign not found"
+
+
+def test_the_api_client_sends_each_route_and_pages_call_logs() -> None:
+    # Given an API with two pages of call logs
+    pages = {None: {"items": [{"n": 1}], "nextToken": "t2"}, "t2": {"items": [{"n": 2}], "nextToken": None}}
+    rec = Recorder(
+        {
+            ("POST", "/api/v1/client/agents"): lambda r: ok({"_id": "ag_1"}, 201),
+            ("POST", "/api/v1/client/campaigns"): lambda r: ok({"_id": "c1"}, 201),
+            ("POST", f"{BASE}/c1/contacts"): lambda r: ok({"added": 1}),
+            ("GET", f"{BASE}/c1/call-logs"): lambda r: ok(pages[r.url.params.get("nextToken")]),
+        }
+    )
+    with CampaignApi("http://api.test", token="tok", transport=rec.transport()) as api:
+        # When a client creates an agent and a campaign, adds contacts and reads every call log
+        agent = data(api.create_agent("A", "prov-1", caller_id="+12025550199"))
+        campaign = data(api.create_campaign("C", [{"name": "x", "phone": "+12025550100"}]))
+        data(api.add_contacts("c1", [{"name": "y", "phone": "+12025550101"}]))
+        logs = api.all_call_logs("c1", page_size=1)
+
+    # Then each route got its body and the token, and the pages were followed
+    assert (agent["_id"], campaign["_id"], logs) == ("ag_1", "c1", [{"n": 1}, {"n": 2}])
+    assert json.loads(rec.requests[0].content) == {"name": "A", "providerAgentId": "prov-1", "callerId": "+12025550199"}
+    assert json.loads(rec.requests[2].content) == {"contacts": [{"name": "y", "phone": "+12025550101"}]}
+    assert all(r.headers["Authorization"] == "Bearer tok" for r in rec.requests)
+    assert rec.requests[-1].url.params["limit"] == "1"

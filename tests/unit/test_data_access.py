@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import threading
 import time
@@ -45,38 +44,6 @@ class CountingDynamo:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
-
-
-@pytest.fixture(autouse=True)
-def one_backup_per_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Speed only: moto backs up a transaction by deep-copying the whole table once per
-    item in the transaction (100 copies for 99 contacts), seconds for a few hundred
-    contacts. One copy per table and transaction is the same backup."""
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.table import Table
-
-    class OneCopyPerTable:
-        backups: dict[int, Any] | None = None
-
-        def deepcopy(self, obj: Any, memo: Any = None) -> Any:
-            if self.backups is None or not isinstance(obj, Table):
-                return copy.deepcopy(obj, memo)
-            if id(obj) not in self.backups:
-                self.backups[id(obj)] = copy.deepcopy(obj, memo)
-            return self.backups[id(obj)]
-
-    shim = OneCopyPerTable()
-    original = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: Any) -> Any:
-        shim.backups = {}
-        try:
-            return original(self, transact_items)
-        finally:
-            shim.backups = None
-
-    monkeypatch.setattr(models, "copy", shim)
-    monkeypatch.setattr(models.DynamoDBBackend, "transact_write_items", transact_write_items)
 
 
 @dataclass

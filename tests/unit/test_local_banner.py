@@ -6,8 +6,8 @@ import shlex
 from pathlib import Path
 from types import SimpleNamespace
 
+from campaign_cli.cli import build_parser
 from campaign_local.__main__ import banner
-from campaign_local.cli import build_parser
 from campaign_local.demo import DemoData
 
 

@@ -14,7 +14,15 @@ import pytest
 
 from campaign_local.engine import parse_function_timeouts
 from campaign_local.http_api import LocalHttpApi
-from campaign_local.lambdas import FunctionError, FunctionTimedOut, InvokeFault, InvokeFaults, LocalFunctions
+from campaign_local.lambdas import (
+    FunctionError,
+    FunctionTimedOut,
+    InvokeFault,
+    InvokeFaults,
+    LambdaInvokeServer,
+    LocalFunctions,
+)
+from campaign_local.moto_patches import TransactionFaults
 from campaign_local.template import FunctionSpec, Route
 
 HANDLER = """
@@ -140,3 +148,72 @@ def test_an_overrun_fault_counts_against_the_timeout_on_the_http_api_too(api, tm
 
     assert client.post("/quick", json=event(tmp_path)).status_code == 500
     assert client.post("/quick", json=event(tmp_path)).status_code == 200  # the fault was for one invocation
+
+
+# -- the Lambda endpoint's fault switch: the simulated provider's vocabulary ------------------
+
+
+@pytest.fixture
+def endpoint(functions: LocalFunctions) -> Iterator[tuple[httpx.Client, TransactionFaults]]:
+    tables = TransactionFaults()
+    server = LambdaInvokeServer(functions, port=0, transaction_faults=tables).start()
+    server.set_tables({"ProgressTable": "progress-table"})
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            yield client, tables
+    finally:
+        server.stop()
+
+
+def test_a_fault_reads_mode_count_and_latency_as_the_simulated_provider_does(endpoint):
+    client, _ = endpoint
+
+    # When faults are switched with the provider's field names (count omitted: until cleared)
+    client.post("/faults", json={"function": "Quick", "mode": "delay", "count": 2, "latencyMs": 30})
+    client.post("/faults", json={"function": "Slow", "mode": "throttle"})
+    client.post("/faults", json={"table": "ProgressTable", "mode": "throttle", "count": None})
+
+    # Then they are listed in the same shape
+    listed = {f.get("function") or f.get("table"): f for f in client.get("/faults").json()}
+    assert listed["Quick"] == {"function": "Quick", "mode": "delay", "count": 2, "latencyMs": 30}
+    assert listed["Slow"]["count"] is None
+    assert listed["ProgressTable"]["mode"] == "throttle"
+
+
+def test_mode_none_clears_one_functions_or_one_tables_fault_or_all(endpoint):
+    client, tables = endpoint
+    client.post("/faults", json={"function": "Quick", "mode": "throttle"})
+    client.post("/faults", json={"function": "Slow", "mode": "throttle"})
+    client.post("/faults", json={"table": "ProgressTable", "mode": "throttle"})
+
+    client.post("/faults", json={"function": "Quick", "mode": "none"})
+    client.post("/faults", json={"table": "ProgressTable", "mode": "none"})
+    assert [f.get("function") for f in client.get("/faults").json()] == ["Slow"]
+    assert tables.active() == []
+
+    client.post("/faults", json={"table": "ProgressTable", "mode": "throttle"})
+    assert client.post("/faults", json={"mode": "none"}).json() == []
+
+
+def test_the_former_afterMs_still_sets_the_latency(endpoint):
+    client, _ = endpoint
+    client.post("/faults", json={"function": "Quick", "mode": "overrun", "count": 1, "afterMs": 40})
+    assert client.get("/faults").json()[0]["latencyMs"] == 40
+
+
+def test_faults_the_switch_cannot_honour_are_refused_with_400(endpoint):
+    client, _ = endpoint
+    for bad in (
+        {"function": "Quick", "mode": "explode"},
+        {"function": "NoSuchFunction", "mode": "throttle"},
+        {"function": "Quick", "mode": "throttle", "count": 0},
+        {"function": "Quick", "mode": "delay", "latencyMs": -1},
+        {"table": "NoSuchTable", "mode": "throttle"},
+        {"table": "ProgressTable", "mode": "delay"},
+        [1, 2],
+    ):
+        response = client.post("/faults", json=bad)
+        assert response.status_code == 400, bad
+        assert response.json()["message"].startswith("bad fault")
+    assert client.post("/faults", content=b"{bad").status_code == 400
+    assert client.get("/faults").json() == []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -14,10 +12,9 @@ from campaign_local.aws import LOCAL_AWS_ENV
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch):
+def table(monkeypatch: pytest.MonkeyPatch, moto_patched):
     for key, value in LOCAL_AWS_ENV.items():
         monkeypatch.setenv(key, value)
-    moto_patches.install()
     with mock_aws():
         db = boto3.client("dynamodb")
         db.create_table(
@@ -92,10 +89,8 @@ def test_two_operations_on_one_item_are_refused_and_rolled_back(table) -> None:
 
 
 @pytest.fixture
-def faults() -> Iterator[moto_patches.TransactionFaults]:
-    moto_patches.TRANSACTION_FAULTS.clear()
-    yield moto_patches.TRANSACTION_FAULTS
-    moto_patches.TRANSACTION_FAULTS.clear()
+def faults(moto_patched) -> moto_patches.TransactionFaults:
+    return moto_patched
 
 
 def put(db, pk: str) -> None:
@@ -135,3 +130,21 @@ def test_the_switch_refuses_modes_and_counts_it_cannot_honour(faults) -> None:
     with pytest.raises(ValueError, match="count"):
         faults.set("T", "throttle", count=0)
     assert faults.active() == []
+
+
+# -- applied and removed per test --------------------------------------------------------------
+
+
+def test_the_patch_is_removed_after_the_block_that_applied_it() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    assert not moto_patches.installed()
+    own = DynamoDBBackend.transact_write_items
+
+    with moto_patches.patched() as faults:
+        assert DynamoDBBackend.transact_write_items is not own
+        faults.set("T", "throttle")
+
+    assert DynamoDBBackend.transact_write_items is own
+    assert not moto_patches.installed()
+    assert moto_patches.TRANSACTION_FAULTS.active() == []

@@ -344,11 +344,8 @@ class StopDuringTheCall:
 
 
 @pytest.fixture
-def transaction_faults():
-    moto_patches.install()
-    moto_patches.TRANSACTION_FAULTS.clear()
-    yield moto_patches.TRANSACTION_FAULTS
-    moto_patches.TRANSACTION_FAULTS.clear()
+def transaction_faults(moto_patched):
+    return moto_patched
 
 
 def test_a_placed_call_is_logged_while_the_database_is_busy_and_the_run_stopped(aws, transaction_faults) -> None:

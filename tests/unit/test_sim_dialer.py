@@ -305,3 +305,38 @@ def test_a_second_provider_cannot_take_a_port_in_use() -> None:
         assert refused.value.errno == errno.EADDRINUSE
     finally:
         first.stop()
+
+
+def _raw(dialer: SimDialer, request: bytes) -> bytes:
+    """One request over a bare socket, the answer read until the provider closes."""
+    with socket.create_connection((dialer.host, dialer.port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_a_chunked_call_request_is_read_whole(dialer: SimDialer) -> None:
+    # Given a call request sent in two chunks
+    body = b'{"to": "+15551234567", "agentId": "agent-1"}'
+    head = f"POST /v1/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\nConnection: close\r\n"
+    chunked = b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (
+        10,
+        body[:10],
+        len(body) - 10,
+        body[10:],
+    )
+
+    # When the provider receives it, Then it places the call with the whole body
+    assert _raw(dialer, head.encode() + chunked).startswith(b"HTTP/1.1 201")
+    assert dialer.calls()[0]["body"] == {"to": "+15551234567", "agentId": "agent-1"}
+
+
+def test_too_large_or_malformed_bodies_are_refused_and_the_connection_closed(dialer: SimDialer) -> None:
+    head = f"POST /v1/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n"
+    too_large = _raw(dialer, (head + "Content-Length: 2000000\r\n\r\n").encode() + b"{")
+    malformed = _raw(dialer, (head + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n").encode())
+
+    assert too_large.startswith(b"HTTP/1.1 413")
+    assert malformed.startswith(b"HTTP/1.1 400") and b"malformed chunked body" in malformed

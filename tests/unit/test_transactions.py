@@ -192,8 +192,6 @@ class World:
 
 @pytest.fixture
 def world(aws) -> Iterator[World]:
-    moto_patches.install()
-    moto_patches.TRANSACTION_FAULTS.clear()
     db = boto3.client("dynamodb")
     sleeps = Sleeps()
     transactions = Transactions(db, sleep=sleeps)

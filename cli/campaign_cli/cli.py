@@ -1,4 +1,5 @@
-"""`campaign-calls`: start, follow, inspect and stop outbound campaign calling."""
+"""`campaign-calls`: start, follow, inspect and stop outbound campaign calling, on any
+deployment (``--url``, ``--token``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
-from urllib.parse import quote
 
 import httpx
 
+from campaign_cli.client import DEFAULT_DELAY_MS, ApiError, CampaignApi
+from campaign_cli.client import data as unwrap
+
 DEFAULT_URL = "http://127.0.0.1:3000"
-DEFAULT_DELAY_MS = 2000
 POLL_INTERVAL_SECONDS = 2.0
-REQUEST_TIMEOUT_SECONDS = 10.0
 BAR_WIDTH = 20
 # The worker may not have written its first progress record by the time the
 # first poll lands, so "nothing running yet" is tolerated for a few polls
@@ -28,72 +29,6 @@ EXIT_OK = 0
 EXIT_API_ERROR = 1
 EXIT_CONNECTION_ERROR = 2
 EXIT_INTERRUPTED = 130
-
-
-class ApiError(Exception):
-    """The API answered with an error envelope (or something unparseable)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class CampaignApiClient:
-    """Thin wrapper over the campaign calling endpoints; returns envelope `data`."""
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = REQUEST_TIMEOUT_SECONDS,
-    ) -> None:
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, transport=transport, timeout=timeout)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> CampaignApiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def start_calling(
-        self, campaign_id: str, agent_id: str, delay_between_calls: int = DEFAULT_DELAY_MS
-    ) -> dict[str, Any]:
-        body = {"agentId": agent_id, "delayBetweenCalls": delay_between_calls}
-        return self._request("POST", self._path(campaign_id, "start-calling"), json=body)
-
-    def stop_calling(self, campaign_id: str) -> dict[str, Any]:
-        return self._request("POST", self._path(campaign_id, "stop-calling"))
-
-    def calling_status(self, campaign_id: str) -> dict[str, Any]:
-        return self._request("GET", self._path(campaign_id, "calling-status"))
-
-    @staticmethod
-    def _path(campaign_id: str, action: str) -> str:
-        return f"/api/v1/client/campaigns/{quote(campaign_id, safe='')}/{action}"
-
-    def _request(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
-        response = self._http.request(method, path, json=json)
-        try:
-            envelope = response.json()
-        except ValueError:
-            snippet = response.text.strip()[:200] or response.reason_phrase
-            raise ApiError(response.status_code, f"HTTP {response.status_code}: {snippet}") from None
-        if not isinstance(envelope, dict):
-            raise ApiError(response.status_code, f"HTTP {response.status_code}: unexpected response")
-        if response.is_error or envelope.get("success") is not True:
-            message = envelope.get("message") or f"HTTP {response.status_code}"
-            raise ApiError(response.status_code, str(message))
-        data = envelope.get("data")
-        return data if isinstance(data, dict) else {}
 
 
 # --- formatting -------------------------------------------------------------
@@ -210,7 +145,7 @@ class _BarWriter:
 
 
 def follow_progress(
-    client: CampaignApiClient,
+    client: CampaignApi,
     campaign_id: str,
     out: TextIO,
     *,
@@ -226,7 +161,7 @@ def follow_progress(
     idle_polls = 0
     try:
         while True:
-            data = client.calling_status(campaign_id)
+            data = unwrap(client.calling_status(campaign_id))
             progress = data.get("progress")
             progress = progress if isinstance(progress, dict) else None
             writer.update(format_bar(progress, _int(data.get("totalContacts"))))
@@ -247,12 +182,12 @@ def follow_progress(
 
 def _cmd_start(
     args: argparse.Namespace,
-    client: CampaignApiClient,
+    client: CampaignApi,
     out: TextIO,
     err: TextIO,
     poll_interval: float,
 ) -> int:
-    result = client.start_calling(args.campaign, args.agent, args.delay)
+    result = unwrap(client.start_calling(args.campaign, args.agent, args.delay))
     print(
         f"campaign {result.get('campaignId', args.campaign)}: {result.get('status', 'started')}"
         f" ({_int(result.get('totalContacts'))} contacts, agent {args.agent},"
@@ -275,8 +210,8 @@ def _cmd_start(
     return EXIT_OK
 
 
-def _cmd_status(args: argparse.Namespace, client: CampaignApiClient, out: TextIO) -> int:
-    data = client.calling_status(args.campaign)
+def _cmd_status(args: argparse.Namespace, client: CampaignApi, out: TextIO) -> int:
+    data = unwrap(client.calling_status(args.campaign))
     if args.json:
         print(json.dumps(data, indent=2), file=out)
     else:
@@ -284,8 +219,8 @@ def _cmd_status(args: argparse.Namespace, client: CampaignApiClient, out: TextIO
     return EXIT_OK
 
 
-def _cmd_stop(args: argparse.Namespace, client: CampaignApiClient, out: TextIO) -> int:
-    result = client.stop_calling(args.campaign)
+def _cmd_stop(args: argparse.Namespace, client: CampaignApi, out: TextIO) -> int:
+    result = unwrap(client.stop_calling(args.campaign))
     print(
         f"campaign {result.get('campaignId', args.campaign)}: {result.get('status', 'stopped')}",
         file=out,
@@ -342,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(
     args: argparse.Namespace,
-    client: CampaignApiClient,
+    client: CampaignApi,
     *,
     out: TextIO | None = None,
     err: TextIO | None = None,
@@ -363,10 +298,10 @@ def run(
         print(f"error: {exc.message}", file=err)
         return EXIT_API_ERROR
     except httpx.TimeoutException:
-        print(f"error: request to {client.base_url} timed out", file=err)
+        print(f"error: request to {client.url} timed out", file=err)
         return EXIT_CONNECTION_ERROR
     except httpx.TransportError as exc:
-        print(f"error: cannot connect to campaign API at {client.base_url} ({exc})", file=err)
+        print(f"error: cannot connect to campaign API at {client.url} ({exc})", file=err)
         return EXIT_CONNECTION_ERROR
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -379,7 +314,7 @@ def main(
     poll_interval: float = POLL_INTERVAL_SECONDS,
 ) -> int:
     args = build_parser().parse_args(argv)
-    with CampaignApiClient(args.url, token=args.token, transport=transport) as client:
+    with CampaignApi(args.url, token=args.token, transport=transport) as client:
         return run(args, client, poll_interval=poll_interval)
 
 
