@@ -12,7 +12,6 @@ from moto import mock_aws
 
 from campaign_calling import settings as app_settings
 from campaign_calling import wiring
-from campaign_calling.models import Progress
 from campaign_local import moto_patches
 from campaign_local.aws import LOCAL_AWS_ENV, create_resources, create_state_machines
 from campaign_local.lambdas import LocalFunctions
@@ -26,14 +25,6 @@ TEST_API_KEY = "sk-test-provider-key-do-not-log-0123456789"
 @pytest.fixture(scope="session")
 def template() -> Template:
     return Template(find_template(ROOT))
-
-
-def _clear_caches() -> None:
-    app_settings.get_settings.cache_clear()
-    for name in dir(wiring):
-        cached = getattr(wiring, name)
-        if hasattr(cached, "cache_clear"):
-            cached.cache_clear()
 
 
 @dataclass
@@ -55,7 +46,7 @@ class AwsWorld:
             self.monkeypatch.setenv(key, str(value))
         self.monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         self.monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-        _clear_caches()
+        wiring.forget_services()
 
     def invoke(self, logical_id: str, event: dict) -> dict:
         """Run one handler with only its own environment, like its Lambda would."""
@@ -97,23 +88,6 @@ def aws(
         physical = create_resources(template, secret_values=dict.fromkeys(template.secrets(), TEST_API_KEY))
         resolver = Resolver(template, parameters={"DialerBaseUrl": sim_dialer.url}, physical_ids=physical)
         create_state_machines(template, resolver)
-        _clear_caches()
+        wiring.forget_services()
         yield AwsWorld(template, resolver, LocalFunctions(template.functions()), sim_dialer, monkeypatch)
-    _clear_caches()
-
-
-def new_progress(campaign_id: str, run_id: str, total: int, delay_ms: int = 2000) -> Progress:
-    """A run's progress as start-calling creates it: running, nothing called yet."""
-    return Progress(
-        campaignId=campaign_id,
-        runId=run_id,
-        totalContacts=total,
-        currentIndex=0,
-        completedCalls=0,
-        successfulCalls=0,
-        failedCalls=0,
-        startTime="2024-01-15T10:30:00.000Z",
-        isRunning=True,
-        status="running",
-        delayBetweenCalls=delay_ms,
-    )
+    wiring.forget_services()

@@ -8,7 +8,8 @@ from campaign_calling.calls.placing import new_call_log
 from campaign_calling.errors import NotFound
 from campaign_calling.ids import call_unique_id
 from campaign_calling.models import CallLog, CampaignInput, Contact
-from tests.support.fakes_catalog import NOW_MS, FakeCatalog, contact_inputs
+from tests.support.clock import T0_MS
+from tests.support.fakes_catalog import FakeCatalog, contact_inputs
 
 CLIENT = "client-a"
 CONTACT = Contact(id="ct_0000000001", name="C1", phone="+12025550001", seq=1)
@@ -33,10 +34,10 @@ def test_given_seven_calls_when_listed_in_pages_of_3_then_newest_first_each_once
     catalog = FakeCatalog()
     service = catalog.service()
     campaign_id = service.create_campaign(CLIENT, CampaignInput(name="S", contacts=contact_inputs(1))).id
-    logs = [a_log(campaign_id, NOW_MS + i * 1000) for i in range(7)]
+    logs = [a_log(campaign_id, T0_MS + i * 1000) for i in range(7)]
     for log in logs:
         catalog.call_logs.put(CLIENT, log)
-    catalog.call_logs.put(CLIENT, a_log("cmp_other", NOW_MS + 99_000))
+    catalog.call_logs.put(CLIENT, a_log("cmp_other", T0_MS + 99_000))
     # When
     seen: list[str] = []
     token: str | None = None
@@ -55,7 +56,7 @@ def test_given_no_campaign_when_its_call_logs_are_listed_then_it_is_not_found() 
     # Given call logs stored under a campaign id that another client owns
     catalog = FakeCatalog()
     campaign_id = catalog.service().create_campaign(CLIENT, CampaignInput(name="S")).id
-    catalog.call_logs.put(CLIENT, a_log(campaign_id, NOW_MS))
+    catalog.call_logs.put(CLIENT, a_log(campaign_id, T0_MS))
     # When / Then
     with pytest.raises(NotFound, match="campaign not found"):
         catalog.service().list_call_logs("client-b", campaign_id, 10, None)

@@ -7,6 +7,7 @@ from campaign_calling.calls.placing import CallPlacer, PlacedCall
 from campaign_calling.calls.provider import DialResult
 from campaign_calling.deadline import Deadline
 from campaign_calling.models import Contact
+from tests.support.clock import T0_MS, FixedClock
 from tests.support.fakes_calls import (
     ScriptedDialer,
     accepted,
@@ -16,7 +17,6 @@ from tests.support.fakes_calls import (
     unanswered_at_deadline,
     unreachable,
 )
-from tests.support.fakes_catalog import NOW_MS, FixedClock
 
 CONTACT = Contact(id="ct_0000000007", name="Jo Bloggs", phone="+12025550123", seq=7)
 
@@ -35,7 +35,7 @@ def place(
         provider_agent_id="pa-1",
         caller_id="+12025550143",
         unique_id="aidial-1705314600000-abcdef",
-        started_ms=NOW_MS,
+        started_ms=T0_MS,
         idempotency_key="run-1:7:1",
         run_id=run_id,
         deadline=deadline,

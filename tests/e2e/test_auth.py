@@ -10,7 +10,7 @@ from joserfc import jwk
 
 from campaign_local.auth import LocalIdentityProvider
 from campaign_local.template import Template, find_template
-from tests.e2e.conftest import CAMPAIGNS, CampaignSetup, Engine, calling_status, wait_until
+from tests.support.e2e import CAMPAIGNS, CampaignSetup, Engine, calling_status, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Engine
+from tests.support.e2e import Engine
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from campaign_local.harness import running_engine
-from tests.e2e.conftest import CampaignSetup, Engine
+from tests.support.e2e import CampaignSetup, Engine
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import (
+from tests.support.e2e import (
     CAMPAIGNS,
     Engine,
     all_call_logs,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import (
+from tests.support.e2e import (
     CampaignSetup,
     Engine,
     all_call_logs,

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import (
+from tests.support.e2e import (
     CAMPAIGNS,
     CampaignSetup,
     Engine,

@@ -21,7 +21,7 @@ import pytest
 
 from campaign_local.openapi import DOCS_PATH, OPENAPI_PATH
 from campaign_local.template import Template, find_template
-from tests.e2e.conftest import Engine, wait_until
+from tests.support.e2e import Engine, wait_until
 
 pytestmark = pytest.mark.e2e
 

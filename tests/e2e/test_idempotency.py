@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from campaign_calling import keys
-from tests.e2e.conftest import CLIENT_A, CampaignSetup, Engine, wait_until
+from tests.support.e2e import CLIENT_A, CampaignSetup, Engine, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from campaign_local.demo import ensure_demo_data
-from tests.e2e.conftest import CampaignSetup, Engine, faults_cleared, running_engine, wait_until
+from tests.support.e2e import CampaignSetup, Engine, faults_cleared, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import CAMPAIGNS, Engine, calling_status, executions_of, running_engine, wait_until
+from tests.support.e2e import CAMPAIGNS, Engine, calling_status, executions_of, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
 

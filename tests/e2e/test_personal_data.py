@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from campaign_calling import keys
-from tests.e2e.conftest import (
+from tests.support.e2e import (
     CLIENT_A,
     CampaignSetup,
     Engine,

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CAMPAIGNS, CampaignSetup, Engine, calling_status, start_calling, wait_until
+from tests.support.e2e import CAMPAIGNS, CampaignSetup, Engine, calling_status, start_calling, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from campaign_local.template import Template, find_template
-from tests.e2e.conftest import Engine
+from tests.support.e2e import Engine
 
 pytestmark = pytest.mark.e2e
 

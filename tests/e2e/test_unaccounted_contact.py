@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Engine, all_call_logs, faults_cleared, running_engine, wait_until
+from tests.support.e2e import Engine, all_call_logs, faults_cleared, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
 

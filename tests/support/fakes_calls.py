@@ -17,7 +17,8 @@ from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, IdempotencyKeyReused
 from campaign_calling.idempotency import KEY_REUSED, STILL_IN_PROGRESS, check_key
 from campaign_calling.runs.models import RunRef
-from tests.support.fakes_catalog import FakeCatalog, FixedClock
+from tests.support.clock import FixedClock
+from tests.support.fakes_catalog import FakeCatalog
 
 Answer = TypeVar("Answer")
 

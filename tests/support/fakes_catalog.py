@@ -16,21 +16,7 @@ from campaign_calling.catalog.service import CatalogService
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
 from campaign_calling.models import Agent, CallLog, Campaign, Contact, ContactInput
-
-NOW_MS = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z
-
-
-class FixedClock:
-    """Time stands still until a test moves it."""
-
-    def __init__(self, now_ms: int = NOW_MS) -> None:
-        self.now = now_ms
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def advance(self, ms: int) -> None:
-        self.now += ms
+from tests.support.clock import FixedClock
 
 
 class InMemoryAgents:

@@ -79,8 +79,4 @@ def dial_step(
 def refresh_services() -> None:
     """Forget the settings and the services built from them, after the environment changed
     (AwsWorld.use_function does this; a test that changes a setting on top calls it)."""
-    get_settings.cache_clear()
-    for name in dir(wiring):
-        factory = getattr(wiring, name)
-        if not name.startswith("_") and hasattr(factory, "cache_clear"):
-            factory.cache_clear()
+    wiring.forget_services()

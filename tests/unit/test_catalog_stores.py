@@ -17,7 +17,8 @@ from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.errors import InvalidRequest, NotFound
 from campaign_calling.ids import call_unique_id
 from campaign_calling.models import Agent, CallLog, Contact
-from tests.support.fakes_catalog import NOW_MS, InMemoryAgents, InMemoryCallLogs, InMemoryCampaigns, contact_inputs
+from tests.support.clock import T0_MS
+from tests.support.fakes_catalog import InMemoryAgents, InMemoryCallLogs, InMemoryCampaigns, contact_inputs
 
 CLIENT = "client-a"
 
@@ -67,10 +68,10 @@ def test_an_agent_reads_back_for_its_client_only(stores: Stores) -> None:
 
 
 def test_a_campaign_counts_and_numbers_its_contacts_in_the_order_added(stores: Stores) -> None:
-    created = stores.campaigns.create(CLIENT, "cmp_1", "Spring", NOW_MS, contact_inputs(2))
+    created = stores.campaigns.create(CLIENT, "cmp_1", "Spring", T0_MS, contact_inputs(2))
     assert (created.totalContacts, created.nextContactSeq, created.createdAt) == (2, 2, "2024-01-15T10:30:00.000Z")
     assert stores.campaigns.get(CLIENT, "cmp_1", consistent=True) == created
-    added, total = stores.campaigns.add_contacts(CLIENT, "cmp_1", contact_inputs(3, prefix="D"), NOW_MS + 1000)
+    added, total = stores.campaigns.add_contacts(CLIENT, "cmp_1", contact_inputs(3, prefix="D"), T0_MS + 1000)
     assert ([c.id for c in added], total) == (["ct_0000000003", "ct_0000000004", "ct_0000000005"], 5)
     assert stores.campaigns.get_contact(CLIENT, "cmp_1", "ct_0000000004").name == "D2"
     with pytest.raises(NotFound, match="campaign not found"):
@@ -78,12 +79,12 @@ def test_a_campaign_counts_and_numbers_its_contacts_in_the_order_added(stores: S
     with pytest.raises(NotFound, match="contact not found"):
         stores.campaigns.get_contact(CLIENT, "cmp_1", "ct_0000000006")
     with pytest.raises(NotFound, match="campaign not found"):
-        stores.campaigns.add_contacts(CLIENT, "cmp_missing", contact_inputs(1), NOW_MS)
+        stores.campaigns.add_contacts(CLIENT, "cmp_missing", contact_inputs(1), T0_MS)
 
 
 def test_contacts_page_in_order_and_a_token_pages_only_its_own_list(stores: Stores) -> None:
-    stores.campaigns.create(CLIENT, "cmp_1", "Spring", NOW_MS, contact_inputs(7))
-    stores.campaigns.create(CLIENT, "cmp_2", "Other", NOW_MS, contact_inputs(2))
+    stores.campaigns.create(CLIENT, "cmp_1", "Spring", T0_MS, contact_inputs(7))
+    stores.campaigns.create(CLIENT, "cmp_2", "Other", T0_MS, contact_inputs(2))
     seen: list[int] = []
     token = None
     for _ in range(10):
@@ -102,10 +103,10 @@ def test_contacts_page_in_order_and_a_token_pages_only_its_own_list(stores: Stor
 
 
 def test_call_logs_page_newest_first_per_campaign(stores: Stores) -> None:
-    logs = [a_log("cmp_1", NOW_MS + i * 1000) for i in range(5)]
+    logs = [a_log("cmp_1", T0_MS + i * 1000) for i in range(5)]
     for log in logs:
         stores.call_logs.put(CLIENT, log)
-    stores.call_logs.put(CLIENT, a_log("cmp_2", NOW_MS + 9000))
+    stores.call_logs.put(CLIENT, a_log("cmp_2", T0_MS + 9000))
     seen: list[CallLog] = []
     token = None
     for _ in range(10):

@@ -23,8 +23,8 @@ from campaign_calling.models import Agent, CallLog, ContactInput
 from campaign_calling.runs.claims import ClaimResult, DialClaims
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRecord, RunRepository
-from tests.conftest import new_progress
 from tests.support.clock import FixedClock
+from tests.support.stores import new_progress
 
 NOW = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z
 CLIENT = "client-a"

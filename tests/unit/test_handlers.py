@@ -15,11 +15,11 @@ from typing import Any
 import boto3
 import pytest
 
+from campaign_calling import wiring
 from campaign_calling.runs.status import CallingStatusService
 from campaign_calling.settings import get_settings
 from campaign_local.auth import as_api_gateway_claims, unsigned_token
 from campaign_local.lambdas import FunctionError
-from tests.conftest import _clear_caches
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -701,12 +701,12 @@ def test_the_tenant_claim_is_configurable(aws: Any) -> None:
     event = with_claims(event, {"sub": "user-1", "custom:clientId": "acme"})
     aws.use_function("AgentsFunction")
     aws.monkeypatch.setenv("TENANT_CLAIM", "custom:clientId")
-    _clear_caches()
+    wiring.forget_services()
     created = aws.functions.invoke("AgentsFunction", event)
     assert created["statusCode"] == 201
     agent_id = json.loads(created["body"])["data"]["_id"]
     aws.monkeypatch.setenv("TENANT_CLAIM", "sub")
-    _clear_caches()
+    wiring.forget_services()
     as_user = retarget(load_event("agents_get"), agent=agent_id)
     as_user = with_claims(as_user, {"sub": "acme"})
     # The agent belongs to client "acme" (the custom claim), not to user "user-1".

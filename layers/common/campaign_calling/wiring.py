@@ -6,8 +6,9 @@ with exactly the environment (and permissions) template.yaml gives it.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from functools import _lru_cache_wrapper, cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 
@@ -45,13 +46,23 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.runs.repository import RunRepository
     from campaign_calling.runs.status import CallingStatusService
 
+_T = TypeVar("_T")
+_BUILT: list[_lru_cache_wrapper[Any]] = []
 
-@cache
+
+def _once(factory: Callable[..., _T]) -> _lru_cache_wrapper[_T]:
+    """Built once per container (cached), and forgotten by forget_services."""
+    built = cache(factory)
+    _BUILT.append(built)
+    return built
+
+
+@_once
 def _dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb")
 
 
-@cache
+@_once
 def _stepfunctions() -> SFNClient:
     return boto3.client("stepfunctions")
 
@@ -106,7 +117,7 @@ def _ending() -> RunEnding:
     return RunEnding(runs=_runs(), workflow=WorkflowEngine(_stepfunctions()))
 
 
-@cache
+@_once
 def _idempotency(operation: str) -> IdempotentRequests:
     """One persistence layer per operation: Powertools configures a layer once, and
     locally every function shares this process."""
@@ -132,7 +143,7 @@ def create_campaign_idempotency() -> IdempotentRequests:
     return _idempotency("create-campaign")
 
 
-@cache
+@_once
 def _placer() -> CallPlacer:
     from campaign_calling.aws.secretsmanager import CachedSecret
     from campaign_calling.calls.placing import CallPlacer
@@ -149,14 +160,14 @@ def _placer() -> CallPlacer:
     return CallPlacer(dialer, SystemClock())
 
 
-@cache
+@_once
 def catalog_service() -> CatalogService:
     from campaign_calling.catalog.service import CatalogService
 
     return CatalogService(agents=_agents(), campaigns=_campaigns(), call_logs=_call_logs(), clock=SystemClock())
 
 
-@cache
+@_once
 def calling_service() -> CallingService:
     from campaign_calling.aws.stepfunctions import WorkflowEngine
     from campaign_calling.runs.lifecycle import CallingService
@@ -173,14 +184,14 @@ def calling_service() -> CallingService:
     )
 
 
-@cache
+@_once
 def calling_status_service() -> CallingStatusService:
     from campaign_calling.runs.status import CallingStatusService
 
     return CallingStatusService(runs=_runs(), clock=SystemClock())
 
 
-@cache
+@_once
 def make_call_service() -> MakeCallService:
     from campaign_calling.calls.make_call import MakeCallService
 
@@ -195,7 +206,7 @@ def make_call_service() -> MakeCallService:
     )
 
 
-@cache
+@_once
 def page_loader() -> PageLoader:
     from campaign_calling.runs.pages import PageLoader
 
@@ -208,7 +219,7 @@ def page_loader() -> PageLoader:
     )
 
 
-@cache
+@_once
 def run_steps() -> RunSteps:
     from campaign_calling.aws.stepfunctions import WorkflowEngine
     from campaign_calling.runs.pages import RunSteps
@@ -216,14 +227,14 @@ def run_steps() -> RunSteps:
     return RunSteps(runs=_runs(), workflow=WorkflowEngine(_stepfunctions()), ending=_ending())
 
 
-@cache
+@_once
 def dial_recorder() -> DialRecorder:
     from campaign_calling.runs.dial import DialRecorder
 
     return DialRecorder(claims=_claims(), campaigns=_campaigns(), clock=SystemClock())
 
 
-@cache
+@_once
 def dial_step() -> DialStep:
     from campaign_calling.runs.dial import DialStep
 
@@ -238,7 +249,7 @@ def dial_step() -> DialStep:
     )
 
 
-@cache
+@_once
 def run_reconciler() -> RunReconciler:
     from campaign_calling.aws.stepfunctions import ExecutionStatuses
     from campaign_calling.runs.reconcile import RunReconciler
@@ -251,3 +262,12 @@ def run_reconciler() -> RunReconciler:
         clock=SystemClock(),
         grace_seconds=settings.run_sweep_grace_seconds,
     )
+
+
+def forget_services() -> None:
+    """Forget the settings, clients and services built so far: the next use builds them
+    from the environment as it is then (the local engine and tests switch functions'
+    environments in one process)."""
+    get_settings.cache_clear()
+    for built in _BUILT:
+        built.cache_clear()
