@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from pydantic_settings import BaseSettings
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from campaign_calling import keys
 from campaign_calling.runs.models import RunContext
 from campaign_calling.runs.repository import TTL_ATTRIBUTE
-from campaign_calling.settings import TUNABLES, DialerSettings, TableNames, variable_names
+from campaign_calling.settings import TUNABLES, DialerSettings, Piece, TableNames, variable_names
 from campaign_local.http_api import http_api_event
 from campaign_local.lambdas import load_handler_module
 from campaign_local.template import FunctionSpec, Resolver, Template, find_template, state_machine_arn
@@ -314,10 +313,10 @@ def test_asl_arns_use_the_partition() -> None:
 # -- environment -----------------------------------------------------------------------------
 
 
-def settings_class(logical_id: str) -> type[BaseSettings]:
+def settings_class(logical_id: str) -> type[Piece]:
     """The settings class a function's handler validates on its first invocation."""
     declared = load_handler_module(FUNCTIONS[logical_id]).Settings
-    assert issubclass(declared, BaseSettings)
+    assert issubclass(declared, Piece)
     return declared
 
 

@@ -27,12 +27,13 @@ from campaign_calling.models import (
     Campaign,
     ContactPage,
     ContactsAdded,
+    DomainModel,
 )
 
 JSON = "application/json"
 
 
-class _Strict(BaseModel):
+class _Strict(DomainModel):
     # additionalProperties: false in the document, so an undocumented field is a finding.
     model_config = ConfigDict(extra="forbid")
 

@@ -13,7 +13,7 @@ from campaign_calling.clock import Clock
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DeadlineExceeded, NotFound
 from campaign_calling.ids import call_unique_id
-from campaign_calling.models import Agent, CalledContact, CallLog, CallPlaced, Campaign, Contact
+from campaign_calling.models import Agent, CalledContact, CallLog, CallPlaced, Campaign, Contact, DomainModel
 from campaign_calling.runs.models import RunRef
 
 # Kept back from the function's remaining time to write the call log and answer.
@@ -66,12 +66,12 @@ class Idempotency(Protocol):
 # -- what an Idempotency-Key answers again ---------------------------------------------------
 
 
-class TimedOut(BaseModel):
+class TimedOut(DomainModel):
     message: str
     data: dict[str, str]
 
 
-class Attempt(BaseModel):
+class Attempt(DomainModel):
     """The outcome a key remembers: the call, or the 504 of a call that may have been
     placed (the same JSON as records written before this model existed)."""
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from campaign_calling.models import DomainModel
 
 
 @dataclass(frozen=True)
@@ -16,13 +18,13 @@ class RunRef:
     run_id: str
 
 
-class RunAgent(BaseModel):
+class RunAgent(DomainModel):
     agentId: str
     providerAgentId: str
     callerId: str | None = None
 
 
-class RunContext(BaseModel):
+class RunContext(DomainModel):
     """Fixed for the whole run, copied into every execution of it."""
 
     clientId: str
@@ -38,7 +40,7 @@ class RunContext(BaseModel):
         return RunRef(self.clientId, self.campaignId, self.runId)
 
 
-class Cursor(BaseModel):
+class Cursor(DomainModel):
     afterSeq: int = 0
     nextIndex: int = 0
     pagesInExecution: int = 0
@@ -47,7 +49,7 @@ class Cursor(BaseModel):
     execution: int = 1
 
 
-class PageContact(BaseModel):
+class PageContact(DomainModel):
     """Which contact to call, never who: Step Functions keeps every state in the execution's
     history for 90 days, so the dial step reads the name and number from DynamoDB. (Fields
     it does not know are ignored: executions started before this change carry them.)"""
@@ -58,14 +60,14 @@ class PageContact(BaseModel):
     waitSeconds: int = Field(ge=0, description="Whole seconds the Wait state sleeps before this dial")
 
 
-class Page(BaseModel):
+class Page(DomainModel):
     contacts: list[PageContact]
     running: bool
     hasMore: bool
     continueAsNew: bool
 
 
-class RunState(BaseModel):
+class RunState(DomainModel):
     """The state machine's state between pages."""
 
     run: RunContext
@@ -73,7 +75,7 @@ class RunState(BaseModel):
     page: Page | None = None
 
 
-class DialOutcome(BaseModel):
+class DialOutcome(DomainModel):
     dialed: bool
     uniqueId: str | None = None
     outcome: str | None = None

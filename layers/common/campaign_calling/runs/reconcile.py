@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from campaign_calling.aws.stepfunctions import execution_name
 from campaign_calling.clock import Clock
 from campaign_calling.errors import NotFound
+from campaign_calling.models import DomainModel
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.ports import Executions, RunStore
@@ -50,13 +51,13 @@ class FinaliseResult:
     UNKNOWN_RUN = "not a run of ours"
 
 
-class _RunIds(BaseModel):
+class _RunIds(DomainModel):
     clientId: str
     campaignId: str
     runId: str
 
 
-class _ExecutionInput(BaseModel):
+class _ExecutionInput(DomainModel):
     """The part of an execution's input (a RunState) that names its run."""
 
     run: _RunIds
