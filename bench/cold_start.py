@@ -39,9 +39,17 @@ LIMIT = 1.5  # x `import boto3` alone
 _TIMED = "import importlib, time; t = time.perf_counter(); importlib.import_module({module!r}); print((time.perf_counter() - t) * 1000)"
 _STACK = (
     "import time; t = time.perf_counter(); import boto3; from pydantic import BaseModel; "
-    "from aws_lambda_powertools import Logger, Tracer; Tracer(patch_modules=('botocore',)); "
+    "from aws_lambda_powertools import Logger, Tracer; Tracer(patch_modules=('botocore',)); {extra}"
     "print((time.perf_counter() - t) * 1000)"
 )
+# What each kind of handler needs of the stack on top (the brief asks for Powertools' parser
+# for events, and its resolver with validation for routes): the floor our code sits on.
+_FLOORS = {
+    "task": "from aws_lambda_powertools.utilities.parser import event_parser; ",
+    "api": "from aws_lambda_powertools.utilities.parser import event_parser; "
+    "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
+    "APIGatewayHttpResolver(enable_validation=True); ",
+}
 # What Lambda sets in every function's environment (values that matter at import time).
 _LAMBDA_ENV = {
     "AWS_REGION": "eu-west-1",
@@ -95,27 +103,44 @@ def run() -> dict[str, Any]:
         "POWERTOOLS_SERVICE_NAME": "bench",
         "PYTHONPATH": str(layer_dirs["CommonLayer"] / "python"),
     }
-    stack_cmd = [python, "-c", _STACK]
+    stack_cmd = [python, "-c", _STACK.format(extra="")]
+    api_path = os.pathsep.join(str(layer_dirs[name] / "python") for name in ("CommonLayer", "ApiLayer"))
+    floor_cmds = {kind: [python, "-c", _STACK.format(extra=extra)] for kind, extra in _FLOORS.items()}
+    floor_envs = {"task": stack_env, "api": {**stack_env, "PYTHONPATH": api_path}}
 
-    times: dict[str, list[float]] = {name: [] for name in ["boto3", "stack", *runs]}
+    times: dict[str, list[float]] = {name: [] for name in ["boto3", "stack", *_FLOORS, *runs]}
     for _ in range(REPEATS):
         times["boto3"].append(_ms(boto3_cmd, boto3_env, work))
         times["stack"].append(_ms(stack_cmd, stack_env, work))
+        for kind, cmd in floor_cmds.items():
+            times[kind].append(_ms(cmd, floor_envs[kind], work))
         for name, (cmd, env, cwd) in runs.items():
             times[name].append(_ms(cmd, env, cwd))
     boto3_ms = statistics.median(times["boto3"])
+    floors = {kind: statistics.median(times[kind]) for kind in _FLOORS}
     functions = {}
     for name in runs:
         import_ms = statistics.median(times[name])
+        kind = "api" if "ApiLayer" in _layers_of(template, name) else "task"
         functions[name] = {
             "importMs": round(import_ms, 1),
             "ratio": round(import_ms / boto3_ms, 2),
+            "kind": kind,
+            "oursMs": round(import_ms - floors[kind], 1),
             "codeBytes": _tree_bytes(template.functions()[name].code_dir),
         }
         flag = "" if import_ms <= LIMIT * boto3_ms else f"  OVER {LIMIT} x"
-        print(f"   {name}: {import_ms:.1f} ms, {import_ms / boto3_ms:.2f} x boto3{flag}")
+        print(
+            f"   {name}: {import_ms:.1f} ms, {import_ms / boto3_ms:.2f} x boto3, "
+            f"{import_ms - floors[kind]:.1f} ms over its {kind} floor{flag}"
+        )
     stack_ms = statistics.median(times["stack"])
     print(f"   import boto3 alone: {boto3_ms:.1f} ms; with pydantic, Powertools and X-Ray: {stack_ms:.1f} ms")
+    for kind, floor in floors.items():
+        print(
+            f"   {kind} floor (the stack, Powertools' parser{', its resolver' if kind == 'api' else ''}): "
+            f"{floor:.1f} ms, {floor / boto3_ms:.2f} x"
+        )
     over = sorted(name for name, f in functions.items() if f["importMs"] > LIMIT * boto3_ms)
     return {
         "command": "make bench RECORD=1 ONLY=cold_start  (python -m bench --record cold_start)",
@@ -126,6 +151,8 @@ def run() -> dict[str, Any]:
         "importBoto3Ms": round(boto3_ms, 1),
         "stackMs": round(stack_ms, 1),
         "stack": "boto3, pydantic's BaseModel, Powertools' Logger and a Tracer patching botocore (X-Ray SDK)",
+        "floorsMs": {kind: round(floor, 1) for kind, floor in floors.items()},
+        "floors": "task: the stack and Powertools' parser; api: also its APIGatewayHttpResolver with validation",
         "limitRatio": LIMIT,
         "functions": functions,
         "overLimit": over,

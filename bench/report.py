@@ -175,14 +175,24 @@ def _cold_start(r: dict[str, Any]) -> list[str]:
             f"{r['stackMs'] / r['importBoto3Ms']:.2f} x.",
             "",
         ]
+    if "floorsMs" in r:
+        lines += [
+            "What each kind of handler cannot do without ("
+            + r["floors"]
+            + "): "
+            + "; ".join(f"{kind} {ms} ms, {ms / r['importBoto3Ms']:.2f} x" for kind, ms in r["floorsMs"].items())
+            + ". The last column is what our own code adds on top.",
+            "",
+        ]
     lines += [
-        "| function | handler import (ms) | x boto3 alone | within the limit | code (bytes) |",
-        "| --- | ---: | ---: | :---: | ---: |",
+        "| function | handler import (ms) | x boto3 alone | within the limit | code (bytes) | ours over its floor (ms) |",
+        "| --- | ---: | ---: | :---: | ---: | ---: |",
     ]
     for name, f in r["functions"].items():
         ratio = f.get("ratio", round(f["importMs"] / r["importBoto3Ms"], 2))
         within = "yes" if ratio <= limit else "**no**"
-        lines.append(f"| {name} | {f['importMs']} | {ratio:.2f} | {within} | {f['codeBytes']:,} |")
+        ours = f"{f['oursMs']} ({f['kind']})" if "oursMs" in f else "-"
+        lines.append(f"| {name} | {f['importMs']} | {ratio:.2f} | {within} | {f['codeBytes']:,} | {ours} |")
     lines += ["", "| layer | unzipped (MB) | zipped (MB) |", "| --- | ---: | ---: |"]
     for name, layer in r["layers"].items():
         lines.append(f"| {name} | {layer['unzippedBytes'] / 1e6:.1f} | {layer['zippedBytes'] / 1e6:.1f} |")
