@@ -129,6 +129,17 @@ def test_given_call_analyzed_with_a_person_when_read_then_it_is_completed_answer
     assert event_read is not None and (event_read.status, event_read.answered_by) == ("completed", "human")
 
 
+def test_given_an_analysis_of_a_call_nobody_answered_when_read_then_no_one_is_said_to_have_answered() -> None:
+    body = event(
+        "call_analyzed",
+        call_status="not_connected",
+        disconnection_reason="dial_no_answer",
+        call_analysis={"in_voicemail": False},
+    )
+    event_read = read_status_event(body)
+    assert event_read is not None and (event_read.status, event_read.answered_by) == ("no-answer", None)
+
+
 @pytest.mark.parametrize(
     ("reason", "call_status", "expected"),
     [

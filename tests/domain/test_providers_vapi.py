@@ -177,6 +177,7 @@ def test_given_a_report_whose_times_are_on_its_call_when_read_then_the_call_time
         ("call.start.error-get-phone-number", "failed"),
         ("pipeline-error-openai-llm-failed", "failed"),
         ("call.in-progress.error-vapifault-worker-died", "failed"),
+        ("worker-shutdown", "failed"),
         (None, "failed"),
     ],
 )

@@ -143,9 +143,10 @@ def _answered_by(call: Mapping[str, Any], status: FinalStatus) -> AnsweredBy | N
     the disconnection reason for a machine."""
     analysis = call.get("call_analysis")
     in_voicemail = analysis.get("in_voicemail") if isinstance(analysis, Mapping) else None
-    if isinstance(in_voicemail, bool):
-        return "machine" if in_voicemail else "human"
-    return "machine" if status == "voicemail" else None
+    if in_voicemail is True or status == "voicemail":
+        return "machine"
+    # Not voicemail says "a person" only of a call that was answered at all.
+    return "human" if in_voicemail is False and status == "completed" else None
 
 
 def _milliseconds(value: object) -> int | None:

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from campaign_calling.calls.providers.dialect import (
     CallAnswer,
@@ -42,6 +42,7 @@ from campaign_calling.calls.providers.lifecycle import (
     CallStatus,
     StatusEvent,
     WebhookPayloadError,
+    is_final,
     whole_seconds,
 )
 
@@ -99,7 +100,7 @@ def create_call_request(call: CallSpec, account: TwilioAccount, defaults: Twilio
         "Content-Type": "application/x-www-form-urlencoded",
         "Accept": "application/json",
     }
-    path = f"/2010-04-01/Accounts/{account.account_sid}/Calls.json"
+    path = f"/2010-04-01/Accounts/{quote(account.account_sid, safe='')}/Calls.json"
     return ProviderRequest("POST", path, headers, urlencode(fields).encode("ascii"))
 
 
@@ -128,7 +129,7 @@ def read_status_event(fields: Iterable[tuple[str, str]]) -> StatusEvent:
     status = _STATUS[raw_status]
     answered_by = _answered_by(form.get("AnsweredBy"))
     ended_reason: str | None = None
-    if status in {"completed", "busy", "no-answer", "canceled", "failed"}:
+    if is_final(status):
         ended_reason = raw_status
         if status == "completed" and answered_by == "machine":
             # Twilio completes a call a machine answered like any other; AnsweredBy tells.

@@ -69,6 +69,9 @@ _ENDED: dict[str, FinalStatus] = {
     "vonage-rejected": "failed",
     "assistant-not-found": "failed",
     "assistant-not-valid": "failed",
+    "assistant-join-timed-out": "failed",
+    "worker-shutdown": "failed",
+    "phone-call-provider-bypass-enabled-but-no-call-received": "failed",
 }
 # Families of endedReason that mean the call failed (Vapi adds providers to them often).
 _FAILED_PREFIXES = ("call.start.error", "pipeline-error", "assistant-request-", "call-start-error")
