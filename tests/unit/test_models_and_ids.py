@@ -17,7 +17,9 @@ from campaign_calling.models import (
     MAX_CONTACTS_PER_REQUEST,
     MAX_DELAY_MS,
     AgentInput,
+    Campaign,
     CampaignInput,
+    Contact,
     ContactInput,
     ContactsInput,
     StartCallingInput,
@@ -491,3 +493,23 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
     assert too_long == {}
     # And the widest client id really is costly (12 bytes a character), so this measures something
     assert len(partition["dial_claims_pk"].encode()) > 1536
+
+
+# -- answers read back (an Idempotency-Key keeps them as the JSON shown) --------------------
+
+
+def test_a_contact_shown_with_its_underscore_id_reads_back_with_its_position() -> None:
+    # Given a contact as the API shows it: "_id", and no internal sequence number
+    shown = {"_id": "ct_0000000042", "name": "Ada", "phone": "+12025550100", "createdAt": "2024-01-15T10:30:00.000Z"}
+    # When it is read back
+    contact = Contact.model_validate(shown)
+    # Then its id and its position come back, and it is shown as before
+    assert (contact.id, contact.seq) == ("ct_0000000042", 42)
+    assert contact.model_dump(mode="json", by_alias=True) == shown
+
+
+def test_a_campaign_shown_with_its_underscore_id_reads_back() -> None:
+    shown = {"_id": "cmp_1", "name": "Spring", "totalContacts": 2, "isRunning": False, "createdAt": "2024-01-15"}
+    campaign = Campaign.model_validate(shown)
+    assert campaign.id == "cmp_1"
+    assert campaign.model_dump(mode="json", by_alias=True, exclude_none=True) == shown

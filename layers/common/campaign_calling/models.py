@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN
+from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN, contact_seq
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
 
 MAX_DELAY_MS = 3_600_000
@@ -83,7 +83,19 @@ class MakeCallInput(_Input):
     agentId: ResourceRef
 
 
-class Agent(DomainModel):
+class _Identified(DomainModel):
+    """Shown with its id as ``_id`` (the contract's name); read back from that shape too, as
+    an answer an Idempotency-Key kept is."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_as_shown(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "_id" in data and "id" not in data:
+            data = {("id" if key == "_id" else key): value for key, value in data.items()}
+        return data
+
+
+class Agent(_Identified):
     id: str = Field(serialization_alias="_id")
     name: str
     providerAgentId: str
@@ -91,7 +103,7 @@ class Agent(DomainModel):
     createdAt: str
 
 
-class Campaign(DomainModel):
+class Campaign(_Identified):
     id: str = Field(serialization_alias="_id")
     name: str
     totalContacts: int
@@ -103,12 +115,22 @@ class Campaign(DomainModel):
     nextContactSeq: int = Field(0, exclude=True)
 
 
-class Contact(DomainModel):
+class Contact(_Identified):
     id: str = Field(serialization_alias="_id")
     name: str
     phone: str
     seq: int = Field(exclude=True)
     createdAt: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seq_from_id(cls, data: Any) -> Any:
+        # Not shown, but the id carries it (ct_0000000042 is the 42nd contact).
+        if isinstance(data, dict) and "seq" not in data:
+            seq = contact_seq(str(data.get("id", data.get("_id", ""))))
+            if seq is not None:
+                data = {**data, "seq": seq}
+        return data
 
 
 class Progress(DomainModel):
