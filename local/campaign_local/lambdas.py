@@ -131,7 +131,11 @@ class LocalFunctions:
             name: replace(spec, timeout_seconds=(timeouts or {}).get(name, spec.timeout_seconds))
             for name, spec in specs.items()
         }
-        self._modules: dict[str, ModuleType] = {}
+        # Idle containers per function: a loaded copy of its handler module each. Lambda runs
+        # concurrent invocations in separate containers, so module state (Powertools'
+        # resolver keeps the current event and route on the app) is never shared between
+        # two invocations in flight; here each in-flight invocation holds a container too.
+        self._idle: dict[str, list[ModuleType]] = {}
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, float]] = []
         # Milliseconds each function's handlers ran, in total (what Lambda bills as duration).
@@ -145,18 +149,35 @@ class LocalFunctions:
         return self._specs[logical_id].timeout_seconds
 
     def handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
+        """The handler of an idle container (for reading its routes, not for invoking)."""
+        container = self._acquire(logical_id)
+        self._release(logical_id, container)
+        return self._handler_of(logical_id, container)
+
+    def _handler_of(self, logical_id: str, container: ModuleType) -> Callable[[dict[str, Any], Any], Any]:
+        handler: Callable[[dict[str, Any], Any], Any] = getattr(container, self._specs[logical_id].handler_name)
+        return handler
+
+    def _acquire(self, logical_id: str) -> ModuleType:
+        """An idle container of the function, or a new one (a cold start)."""
         with self._lock:
-            module = self._modules.get(logical_id)
-            if module is None:
-                module = self._modules[logical_id] = load_handler_module(self._specs[logical_id])
-                isolate_powertools_loggers()  # loading it configured its logger
-        return getattr(module, self._specs[logical_id].handler_name)
+            idle = self._idle.setdefault(logical_id, [])
+            if idle:
+                return idle.pop()
+            container = load_handler_module(self._specs[logical_id])
+            isolate_powertools_loggers()  # loading it configured its logger
+            return container
+
+    def _release(self, logical_id: str, container: ModuleType) -> None:
+        with self._lock:
+            self._idle[logical_id].append(container)
 
     def start(self, logical_id: str, event: dict[str, Any], *, overrun_ms: int = 0) -> Invocation:
         """Start one invocation. ``overrun_ms``: the handler's code takes that much longer
         (a slow dependency), counted against the Timeout."""
         spec = self._specs[logical_id]
-        handler = self.handler(logical_id)
+        container = self._acquire(logical_id)
+        handler = self._handler_of(logical_id, container)
         self.invocations.append((logical_id, time.time()))
         context = LambdaContext(function_name=logical_id, timeout_seconds=spec.timeout_seconds)
 
@@ -170,6 +191,9 @@ class LocalFunctions:
                 current_function.reset(token)
                 with self._lock:
                     self.duration_ms[logical_id] += round((time.monotonic() - started) * 1000)
+                # Free once the handler is done (one that overran its Timeout holds its
+                # container until then, as a container is busy until its runtime is reset).
+                self._release(logical_id, container)
 
         return Invocation(context, run)
 

@@ -34,7 +34,7 @@ def wrapped(fail: Exception | None = None) -> tuple[Any, io.StringIO]:
     def handler(event: dict, context: Any) -> dict:
         if fail is not None:
             raise fail
-        Contact.model_validate({"id": "ct_0000000001", "name": NAME, "phone": PHONE})  # no seq
+        Contact.model_validate({"id": "not-a-contact-id", "name": NAME, "phone": PHONE})  # no seq, none in its id
         return {}
 
     return handler, stream
