@@ -22,6 +22,7 @@ from campaign_calling.runs.claims import ClaimResult, DialClaim
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRecord
 from tests.support.clock import FixedClock
+from tests.support.fakes_catalog import InMemoryAgents
 
 CREATED_AT = "2024-01-15T10:00:00.000Z"
 
@@ -30,20 +31,16 @@ def contact_id(seq: int) -> str:
     return f"ct_{seq:010d}"
 
 
-class FakeAgents:
-    def __init__(self) -> None:
-        self.agents: dict[tuple[str, str], Agent] = {}
+class FakeAgents(InMemoryAgents):
+    """The catalog's in-memory agent store, with a builder of the agent a run uses."""
 
     def add(self, client_id: str, agent_id: str = "ag_1", *, caller_id: str | None = "+12025550143") -> Agent:
-        agent = Agent(id=agent_id, name="Bot", providerAgentId="pa-1", callerId=caller_id, createdAt=CREATED_AT)
-        self.agents[(client_id, agent_id)] = agent
-        return agent
-
-    def get(self, client_id: str, agent_id: str) -> Agent:
+        """The agent, stored once however many runs use it."""
         try:
-            return self.agents[(client_id, agent_id)]
-        except KeyError:
-            raise NotFound("agent") from None
+            return self.get(client_id, agent_id)
+        except NotFound:
+            agent = Agent(id=agent_id, name="Bot", providerAgentId="pa-1", callerId=caller_id, createdAt=CREATED_AT)
+            return self.create(client_id, agent)
 
 
 class FakeCampaigns:
