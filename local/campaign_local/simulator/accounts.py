@@ -149,9 +149,7 @@ class Accounts:
             if provider == "generic" and self._generic_any_key:
                 return self._defaults["generic"]
             return None
-        if secret is not None and not hmac.compare_digest(
-            _digest(found.credentials["authToken"]), _digest(secret)
-        ):
+        if secret is not None and not hmac.compare_digest(_digest(found.credentials["authToken"]), _digest(secret)):
             return None
         return found
 

@@ -72,7 +72,13 @@ class Generic:
         return Intent(account, parsed["to"], caller_id, parsed["agentId"], webhook_url, parsed, metadata)
 
     def created(self, intent: Intent, call_id: str, now: float) -> tuple[int, dict[str, Any]]:
-        return 201, {"id": call_id, "status": "queued", "to": intent.to, "agentId": intent.agent_id, "createdAt": iso(now)}
+        return 201, {
+            "id": call_id,
+            "status": "queued",
+            "to": intent.to,
+            "agentId": intent.agent_id,
+            "createdAt": iso(now),
+        }
 
     def error(self, status: int, message: str) -> dict[str, Any]:
         return {"error": message}

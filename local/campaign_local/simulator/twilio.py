@@ -42,11 +42,23 @@ _FINAL_CALL_STATUS = {
     "failed": "failed",
     "canceled": "canceled",
 }
-_SIP_CODE = {"completed": "200", "voicemail": "200", "busy": "486", "no-answer": "487", "failed": "500", "canceled": "487"}
+_SIP_CODE = {
+    "completed": "200",
+    "voicemail": "200",
+    "busy": "486",
+    "no-answer": "487",
+    "failed": "500",
+    "canceled": "487",
+}
 
 
 def _error(status: int, code: int, message: str) -> dict[str, Any]:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 def _sid(prefix: str, rng: random.Random) -> str:

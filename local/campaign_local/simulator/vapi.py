@@ -61,7 +61,10 @@ class Vapi:
         if account is None:
             raise Reply(
                 401,
-                _error(401, "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa."),
+                _error(
+                    401,
+                    "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.",
+                ),
             )
         return account
 
@@ -110,7 +113,9 @@ class Vapi:
             "phoneNumberId": phone_number_id if isinstance(phone_number_id, str) else None,
         }
         agent = assistant_id if isinstance(assistant_id, str) else None
-        return Intent(account, to, from_number, agent, url, body, metadata if isinstance(metadata, dict) else None, details)
+        return Intent(
+            account, to, from_number, agent, url, body, metadata if isinstance(metadata, dict) else None, details
+        )
 
     def _call(self, call_id: str, intent: Intent, now: float, status: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -203,7 +208,14 @@ class Vapi:
             if not account.owns_agent(assistant_id):
                 return send_json(404, _error(404, "Couldn't Find Assistant"))
             return send_json(
-                200, {"id": assistant_id, "orgId": _org(account), "name": assistant_id, "createdAt": iso(0), "updatedAt": iso(0)}
+                200,
+                {
+                    "id": assistant_id,
+                    "orgId": _org(account),
+                    "name": assistant_id,
+                    "createdAt": iso(0),
+                    "updatedAt": iso(0),
+                },
             )
         if path == "/phone-number":
             account = self._account(request, accounts)
