@@ -340,3 +340,75 @@ def test_too_large_or_malformed_bodies_are_refused_and_the_connection_closed(dia
 
     assert too_large.startswith(b"HTTP/1.1 413")
     assert malformed.startswith(b"HTTP/1.1 400") and b"malformed chunked body" in malformed
+
+
+def test_given_a_generic_call_as_before_then_it_is_answered_as_before_and_its_record_tells_its_end(
+    dialer: SimDialer,
+) -> None:
+    # Given today's generic request (no statusWebhookUrl), When it is placed
+    resp = httpx.post(f"{dialer.url}/v1/calls", json=CALL, headers=AUTH)
+    # Then the answer is unchanged
+    assert resp.status_code == 201
+    assert set(resp.json()) == {"id", "status", "to", "agentId", "createdAt"}
+    # And the record gains the dialect and, once the call ended, its final status, no webhooks
+    deadline = time.monotonic() + 5
+    while dialer.calls()[0]["endedAt"] is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (rec,) = dialer.calls()
+    assert (rec["dialect"], rec["account"], rec["finalStatus"], rec["webhooks"]) == (
+        "generic",
+        "default",
+        "completed",
+        [],
+    )
+    assert rec["endedAt"] >= rec["receivedAt"] and rec["webhookFault"] is None
+    assert rec["metadata"] == CALL["metadata"]
+
+
+def test_given_faults_when_read_then_the_call_fault_fields_stay_at_the_top(client: httpx.Client) -> None:
+    armed = client.post("/faults", json={"mode": "slow", "latencyMs": 5}).json()
+    assert (armed["mode"], armed["count"], armed["latencyMs"], armed["retryAfter"]) == ("slow", None, 5, 1)
+    assert armed["webhooks"]["mode"] == "none"
+    assert client.post("/faults", json={"mode": "none"}).json()["mode"] == "none"
+
+
+def test_config_from_env_reads_the_lifecycle_and_the_default_accounts() -> None:
+    cfg = SimDialerConfig.from_env(
+        {
+            "SIM_RING_MS": "20",
+            "SIM_TALK_MS": "0",
+            "SIM_OUTCOMES": "completed=0.6, no-answer=0.25,busy=0.1,voicemail=0.05",
+            "SIM_DIALER_WEBHOOK_SECRET": "ws",
+            "SIM_TWILIO_ACCOUNT_SID": "AC1",
+            "SIM_TWILIO_AUTH_TOKEN": "tt",
+            "SIM_VAPI_API_KEY": "vk",
+            "SIM_VAPI_SERVER_SECRET": "vs",
+            "SIM_RETELL_API_KEY": "rk",
+            "SIM_DEFAULT_NUMBERS": "+15550000001, +15550000002",
+        }
+    )
+    assert (cfg.ring_ms, cfg.talk_ms) == (20, 0)
+    assert dict(cfg.outcome_weights) == {"completed": 0.6, "no-answer": 0.25, "busy": 0.1, "voicemail": 0.05}
+    assert (cfg.webhook_secret, cfg.twilio_account_sid, cfg.twilio_auth_token) == ("ws", "AC1", "tt")
+    assert (cfg.vapi_api_key, cfg.vapi_server_secret, cfg.retell_api_key) == ("vk", "vs", "rk")
+    assert cfg.default_numbers == ("+15550000001", "+15550000002")
+    defaults = SimDialerConfig.from_env({})
+    assert (defaults.ring_ms, defaults.talk_ms, dict(defaults.outcome_weights)) == (50, 100, {"completed": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SIM_RING_MS": "soon"}, "SIM_RING_MS must be int"),
+        ({"SIM_TALK_MS": "-5"}, "SIM_TALK_MS must be >= 0"),
+        ({"SIM_OUTCOMES": "completed=0.5,hung-up=0.5"}, "'hung-up' is not one of"),
+        ({"SIM_OUTCOMES": "completed"}, "is not status=weight"),
+        ({"SIM_OUTCOMES": "completed=lots"}, "is not a number"),
+        ({"SIM_OUTCOMES": "completed=-1"}, "must be a number >= 0"),
+        ({"SIM_OUTCOMES": "busy=0"}, "at least one status"),
+        ({"SIM_OUTCOMES": "busy=1,busy=2"}, "given twice"),
+    ],
+)
+def test_config_from_env_refuses_bad_lifecycle_settings_with_a_clear_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SimDialerConfig.from_env(env)

@@ -101,11 +101,22 @@ class Lifecycle:
         self._ring_s = ring_ms / 1000
         self._talk_s = talk_ms / 1000
         self._scheduler = Scheduler()
-        self._client = httpx.Client(timeout=DELIVERY_TIMEOUT_S)
+        # Made at the first webhook: most providers started by tests never send one.
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
 
     def stop(self) -> None:
         self._scheduler.stop()
-        self._client.close()
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=DELIVERY_TIMEOUT_S)
+            return self._client
 
     def start(self, call: PlacedCall, dialect: Dialect, final_status: str, fault: WebhookFault | None) -> None:
         answered = final_status in ("completed", "voicemail")
@@ -162,7 +173,7 @@ class Lifecycle:
                 break
             attempts += 1
             try:
-                status = self._client.post(url, content=body, headers=headers).status_code
+                status = self._http().post(url, content=body, headers=headers).status_code
             except httpx.HTTPError:
                 status = None
             if status is not None and status < 500:
