@@ -7,6 +7,9 @@
   (the default): until cleared.
 - ``latencyMs``: how long a slow mode takes (the Lambda endpoint also reads ``afterMs``,
   its former name).
+
+Each switch also names what it faults: the Lambda endpoint a ``function`` or ``table``, the
+simulated provider a ``target``: ``calls`` (the default) or ``webhooks`` (its status webhooks).
 """
 
 from __future__ import annotations

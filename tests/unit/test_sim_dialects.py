@@ -451,3 +451,19 @@ def test_given_an_account_when_it_calls_with_an_agent_or_number_it_does_not_own_
     assert not answer.accepted and answer.error
     if provider == "twilio":
         assert response.json()["code"] == 21210
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/2010-04-01/Accounts//Calls.json",
+        "/2010-04-01/Accounts/AC1/x/Calls.json",
+        "/2010-04-01/Accounts/AC1/Calls.json/",
+    ],
+)
+def test_given_a_malformed_twilio_calls_path_then_not_found_in_twilios_shape(
+    dialer: SimDialer, creds: dict[str, dict[str, str]], path: str
+) -> None:
+    request = _request("twilio", creds["twilio"])
+    response = httpx.post(dialer.base_url("twilio") + path, headers=dict(request.headers), content=request.body)
+    assert response.status_code in (401, 404) and "code" in response.json()

@@ -41,6 +41,7 @@ class Account:
     numbers: tuple[str, ...] | None  # None: owns any number asked about
     # The default account lists the numbers it was asked about (it cannot list "any").
     met_numbers: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -60,11 +61,15 @@ class Account:
         return number in self.numbers
 
     def meet(self, number: str) -> None:
-        if self.numbers is None and number and number not in self.met_numbers:
-            self.met_numbers.append(number)
+        with self._lock:
+            if self.numbers is None and number and number not in self.met_numbers:
+                self.met_numbers.append(number)
 
     def listed_numbers(self) -> list[str]:
-        return list(self.numbers) if self.numbers is not None else list(self.met_numbers)
+        if self.numbers is not None:
+            return list(self.numbers)
+        with self._lock:
+            return list(self.met_numbers)
 
     def number_id(self, number: str) -> str:
         """A stable id per (account, number), as Vapi gives an imported number."""

@@ -88,8 +88,10 @@ class Twilio:
         return account
 
     def accept(self, request: Request, raw: bytes, accounts: Accounts) -> Intent:
-        match = _PATH.fullmatch(request.path.removeprefix("/twilio"))
-        assert match is not None  # routed here by the server only for a Calls.json path
+        path = request.path.removeprefix("/twilio").rstrip("/")
+        match = _PATH.fullmatch(path)
+        if match is None:
+            raise Reply(404, _error(404, 20404, f"The requested resource {path} was not found"))
         account = self._account(request, accounts, match.group(1))
         pairs, form = form_of(raw) or ([], {})
         first = {name: value for name, value in reversed(pairs)}
