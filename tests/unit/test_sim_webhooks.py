@@ -40,6 +40,7 @@ class Receiver:
     """A local HTTP endpoint standing in for the product's webhook route."""
 
     answers: list[int] = field(default_factory=list)  # statuses to answer first, then 200
+    delay_s: float = 0.0  # how long each answer takes
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: WsgiServer | None = None
@@ -49,6 +50,7 @@ class Receiver:
         with self.lock:
             self.requests.append(Received(request.full_path, dict(request.headers), body, time.time()))
             status = self.answers.pop(0) if self.answers else 200
+        time.sleep(self.delay_s)
         return Response(b"", status=status)
 
     @property
@@ -276,6 +278,26 @@ def test_given_the_ring_and_talk_times_then_the_call_ends_after_both(
 
 
 # ---- delivery -----------------------------------------------------------------------------
+
+
+def test_given_many_calls_at_once_and_a_slow_receiver_then_each_calls_webhooks_arrive_in_order(
+    receiver: Receiver, started: Callable[..., SimDialer]
+) -> None:
+    # Given a receiver taking 20 ms per webhook, and 20 calls placed together
+    receiver.delay_s = 0.02
+    dialer = started(ring_ms=0, talk_ms=0, outcomes="completed=1,busy=1", seed=9)
+    url = _webhook_url(receiver, "vapi")
+    with httpx.Client() as client:
+        ids = [_place(dialer, "vapi", url, client) for _ in range(20)]
+    # When they all end
+    for call_id in ids:
+        record = _ended(dialer, call_id)
+        _ended(dialer, call_id, webhooks=len(_expected("vapi", record["finalStatus"])))
+    # Then every call's webhooks came in its lifecycle's order
+    events = [e for e in (_read("vapi", h) for h in receiver.received()) if e is not None]
+    for call_id in ids:
+        final = _record(dialer, call_id)["finalStatus"]
+        assert [e.status for e in events if e.provider_call_id == call_id] == _expected("vapi", final)
 
 
 def test_given_a_receiver_failing_5xx_then_the_webhook_is_tried_again_until_taken(

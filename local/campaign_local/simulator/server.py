@@ -251,8 +251,8 @@ class _App:
         if fault.mode == "error429":
             retry_after = fault.retry_after
             header = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
-            body = {**dialect.error(429, "rate limited"), "retryAfter": retry_after}
-            return self._finish(record, 429, _json(body), {"Retry-After": header})
+            limited = {**dialect.error(429, "rate limited"), "retryAfter": retry_after}
+            return self._finish(record, 429, _json(limited), {"Retry-After": header})
         if fault.mode == "invalid-number" and isinstance(phone, str):
             return self._finish(record, 400, _json(dialect.invalid_number(phone)))
 
