@@ -273,8 +273,9 @@ def test_given_the_ring_and_talk_times_then_the_call_ends_after_both(
     call_id = _place(dialer, "generic", _webhook_url(receiver, "generic"))
     record = _ended(dialer, call_id, webhooks=3)
     assert record["endedAt"] - record["receivedAt"] >= 0.24
-    ringing, answered, ended = (w["sentAt"] for w in record["webhooks"])
-    assert answered - ringing >= 0.09 and ended - answered >= 0.14
+    # (lower bounds only: a loaded machine may send late, never early)
+    _, answered, ended = (w["sentAt"] - record["receivedAt"] for w in record["webhooks"])
+    assert answered >= 0.1 and ended >= 0.25
 
 
 # ---- delivery -----------------------------------------------------------------------------
