@@ -108,6 +108,10 @@ class CallPlacedResponse(_Ok):
     data: CallPlaced
 
 
+class WebhookAnswer(_Ok):
+    message: str = Field(description="What the webhook changed: a status recorded, or why nothing")
+
+
 class ErrorResponse(_Strict):
     success: Literal[False]
     message: str = Field(description="What is wrong, for a person to read")
