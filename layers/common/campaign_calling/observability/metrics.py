@@ -28,6 +28,9 @@ class CallMetrics:
         self._metrics.add_metric(name=CALLS_ENDED, unit=MetricUnit.Count, value=1)
 
     def publish(self) -> None:
-        """Flush what was recorded; nothing when nothing was (no empty-metrics warning)."""
+        """Flush what was recorded; nothing when nothing was (no empty-metrics warning).
+        Cleared either way, so that no dimension outlives its invocation (Powertools keeps
+        them when metrics are disabled)."""
         if self._metrics.metric_set:
             self._metrics.flush_metrics()
+        self._metrics.clear_metrics()
