@@ -7,7 +7,7 @@ account that placed the call, found through our provider call index (calls/statu
 
 import base64
 import binascii
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
@@ -60,7 +60,7 @@ _ERRORS = errors(
 def receive_status(provider: str) -> WebhookAnswer:
     if provider not in DIALECTS:
         raise NotFound("provider")
-    dialect = cast(Dialect, provider)
+    dialect: Dialect = provider  # narrowed by the check above
     request = webhooks.WebhookRequest(body=_raw_body(), headers=_headers(), url=_public_url())
     if not webhooks.has_signature(dialect, request):
         raise Unauthorized("webhook is not signed")
