@@ -14,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from campaign_api.app import create_app
-from campaign_api.responses import WebhookAnswer, errors, success
+from campaign_api.responses import WebhookAnswer, WebhookResult, errors, success
 from campaign_calling.calls.providers import webhooks
 from campaign_calling.calls.providers.dialect import DIALECTS, Dialect
 from campaign_calling.calls.providers.lifecycle import WebhookPayloadError
@@ -69,7 +69,7 @@ def receive_status(provider: str) -> WebhookAnswer:
     except WebhookPayloadError as exc:
         raise InvalidRequest(f"not a {provider} status webhook: {exc}") from None
     if event is None:
-        return WebhookAnswer(success=True, message="not a status event: nothing to do")
+        return answer(provider, "not-a-status-event")
     # A signature's freshness is judged against the time API Gateway received the request.
     received_ms = app.current_event.request_context.time_epoch
     recorded = status_updates().record(
@@ -77,7 +77,23 @@ def receive_status(provider: str) -> WebhookAnswer:
     )
     # Ids only: the provider's call id and our outcome name no one.
     logger.info("status webhook", extra={"provider": provider, "status": event.status, "result": recorded.name})
-    return WebhookAnswer(success=True, message=recorded.value)
+    return answer(provider, recorded.value)
+
+
+_MESSAGES = {
+    "recorded": "status recorded",
+    "unchanged": "nothing to change: the call already has this status or a later one",
+    "unknown-call": "unknown call: nothing to change",
+    "not-a-status-event": "not a status event: nothing to do",
+}
+
+
+def answer(provider: str, result: str) -> WebhookAnswer:
+    return WebhookAnswer(
+        success=True,
+        message=_MESSAGES[result],
+        data=WebhookResult.model_validate({"provider": provider, "result": result}),
+    )
 
 
 def _raw_body() -> bytes:

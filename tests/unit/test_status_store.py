@@ -256,3 +256,14 @@ def test_no_status_is_written_on_a_log_that_does_not_exist(world: World) -> None
     assert not world.writer.apply(ghost, RINGING, now_ms=NOW)
     assert world.logs.list(CLIENT, "cmp_1", 10, None)[0] == []
     assert world.outcomes()["completed"] == 0
+
+
+def test_a_provider_call_id_too_long_to_index_still_leaves_its_call_logged(world: World) -> None:
+    world.start_run()
+    too_long = "c" * (keys.MAX_INDEXED_PROVIDER_CALL_ID + 1)
+
+    assert world.dial(1, a_log(1, provider_call_id=too_long))
+    world.logs.put(CLIENT, a_log(7, provider_call_id=too_long, run_id=None))
+
+    assert len(world.logs.list(CLIENT, "cmp_1", 10, None)[0]) == 2
+    assert world.index.find("generic", too_long) is None

@@ -105,8 +105,11 @@ def test_a_signed_webhook_for_a_known_call_records_its_status_once(world: Any) -
     first = post(world, "generic", body, signed_headers(body))
     replay = post(world, "generic", body, signed_headers(body))
 
-    assert first == (200, {"success": True, "message": "status recorded"})
-    assert replay[0] == 200 and replay[1]["message"].startswith("nothing to change")
+    assert first == (
+        200,
+        {"success": True, "message": "status recorded", "data": {"provider": "generic", "result": "recorded"}},
+    )
+    assert replay[0] == 200 and replay[1]["data"]["result"] == "unchanged"
     after = stored(world, log)
     assert (after.status, after.durationSeconds, after.endedReason) == ("completed", 31, "hangup")
 
@@ -172,7 +175,7 @@ def test_an_unknown_call_is_answered_200_and_nothing_is_written(world: Any) -> N
 
     status, answer = post(world, "generic", body, signed_headers(body))
 
-    assert (status, answer) == (200, {"success": True, "message": "unknown call"})
+    assert (status, answer["data"]) == (200, {"provider": "generic", "result": "unknown-call"})
     assert boto3.client("dynamodb").scan(TableName=table)["Items"] == before
 
 
@@ -202,7 +205,7 @@ def test_a_message_that_is_not_about_a_calls_status_is_taken_and_ignored(world: 
 
     status, answer = post(world, "vapi", body, {"Content-Type": "application/json", "X-Vapi-Secret": "s"})
 
-    assert status == 200 and answer["message"].startswith("not a status event")
+    assert status == 200 and answer["data"] == {"provider": "vapi", "result": "not-a-status-event"}
 
 
 def test_a_final_status_is_published_as_one_metric_in_the_templates_namespace(monkeypatch, capsys) -> None:

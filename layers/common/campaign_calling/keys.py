@@ -61,6 +61,9 @@ def call_sk(unique_id: str) -> str:
 # The item says whose call it is; nothing in the webhook's payload is trusted for that.
 PROVIDER_CALL_PREFIX = "PROVIDERCALL#"
 PROVIDER_CALL_SK = "CALL"
+# Longer ids (the provider chooses them; real ones are 30 to 40 characters) are not indexed:
+# their key could pass DynamoDB's 2048 bytes and fail the call log's write with it.
+MAX_INDEXED_PROVIDER_CALL_ID = 128
 
 
 def provider_call_pk(provider: str, provider_call_id: str) -> str:

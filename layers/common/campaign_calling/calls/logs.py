@@ -97,8 +97,9 @@ def call_log_item(client_id: str, log: CallLog) -> dict[str, Any]:
 
 
 def provider_call_index_item(client_id: str, log: CallLog) -> dict[str, Any] | None:
-    """The index entry of a call the provider gave an id: whose call it is. None without an id."""
-    if not log.providerCallId:
+    """The index entry of a call the provider gave an id: whose call it is. None without an
+    id, or with one too long to index (its webhooks then find no call)."""
+    if not log.providerCallId or len(log.providerCallId) > keys.MAX_INDEXED_PROVIDER_CALL_ID:
         return None
     return {
         "pk": keys.provider_call_pk(log.provider, log.providerCallId),

@@ -78,9 +78,9 @@ class CallMetrics(Protocol):
 
 
 class Recorded(Enum):
-    CHANGED = "status recorded"
-    UNCHANGED = "nothing to change: the call already has this status or a later one"
-    UNKNOWN_CALL = "unknown call"
+    CHANGED = "recorded"
+    UNCHANGED = "unchanged"
+    UNKNOWN_CALL = "unknown-call"
 
 
 class StatusUpdates:
