@@ -232,3 +232,26 @@ def test_a_final_status_is_published_as_one_metric_in_the_templates_namespace(mo
     assert directive["Metrics"] == [{"Name": CALLS_ENDED, "Unit": "Count"}]
     assert {"provider", "status"} <= set(directive["Dimensions"][0])
     assert (record["provider"], record["status"], record[CALLS_ENDED]) == ("twilio", "no-answer", [1.0])
+
+
+def test_a_clients_own_account_is_read_from_its_secret_under_the_prefix(world: Any) -> None:
+    # Given client A's own Twilio account in Secrets Manager, where the template points
+    from campaign_calling.aws.secretsmanager import CachedSecret
+    from campaign_calling.calls.providers.credentials import client_provider_secret_name
+    from campaign_calling.calls.webhook_keys import SecretWebhookKeys
+    from campaign_calling.settings import ProviderAccountSettings, get_settings
+
+    settings = get_settings(ProviderAccountSettings)  # the function's environment, from the template
+    prefix = settings.client_secret_prefix
+    own = {"accountSid": "ACown", "authToken": "own-token"}
+    boto3.client("secretsmanager").create_secret(
+        Name=client_provider_secret_name(prefix, CLIENT, "twilio"), SecretString=json.dumps(own)
+    )
+    keys = SecretWebhookKeys(
+        CachedSecret(settings.dialer_api_key_secret, 0), client_secret_prefix=prefix, max_age_seconds=0
+    )
+
+    # Then its credentials are A's own; another client has none; the default is the deployment's
+    assert keys.credentials("twilio", CLIENT, "client") == own
+    assert keys.credentials("twilio", "client-b", "client") is None
+    assert keys.credentials("twilio", CLIENT, "default") == {"accountSid": "AC1", "authToken": AUTH_TOKEN}
