@@ -75,7 +75,7 @@ def receive_status(provider: str) -> WebhookAnswer:
     recorded = status_updates().record(
         dialect, event, lambda credentials: webhooks.verify(dialect, credentials, request, received_ms)
     )
-    # Ids only: the provider's call id and our outcome name no one.
+    # Nothing of the contact: which provider, the status and what became of it.
     logger.info("status webhook", extra={"provider": provider, "status": event.status, "result": recorded.name})
     return answer(provider, recorded.value)
 
