@@ -30,8 +30,11 @@ def _werkzeug_path(path: str) -> str:
 
 
 def api_prefix(routes: list[Route]) -> str:
-    """The path every route starts with (/api/v1/client for template.yaml's)."""
-    paths = [route.path.split("{", 1)[0] for route in routes]
+    """The path every client route starts with (/api/v1/client for template.yaml's): the
+    routes behind an authorizer, when there are any (an open route, such as the providers'
+    webhooks, is not the clients' API)."""
+    guarded = [route for route in routes if route.authorizer] or routes
+    paths = [route.path.split("{", 1)[0] for route in guarded]
     return posixpath.commonpath(paths) if paths else ""
 
 
@@ -181,6 +184,15 @@ def http_api_event(
     for key, value in request.headers.items():
         key = key.lower()
         headers[key] = f"{headers[key]},{value}" if key in headers else value
+    # What API Gateway adds: how it was reached (a handler rebuilds the URL a provider signed
+    # from them and the domain name), whatever the caller sent in these headers.
+    source_ip = request.remote_addr or "127.0.0.1"
+    forwarded_for = headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip
+    headers["x-forwarded-proto"] = request.scheme
+    headers["x-forwarded-port"] = str(
+        request.environ.get("SERVER_PORT") or ("443" if request.scheme == "https" else "80")
+    )
     query: dict[str, str] = {k: ",".join(request.args.getlist(k)) for k in request.args}
     now = time.time()
     request_context: dict[str, Any] = {

@@ -23,6 +23,7 @@ from tests.support.fakes import (
     FakeRunStore,
     FakeWorkflow,
 )
+from tests.support.fakes_status import InMemoryCallIndex
 
 CLIENT = "client-a"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:campaign-calling"
@@ -42,7 +43,8 @@ class RunsWorld:
 
     def __post_init__(self) -> None:
         self.runs = FakeRunStore(self.campaigns, self.clock)
-        self.claims = FakeClaims(self.runs)
+        self.call_index = InMemoryCallIndex()
+        self.claims = FakeClaims(self.runs, self.call_index)
         self.placer = FakePlacer(self.clock)
         self.ending = RunEnding(runs=self.runs, workflow=self.workflow)
 

@@ -23,6 +23,7 @@ from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRecord
 from tests.support.clock import FixedClock
 from tests.support.fakes_catalog import InMemoryAgents
+from tests.support.fakes_status import InMemoryCallIndex
 
 CREATED_AT = "2024-01-15T10:00:00.000Z"
 
@@ -203,14 +204,29 @@ class FakeRunStore:
     def progress(self, ref: RunRef) -> Progress:
         return self.runs[ref].progress
 
+    def live_progress(self, ref: RunRef, now_ms: int) -> bool:
+        """Whether the run's progress item exists and has not expired."""
+        run = self.runs.get(ref)
+        return run is not None and not run.record().expired(now_ms)
+
+    def move_outcome(self, ref: RunRef, from_outcome: str, to_outcome: str) -> None:
+        """One call from one outcome count to another (``pending`` and the final statuses)."""
+        run = self.runs[ref]
+        counts = run.progress.outcomes.model_dump(by_alias=True)
+        counts[from_outcome] -= 1
+        counts[to_outcome] += 1
+        run.update(outcomes=type(run.progress.outcomes).model_validate(counts))
+
 
 class FakeClaims:
     """Dial claims, and the call logs and counters they settle, like runs/claims.py."""
 
-    def __init__(self, runs: FakeRunStore) -> None:
+    def __init__(self, runs: FakeRunStore, index: InMemoryCallIndex | None = None) -> None:
         self.runs = runs
+        self.index = index if index is not None else InMemoryCallIndex()
         self.claims: dict[tuple[RunRef, int], DialClaim] = {}
         self.logs: list[CallLog] = []
+        self._clients: dict[str, str] = {}  # uniqueId -> client
         # How many of the next completions fail as a DynamoDB that stays busy does.
         self.busy_completions = 0
 
@@ -236,15 +252,21 @@ class FakeClaims:
         if claim is None or claim.status != "dialing" or any(x.uniqueId == log.uniqueId for x in self.logs):
             return False
         self.logs.append(log)
+        self._clients[log.uniqueId] = ref.client_id
+        self.index.add(ref.client_id, log)
         self.claims[(ref, seq)] = replace(claim, status="done", outcome=log.outcome)
         run = self.runs.runs[ref]
         p = run.progress
         succeeded = log.outcome == "success"
+        # A placed call is pending until its final status arrives; one never placed is failed.
+        outcomes = p.outcomes.model_dump(by_alias=True)
+        outcomes["failed" if log.status == "failed" else "pending"] += 1
         run.update(
             lastCallTime=iso_from_ms(now_ms),
             completedCalls=p.completedCalls + 1,
             successfulCalls=p.successfulCalls + (1 if succeeded else 0),
             failedCalls=p.failedCalls + (0 if succeeded else 1),
+            outcomes=type(p.outcomes).model_validate(outcomes),
         )
         run.paced_from_ms = now_ms
         if succeeded:
@@ -255,6 +277,22 @@ class FakeClaims:
 
     def logs_of(self, contact: str) -> list[CallLog]:
         return [log for log in self.logs if log.contactId == contact]
+
+    def stored_log(self, client_id: str, campaign_id: str, unique_id: str) -> CallLog | None:
+        return next(
+            (
+                log
+                for log in self.logs
+                if (log.uniqueId, log.campaignId) == (unique_id, campaign_id)
+                and self._clients.get(unique_id) == client_id
+            ),
+            None,
+        )
+
+    def replace_log(self, client_id: str, log: CallLog) -> None:
+        self.logs = [
+            log if (old.uniqueId, old.campaignId) == (log.uniqueId, log.campaignId) else old for old in self.logs
+        ]
 
 
 class FakeWorkflow:
@@ -340,6 +378,7 @@ class FakePlacer:
         self.calls.append(PlacedCallRecord(contact.id, idempotency_key, self.clock.now_ms()))
         self.clock.advance(self.call_ms)
         outcome, error = self.outcomes.pop(0) if self.outcomes else ("success", None)
+        placed = len(self.calls)
         log = new_call_log(
             campaign_id=campaign_id,
             contact=contact,
@@ -351,4 +390,6 @@ class FakePlacer:
             outcome=outcome,
             error=error,
         )
+        if outcome == "success":  # the provider's id for the call it took
+            log = log.model_copy(update={"providerCallId": f"call_{placed:04d}"})
         return PlacedCall(log, False)

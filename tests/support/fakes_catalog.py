@@ -17,6 +17,7 @@ from campaign_calling.clock import iso_from_ms
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
 from campaign_calling.models import Agent, CallLog, Campaign, Contact, ContactInput
 from tests.support.clock import FixedClock
+from tests.support.fakes_status import InMemoryCallIndex
 
 
 class InMemoryAgents:
@@ -136,16 +137,25 @@ class InMemoryCampaigns:
 
 
 class InMemoryCallLogs:
-    """Call logs of a campaign, newest first (uniqueIds start with the epoch milliseconds)."""
+    """Call logs of a campaign, newest first (uniqueIds start with the epoch milliseconds),
+    each indexed by its provider call id as it is stored."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: InMemoryCallIndex | None = None) -> None:
         self._logs: dict[tuple[str, str], dict[str, CallLog]] = {}
+        self.index = index if index is not None else InMemoryCallIndex()
 
     def put(self, client_id: str, log: CallLog) -> None:
         logs = self._logs.setdefault((client_id, log.campaignId), {})
         if log.uniqueId in logs:
             raise AssertionError(f"call log {log.uniqueId} stored twice")  # DynamoDB's condition refuses it
         logs[log.uniqueId] = log
+        self.index.add(client_id, log)
+
+    def stored_log(self, client_id: str, campaign_id: str, unique_id: str) -> CallLog | None:
+        return self._logs.get((client_id, campaign_id), {}).get(unique_id)
+
+    def replace_log(self, client_id: str, log: CallLog) -> None:
+        self._logs[(client_id, log.campaignId)][log.uniqueId] = log
 
     def list(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> tuple[list[CallLog], str | None]:
         after = _position(token, "calls", client_id, campaign_id)

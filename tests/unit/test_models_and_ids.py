@@ -34,6 +34,7 @@ from campaign_calling.settings import (
     IdempotencySettings,
     PagingSettings,
     ProgressSettings,
+    ProviderAccountSettings,
     StateMachineSettings,
     SweepSettings,
     TableNames,
@@ -311,6 +312,7 @@ class EverySetting(
     ProgressSettings,
     StateMachineSettings,
     DialerSettings,
+    ProviderAccountSettings,
     PagingSettings,
     DialStepSettings,
     SweepSettings,
@@ -326,6 +328,7 @@ REQUIRED = {
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
     "DIALER_BASE_URL": "https://dialer.example",
     "DIALER_API_KEY_SECRET": "dialer-key",
+    "PROVIDER_ACCOUNTS_SECRET_PREFIX": "stack/provider-accounts",
 }
 
 
@@ -475,6 +478,7 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "client_pk": keys.client_pk(client),
         "campaign_pk": keys.campaign_pk(client, other),
         "dial_claims_pk": keys.dial_claims_pk(client, other, other),
+        "provider_call_pk": keys.provider_call_pk("generic", WIDEST_CHAR * keys.MAX_INDEXED_PROVIDER_CALL_ID),
     }
     sort = {
         "agent_sk": keys.agent_sk(other),
@@ -484,6 +488,7 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "dial_claim_sk": keys.dial_claim_sk(seq),
         "call_sk": keys.call_sk(other),
         "CAMPAIGN_SUMMARY_SK": keys.CAMPAIGN_SUMMARY_SK,
+        "PROVIDER_CALL_SK": keys.PROVIDER_CALL_SK,
     }
 
     # Then each fits DynamoDB's limit for its kind of key

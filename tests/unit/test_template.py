@@ -22,7 +22,14 @@ from werkzeug.wrappers import Request
 from campaign_calling import keys
 from campaign_calling.runs.models import RunContext
 from campaign_calling.runs.repository import TTL_ATTRIBUTE
-from campaign_calling.settings import TUNABLES, DialerSettings, Piece, TableNames, variable_names
+from campaign_calling.settings import (
+    TUNABLES,
+    DialerSettings,
+    Piece,
+    ProviderAccountSettings,
+    TableNames,
+    variable_names,
+)
 from campaign_local.http_api import http_api_event
 from campaign_local.lambdas import load_handler_module
 from campaign_local.template import FunctionSpec, Resolver, Template, find_template, state_machine_arn
@@ -45,7 +52,10 @@ CONTRACT_ROUTES = {
     ("POST", "/api/v1/client/campaigns/{id}/contacts"),
     ("GET", "/api/v1/client/campaigns/{id}/contacts"),
     ("GET", "/api/v1/client/campaigns/{id}/call-logs"),
+    ("POST", "/api/v1/webhooks/{provider}"),
 }
+# The one route without the JWT authorizer: the providers' status webhooks, signed by them.
+OPEN_ROUTE = "POST /api/v1/webhooks/{provider}"
 LAMBDA_RETRY_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -53,6 +63,7 @@ LAMBDA_RETRY_ERRORS = {
     "Lambda.TooManyRequestsException",
 }
 SECRET_VARIABLE = DialerSettings.model_fields["dialer_api_key_secret"].alias
+CLIENT_SECRETS_VARIABLE = ProviderAccountSettings.model_fields["client_secret_prefix"].alias
 
 
 def resources_with_policies() -> dict[str, dict[str, Any]]:
@@ -352,10 +363,24 @@ def test_only_functions_given_the_secret_may_read_it(logical_id: str) -> None:
             if any(str(a).startswith("secretsmanager:") for a in as_list(statement["Action"])):
                 reads.extend(as_list(statement["Resource"]))
     if SECRET_VARIABLE in env:
-        assert reads == [env[SECRET_VARIABLE]]
+        assert reads[0] == env[SECRET_VARIABLE]
         assert env[SECRET_VARIABLE]["Ref"] in TEMPLATE.secrets()
+        # and the clients' own provider accounts, only those under the prefix it is given
+        prefix = env.get(CLIENT_SECRETS_VARIABLE)
+        if prefix is None:
+            assert reads[1:] == []
+        else:
+            resolver = local_resolver()
+            (under_prefix,) = reads[1:]
+            arn = resolver.resolve(under_prefix)
+            assert arn == secret_arn_prefix(resolver.resolve(prefix)) + "/*", arn
     else:
         assert reads == []
+        assert CLIENT_SECRETS_VARIABLE not in env
+
+
+def secret_arn_prefix(name: str) -> str:
+    return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
 
 
 def tasks_given_a_contact() -> list[str]:
@@ -450,6 +475,10 @@ def test_sample_event_fits_its_function(path: Path) -> None:
         if route.method == "POST" and "body" in event:
             assert isinstance(json.loads(event["body"]), dict)
             assert event["headers"]["content-type"] == "application/json"
+        if route.authorizer is None:
+            # An open route's event has no authorizer context: nothing names a client.
+            assert "authorizer" not in event["requestContext"]
+            return
         # As API Gateway's JWT authorizer delivers it: the client is in the tenant claim.
         claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
         assert claims[TEMPLATE.parameters["TenantClaim"]["Default"]] == event_client(path)
@@ -471,14 +500,23 @@ def test_sample_event_fits_its_function(path: Path) -> None:
 # -- authentication ------------------------------------------------------------------------------
 
 
-def test_every_route_requires_the_jwt_authorizer() -> None:
+def test_every_route_but_the_webhooks_requires_the_jwt_authorizer() -> None:
     (api_id,) = TEMPLATE.of_type("AWS::Serverless::HttpApi")
     auth = TEMPLATE.http_api_auth(api_id)
     authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
     assert authorizer["IdentitySource"] == "$request.header.Authorization"
     assert set(authorizer["JwtConfiguration"]) == {"issuer", "audience"}
-    open_routes = [r.route_key for r in ROUTES if r.authorizer != auth["DefaultAuthorizer"]]
-    assert open_routes == []
+    open_routes = [r for r in ROUTES if r.authorizer != auth["DefaultAuthorizer"]]
+    # Exactly one exception, declared as such (not by a missing or other authorizer)
+    assert [r.route_key for r in open_routes] == [OPEN_ROUTE]
+    (route,) = open_routes
+    declared = [
+        e["Properties"]
+        for e in TEMPLATE.resources[route.function]["Properties"]["Events"].values()
+        if e["Type"] == "HttpApi"
+    ]
+    assert [props.get("Auth") for props in declared] == [{"Authorizer": "NONE"}]
+    assert route.authorizer is None
 
 
 def test_the_tenant_claim_reaches_every_function() -> None:

@@ -69,8 +69,10 @@ def _handles(app: APIGatewayHttpResolver, kind: type[Exception]) -> Callable[[_H
     return cast("Callable[[_Handler], _Handler]", app.exception_handler(kind))
 
 
-def create_app(logger: Logger) -> APIGatewayHttpResolver:
-    app = JsonApiResolver(enable_validation=True)
+def create_app(logger: Logger, *, json_bodies: bool = True) -> APIGatewayHttpResolver:
+    """The resolver of an API function. ``json_bodies=False`` is for a route whose bodies are
+    not ours to choose (the providers' webhooks: JSON or forms): its handler reads the raw body."""
+    app = JsonApiResolver(enable_validation=True) if json_bodies else APIGatewayHttpResolver(enable_validation=True)
 
     @_handles(app, RequestValidationError)
     def invalid_request(exc: RequestValidationError) -> Response[str]:

@@ -108,6 +108,19 @@ class CallPlacedResponse(_Ok):
     data: CallPlaced
 
 
+class WebhookResult(_Strict):
+    provider: str
+    result: Literal["recorded", "unchanged", "unknown-call", "not-a-status-event"] = Field(
+        description="recorded: the call took the status; unchanged: it already had this status or a later one; "
+        "unknown-call: no call of ours has this provider call id; not-a-status-event: nothing to do"
+    )
+
+
+class WebhookAnswer(_Ok):
+    message: str = Field(description="What the webhook changed, for a person to read")
+    data: WebhookResult
+
+
 class ErrorResponse(_Strict):
     success: Literal[False]
     message: str = Field(description="What is wrong, for a person to read")

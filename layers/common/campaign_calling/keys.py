@@ -54,3 +54,17 @@ def dial_claim_sk(seq: int) -> str:
 
 def call_sk(unique_id: str) -> str:
     return f"{CALL_PREFIX}{_part(unique_id)}"
+
+
+# The provider call index, in the call logs table: the only items whose key does not start
+# with a client, because a status webhook names the provider's call and nothing of ours.
+# The item says whose call it is; nothing in the webhook's payload is trusted for that.
+PROVIDER_CALL_PREFIX = "PROVIDERCALL#"
+PROVIDER_CALL_SK = "CALL"
+# Longer ids (the provider chooses them; real ones are 30 to 40 characters) are not indexed:
+# their key could pass DynamoDB's 2048 bytes and fail the call log's write with it.
+MAX_INDEXED_PROVIDER_CALL_ID = 128
+
+
+def provider_call_pk(provider: str, provider_call_id: str) -> str:
+    return f"{PROVIDER_CALL_PREFIX}{_part(provider)}#{_part(provider_call_id)}"

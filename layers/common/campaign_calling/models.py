@@ -7,6 +7,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from campaign_calling.calls.providers.dialect import Dialect
+from campaign_calling.calls.providers.lifecycle import AnsweredBy, CallStatus
 from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN, contact_seq
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
 
@@ -16,6 +18,8 @@ MAX_CONTACTS_PER_REQUEST = 500
 
 RunStatus = Literal["running", "stopped", "completed", "failed", "paused"]
 CallOutcome = Literal["success", "failed", "unknown"]
+# Which provider account placed a call: the client's own, or the deployment's default.
+Account = Literal["client", "default"]
 
 
 class DomainModel(BaseModel):
@@ -133,8 +137,24 @@ class Contact(_Identified):
         return data
 
 
+class Outcomes(DomainModel):
+    """How a run's calls ended, as the providers' status webhooks said: one count per final
+    status, and ``pending`` for calls placed whose final status has not arrived. They add up
+    to ``completedCalls``."""
+
+    model_config = ConfigDict(defer_build=True, populate_by_name=True)
+
+    completed: int = Field(0, description="A person answered")
+    voicemail: int = 0
+    busy: int = 0
+    no_answer: int = Field(0, alias="no-answer")
+    failed: int = Field(0, description="Failed, or not placed at all")
+    canceled: int = 0
+    pending: int = Field(0, description="Placed; no final status yet")
+
+
 class Progress(DomainModel):
-    """A run's progress, in the contract's shape plus ``status`` and ``reason``."""
+    """A run's progress, in the contract's shape plus ``status``, ``reason`` and ``outcomes``."""
 
     campaignId: str
     runId: str
@@ -150,6 +170,7 @@ class Progress(DomainModel):
     reason: str | None = None
     endTime: str | None = None
     delayBetweenCalls: int
+    outcomes: Outcomes = Field(default_factory=Outcomes)
 
 
 class CallingStatus(DomainModel):
@@ -173,8 +194,17 @@ class CallLog(DomainModel):
     externalResponse: Any = None
     providerCallId: str | None = None
     startedAt: str
-    endedAt: str
+    endedAt: str = Field(description="When the call ended (its final status), or else when the provider took it")
     durationMs: int
+    # The call's lifecycle, from the provider's status webhooks (absent on older logs).
+    provider: Dialect = "generic"
+    status: CallStatus | None = None
+    answeredBy: AnsweredBy | None = None
+    durationSeconds: int | None = None
+    endedReason: str | None = Field(None, description="Why the call ended, in the provider's words")
+    # Internal: which account placed the call, so its webhooks are checked with that
+    # account's credentials.
+    account: Account = Field("default", exclude=True)
 
 
 class _Answer(DomainModel):

@@ -67,6 +67,15 @@ class DialerSettings(Piece):
     secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
 
 
+class ProviderAccountSettings(Piece):
+    """Where the provider accounts' credentials are: the deployment's secret (the default
+    account of every provider) and the prefix of the clients' own secrets."""
+
+    dialer_api_key_secret: str = Field(alias="DIALER_API_KEY_SECRET", min_length=1)
+    client_secret_prefix: str = Field(alias="PROVIDER_ACCOUNTS_SECRET_PREFIX", min_length=1)
+    secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
+
+
 class PagingSettings(Piece):
     """How a run reads its contacts: page size and pages per execution."""
 
@@ -93,6 +102,7 @@ PIECES: tuple[type[Piece], ...] = (
     ProgressSettings,
     StateMachineSettings,
     DialerSettings,
+    ProviderAccountSettings,
     PagingSettings,
     DialStepSettings,
     SweepSettings,

@@ -19,6 +19,7 @@ from campaign_calling.settings import (
     IdempotencySettings,
     PagingSettings,
     ProgressSettings,
+    ProviderAccountSettings,
     StateMachineSettings,
     SweepSettings,
     TableNames,
@@ -34,10 +35,13 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.calls.logs import CallLogRepository
     from campaign_calling.calls.make_call import MakeCallService
     from campaign_calling.calls.placing import CallPlacer
+    from campaign_calling.calls.status_updates import StatusUpdates
+    from campaign_calling.calls.webhook_keys import SecretWebhookKeys
     from campaign_calling.catalog.agents import AgentRepository
     from campaign_calling.catalog.campaigns import CampaignRepository
     from campaign_calling.catalog.service import CatalogService
     from campaign_calling.idempotency import IdempotentRequests
+    from campaign_calling.observability.metrics import CallMetrics
     from campaign_calling.runs.claims import DialClaims
     from campaign_calling.runs.dial import DialRecorder, DialStep
     from campaign_calling.runs.lifecycle import CallingService, RunEnding
@@ -203,6 +207,42 @@ def make_call_service() -> MakeCallService:
         placer=_placer(),
         clock=SystemClock(),
         idempotency=make_call_idempotency(),
+    )
+
+
+@_once
+def call_metrics() -> CallMetrics:
+    from campaign_calling.observability.metrics import CallMetrics
+
+    return CallMetrics()
+
+
+def _webhook_keys() -> SecretWebhookKeys:
+    from campaign_calling.aws.secretsmanager import CachedSecret
+    from campaign_calling.calls.webhook_keys import SecretWebhookKeys
+
+    settings = get_settings(ProviderAccountSettings)
+    return SecretWebhookKeys(
+        CachedSecret(settings.dialer_api_key_secret, settings.secret_cache_seconds),
+        client_secret_prefix=settings.client_secret_prefix,
+        max_age_seconds=settings.secret_cache_seconds,
+    )
+
+
+@_once
+def status_updates() -> StatusUpdates:
+    from campaign_calling.calls.status_store import CallStatusWriter, ProviderCallIndex
+    from campaign_calling.calls.status_updates import StatusUpdates
+
+    tables = get_settings(TableNames)
+    return StatusUpdates(
+        index=ProviderCallIndex(_dynamodb(), tables.call_logs_table),
+        store=CallStatusWriter(
+            _dynamodb(), call_logs_table=tables.call_logs_table, progress_table=tables.progress_table
+        ),
+        keys=_webhook_keys(),
+        metrics=call_metrics(),
+        clock=SystemClock(),
     )
 
 

@@ -1,30 +1,63 @@
-"""Call logs: one item per call attempt, newest first within a campaign."""
+"""Call logs: one item per call attempt, newest first within a campaign; and the provider
+call index, which leads a status webhook from the provider's call id to its call log."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from campaign_calling import keys
-from campaign_calling.aws.dynamodb import decode_token, encode_token, from_attrs, to_attr, to_attrs
+from campaign_calling.aws.dynamodb import (
+    TransactionConditionFailed,
+    Transactions,
+    decode_token,
+    encode_token,
+    from_attrs,
+    to_attr,
+    to_attrs,
+)
+from campaign_calling.calls.providers.lifecycle import rank
 from campaign_calling.models import CallLog
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+
+logger = logging.getLogger(__name__)
+
+# Stored beside a log's status: a status update is conditional on raising it, so a late or
+# repeated webhook can never move a call backwards (calls/status_store.py).
+STATUS_RANK = "statusRank"
 
 
 class CallLogRepository:
-    def __init__(self, dynamodb: DynamoDBClient, table_name: str) -> None:
+    def __init__(self, dynamodb: DynamoDBClient, table_name: str, transactions: Transactions | None = None) -> None:
         self._db = dynamodb
         self._table = table_name
+        self._transactions = transactions or Transactions(dynamodb)
 
     def put(self, client_id: str, log: CallLog) -> None:
-        self._db.put_item(
-            TableName=self._table,
-            Item=to_attrs(call_log_item(client_id, log)),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        """The log, and its provider call index entry in the same transaction. An index entry
+        already there (the provider gave an id we indexed before) is left as it is: the log
+        is written without one rather than not at all."""
+        index = provider_call_index_put(self._table, client_id, log)
+        put_log: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_attrs(call_log_item(client_id, log)),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        if index is not None:
+            try:
+                self._transactions.write([put_log, index])
+                return
+            except TransactionConditionFailed as exc:
+                if exc.failed(0):
+                    raise
+                index_collision(log)
+        self._db.put_item(**put_log["Put"])
 
     def list(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> tuple[list[CallLog], str | None]:
         pk = keys.campaign_pk(client_id, campaign_id)
@@ -58,4 +91,40 @@ def call_log_item(client_id: str, log: CallLog) -> dict[str, Any]:
         **log.model_dump(exclude={"externalResponse"}),
         # The provider's answer is kept verbatim; as a string it needs no number conversion.
         "externalResponse": json.dumps(log.externalResponse) if log.externalResponse is not None else None,
+        "account": log.account,
+        STATUS_RANK: rank(log.status) if log.status is not None else None,
     }
+
+
+def provider_call_index_item(client_id: str, log: CallLog) -> dict[str, Any] | None:
+    """The index entry of a call the provider gave an id: whose call it is. None without an
+    id, or with one too long to index (its webhooks then find no call)."""
+    if not log.providerCallId or len(log.providerCallId) > keys.MAX_INDEXED_PROVIDER_CALL_ID:
+        return None
+    return {
+        "pk": keys.provider_call_pk(log.provider, log.providerCallId),
+        "sk": keys.PROVIDER_CALL_SK,
+        "kind": "provider-call",
+        "provider": log.provider,
+        "clientId": client_id,
+        "campaignId": log.campaignId,
+        "uniqueId": log.uniqueId,
+        "runId": log.runId,
+        "account": log.account,
+    }
+
+
+def provider_call_index_put(table: str, client_id: str, log: CallLog) -> TransactWriteItemTypeDef | None:
+    """The index entry's Put for the transaction that writes ``log``: never over another one."""
+    item = provider_call_index_item(client_id, log)
+    if item is None:
+        return None
+    return {"Put": {"TableName": table, "Item": to_attrs(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def index_collision(log: CallLog) -> None:
+    # Ids only: the call's uniqueId is ours and names no one.
+    logger.warning(
+        "provider call id already indexed for another call log; this one is written without an index entry",
+        extra={"unique_id": log.uniqueId, "provider": log.provider},
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 from campaign_calling.calls.provider import DialRequest, DialResult
+from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.deadline import Deadline
-from campaign_calling.models import CallLog, CallOutcome, Contact
+from campaign_calling.models import Account, CallLog, CallOutcome, Contact
 
 
 class PlacedCall(NamedTuple):
@@ -83,6 +84,8 @@ class CallPlacer:
         unique_id: str,
         started_ms: int,
         run_id: str | None,
+        provider: Dialect = "generic",
+        account: Account = "default",
     ) -> CallLog:
         outcome: CallOutcome = "success" if result.accepted else ("unknown" if result.outcome_unknown else "failed")
         return new_call_log(
@@ -95,6 +98,8 @@ class CallPlacer:
             run_id=run_id,
             outcome=outcome,
             error=result.error,
+            provider=provider,
+            account=account,
         ).model_copy(update={"externalResponse": result.response, "providerCallId": result.provider_call_id})
 
 
@@ -109,7 +114,12 @@ def new_call_log(
     run_id: str | None,
     outcome: CallOutcome,
     error: str | None,
+    provider: Dialect = "generic",
+    account: Account = "default",
 ) -> CallLog:
+    """The log of a call as placing left it: ``queued`` when the provider took it (or may
+    have: its status webhooks will say), ``failed`` when it was not placed."""
+    placed = outcome != "failed"
     return CallLog(
         uniqueId=unique_id,
         campaignId=campaign_id,
@@ -124,4 +134,8 @@ def new_call_log(
         startedAt=iso_from_ms(started_ms),
         endedAt=iso_from_ms(ended_ms),
         durationMs=max(0, ended_ms - started_ms),
+        provider=provider,
+        account=account,
+        status="queued" if placed else "failed",
+        endedReason=None if placed else f"not placed: {error}" if error else "not placed",
     )

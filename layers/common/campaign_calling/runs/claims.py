@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from campaign_calling import keys
 from campaign_calling.aws.dynamodb import TransactionConditionFailed, Transactions, from_attrs, to_attr, to_attrs
-from campaign_calling.calls.logs import call_log_item
+from campaign_calling.calls.logs import call_log_item, index_collision, provider_call_index_put
+from campaign_calling.calls.providers.lifecycle import is_final
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.models import CallLog
 from campaign_calling.runs.models import RunRef
-from campaign_calling.runs.repository import TTL_ATTRIBUTE, run_key
+from campaign_calling.runs.repository import TTL_ATTRIBUTE, outcome_attribute, run_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 # Claims outlive any run (a million contacts at the longest delay is still shorter).
 CLAIM_TTL_SECONDS = 90 * 24 * 3600
@@ -123,7 +125,33 @@ class DialClaims:
         busy, DependencyUnavailable fails the dial step and its retry settles the claim.
         A retry never counts twice: the log must not exist and the claim must be open.
         A failure that says nothing about the provider (``provider_failure=False``: the
-        contact was deleted) leaves the run of consecutive failures as it is."""
+        contact was deleted) leaves the run of consecutive failures as it is.
+
+        The call's outcome counts as pending until its final status arrives (a call never
+        placed is already final: failed), and the provider call index entry is written with
+        the log; an entry already there is left alone and the log written without it."""
+        index = provider_call_index_put(self._call_logs, ref.client_id, log)
+        try:
+            return self._complete(ref, seq=seq, log=log, now_ms=now_ms, provider_failure=provider_failure, index=index)
+        except TransactionConditionFailed as exc:
+            if index is None or not exc.failed(3) or any(exc.failed(i) for i in range(3)):
+                return False
+        index_collision(log)
+        try:
+            return self._complete(ref, seq=seq, log=log, now_ms=now_ms, provider_failure=provider_failure, index=None)
+        except TransactionConditionFailed:
+            return False
+
+    def _complete(
+        self,
+        ref: RunRef,
+        *,
+        seq: int,
+        log: CallLog,
+        now_ms: int,
+        provider_failure: bool,
+        index: TransactWriteItemTypeDef | None,
+    ) -> bool:
         succeeded = log.outcome == "success"
         # The next dial is paced from this moment: the provider has answered, so it has
         # surely received this call. A success resets the run of consecutive failures, a
@@ -137,50 +165,51 @@ class DialClaims:
             counters = "SET lastCallTime = :time, pacedFromMs = :now ADD completedCalls :one, failedCalls :one"
             if provider_failure:
                 counters += ", consecutiveFailures :one"
-        try:
-            self._transactions.write(
-                [
-                    {
-                        "Put": {
-                            "TableName": self._call_logs,
-                            "Item": to_attrs(call_log_item(ref.client_id, log)),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._progress,
-                            "Key": _claim_key(ref, seq),
-                            "ConditionExpression": "#status = :dialing",
-                            "UpdateExpression": "SET #status = :done, outcome = :outcome",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": {
-                                ":dialing": to_attr("dialing"),
-                                ":done": to_attr("done"),
-                                ":outcome": to_attr(log.outcome),
-                            },
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._progress,
-                            "Key": run_key(ref),
-                            # No status condition: a call in flight when the run was stopped
-                            # still happened and still counts.
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "UpdateExpression": counters,
-                            "ExpressionAttributeValues": {
-                                ":time": to_attr(iso_from_ms(now_ms)),
-                                ":now": to_attr(now_ms),
-                                ":one": to_attr(1),
-                                **({":zero": to_attr(0)} if succeeded else {}),
-                            },
-                        }
-                    },
-                ]
-            )
-        except TransactionConditionFailed:
-            return False
+        counters += ", #outcome :one"
+        outcome = log.status if log.status is not None and is_final(log.status) else "pending"
+        self._transactions.write(
+            [
+                {
+                    "Put": {
+                        "TableName": self._call_logs,
+                        "Item": to_attrs(call_log_item(ref.client_id, log)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._progress,
+                        "Key": _claim_key(ref, seq),
+                        "ConditionExpression": "#status = :dialing",
+                        "UpdateExpression": "SET #status = :done, outcome = :outcome",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {
+                            ":dialing": to_attr("dialing"),
+                            ":done": to_attr("done"),
+                            ":outcome": to_attr(log.outcome),
+                        },
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._progress,
+                        "Key": run_key(ref),
+                        # No status condition: a call in flight when the run was stopped
+                        # still happened and still counts.
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "UpdateExpression": counters,
+                        "ExpressionAttributeNames": {"#outcome": outcome_attribute(outcome)},
+                        "ExpressionAttributeValues": {
+                            ":time": to_attr(iso_from_ms(now_ms)),
+                            ":now": to_attr(now_ms),
+                            ":one": to_attr(1),
+                            **({":zero": to_attr(0)} if succeeded else {}),
+                        },
+                    }
+                },
+                *([index] if index is not None else []),
+            ]
+        )
         return True
 
 

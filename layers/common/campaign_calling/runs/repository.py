@@ -22,7 +22,7 @@ from campaign_calling.aws.dynamodb import TransactionConditionFailed, Transactio
 from campaign_calling.aws.errors import error_code
 from campaign_calling.clock import Clock, SystemClock, iso_from_ms
 from campaign_calling.errors import Conflict, NotFound
-from campaign_calling.models import Progress, RunStatus
+from campaign_calling.models import Outcomes, Progress, RunStatus
 from campaign_calling.runs.models import RunRef
 
 if TYPE_CHECKING:
@@ -35,6 +35,22 @@ TTL_ATTRIBUTE = "expiresAt"
 ACTIVE_RUNS_INDEX = "ActiveRuns"
 ACTIVE_ATTRIBUTE = "activeRun"
 ACTIVE_VALUE = "RUNNING"
+# The run's outcomes, one counter attribute each (ADD creates it at 0 + n, so a run started
+# before outcomes existed counts from zero too), keyed by final status, plus "pending".
+OUTCOME_ATTRIBUTES: dict[str, str] = {
+    "completed": "outcomeCompleted",
+    "voicemail": "outcomeVoicemail",
+    "busy": "outcomeBusy",
+    "no-answer": "outcomeNoAnswer",
+    "failed": "outcomeFailed",
+    "canceled": "outcomeCanceled",
+    "pending": "outcomePending",
+}
+
+
+def outcome_attribute(outcome: str) -> str:
+    """The progress item's counter of ``outcome`` (a final status, or ``pending``)."""
+    return OUTCOME_ATTRIBUTES[outcome]
 
 
 @dataclass(frozen=True)
@@ -142,7 +158,7 @@ class RunRepository:
             "executionArn": execution_arn,
             "executionSinceMs": self._clock.now_ms(),
             "executionCount": 1,
-            **progress.model_dump(exclude_none=True),
+            **progress.model_dump(exclude_none=True, exclude={"outcomes"}),
         }
         if progress.status == "running":
             run_item[ACTIVE_ATTRIBUTE] = ACTIVE_VALUE
@@ -286,8 +302,9 @@ def run_key(ref: RunRef) -> dict[str, Any]:
 
 
 def _run_record(item: dict[str, Any]) -> RunRecord:
+    outcomes = Outcomes.model_validate({name: item.get(attr, 0) for name, attr in OUTCOME_ATTRIBUTES.items()})
     return RunRecord(
-        progress=Progress.model_validate(item),
+        progress=Progress.model_validate({**item, "outcomes": outcomes}),
         client_id=item["clientId"],
         last_seq=item["lastSeq"],
         execution_arn=item.get("executionArn"),

@@ -1,0 +1,129 @@
+"""A call's lifecycle from its provider's status webhooks.
+
+A webhook names the provider's call id and nothing of ours we may trust: the call is found
+through our own provider call index, whose entry says whose call it is (never a client or
+campaign id from the payload), and the request is checked with that call's account's
+credentials before anything is written. The call log's status then only moves forward (the
+store's write is conditional on the status rank), so replays, duplicates and late events
+change nothing; the first final status also moves the run's outcome from pending to that
+status, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal, Protocol
+
+from campaign_calling.calls.providers.dialect import Dialect
+from campaign_calling.calls.providers.lifecycle import StatusEvent, rank
+from campaign_calling.clock import Clock, iso_from_ms
+from campaign_calling.errors import Unauthorized
+from campaign_calling.models import Account
+
+# -- what the service depends on -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexedCall:
+    """Whose call a provider call id is, from our own index."""
+
+    provider: Dialect
+    client_id: str
+    campaign_id: str
+    unique_id: str
+    run_id: str | None
+    account: Account
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What one event writes on a call log; None fields are left as they are."""
+
+    status: str
+    rank: int
+    final: bool
+    answered_by: str | None = None
+    duration_seconds: int | None = None
+    ended_reason: str | None = None
+    ended_at: str | None = None
+
+
+class CallIndex(Protocol):
+    def find(self, provider: Dialect, provider_call_id: str) -> IndexedCall | None: ...
+
+
+class CallStatusStore(Protocol):
+    def apply(self, call: IndexedCall, change: StatusChange, *, now_ms: int) -> bool:
+        """Write ``change`` on the call's log only if it raises the log's status rank; when it
+        is the first final status, move the run's outcome (if the run's progress still
+        exists) in the same transaction. False when nothing was written."""
+        ...
+
+
+class WebhookKeys(Protocol):
+    """A provider account's credentials (issue 11's design, section 1 and 4)."""
+
+    def credentials(
+        self, provider: Dialect, client_id: str, account: Literal["client", "default"]
+    ) -> Mapping[str, str] | None: ...
+
+
+class CallMetrics(Protocol):
+    def call_ended(self, provider: Dialect, status: str) -> None: ...
+
+
+# -- the service -------------------------------------------------------------------------------
+
+
+class Recorded(Enum):
+    CHANGED = "recorded"
+    UNCHANGED = "unchanged"
+    UNKNOWN_CALL = "unknown-call"
+
+
+class StatusUpdates:
+    def __init__(
+        self, *, index: CallIndex, store: CallStatusStore, keys: WebhookKeys, metrics: CallMetrics, clock: Clock
+    ) -> None:
+        self._index = index
+        self._store = store
+        self._keys = keys
+        self._metrics = metrics
+        self._clock = clock
+
+    def record(self, provider: Dialect, event: StatusEvent, signed_by: Callable[[Mapping[str, str]], bool]) -> Recorded:
+        """Apply one webhook's event. ``signed_by(credentials)`` says whether the request was
+        signed with those credentials. An unknown call writes nothing (the provider is
+        answered 200, so it stops retrying); Unauthorized when the call's account did not
+        sign it (nothing written either)."""
+        call = self._index.find(provider, event.provider_call_id)
+        if call is None:
+            return Recorded.UNKNOWN_CALL
+        credentials = self._keys.credentials(provider, call.client_id, call.account)
+        if credentials is None or not signed_by(credentials):
+            raise Unauthorized("webhook signature is not valid")
+        now_ms = self._clock.now_ms()
+        if not self._store.apply(call, change_of(event, now_ms), now_ms=now_ms):
+            return Recorded.UNCHANGED
+        if event.is_final:
+            self._metrics.call_ended(provider, event.status)
+        return Recorded.CHANGED
+
+
+def change_of(event: StatusEvent, now_ms: int) -> StatusChange:
+    """The log's new fields. A final status ends the call: at the provider's end time, or
+    when we learned it."""
+    ended_at = None
+    if event.is_final:
+        ended_at = iso_from_ms(event.ended_at_ms if event.ended_at_ms is not None else now_ms)
+    return StatusChange(
+        status=event.status,
+        rank=rank(event.status),
+        final=event.is_final,
+        answered_by=event.answered_by,
+        duration_seconds=event.duration_seconds,
+        ended_reason=event.ended_reason,
+        ended_at=ended_at,
+    )
