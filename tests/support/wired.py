@@ -10,10 +10,10 @@ import boto3
 import httpx
 
 from campaign_calling import wiring
-from campaign_calling.aws.secretsmanager import CachedSecret
+from campaign_calling.aws.ssm import CachedParameter
 from campaign_calling.aws.stepfunctions import WorkflowEngine
 from campaign_calling.calls.placing import CallPlacer
-from campaign_calling.calls.provider import DialerClient
+from campaign_calling.calls.provider import DialerClient, ProviderEndpoints
 from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import SystemClock
 from campaign_calling.runs.claims import DialClaims
@@ -44,11 +44,13 @@ def dial_claims() -> DialClaims:
 
 
 def call_placer(transport: httpx.BaseTransport | None = None) -> CallPlacer:
-    """The provider client as configured: its URL and the API key from Secrets Manager."""
+    """The provider client as configured: its URLs, the accounts from Secrets Manager and
+    the webhook URL from its parameter."""
     settings = get_settings(DialerSettings)
     dialer = DialerClient(
-        settings.dialer_base_url,
-        CachedSecret(settings.dialer_api_key_secret, settings.secret_cache_seconds),
+        ProviderEndpoints(settings.base_urls()),
+        wiring.provider_accounts(),
+        webhook_base_url=CachedParameter(settings.webhook_base_url_parameter, settings.secret_cache_seconds),
         timeout_seconds=settings.dialer_timeout_seconds,
         transport=transport,
     )

@@ -15,10 +15,14 @@ from campaign_calling.calls.provider import (
     DialerClient,
     DialRequest,
     DialResult,
+    ProviderEndpoints,
     attempt_timeout,
     longest_dial_seconds,
 )
+from campaign_calling.calls.providers.accounts import read_deployment_secret
+from campaign_calling.calls.providers.dialect import DIALECTS
 from campaign_calling.deadline import Deadline
+from tests.support.fakes_accounts import StaticCredentials
 
 BASE_URL = "https://provider.example/api/"
 API_KEY = "k"
@@ -55,10 +59,14 @@ def fail(exc_type: type[httpx.TransportError], message: str = "boom"):
     return answer
 
 
+def endpoints(base_url: str = BASE_URL) -> ProviderEndpoints:
+    return ProviderEndpoints(dict.fromkeys(DIALECTS, base_url))
+
+
 def client(provider: Provider, sleeps: list[float], api_key: str = API_KEY) -> DialerClient:
     return DialerClient(
-        BASE_URL,
-        api_key=lambda: api_key,
+        endpoints(),
+        StaticCredentials.generic(api_key),
         transport=httpx.MockTransport(provider),
         sleep=sleeps.append,
         backoff_seconds=0.25,
@@ -264,23 +272,30 @@ def test_the_key_is_read_for_every_dial_so_a_rotated_key_is_used() -> None:
     keys = iter(["old", "new"])
     provider = Provider(created())
     dialer = DialerClient(
-        BASE_URL, api_key=lambda: next(keys), transport=httpx.MockTransport(provider), sleep=[].append
+        endpoints(),
+        StaticCredentials.generic(lambda: next(keys)),
+        transport=httpx.MockTransport(provider),
+        sleep=[].append,
     )
     dialer.dial(request("a"))
     dialer.dial(request("b"))
     assert [r.headers["Authorization"] for r in provider.requests] == ["Bearer old", "Bearer new"]
 
 
-def test_prepare_fetches_the_key_without_calling_the_provider() -> None:
-    fetched: list[int] = []
+def test_prepare_fetches_the_credentials_and_the_webhook_url_without_calling_the_provider() -> None:
+    webhook_reads: list[int] = []
     provider = Provider(created())
+    credentials = StaticCredentials.generic("k")
 
-    def api_key() -> str:
-        fetched.append(1)
-        return "k"
+    def webhook_base_url() -> str:
+        webhook_reads.append(1)
+        return "https://api.example.test"
 
-    DialerClient(BASE_URL, api_key=api_key, transport=httpx.MockTransport(provider)).prepare()
-    assert fetched == [1]
+    DialerClient(
+        endpoints(), credentials, webhook_base_url=webhook_base_url, transport=httpx.MockTransport(provider)
+    ).prepare()
+    assert credentials.deployment_reads == 1
+    assert webhook_reads == [1]
     assert provider.requests == []
 
 
@@ -291,11 +306,11 @@ def test_dial_result_defaults() -> None:
 
 
 def test_the_api_key_is_read_from_the_templates_secret(aws) -> None:
-    # Given the template's secret, holding the key the simulated provider expects
-    api_key = CachedSecret(aws.resolver.ref("DialerApiKeySecret"), max_age_seconds=0)
-    # When it is read, Then it is that key, as a string
-    assert api_key() == aws.dialer.config.api_key
-    assert isinstance(api_key(), str)
+    # Given the template's secret, holding the deployment's provider credentials
+    secret = CachedSecret(aws.resolver.ref("DialerApiKeySecret"), max_age_seconds=0)
+    # When it is read, Then its generic account has the key the simulated provider expects
+    generic = read_deployment_secret(secret()).credentials["generic"]
+    assert generic.as_mapping()["apiKey"] == aws.dialer.config.api_key
 
 
 # -- the deadline ---------------------------------------------------------------------------
@@ -327,8 +342,8 @@ def slow(clock: FakeClock):
 
 def timed_client(provider: Provider, clock: FakeClock, timeout_seconds: float = 10.0) -> DialerClient:
     return DialerClient(
-        BASE_URL,
-        api_key=lambda: API_KEY,
+        endpoints(),
+        StaticCredentials.generic(API_KEY),
         transport=httpx.MockTransport(provider),
         sleep=clock.sleep,
         timeout_seconds=timeout_seconds,

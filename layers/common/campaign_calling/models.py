@@ -7,6 +7,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from campaign_calling.calls.providers.accounts import Account
+from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN, contact_seq
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
 
@@ -55,10 +57,29 @@ class ContactInput(_Input):
     phone: PhoneNumber
 
 
+# Twilio fetches the TwiML that runs a call from this URL.
+TwimlUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$")]
+
+
 class AgentInput(_Input):
     name: Name
     providerAgentId: Identifier
+    provider: Dialect = "generic"
     callerId: PhoneNumber | None = None
+    twimlUrl: TwimlUrl | None = Field(None, description="twilio only: the TwiML URL instead of the deployment's")
+    phoneNumberId: Identifier | None = Field(
+        None, description="vapi only: callerId's phone number id (found from callerId when not given)"
+    )
+
+    @model_validator(mode="after")
+    def _fits_the_provider(self) -> AgentInput:
+        if self.provider != "generic" and not self.callerId:
+            raise ValueError(f"callerId is required for a {self.provider} agent")
+        if self.twimlUrl and self.provider != "twilio":
+            raise ValueError("twimlUrl is only for a twilio agent")
+        if self.phoneNumberId and self.provider != "vapi":
+            raise ValueError("phoneNumberId is only for a vapi agent")
+        return self
 
 
 class CampaignInput(_Input):
@@ -99,8 +120,14 @@ class Agent(_Identified):
     id: str = Field(serialization_alias="_id")
     name: str
     providerAgentId: str
+    # Agents stored before providers existed are generic agents of the default account.
+    provider: Dialect = "generic"
     callerId: str | None = None
+    twimlUrl: str | None = None
+    phoneNumberId: str | None = None
     createdAt: str
+    # Internal: the account the agent's ids were checked against, which its calls use.
+    account: Account = Field("default", exclude=True)
 
 
 class Campaign(_Identified):

@@ -16,6 +16,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from campaign_calling.calls.providers.dialect import Dialect
+
 
 class ConfigurationError(RuntimeError):
     pass
@@ -59,12 +61,54 @@ class StateMachineSettings(Piece):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
 
 
-class DialerSettings(Piece):
-    dialer_base_url: str = Field(alias="DIALER_BASE_URL", min_length=1)
-    dialer_api_key_secret: str = Field(alias="DIALER_API_KEY_SECRET", min_length=1)
-    dialer_timeout_seconds: float = Field(10.0, alias="DIALER_TIMEOUT_SECONDS", gt=0, le=60)
+class ClientAccountSettings(Piece):
+    """Where the clients' own provider accounts live: one secret each under this prefix
+    (calls/providers/accounts.client_secret_name)."""
+
+    provider_accounts_secret_prefix: str = Field(alias="PROVIDER_ACCOUNTS_SECRET_PREFIX", min_length=1)
     # A tunable the template leaves at its default (README, "Deploying").
     secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
+
+
+class ProviderAccountSettings(ClientAccountSettings):
+    """All provider credentials: the clients' own, and the deployment's secret (its default
+    accounts and the operator's allow-list)."""
+
+    dialer_api_key_secret: str = Field(alias="DIALER_API_KEY_SECRET", min_length=1)
+
+
+class ProviderEndpointSettings(Piece):
+    """Each provider's API base URL (stack parameters; DialerBaseUrl is the generic one)."""
+
+    dialer_base_url: str = Field(alias="DIALER_BASE_URL", min_length=1)
+    twilio_base_url: str = Field(alias="TWILIO_BASE_URL", min_length=1)
+    vapi_base_url: str = Field(alias="VAPI_BASE_URL", min_length=1)
+    retell_base_url: str = Field(alias="RETELL_BASE_URL", min_length=1)
+
+    def base_urls(self) -> dict[Dialect, str]:
+        return {
+            "generic": self.dialer_base_url,
+            "twilio": self.twilio_base_url,
+            "vapi": self.vapi_base_url,
+            "retell": self.retell_base_url,
+        }
+
+
+class WebhookSettings(Piece):
+    """The NAME of the SSM parameter holding this deployment's webhook base URL: a function's
+    environment never holds the API's URL (a CloudFormation cycle, see template.yaml)."""
+
+    webhook_base_url_parameter: str = Field(alias="WEBHOOK_BASE_URL_PARAMETER", min_length=1)
+
+
+class DialerSettings(ProviderAccountSettings, ProviderEndpointSettings, WebhookSettings):
+    """What placing calls needs: accounts, base URLs, the webhook URL's parameter, the
+    deployment's defaults for every agent of a provider (an agent may override them)."""
+
+    dialer_timeout_seconds: float = Field(10.0, alias="DIALER_TIMEOUT_SECONDS", gt=0, le=60)
+    # Empty: not set (an agent then gives its own, or its calls are refused as not placed).
+    twilio_twiml_url: str = Field("", alias="TWILIO_TWIML_URL")
+    vapi_phone_number_id: str = Field("", alias="VAPI_PHONE_NUMBER_ID")
 
 
 class PagingSettings(Piece):
@@ -92,6 +136,10 @@ PIECES: tuple[type[Piece], ...] = (
     TenantSettings,
     ProgressSettings,
     StateMachineSettings,
+    ClientAccountSettings,
+    ProviderAccountSettings,
+    ProviderEndpointSettings,
+    WebhookSettings,
     DialerSettings,
     PagingSettings,
     DialStepSettings,
