@@ -20,11 +20,10 @@ from campaign_local.lambdas import LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
 from campaign_local.template import Resolver, Template, find_template
 from tests.support.fakes_accounts import FakeDirectory
+from tests.support.wired import API_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_API_KEY = "sk-test-provider-key-do-not-log-0123456789"
-# Where the unit tests' HTTP API would be (no test serves it: the webhook base URL's value).
-API_URL = "https://api.example.test"
 
 
 @pytest.fixture(scope="session")

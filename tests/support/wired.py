@@ -23,6 +23,9 @@ from campaign_calling.runs.ports import Placer
 from campaign_calling.runs.repository import RunRepository
 from campaign_calling.settings import DialerSettings, DialStepSettings, ProgressSettings, TableNames, get_settings
 
+# Where the unit tests' HTTP API would be (none serves it): the webhook base URL's value.
+API_URL = "https://api.example.test"
+
 
 def run_repository() -> RunRepository:
     tables = get_settings(TableNames)

@@ -15,7 +15,15 @@ from pydantic import BaseModel
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from campaign_calling.models import AgentInput, CampaignInput, ContactsInput, MakeCallInput, StartCallingInput
+from campaign_calling.calls.providers.dialect import DIALECTS
+from campaign_calling.models import (
+    AgentInput,
+    CampaignInput,
+    ContactsInput,
+    MakeCallInput,
+    ProviderCredentialsInput,
+    StartCallingInput,
+)
 from campaign_local.auth import JwtVerifier, LocalIdentityProvider, load_or_create_signing_key
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import LocalFunctions
@@ -36,10 +44,13 @@ CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
     ("POST", f"{CLIENT}/campaigns/{{id}}/start-calling"): (StartCallingInput, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/stop-calling"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/make-call"): (MakeCallInput, "200"),
+    ("PUT", f"{CLIENT}/providers/{{provider}}"): (ProviderCredentialsInput, "200"),
 }
 CONFLICTS = {f"{CLIENT}/campaigns/{{id}}/start-calling", f"{CLIENT}/campaigns/{{id}}/stop-calling"}
 # Routes whose writes are DynamoDB transactions, retried while cancelled by conflicts or throttling.
 TRANSACTIONS = {*CONFLICTS, f"{CLIENT}/campaigns", f"{CLIENT}/campaigns/{{id}}/contacts"}
+# Routes that ask a provider what an account owns, or whether its credentials work.
+ASKS_A_PROVIDER = {("POST", f"{CLIENT}/agents"), ("PUT", f"{CLIENT}/providers/{{provider}}")}
 # Routes that take an Idempotency-Key: a repeat answers the first result.
 IDEMPOTENT = {
     ("POST", f"{CLIENT}/campaigns"),
@@ -108,6 +119,10 @@ def test_path_and_query_parameters(doc):
             id_param = params.pop(("path", "id"))
             assert id_param["required"] is True
             assert id_param["schema"] | {"minLength": 1, "maxLength": 128} == id_param["schema"]
+        if "{provider}" in path:
+            provider = params.pop(("path", "provider"))
+            assert provider["required"] is True
+            assert provider["schema"]["enum"] == list(DIALECTS)
         if method == "GET" and path.endswith(("/contacts", "/call-logs")):
             limit = params.pop(("query", "limit"))["schema"]
             assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == ("integer", 1, 500, 50)
@@ -153,6 +168,8 @@ def test_every_route_documents_its_answers(doc):
             expected.add("503")  # DynamoDB stayed busy (or Step Functions was unavailable)
         if path.endswith("/make-call"):
             expected.add("504")  # the provider did not answer before the deadline
+        if (method, path) in ASKS_A_PROVIDER:
+            expected |= {"503"}  # the provider (or Secrets Manager) could not answer: nothing stored
         if method == "POST" and path.endswith("/contacts"):
             expected.add("409")  # contacts added concurrently
         if (method, path) in IDEMPOTENT:

@@ -82,6 +82,25 @@ class AgentInput(_Input):
         return self
 
 
+Credential = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
+
+
+class ProviderCredentialsInput(_Input):
+    """A provider account's credentials, as PUT /api/v1/client/providers/{provider} takes them:
+    the fields of that provider only (calls/providers/accounts.py checks which)."""
+
+    apiKey: Credential | None = Field(None, description="generic, vapi, retell: the API key")
+    webhookSecret: Credential | None = Field(None, description="generic: the secret that signs its status webhooks")
+    accountSid: Credential | None = Field(None, description="twilio: the account SID (AC...)")
+    authToken: Credential | None = Field(None, description="twilio: the auth token")
+    serverSecret: Credential | None = Field(None, description="vapi: the server secret sent as x-vapi-secret")
+
+    def __repr__(self) -> str:  # never the values
+        return f"ProviderCredentialsInput(fields={sorted(self.model_dump(exclude_none=True))})"
+
+    __str__ = __repr__
+
+
 class CampaignInput(_Input):
     name: Name
     contacts: list[ContactInput] = Field(default_factory=list, max_length=MAX_CONTACTS_PER_REQUEST)
