@@ -326,6 +326,11 @@ REQUIRED = {
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
     "DIALER_BASE_URL": "https://dialer.example",
     "DIALER_API_KEY_SECRET": "dialer-key",
+    "PROVIDER_ACCOUNTS_SECRET_PREFIX": "stack/provider-accounts",
+    "TWILIO_BASE_URL": "https://api.twilio.example",
+    "VAPI_BASE_URL": "https://api.vapi.example",
+    "RETELL_BASE_URL": "https://api.retell.example",
+    "WEBHOOK_BASE_URL_PARAMETER": "/stack/webhook-base-url",
 }
 
 
