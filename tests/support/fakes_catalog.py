@@ -36,6 +36,10 @@ class InMemoryAgents:
         except KeyError:
             raise NotFound("agent") from None
 
+    def stored(self) -> list[Agent]:
+        """Every agent stored, of every client."""
+        return list(self._agents.values())
+
 
 class InMemoryCampaigns:
     """Campaigns and their contacts. ``fail_next_write`` makes the next create or add fail
