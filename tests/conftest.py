@@ -41,6 +41,8 @@ class AwsWorld:
     functions: LocalFunctions
     dialer: SimDialer
     monkeypatch: pytest.MonkeyPatch
+    # What the providers' accounts own, as the handlers ask it (see the TODO in ``aws``).
+    directory: FakeDirectory
 
     def use_function(self, logical_id: str) -> None:
         env = self.resolver.resolve(self.template.functions()[logical_id].environment)
@@ -102,5 +104,5 @@ def aws(
         apis = dict.fromkeys(template.of_type("AWS::Serverless::HttpApi"), API_URL)
         create_parameters(template, resolver.with_api_urls(apis))
         wiring.forget_services()
-        yield AwsWorld(template, resolver, LocalFunctions(template.functions()), sim_dialer, monkeypatch)
+        yield AwsWorld(template, resolver, LocalFunctions(template.functions()), sim_dialer, monkeypatch, directory)
     wiring.forget_services()
