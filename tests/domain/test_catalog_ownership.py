@@ -211,3 +211,10 @@ def test_given_an_agent_stored_before_providers_when_read_then_it_is_generic_on_
         {"id": "ag_1", "name": "Old", "providerAgentId": "pa", "callerId": None, "createdAt": "2024-01-01T00:00:00Z"}
     )
     assert (agent.provider, agent.account) == ("generic", "default")
+
+
+def test_given_a_deployment_document_that_cannot_be_read_when_an_agent_is_created_then_503_names_the_field() -> None:
+    accounts = FakeAccounts(deployment={"generic": {"apiKey": "k", "secret": "not-a-field"}})
+    with pytest.raises(DependencyUnavailable, match="secret is not a known field") as refused:
+        FakeCatalog(accounts=accounts).service().create_agent("acme", AgentInput(name="Bot", providerAgentId="pa-1"))
+    assert "not-a-field" not in str(refused.value)

@@ -23,6 +23,8 @@ from campaign_calling.calls.provider import (
 )
 from campaign_calling.calls.providers import twilio, vapi
 from campaign_calling.calls.providers.accounts import (
+    CredentialsError,
+    DeploymentAccounts,
     GenericCredentials,
     RetellCredentials,
     TwilioCredentials,
@@ -626,3 +628,19 @@ def test_no_credential_of_any_provider_appears_in_a_result(answer, dialect) -> N
     for secret in (TWILIO.authToken, VAPI.apiKey, RETELL.apiKey, TWILIO.accountSid):
         assert secret not in f"{result!r} {result.error}"
     assert "+442079460958" not in repr(dialect_request(dialect))  # the contact's number stays out of reprs
+
+
+def test_a_deployment_document_that_cannot_be_read_fails_only_the_calls_that_need_it() -> None:
+    # Given a broken deployment document, and a client's own generic account
+    def broken() -> DeploymentAccounts:
+        raise CredentialsError("provider credentials secret: unknown keys ['sinch']")
+
+    credentials = StaticCredentials(
+        lambda dialect, account: GenericCredentials(apiKey="own") if account == "client" else None
+    )
+    credentials.deployment = broken  # type: ignore[method-assign]
+    provider = Provider(created())
+    dialer = DialerClient(endpoints(), credentials, transport=httpx.MockTransport(provider), sleep=[].append)
+    # When the dial step warms up and dials with the client's account, Then it is placed
+    dialer.prepare()
+    assert dialer.dial(dialect_request("generic")).accepted is True

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from campaign_calling.calls.providers import generic, retell, twilio, vapi
 from campaign_calling.calls.providers.accounts import (
     Account,
     Credentials,
@@ -167,7 +168,10 @@ class DialerClient:
     def prepare(self) -> None:
         """Fetch the deployment's credentials and the webhook URL and open the client ahead of
         a paced dial, so the dial itself leaves the moment its turn comes."""
-        self._credentials.deployment()
+        try:
+            self._credentials.deployment()
+        except CredentialsError:
+            pass  # the dial reports it (not placed) if this call needs the deployment's account
         self._webhook_base_url()
         self._http()
 
@@ -235,27 +239,19 @@ class DialerClient:
         )
         # The dialect of the account's credentials (read for the agent's provider).
         if isinstance(credentials, TwilioCredentials):
-            from campaign_calling.calls.providers import twilio
-
             defaults = self._defaults.twilio
             if request.twiml_url:
                 defaults = replace(defaults, twiml_url=request.twiml_url, twiml=None)
             account = twilio.TwilioAccount(credentials.accountSid, credentials.authToken)
             return twilio.create_call_request(spec, account, defaults)
         if isinstance(credentials, VapiCredentials):
-            from campaign_calling.calls.providers import vapi
-
             vapi_defaults = self._defaults.vapi
             if request.phone_number_id:
                 vapi_defaults = replace(vapi_defaults, phone_number_id=request.phone_number_id)
             return vapi.create_call_request(spec, vapi.VapiAccount(credentials.apiKey), vapi_defaults)
         if isinstance(credentials, RetellCredentials):
-            from campaign_calling.calls.providers import retell
-
             return retell.create_call_request(spec, retell.RetellAccount(credentials.apiKey))
         if isinstance(credentials, GenericCredentials):
-            from campaign_calling.calls.providers import generic
-
             return generic.create_call_request(spec, generic.GenericAccount(credentials.apiKey))
         raise ProviderConfigError(f"no {request.provider} credentials for the agent's {request.account} account")
 
@@ -308,15 +304,12 @@ class DialerClient:
 
 
 def _read_answer(provider: Dialect, status_code: int, payload: object) -> CallAnswer:
-    if provider == "twilio":
-        from campaign_calling.calls.providers.twilio import read_create_call_answer
-    elif provider == "vapi":
-        from campaign_calling.calls.providers.vapi import read_create_call_answer
-    elif provider == "retell":
-        from campaign_calling.calls.providers.retell import read_create_call_answer
-    else:
-        from campaign_calling.calls.providers.generic import read_create_call_answer
-    return read_create_call_answer(status_code, payload)
+    readers: dict[str, Callable[[int, object], CallAnswer]] = {
+        "twilio": twilio.read_create_call_answer,
+        "vapi": vapi.read_create_call_answer,
+        "retell": retell.read_create_call_answer,
+    }
+    return readers.get(provider, generic.read_create_call_answer)(status_code, payload)
 
 
 def _json_or_text(response: httpx.Response) -> Any:

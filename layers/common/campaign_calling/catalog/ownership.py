@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from campaign_calling.calls.providers.accounts import Account, Credentials, DeploymentAccounts
+from campaign_calling.calls.providers.accounts import Account, Credentials, CredentialsError, DeploymentAccounts
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.calls.providers.directory import CredentialsRefused, DirectoryUnavailable, ProviderDirectory
 from campaign_calling.errors import DependencyUnavailable, InvalidRequest, NotOwned
@@ -43,6 +43,14 @@ class AgentOwnership:
         self._directory = directory
 
     def check(self, client_id: str, agent: AgentInput) -> CheckedAgent:
+        try:
+            return self._check(client_id, agent)
+        except CredentialsError as exc:
+            # A deployment document or a stored account that cannot be read: the operator's to
+            # fix (its message names fields, never values).
+            raise DependencyUnavailable(f"provider credentials cannot be used: {exc}") from None
+
+    def _check(self, client_id: str, agent: AgentInput) -> CheckedAgent:
         provider = agent.provider
         account = self._accounts.account_for(provider, client_id)
         if account is None:
