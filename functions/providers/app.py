@@ -42,8 +42,10 @@ class Settings(TenantSettings, ClientAccountSettings, ProviderEndpointSettings):
     responses={
         **success("The account is connected"),
         **errors(
+            404,
             415,
             503,
+            e404="no such provider route (a provider name that is not a path segment)",
             e400="Not a provider, a missing or invalid credential field (named, never quoted), or credentials the "
             "provider refused",
             e503="the provider or Secrets Manager could not be reached; nothing was stored",
