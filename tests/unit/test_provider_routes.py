@@ -69,7 +69,7 @@ def a_owns(aws: Any) -> GenericCredentials:
 # -- PUT /api/v1/client/providers/{provider} -------------------------------------------------
 
 
-def test_a_client_connects_its_account_and_its_credentials_are_stored_never_answered(aws) -> None:
+def test_a_client_connects_its_account_and_its_credentials_are_stored_never_answered(aws, capsys) -> None:
     # Given credentials the provider accepts
     credentials = a_owns(aws)
     # When client A connects them, twice (PUT is idempotent)
@@ -86,6 +86,10 @@ def test_a_client_connects_its_account_and_its_credentials_are_stored_never_answ
             },
         )
         assert A_KEY not in raw and A_HOOKS not in raw
+    # nor logged
+    logged = capsys.readouterr()
+    assert "provider account connected" in logged.out
+    assert A_KEY not in logged.out + logged.err and A_HOOKS not in logged.out + logged.err
     # And the secret holds them, under the client's name
     stored = boto3.client("secretsmanager").get_secret_value(SecretId=secret_name(aws, "client-a", "generic"))
     assert json.loads(stored["SecretString"]) == credentials.as_mapping()
