@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_calling.calls.providers.accounts import ClientAccounts, GenericCredentials, client_secret_name
+from campaign_calling.calls.providers.accounts import ClientAccounts, GenericCredentials
+from campaign_calling.calls.providers.credentials import client_provider_secret_name
 from campaign_calling.catalog.connections import ProviderConnections
 from campaign_calling.errors import DependencyUnavailable, InvalidRequest, NotFound
 from tests.support.fakes_accounts import SECRET_PREFIX, FakeDirectory, InMemorySecrets
@@ -28,7 +29,7 @@ def test_given_credentials_the_provider_accepts_when_connected_then_they_are_sto
     assert service.connect("acme", "generic", GOOD) == "generic"
     # Then they were checked with the provider, and stored in the client's secret
     assert directory.lookups == [("generic", "credentials")]
-    assert list(secrets.values) == [client_secret_name(SECRET_PREFIX, "acme", "generic")]
+    assert list(secrets.values) == [client_provider_secret_name(SECRET_PREFIX, "acme", "generic")]
     # And connecting again is a new version of the same secret (PUT is idempotent)
     service.connect("acme", "generic", GOOD)
     assert list(secrets.versions.values()) == [2]

@@ -12,10 +12,10 @@ from campaign_calling.calls.providers.accounts import (
     CredentialsError,
     GenericCredentials,
     TwilioCredentials,
-    client_secret_name,
     read_credentials,
     read_deployment_secret,
 )
+from campaign_calling.calls.providers.credentials import client_provider_secret_name
 from tests.support.fakes_accounts import SECRET_PREFIX, FakeAccounts, provider_accounts
 
 SID = "AC" + "0123456789abcdef" * 2
@@ -109,20 +109,6 @@ def test_given_a_broken_deployment_document_when_read_then_it_says_where_without
     assert SECRET_VALUE not in str(refused.value)
 
 
-def test_given_client_ids_when_named_then_each_gets_its_own_secret_under_the_prefix() -> None:
-    # Given ids plain, with characters a secret name cannot hold, and trying to reach another's
-    names = {
-        client: client_secret_name("stack/provider-accounts", client, "twilio")
-        for client in ("acme", "acme/../other", "acme clients", "ünïcode", "+" + "0" * 64, "x" * 128)
-    }
-    # Then each name is its own, under the prefix, and a plain id reads as itself
-    assert len(set(names.values())) == len(names)
-    assert names["acme"] == "stack/provider-accounts/clients/acme/providers/twilio"
-    for name in names.values():
-        assert name.startswith("stack/provider-accounts/clients/") and name.endswith("/providers/twilio")
-        assert name.count("/") == 5 and len(name) <= 512
-
-
 def test_given_a_client_account_when_resolved_then_calls_and_webhooks_use_it_and_others_the_default() -> None:
     # Given the deployment's generic account, and acme's own
     accounts = FakeAccounts()
@@ -144,6 +130,6 @@ def test_given_a_client_connecting_twice_when_stored_then_the_secret_gets_a_new_
     accounts, secrets = provider_accounts("plain")
     for key in ("first", "second"):
         FakeAccounts(secrets=secrets).connect("acme", "retell", read_credentials("retell", {"apiKey": key}))
-    name = client_secret_name(SECRET_PREFIX, "acme", "retell")
+    name = client_provider_secret_name(SECRET_PREFIX, "acme", "retell")
     assert secrets.versions[name] == 2
     assert accounts.credentials("retell", "acme", "client") == {"apiKey": "second"}

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from campaign_calling.calls.providers.accounts import (
-    Account,
     ClientAccounts,
     Credentials,
     DeploymentAccounts,
@@ -21,6 +20,7 @@ from campaign_calling.calls.providers.accounts import (
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.calls.providers.directory import CredentialsRefused, DirectoryUnavailable, OwnedNumber
 from campaign_calling.catalog.ownership import AgentOwnership
+from campaign_calling.models import Account
 
 SECRET_PREFIX = "campaign-calling-test/provider-accounts"
 EVERYTHING_ALLOWED = {"*": {"agents": "*", "numbers": "*"}}

@@ -21,7 +21,7 @@ from campaign_calling.runs.dial import SETTLE_PATIENCE_SECONDS, DialRecorder, Di
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.ports import Placer
 from campaign_calling.runs.repository import RunRepository
-from campaign_calling.settings import DialerSettings, DialStepSettings, ProgressSettings, TableNames, get_settings
+from campaign_calling.settings import DialStepSettings, PlacingSettings, ProgressSettings, TableNames, get_settings
 
 # Where the unit tests' HTTP API would be (none serves it): the webhook base URL's value.
 API_URL = "https://api.example.test"
@@ -49,7 +49,7 @@ def dial_claims() -> DialClaims:
 def call_placer(transport: httpx.BaseTransport | None = None) -> CallPlacer:
     """The provider client as configured: its URLs, the accounts from Secrets Manager and
     the webhook URL from its parameter."""
-    settings = get_settings(DialerSettings)
+    settings = get_settings(PlacingSettings)
     dialer = DialerClient(
         ProviderEndpoints(settings.base_urls()),
         wiring.provider_accounts(),

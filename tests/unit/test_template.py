@@ -21,7 +21,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from campaign_calling import keys
-from campaign_calling.calls.providers.accounts import client_secret_name
+from campaign_calling.calls.providers.credentials import client_provider_secret_name
 from campaign_calling.runs.models import RunContext
 from campaign_calling.runs.repository import TTL_ATTRIBUTE
 from campaign_calling.settings import (
@@ -73,7 +73,7 @@ LAMBDA_RETRY_ERRORS = {
     "Lambda.TooManyRequestsException",
 }
 SECRET_VARIABLE = DialerSettings.model_fields["dialer_api_key_secret"].alias
-PREFIX_VARIABLE = ClientAccountSettings.model_fields["provider_accounts_secret_prefix"].alias
+PREFIX_VARIABLE = ClientAccountSettings.model_fields["client_secret_prefix"].alias
 WEBHOOK_VARIABLE = WebhookSettings.model_fields["webhook_base_url_parameter"].alias
 
 
@@ -418,8 +418,8 @@ def test_the_clients_secrets_arn_matches_every_name_the_code_gives_and_no_other_
     matches = re.compile(".*".join(re.escape(part) for part in pattern.split("*"))).fullmatch
     arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:"
     for client in ("acme", "client with spaces/and#slashes", "x" * 128):
-        assert matches(arn + client_secret_name(prefix_value, client, "twilio") + "-AbC123")
-    assert not matches(arn + client_secret_name("other-stack/provider-accounts", "acme", "twilio") + "-AbC123")
+        assert matches(arn + client_provider_secret_name(prefix_value, client, "twilio") + "-AbC123")
+    assert not matches(arn + client_provider_secret_name("other-stack/provider-accounts", "acme", "twilio") + "-AbC123")
 
 
 # -- the webhook base URL: no dependency cycle ---------------------------------------------------

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from campaign_calling.calls.providers.accounts import Account
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN, contact_seq
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
@@ -18,6 +17,8 @@ MAX_CONTACTS_PER_REQUEST = 500
 
 RunStatus = Literal["running", "stopped", "completed", "failed", "paused"]
 CallOutcome = Literal["success", "failed", "unknown"]
+# Which provider account placed a call: the client's own, or the deployment's default.
+Account = Literal["client", "default"]
 
 
 class DomainModel(BaseModel):

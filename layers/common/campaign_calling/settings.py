@@ -61,20 +61,30 @@ class StateMachineSettings(Piece):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
 
 
-class ClientAccountSettings(Piece):
-    """Where the clients' own provider accounts live: one secret each under this prefix
-    (calls/providers/accounts.client_secret_name)."""
-
-    provider_accounts_secret_prefix: str = Field(alias="PROVIDER_ACCOUNTS_SECRET_PREFIX", min_length=1)
+class DialerSettings(Piece):
+    dialer_base_url: str = Field(alias="DIALER_BASE_URL", min_length=1)
+    dialer_api_key_secret: str = Field(alias="DIALER_API_KEY_SECRET", min_length=1)
+    dialer_timeout_seconds: float = Field(10.0, alias="DIALER_TIMEOUT_SECONDS", gt=0, le=60)
     # A tunable the template leaves at its default (README, "Deploying").
     secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
 
 
-class ProviderAccountSettings(ClientAccountSettings):
-    """All provider credentials: the clients' own, and the deployment's secret (its default
-    accounts and the operator's allow-list)."""
+class ProviderAccountSettings(Piece):
+    """Where the provider accounts' credentials are: the deployment's secret (the default
+    account of every provider) and the prefix of the clients' own secrets."""
 
     dialer_api_key_secret: str = Field(alias="DIALER_API_KEY_SECRET", min_length=1)
+    client_secret_prefix: str = Field(alias="PROVIDER_ACCOUNTS_SECRET_PREFIX", min_length=1)
+    secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
+
+
+class ClientAccountSettings(Piece):
+    """The clients' own provider accounts only (one secret each under this prefix, named by
+    calls/providers/credentials.client_provider_secret_name), for the function that writes
+    them and is given no other secret."""
+
+    client_secret_prefix: str = Field(alias="PROVIDER_ACCOUNTS_SECRET_PREFIX", min_length=1)
+    secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
 
 
 class ProviderEndpointSettings(Piece):
@@ -94,6 +104,14 @@ class ProviderEndpointSettings(Piece):
         }
 
 
+class ProviderDefaultSettings(Piece):
+    """What a deployment sets once for every agent of a provider (an agent may override it).
+    Empty: not set (an agent then gives its own, or its calls are not placed, saying why)."""
+
+    twilio_twiml_url: str = Field("", alias="TWILIO_TWIML_URL")
+    vapi_phone_number_id: str = Field("", alias="VAPI_PHONE_NUMBER_ID")
+
+
 class WebhookSettings(Piece):
     """The NAME of the SSM parameter holding this deployment's webhook base URL: a function's
     environment never holds the API's URL (a CloudFormation cycle, see template.yaml)."""
@@ -101,14 +119,10 @@ class WebhookSettings(Piece):
     webhook_base_url_parameter: str = Field(alias="WEBHOOK_BASE_URL_PARAMETER", min_length=1)
 
 
-class DialerSettings(ProviderAccountSettings, ProviderEndpointSettings, WebhookSettings):
-    """What placing calls needs: accounts, base URLs, the webhook URL's parameter, the
-    deployment's defaults for every agent of a provider (an agent may override them)."""
-
-    dialer_timeout_seconds: float = Field(10.0, alias="DIALER_TIMEOUT_SECONDS", gt=0, le=60)
-    # Empty: not set (an agent then gives its own, or its calls are refused as not placed).
-    twilio_twiml_url: str = Field("", alias="TWILIO_TWIML_URL")
-    vapi_phone_number_id: str = Field("", alias="VAPI_PHONE_NUMBER_ID")
+class PlacingSettings(
+    DialerSettings, ProviderAccountSettings, ProviderEndpointSettings, ProviderDefaultSettings, WebhookSettings
+):
+    """Everything placing a call reads: the dial step's and make-call's."""
 
 
 class PagingSettings(Piece):
@@ -136,11 +150,12 @@ PIECES: tuple[type[Piece], ...] = (
     TenantSettings,
     ProgressSettings,
     StateMachineSettings,
-    ClientAccountSettings,
-    ProviderAccountSettings,
-    ProviderEndpointSettings,
-    WebhookSettings,
     DialerSettings,
+    ProviderAccountSettings,
+    ClientAccountSettings,
+    ProviderEndpointSettings,
+    ProviderDefaultSettings,
+    WebhookSettings,
     PagingSettings,
     DialStepSettings,
     SweepSettings,

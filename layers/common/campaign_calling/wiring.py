@@ -15,10 +15,10 @@ import boto3
 from campaign_calling.clock import SystemClock
 from campaign_calling.settings import (
     ClientAccountSettings,
-    DialerSettings,
     DialStepSettings,
     IdempotencySettings,
     PagingSettings,
+    PlacingSettings,
     ProgressSettings,
     ProviderAccountSettings,
     ProviderEndpointSettings,
@@ -172,7 +172,7 @@ def _client_accounts() -> ClientAccounts:
     settings = get_settings(ClientAccountSettings)
     return ClientAccounts(
         SecretStore(boto3.client("secretsmanager"), settings.secret_cache_seconds),
-        settings.provider_accounts_secret_prefix,
+        settings.client_secret_prefix,
     )
 
 
@@ -196,7 +196,7 @@ def _placer() -> CallPlacer:
     from campaign_calling.observability.tracing import trace_http_client
 
     trace_http_client()  # before the client is made: X-Ray patches httpx's classes
-    settings = get_settings(DialerSettings)
+    settings = get_settings(PlacingSettings)
     dialer = DialerClient(
         ProviderEndpoints(settings.base_urls()),
         provider_accounts(),

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 from campaign_calling.calls.provider import DialRequest, DialResult
-from campaign_calling.calls.providers.accounts import Account
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.deadline import Deadline
-from campaign_calling.models import CallLog, CallOutcome, Contact
+from campaign_calling.models import Account, CallLog, CallOutcome, Contact
 
 
 class PlacedCall(NamedTuple):

@@ -23,7 +23,6 @@ import httpx
 
 from campaign_calling.calls.providers import generic, retell, twilio, vapi
 from campaign_calling.calls.providers.accounts import (
-    Account,
     Credentials,
     CredentialsError,
     DeploymentAccounts,
@@ -36,6 +35,7 @@ from campaign_calling.calls.providers.dialect import CallAnswer, CallSpec, Diale
 from campaign_calling.calls.providers.twilio import TwilioDefaults
 from campaign_calling.calls.providers.vapi import VapiDefaults
 from campaign_calling.deadline import Deadline
+from campaign_calling.models import Account
 
 # Transient answers worth asking again (with the same idempotency key).
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from campaign_calling.calls.providers.accounts import Account, Credentials, CredentialsError, DeploymentAccounts
+from campaign_calling.calls.providers.accounts import Credentials, CredentialsError, DeploymentAccounts
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.calls.providers.directory import CredentialsRefused, DirectoryUnavailable, ProviderDirectory
 from campaign_calling.errors import DependencyUnavailable, InvalidRequest, NotOwned
-from campaign_calling.models import AgentInput
+from campaign_calling.models import Account, AgentInput
 
 
 class Accounts(Protocol):

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from campaign_calling.calls.providers.accounts import Account
 from campaign_calling.calls.providers.dialect import Dialect
-from campaign_calling.models import Agent, DomainModel
+from campaign_calling.models import Account, Agent, DomainModel
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ those four keys plus ``allowList``: per client id (or ``"*"`` for every client),
 ids and numbers (E.164) that client may use on the shared default account, each a list or
 ``"*"``. A secret value that is not a JSON object is the generic apiKey, as before accounts.
 
-A client's own account lives in a secret of its own per provider (``client_secret_name``),
+A client's own account lives in a secret of its own per provider (credentials.py's
+``client_provider_secret_name``, the one place that naming is decided),
 written by PUT /api/v1/client/providers/{provider} and never read back by the API.
 
 No value of a credential appears in a ``repr``, an error or a message: errors name fields.
@@ -21,20 +22,17 @@ No value of a credential appears in a ``repr``, an error or a message: errors na
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from campaign_calling.calls.providers.credentials import client_provider_secret_name
 from campaign_calling.calls.providers.dialect import DIALECTS, Dialect
+from campaign_calling.models import Account
 from campaign_calling.phone import to_e164
-
-Account = Literal["client", "default"]
-ACCOUNTS: tuple[Account, ...] = ("client", "default")
 
 _MAX_CREDENTIAL = 4096
 
@@ -186,23 +184,6 @@ def read_deployment_secret(text: str) -> DeploymentAccounts:
 
 # -- a client's own accounts ------------------------------------------------------------------
 
-# Characters a secret name may hold (Secrets Manager: letters, digits and /_+=.@-), less "/"
-# (our separator) and "+" (marks a hashed id, so a literal id can never equal a hashed one).
-_LITERAL_ID = re.compile(r"[A-Za-z0-9_=.@-]{1,128}")
-
-
-def client_secret_name(prefix: str, client_id: str, provider: Dialect) -> str:
-    """The name of the secret holding ``client_id``'s own ``provider`` account: the one place
-    this naming is decided (the writer, the dial path and the webhooks all use it). An id with
-    characters a secret name cannot hold is named by its SHA-256, so no id can reach another's."""
-    if provider not in DIALECTS:
-        raise ValueError(f"not a provider: {provider!r}")
-    if _LITERAL_ID.fullmatch(client_id):
-        name = client_id
-    else:
-        name = "+" + hashlib.sha256(client_id.encode("utf-8")).hexdigest()
-    return f"{prefix.rstrip('/')}/clients/{name}/providers/{provider}"
-
 
 class SecretStore(Protocol):
     """Secrets by name (in AWS, aws.secretsmanager.SecretStore)."""
@@ -226,7 +207,7 @@ class ClientAccounts:
         self._prefix = prefix
 
     def client_credentials(self, provider: Dialect, client_id: str) -> Credentials | None:
-        text = self._secrets.get(client_secret_name(self._prefix, client_id, provider))
+        text = self._secrets.get(client_provider_secret_name(self._prefix, client_id, provider))
         if text is None:
             return None
         try:
@@ -237,7 +218,7 @@ class ClientAccounts:
     def connect(self, provider: Dialect, client_id: str, credentials: Credentials) -> None:
         """Store ``client_id``'s own account (create, or a new version of, its secret)."""
         self._secrets.put(
-            client_secret_name(self._prefix, client_id, provider),
+            client_provider_secret_name(self._prefix, client_id, provider),
             json.dumps(credentials.as_mapping()),
             description=f"A client's own {provider} account (written by PUT /api/v1/client/providers/{provider})",
         )
