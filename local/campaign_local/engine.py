@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,7 +155,7 @@ class LocalEngine:
         # After moto started: it replaces boto3's default session, which the handlers use.
         self.aws_requests.install()
         secret_ids = list(self.template.secrets())
-        document = deployment_credentials(self.dialer_api_key)
+        document = deployment_credentials(simulator_default_accounts(self.dialer_api_key))
         physical = create_resources(self.template, secret_values=dict.fromkeys(secret_ids, document))
         tables = {lid: physical[lid] for lid in self.template.tables()}
         self.lambda_server.set_tables(tables)
@@ -226,17 +227,18 @@ def simulator_base_urls(dialer_url: str) -> dict[str, str]:
     }
 
 
-def deployment_credentials(generic_api_key: str) -> str:
+def deployment_credentials(default_accounts: Mapping[str, Mapping[str, str]]) -> str:
     """The deployment's provider credentials secret, locally: the simulated provider's default
-    account, which owns every agent id and number, allowed for every client, so that local use
-    needs no setup. (TODO(lead): once the simulator speaks all four dialects, seed the default
-    account of each from SimDialer.default_credentials(), its webhookSecret included.)"""
-    return json.dumps(
-        {
-            "generic": {"apiKey": generic_api_key, "webhookSecret": secrets.token_urlsafe(24)},
-            "allowList": {"*": {"agents": "*", "numbers": "*"}},
-        }
-    )
+    accounts, which own every agent id and number they are asked about, allowed for every
+    client, so that local use needs no setup."""
+    return json.dumps({**default_accounts, "allowList": {"*": {"agents": "*", "numbers": "*"}}})
+
+
+def simulator_default_accounts(generic_api_key: str) -> dict[str, dict[str, str]]:
+    """The simulated provider's default accounts as this engine knows them: the generic one.
+    TODO(lead): with helper A's simulator merged, use SimDialer.default_credentials() (all four
+    dialects, with the webhook secrets it signs with) and SimDialer.base_url(provider)."""
+    return {"generic": {"apiKey": generic_api_key, "webhookSecret": secrets.token_urlsafe(24)}}
 
 
 def local_identity_provider(template: Template, resolver: Resolver) -> LocalIdentityProvider:
