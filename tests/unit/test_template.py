@@ -59,12 +59,12 @@ CONTRACT_ROUTES = {
     ("POST", "/api/v1/client/campaigns/{id}/make-call"),
     ("POST", "/api/v1/client/agents"),
     ("GET", "/api/v1/client/agents/{id}"),
+    ("PUT", "/api/v1/client/providers/{provider}"),
     ("POST", "/api/v1/client/campaigns"),
     ("GET", "/api/v1/client/campaigns/{id}"),
     ("POST", "/api/v1/client/campaigns/{id}/contacts"),
     ("GET", "/api/v1/client/campaigns/{id}/contacts"),
     ("GET", "/api/v1/client/campaigns/{id}/call-logs"),
-    ("PUT", "/api/v1/client/providers/{provider}"),
 }
 LAMBDA_RETRY_ERRORS = {
     "Lambda.ServiceException",
