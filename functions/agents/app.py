@@ -15,6 +15,7 @@ from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.settings import (
     ProviderAccountSettings,
+    ProviderDefaultSettings,
     ProviderEndpointSettings,
     TableNames,
     TenantSettings,
@@ -27,7 +28,7 @@ tracer = handler_tracer()
 app = create_app(logger)
 
 
-class Settings(TableNames, TenantSettings, ProviderAccountSettings, ProviderEndpointSettings):
+class Settings(TableNames, TenantSettings, ProviderAccountSettings, ProviderEndpointSettings, ProviderDefaultSettings):
     """The environment this function reads (template.yaml gives it exactly these)."""
 
 

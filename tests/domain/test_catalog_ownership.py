@@ -218,3 +218,19 @@ def test_given_a_deployment_document_that_cannot_be_read_when_an_agent_is_create
     with pytest.raises(DependencyUnavailable, match="secret is not a known field") as refused:
         FakeCatalog(accounts=accounts).service().create_agent("acme", AgentInput(name="Bot", providerAgentId="pa-1"))
     assert "not-a-field" not in str(refused.value)
+
+
+def test_given_no_twiml_url_for_the_deployment_when_a_twilio_agent_brings_none_then_400_names_it() -> None:
+    # Given client A's own Twilio account, and a deployment without a TwiML URL
+    catalog = catalog_with_own_account("twilio")
+    catalog.accounts.twiml_url_default = False
+    agent = AgentInput(name="Bot", provider="twilio", providerAgentId="pa-A", callerId=A_NUMBER)
+    # When / Then
+    with pytest.raises(InvalidRequest, match="twimlUrl is required for a twilio agent"):
+        catalog.service().create_agent("client-a", agent)
+    assert (
+        catalog.service()
+        .create_agent("client-a", agent.model_copy(update={"twimlUrl": "https://bridge.example/twiml"}))
+        .twimlUrl
+        == "https://bridge.example/twiml"
+    )

@@ -160,8 +160,11 @@ class FakeAccounts:
     def accounts(self) -> ProviderAccounts:
         return provider_accounts(self.deployment, self.secrets)[0]
 
+    # Whether the deployment sets a TwiML URL for twilio agents (TwilioTwimlUrl).
+    twiml_url_default: bool = True
+
     def ownership(self) -> AgentOwnership:
-        return AgentOwnership(self.accounts(), self.directory)
+        return AgentOwnership(self.accounts(), self.directory, twiml_url_default=self.twiml_url_default)
 
     def connect(self, client_id: str, provider: Dialect, credentials: Credentials) -> None:
         """The client's own account, as PUT /api/v1/client/providers/{provider} stores it."""

@@ -21,6 +21,7 @@ from campaign_calling.settings import (
     PlacingSettings,
     ProgressSettings,
     ProviderAccountSettings,
+    ProviderDefaultSettings,
     ProviderEndpointSettings,
     StateMachineSettings,
     SweepSettings,
@@ -234,7 +235,8 @@ def catalog_service() -> CatalogService:
 def _ownership() -> AgentOwnership:
     from campaign_calling.catalog.ownership import AgentOwnership
 
-    return AgentOwnership(provider_accounts(), provider_directory())
+    defaults = get_settings(ProviderDefaultSettings)
+    return AgentOwnership(provider_accounts(), provider_directory(), twiml_url_default=bool(defaults.twilio_twiml_url))
 
 
 class _OwnershipOnFirstUse:

@@ -38,9 +38,12 @@ class CheckedAgent:
 
 
 class AgentOwnership:
-    def __init__(self, accounts: Accounts, directory: ProviderDirectory) -> None:
+    def __init__(self, accounts: Accounts, directory: ProviderDirectory, *, twiml_url_default: bool = False) -> None:
         self._accounts = accounts
         self._directory = directory
+        # Whether the deployment gives Twilio calls a TwiML URL (TwilioTwimlUrl): without one,
+        # a twilio agent must bring its own, or none of its calls could be placed.
+        self._twiml_url_default = twiml_url_default
 
     def check(self, client_id: str, agent: AgentInput) -> CheckedAgent:
         try:
@@ -52,6 +55,8 @@ class AgentOwnership:
 
     def _check(self, client_id: str, agent: AgentInput) -> CheckedAgent:
         provider = agent.provider
+        if provider == "twilio" and not (agent.twimlUrl or self._twiml_url_default):
+            raise InvalidRequest("twimlUrl is required for a twilio agent: this deployment sets no TwiML URL")
         account = self._accounts.account_for(provider, client_id)
         if account is None:
             raise InvalidRequest(
