@@ -50,11 +50,13 @@ class Credentials(BaseModel):
     __str__ = __repr__
 
 
-Secret = Field(min_length=1, max_length=_MAX_CREDENTIAL, repr=False)
+def _secret() -> Any:
+    """A credential field: a non-empty string, kept out of every repr."""
+    return Field(min_length=1, max_length=_MAX_CREDENTIAL, repr=False)
 
 
 class GenericCredentials(Credentials):
-    apiKey: str = Secret
+    apiKey: str = _secret()
     # Absent only in a legacy plain-text deployment secret (its webhooks cannot be verified).
     webhookSecret: str | None = Field(None, min_length=1, max_length=_MAX_CREDENTIAL, repr=False)
 
@@ -62,16 +64,16 @@ class GenericCredentials(Credentials):
 class TwilioCredentials(Credentials):
     # Twilio's account SIDs are AC + 32 hex digits; anything else cannot authenticate.
     accountSid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$", repr=False)
-    authToken: str = Secret
+    authToken: str = _secret()
 
 
 class VapiCredentials(Credentials):
-    apiKey: str = Secret
+    apiKey: str = _secret()
     serverSecret: str | None = Field(None, min_length=1, max_length=_MAX_CREDENTIAL, repr=False)
 
 
 class RetellCredentials(Credentials):
-    apiKey: str = Secret
+    apiKey: str = _secret()
 
 
 CREDENTIALS: dict[Dialect, type[Credentials]] = {
