@@ -12,11 +12,15 @@ from moto import mock_aws
 
 from campaign_calling import settings as app_settings
 from campaign_calling import wiring
+from campaign_calling.calls.providers.accounts import read_deployment_secret
 from campaign_local import moto_patches
-from campaign_local.aws import LOCAL_AWS_ENV, create_resources, create_state_machines
+from campaign_local.aws import LOCAL_AWS_ENV, create_parameters, create_resources, create_state_machines
+from campaign_local.engine import deployment_credentials, simulator_default_accounts
 from campaign_local.lambdas import LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
 from campaign_local.template import Resolver, Template, find_template
+from tests.support.fakes_accounts import FakeDirectory
+from tests.support.wired import API_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_API_KEY = "sk-test-provider-key-do-not-log-0123456789"
@@ -37,6 +41,8 @@ class AwsWorld:
     functions: LocalFunctions
     dialer: SimDialer
     monkeypatch: pytest.MonkeyPatch
+    # What the providers' accounts own, as the handlers ask it (see the TODO in ``aws``).
+    directory: FakeDirectory
 
     def use_function(self, logical_id: str) -> None:
         env = self.resolver.resolve(self.template.functions()[logical_id].environment)
@@ -85,9 +91,20 @@ def aws(
     monkeypatch.delenv("AWS_ENDPOINT_URL_LAMBDA", raising=False)
     # Unit tests do not execute the state machine: starting a run only records the execution.
     with mock_aws():
-        physical = create_resources(template, secret_values=dict.fromkeys(template.secrets(), TEST_API_KEY))
+        # The deployment's provider credentials as the local engine seeds them.
+        document = deployment_credentials(simulator_default_accounts(TEST_API_KEY))
+        physical = create_resources(template, secret_values=dict.fromkeys(template.secrets(), document))
+        # TODO(lead): with helper A's simulator merged (it answers GET /v1/agents/{id} and
+        # /v1/numbers/{number}, its default account owning everything), seed its
+        # default_credentials() above and drop this fake directory (and AwsWorld.directory's
+        # users in tests/unit/test_provider_routes.py can add accounts with its POST /accounts).
+        directory = FakeDirectory()
+        directory.own("generic", read_deployment_secret(document).credentials["generic"], everything=True)
+        monkeypatch.setattr(wiring, "provider_directory", lambda: directory)
         resolver = Resolver(template, parameters={"DialerBaseUrl": sim_dialer.url}, physical_ids=physical)
         create_state_machines(template, resolver)
+        apis = dict.fromkeys(template.of_type("AWS::Serverless::HttpApi"), API_URL)
+        create_parameters(template, resolver.with_api_urls(apis))
         wiring.forget_services()
-        yield AwsWorld(template, resolver, LocalFunctions(template.functions()), sim_dialer, monkeypatch)
+        yield AwsWorld(template, resolver, LocalFunctions(template.functions()), sim_dialer, monkeypatch, directory)
     wiring.forget_services()

@@ -13,7 +13,14 @@ from campaign_api.tenant import client_id
 from campaign_calling.models import AgentInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
-from campaign_calling.settings import TableNames, TenantSettings, get_settings
+from campaign_calling.settings import (
+    ProviderAccountSettings,
+    ProviderDefaultSettings,
+    ProviderEndpointSettings,
+    TableNames,
+    TenantSettings,
+    get_settings,
+)
 from campaign_calling.wiring import catalog_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -21,18 +28,29 @@ tracer = handler_tracer()
 app = create_app(logger)
 
 
-class Settings(TableNames, TenantSettings):
+class Settings(TableNames, TenantSettings, ProviderAccountSettings, ProviderEndpointSettings, ProviderDefaultSettings):
     """The environment this function reads (template.yaml gives it exactly these)."""
 
 
 @app.post(
     "/api/v1/client/agents",
     summary="Create an agent",
-    description="An agent is the provider's agent (assistant) id, and optionally the number calls come from "
-    "(validated, stored in E.164).",
+    description="An agent is a provider's agent (assistant) id and the number its calls come from (validated, "
+    "stored in E.164; required for twilio, vapi and retell). Both are checked with the provider: they must "
+    "belong to your own account of that provider when you connected one, else to this deployment's default "
+    "account and its operator's allow-list for you. Nothing is stored when a check fails.",
     tags=["Agents"],
     status_code=201,
-    responses={**success("The agent, with its id", 201), **errors(415)},
+    responses={
+        **success("The agent, with its id", 201),
+        **errors(
+            415,
+            503,
+            e403="The agent id or number is not your account's (or not allowed for you on the default account); "
+            "the message names which",
+            e503="The provider could not be asked; nothing was stored, try again",
+        ),
+    },
 )
 def create_agent(body: AgentInput) -> AgentCreated:
     agent = catalog_service().create_agent(client_id(app), body)

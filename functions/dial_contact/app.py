@@ -12,7 +12,7 @@ from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.runs.models import PageContact, RunContext
-from campaign_calling.settings import DialerSettings, DialStepSettings, ProgressSettings, TableNames, get_settings
+from campaign_calling.settings import DialStepSettings, PlacingSettings, ProgressSettings, TableNames, get_settings
 from campaign_calling.wiring import dial_step
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -20,7 +20,7 @@ tracer = handler_tracer()
 metrics = Metrics()
 
 
-class Settings(TableNames, DialerSettings, DialStepSettings, ProgressSettings):
+class Settings(TableNames, PlacingSettings, DialStepSettings, ProgressSettings):
     """The environment this function reads (template.yaml gives it exactly these)."""
 
 

@@ -134,6 +134,18 @@ def create_resources(template: Template, *, secret_values: dict[str, str]) -> di
     return physical
 
 
+def create_parameters(template: Template, resolver: Resolver) -> dict[str, str]:
+    """Create the template's SSM parameters with their values resolved (an HttpApi's URL is
+    the local API's: give the resolver ``with_api_urls``); returns their names for Ref."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    names = {}
+    for logical_id, props in template.ssm_parameters().items():
+        name = resolver.resolve(props["Name"])
+        ssm.put_parameter(Name=name, Value=str(resolver.resolve(props["Value"])), Type=props["Type"], Overwrite=True)
+        names[logical_id] = name
+    return names
+
+
 def create_state_machines(template: Template, resolver: Resolver, *, fast_retries: bool = False) -> dict[str, str]:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     arns = {}

@@ -3,14 +3,16 @@ state machine, the Lambda Invoke endpoint it calls, and a simulated telephony pr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from campaign_local.auth import JwtVerifier, LocalIdentityProvider, key_file_from_env, load_or_create_signing_key
-from campaign_local.aws import LocalAws, create_resources, create_state_machines
+from campaign_local.aws import LocalAws, create_parameters, create_resources, create_state_machines
 from campaign_local.cors import CorsPolicy
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import InvokeFaults, LambdaInvokeServer, LocalFunctions
@@ -153,7 +155,8 @@ class LocalEngine:
         # After moto started: it replaces boto3's default session, which the handlers use.
         self.aws_requests.install()
         secret_ids = list(self.template.secrets())
-        physical = create_resources(self.template, secret_values={s: self.dialer_api_key for s in secret_ids})
+        document = deployment_credentials(simulator_default_accounts(self.dialer_api_key))
+        physical = create_resources(self.template, secret_values=dict.fromkeys(secret_ids, document))
         tables = {lid: physical[lid] for lid in self.template.tables()}
         self.lambda_server.set_tables(tables)
         # Before anything can write: the previous run's items, unless starting empty.
@@ -164,7 +167,7 @@ class LocalEngine:
             self.restored = snapshots.restore()
         resolver = Resolver(
             self.template,
-            parameters={"DialerBaseUrl": self.dialer.url, **cfg.parameter_overrides},
+            parameters={**simulator_base_urls(self.dialer.url), **cfg.parameter_overrides},
             physical_ids=physical,
         )
         resolver.check_rules()
@@ -194,6 +197,11 @@ class LocalEngine:
             cors=cors_policy(self.template, resolver),
             faults=faults,
         ).start()
+        # The webhook base URL is the local API's, as in AWS it is the HTTP API's.
+        create_parameters(
+            self.template,
+            resolver.with_api_urls(dict.fromkeys(self.template.of_type("AWS::Serverless::HttpApi"), self.api.url)),
+        )
         self.snapshots = PeriodicSnapshots(snapshots, cfg.snapshot_seconds).start()
         return self
 
@@ -206,6 +214,31 @@ class LocalEngine:
                     part.stop()
                 except Exception:  # shutting down: keep stopping the rest
                     logger.exception("error while stopping %s", type(part).__name__)
+
+
+def simulator_base_urls(dialer_url: str) -> dict[str, str]:
+    """Every provider's base URL on the simulated provider: one process, a path family per
+    dialect (generic at its root)."""
+    return {
+        "DialerBaseUrl": dialer_url,
+        "TwilioBaseUrl": f"{dialer_url}/twilio",
+        "VapiBaseUrl": f"{dialer_url}/vapi",
+        "RetellBaseUrl": f"{dialer_url}/retell",
+    }
+
+
+def deployment_credentials(default_accounts: Mapping[str, Mapping[str, str]]) -> str:
+    """The deployment's provider credentials secret, locally: the simulated provider's default
+    accounts, which own every agent id and number they are asked about, allowed for every
+    client, so that local use needs no setup."""
+    return json.dumps({**default_accounts, "allowList": {"*": {"agents": "*", "numbers": "*"}}})
+
+
+def simulator_default_accounts(generic_api_key: str) -> dict[str, dict[str, str]]:
+    """The simulated provider's default accounts as this engine knows them: the generic one.
+    TODO(lead): with helper A's simulator merged, use SimDialer.default_credentials() (all four
+    dialects, with the webhook secrets it signs with) and SimDialer.base_url(provider)."""
+    return {"generic": {"apiKey": generic_api_key, "webhookSecret": secrets.token_urlsafe(24)}}
 
 
 def local_identity_provider(template: Template, resolver: Resolver) -> LocalIdentityProvider:

@@ -14,6 +14,9 @@ import yaml
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 STACK_NAME = "campaign-calling-local"
+# How a template writes an HTTP API's URL (its Outputs and the webhook base URL parameter);
+# locally it is the local API's URL.
+HTTP_API_URL = "https://${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -147,14 +150,29 @@ class Template:
     def secrets(self) -> dict[str, dict[str, Any]]:
         return {k: v.get("Properties", {}) for k, v in self.of_type("AWS::SecretsManager::Secret").items()}
 
+    def ssm_parameters(self) -> dict[str, dict[str, Any]]:
+        return {k: v.get("Properties", {}) for k, v in self.of_type("AWS::SSM::Parameter").items()}
+
 
 class Resolver:
     """Resolves intrinsic functions to the local engine's names and ARNs."""
 
-    def __init__(self, template: Template, *, parameters: dict[str, str], physical_ids: dict[str, str]) -> None:
+    def __init__(
+        self,
+        template: Template,
+        *,
+        parameters: dict[str, str],
+        physical_ids: dict[str, str],
+        api_urls: dict[str, str] | None = None,
+    ) -> None:
         self._template = template
         self._parameters = parameters
         self._physical = physical_ids
+        # The local URL of each HttpApi (logical id), once it is served.
+        self._api_urls = api_urls or {}
+
+    def with_api_urls(self, api_urls: dict[str, str]) -> Resolver:
+        return Resolver(self._template, parameters=self._parameters, physical_ids=self._physical, api_urls=api_urls)
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
@@ -165,6 +183,9 @@ class Resolver:
                 return self.get_att(*arg)
             if key == "Fn::Sub":
                 return self.sub(arg)
+            if key == "Fn::If":
+                name, if_true, if_false = arg
+                return self.resolve(if_true if self.condition({"Condition": name}) else if_false)
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -212,6 +233,9 @@ class Resolver:
 
     def sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        for api, url in self._api_urls.items():
+            if text == HTTP_API_URL.format(api=api):
+                return url
 
         def replace(match: re.Match[str]) -> str:
             key = match.group(1)

@@ -7,6 +7,7 @@ from campaign_calling.calls.placing import CallPlacer, PlacedCall
 from campaign_calling.calls.provider import DialResult
 from campaign_calling.deadline import Deadline
 from campaign_calling.models import Contact
+from campaign_calling.runs.models import RunAgent
 from tests.support.clock import T0_MS, FixedClock
 from tests.support.fakes_calls import (
     ScriptedDialer,
@@ -32,8 +33,7 @@ def place(
         campaign_id="cmp_1",
         contact=CONTACT,
         agent_id="ag_1",
-        provider_agent_id="pa-1",
-        caller_id="+12025550143",
+        agent=RunAgent(agentId="ag_1", providerAgentId="pa-1", callerId="+12025550143"),
         unique_id="aidial-1705314600000-abcdef",
         started_ms=T0_MS,
         idempotency_key="run-1:7:1",

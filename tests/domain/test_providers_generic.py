@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from campaign_calling.calls.provider import DialerClient, DialRequest
+from campaign_calling.calls.provider import DialerClient, DialRequest, ProviderEndpoints
 from campaign_calling.calls.providers.dialect import CallSpec
 from campaign_calling.calls.providers.generic import (
     GenericAccount,
@@ -18,6 +18,7 @@ from campaign_calling.calls.providers.generic import (
     status_event_body,
 )
 from campaign_calling.calls.providers.lifecycle import StatusEvent, WebhookPayloadError
+from tests.support.fakes_accounts import StaticCredentials
 
 ACCOUNT = GenericAccount(api_key="sim-key")
 CALL = CallSpec(
@@ -37,7 +38,11 @@ def test_given_a_call_when_built_then_it_is_the_request_dialer_client_sends_toda
         sent.append(request)
         return httpx.Response(201, json={"id": "call_42"})
 
-    client = DialerClient("http://provider", lambda: "sim-key", transport=httpx.MockTransport(provider))
+    client = DialerClient(
+        ProviderEndpoints({"generic": "http://provider"}),
+        StaticCredentials.generic("sim-key"),
+        transport=httpx.MockTransport(provider),
+    )
     client.dial(DialRequest("+12025550123", "pa-1", "+12025550143", "run-1:7:1", dict(CALL.metadata)))
     (wire,) = sent
     # When

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from campaign_calling.aws.stepfunctions import ExecutionEnd, execution_arn
-from campaign_calling.calls.placing import PlacedCall, new_call_log
+from campaign_calling.calls.placing import CallingAgent, PlacedCall, new_call_log
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DependencyUnavailable, NotFound
@@ -367,8 +367,7 @@ class FakePlacer:
         campaign_id: str,
         contact: Contact,
         agent_id: str,
-        provider_agent_id: str,
-        caller_id: str | None,
+        agent: CallingAgent,
         unique_id: str,
         started_ms: int,
         idempotency_key: str,

@@ -17,6 +17,7 @@ from campaign_calling.clock import iso_from_ms
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
 from campaign_calling.models import Agent, CallLog, Campaign, Contact, ContactInput
 from tests.support.clock import FixedClock
+from tests.support.fakes_accounts import FakeAccounts
 from tests.support.fakes_status import InMemoryCallIndex
 
 
@@ -35,6 +36,10 @@ class InMemoryAgents:
             return self._agents[client_id, agent_id]
         except KeyError:
             raise NotFound("agent") from None
+
+    def stored(self) -> list[Agent]:
+        """Every agent stored, of every client."""
+        return list(self._agents.values())
 
 
 class InMemoryCampaigns:
@@ -178,9 +183,16 @@ class FakeCatalog:
     agents: InMemoryAgents = field(default_factory=InMemoryAgents)
     campaigns: InMemoryCampaigns = field(default_factory=InMemoryCampaigns)
     call_logs: InMemoryCallLogs = field(default_factory=InMemoryCallLogs)
+    accounts: FakeAccounts = field(default_factory=FakeAccounts)
 
     def service(self) -> CatalogService:
-        return CatalogService(agents=self.agents, campaigns=self.campaigns, call_logs=self.call_logs, clock=self.clock)
+        return CatalogService(
+            agents=self.agents,
+            campaigns=self.campaigns,
+            call_logs=self.call_logs,
+            clock=self.clock,
+            ownership=self.accounts.ownership(),
+        )
 
 
 def contact_inputs(n: int, prefix: str = "C") -> list[ContactInput]:

@@ -10,10 +10,10 @@ import boto3
 import httpx
 
 from campaign_calling import wiring
-from campaign_calling.aws.secretsmanager import CachedSecret
+from campaign_calling.aws.ssm import CachedParameter
 from campaign_calling.aws.stepfunctions import WorkflowEngine
 from campaign_calling.calls.placing import CallPlacer
-from campaign_calling.calls.provider import DialerClient
+from campaign_calling.calls.provider import DialerClient, ProviderEndpoints
 from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.clock import SystemClock
 from campaign_calling.runs.claims import DialClaims
@@ -21,7 +21,10 @@ from campaign_calling.runs.dial import SETTLE_PATIENCE_SECONDS, DialRecorder, Di
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.ports import Placer
 from campaign_calling.runs.repository import RunRepository
-from campaign_calling.settings import DialerSettings, DialStepSettings, ProgressSettings, TableNames, get_settings
+from campaign_calling.settings import DialStepSettings, PlacingSettings, ProgressSettings, TableNames, get_settings
+
+# Where the unit tests' HTTP API would be (none serves it): the webhook base URL's value.
+API_URL = "https://api.example.test"
 
 
 def run_repository() -> RunRepository:
@@ -44,11 +47,13 @@ def dial_claims() -> DialClaims:
 
 
 def call_placer(transport: httpx.BaseTransport | None = None) -> CallPlacer:
-    """The provider client as configured: its URL and the API key from Secrets Manager."""
-    settings = get_settings(DialerSettings)
+    """The provider client as configured: its URLs, the accounts from Secrets Manager and
+    the webhook URL from its parameter."""
+    settings = get_settings(PlacingSettings)
     dialer = DialerClient(
-        settings.dialer_base_url,
-        CachedSecret(settings.dialer_api_key_secret, settings.secret_cache_seconds),
+        ProviderEndpoints(settings.base_urls()),
+        wiring.provider_accounts(),
+        webhook_base_url=CachedParameter(settings.webhook_base_url_parameter, settings.secret_cache_seconds),
         timeout_seconds=settings.dialer_timeout_seconds,
         transport=transport,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -12,13 +13,27 @@ from campaign_calling.aws.secretsmanager import CachedSecret
 from campaign_calling.calls.provider import (
     MAX_RETRY_AFTER_SECONDS,
     MIN_ATTEMPT_SECONDS,
+    DialectDefaults,
     DialerClient,
     DialRequest,
     DialResult,
+    ProviderEndpoints,
     attempt_timeout,
     longest_dial_seconds,
 )
+from campaign_calling.calls.providers import twilio, vapi
+from campaign_calling.calls.providers.accounts import (
+    CredentialsError,
+    DeploymentAccounts,
+    GenericCredentials,
+    RetellCredentials,
+    TwilioCredentials,
+    VapiCredentials,
+    read_deployment_secret,
+)
+from campaign_calling.calls.providers.dialect import DIALECTS, CallSpec
 from campaign_calling.deadline import Deadline
+from tests.support.fakes_accounts import StaticCredentials
 
 BASE_URL = "https://provider.example/api/"
 API_KEY = "k"
@@ -55,10 +70,14 @@ def fail(exc_type: type[httpx.TransportError], message: str = "boom"):
     return answer
 
 
+def endpoints(base_url: str = BASE_URL) -> ProviderEndpoints:
+    return ProviderEndpoints(dict.fromkeys(DIALECTS, base_url))
+
+
 def client(provider: Provider, sleeps: list[float], api_key: str = API_KEY) -> DialerClient:
     return DialerClient(
-        BASE_URL,
-        api_key=lambda: api_key,
+        endpoints(),
+        StaticCredentials.generic(api_key),
         transport=httpx.MockTransport(provider),
         sleep=sleeps.append,
         backoff_seconds=0.25,
@@ -264,23 +283,30 @@ def test_the_key_is_read_for_every_dial_so_a_rotated_key_is_used() -> None:
     keys = iter(["old", "new"])
     provider = Provider(created())
     dialer = DialerClient(
-        BASE_URL, api_key=lambda: next(keys), transport=httpx.MockTransport(provider), sleep=[].append
+        endpoints(),
+        StaticCredentials.generic(lambda: next(keys)),
+        transport=httpx.MockTransport(provider),
+        sleep=[].append,
     )
     dialer.dial(request("a"))
     dialer.dial(request("b"))
     assert [r.headers["Authorization"] for r in provider.requests] == ["Bearer old", "Bearer new"]
 
 
-def test_prepare_fetches_the_key_without_calling_the_provider() -> None:
-    fetched: list[int] = []
+def test_prepare_fetches_the_credentials_and_the_webhook_url_without_calling_the_provider() -> None:
+    webhook_reads: list[int] = []
     provider = Provider(created())
+    credentials = StaticCredentials.generic("k")
 
-    def api_key() -> str:
-        fetched.append(1)
-        return "k"
+    def webhook_base_url() -> str:
+        webhook_reads.append(1)
+        return "https://api.example.test"
 
-    DialerClient(BASE_URL, api_key=api_key, transport=httpx.MockTransport(provider)).prepare()
-    assert fetched == [1]
+    DialerClient(
+        endpoints(), credentials, webhook_base_url=webhook_base_url, transport=httpx.MockTransport(provider)
+    ).prepare()
+    assert credentials.deployment_reads == 1
+    assert webhook_reads == [1]
     assert provider.requests == []
 
 
@@ -291,11 +317,11 @@ def test_dial_result_defaults() -> None:
 
 
 def test_the_api_key_is_read_from_the_templates_secret(aws) -> None:
-    # Given the template's secret, holding the key the simulated provider expects
-    api_key = CachedSecret(aws.resolver.ref("DialerApiKeySecret"), max_age_seconds=0)
-    # When it is read, Then it is that key, as a string
-    assert api_key() == aws.dialer.config.api_key
-    assert isinstance(api_key(), str)
+    # Given the template's secret, holding the deployment's provider credentials
+    secret = CachedSecret(aws.resolver.ref("DialerApiKeySecret"), max_age_seconds=0)
+    # When it is read, Then its generic account has the key the simulated provider expects
+    generic = read_deployment_secret(secret()).credentials["generic"]
+    assert generic.as_mapping()["apiKey"] == aws.dialer.config.api_key
 
 
 # -- the deadline ---------------------------------------------------------------------------
@@ -327,8 +353,8 @@ def slow(clock: FakeClock):
 
 def timed_client(provider: Provider, clock: FakeClock, timeout_seconds: float = 10.0) -> DialerClient:
     return DialerClient(
-        BASE_URL,
-        api_key=lambda: API_KEY,
+        endpoints(),
+        StaticCredentials.generic(API_KEY),
         transport=httpx.MockTransport(provider),
         sleep=clock.sleep,
         timeout_seconds=timeout_seconds,
@@ -427,3 +453,194 @@ def test_every_attempt_timing_out_fits_the_longest_dial() -> None:
     assert len(provider.requests) == 3
     assert result.deadline_exceeded is False
     assert clock.now <= longest_dial_seconds(3)
+
+
+# -- each agent's dialect and account ----------------------------------------------------------
+
+TWILIO = TwilioCredentials(accountSid="AC" + "f" * 32, authToken="twilio-token-do-not-log-0123456789")
+VAPI = VapiCredentials(apiKey="vapi-key-do-not-log-0123456789", serverSecret="vapi-server")
+RETELL = RetellCredentials(apiKey="retell-key-do-not-log-0123456789")
+BASES = {
+    "generic": "https://generic.example",
+    "twilio": "https://twilio.example",
+    "vapi": "https://vapi.example",
+    "retell": "https://retell.example",
+}
+WEBHOOKS = "https://hooks.example"
+
+
+def dialect_client(provider: Provider, *, defaults: DialectDefaults | None = None) -> DialerClient:
+    accounts = {"twilio": TWILIO, "vapi": VAPI, "retell": RETELL, "generic": GenericCredentials(apiKey=API_KEY)}
+    return DialerClient(
+        ProviderEndpoints(BASES),
+        StaticCredentials(lambda dialect, account: accounts.get(dialect) if account == "client" else None),
+        defaults=defaults,
+        webhook_base_url=lambda: WEBHOOKS,
+        transport=httpx.MockTransport(provider),
+        sleep=[].append,
+    )
+
+
+def dialect_request(dialect: str, **overrides: str) -> DialRequest:
+    return DialRequest(
+        to="+442079460958",
+        provider_agent_id="agent-7",
+        caller_id="+12025550143",
+        idempotency_key="run-1:7:1",
+        metadata={"uniqueId": "aidial-1"},
+        provider=dialect,  # type: ignore[arg-type]
+        account="client",
+        client_id="acme",
+        customer_name="Jo Bloggs" if dialect == "vapi" else None,
+        **overrides,
+    )
+
+
+def test_a_twilio_agent_is_dialed_as_twilio_documents_with_the_accounts_basic_auth() -> None:
+    # Given a Twilio agent of the client's own account, and a TwiML URL of its own
+    provider = Provider(reply(201, {"sid": "CA" + "1" * 32, "status": "queued"}))
+    # When
+    result = dialect_client(provider).dial(dialect_request("twilio", twiml_url="https://bridge.example/twiml"))
+    # Then the request is exactly what the dialect builds, sent to Twilio's base URL
+    (sent,) = provider.requests
+    expected = twilio.create_call_request(
+        CallSpec(
+            "+442079460958",
+            "agent-7",
+            "+12025550143",
+            "run-1:7:1",
+            {"uniqueId": "aidial-1"},
+            status_webhook_url=f"{WEBHOOKS}/api/v1/webhooks/twilio",
+        ),
+        twilio.TwilioAccount(TWILIO.accountSid, TWILIO.authToken),
+        twilio.TwilioDefaults(twiml_url="https://bridge.example/twiml"),
+    )
+    assert str(sent.url) == BASES["twilio"] + expected.path
+    assert sent.content == expected.body
+    assert sent.headers["Authorization"] == expected.headers["Authorization"]
+    assert "Idempotency-Key" not in sent.headers
+    assert (result.accepted, result.provider_call_id) == (True, "CA" + "1" * 32)
+
+
+def test_a_vapi_agent_calls_from_its_own_phone_number_id_else_the_deployments() -> None:
+    provider = Provider(reply(201, {"id": "vapi-call-1", "status": "queued"}))
+    client = dialect_client(provider, defaults=DialectDefaults(vapi=vapi.VapiDefaults(phone_number_id="pn-default")))
+    client.dial(dialect_request("vapi", phone_number_id="pn-agent"))
+    result = client.dial(dialect_request("vapi"))
+    first, second = (json.loads(r.content) for r in provider.requests)
+    assert [str(r.url) for r in provider.requests] == [BASES["vapi"] + "/call"] * 2
+    assert (first["phoneNumberId"], second["phoneNumberId"]) == ("pn-agent", "pn-default")
+    assert first["assistantId"] == "agent-7"
+    assert first["customer"] == {"number": "+442079460958", "name": "Jo Bloggs"}
+    assert first["assistantOverrides"]["server"]["url"] == f"{WEBHOOKS}/api/v1/webhooks/vapi"
+    assert provider.requests[0].headers["Authorization"] == f"Bearer {VAPI.apiKey}"
+    assert result.provider_call_id == "vapi-call-1"
+
+
+def test_a_retell_agent_is_dialed_as_retell_documents() -> None:
+    provider = Provider(reply(201, {"call_id": "retell-call-1", "call_status": "registered"}))
+    result = dialect_client(provider).dial(dialect_request("retell"))
+    (sent,) = provider.requests
+    body = json.loads(sent.content)
+    assert str(sent.url) == BASES["retell"] + "/v2/create-phone-call"
+    assert (body["from_number"], body["to_number"], body["override_agent_id"]) == (
+        "+12025550143",
+        "+442079460958",
+        "agent-7",
+    )
+    assert body["agent_override"]["agent"]["webhook_url"] == f"{WEBHOOKS}/api/v1/webhooks/retell"
+    assert sent.headers["Authorization"] == f"Bearer {RETELL.apiKey}"
+    assert result.provider_call_id == "retell-call-1"
+
+
+@pytest.mark.parametrize("dialect", ["twilio", "vapi", "retell"])
+@pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.RemoteProtocolError])
+def test_a_provider_without_idempotency_keys_is_never_asked_again_once_the_call_may_be_placed(dialect, failure) -> None:
+    # Given a provider that takes no idempotency key and does not answer
+    provider = Provider(fail(failure), reply(201, {"sid": "CA1", "id": "x", "call_id": "x"}))
+    # When
+    result = dialect_client(provider, defaults=DialectDefaults(vapi=vapi.VapiDefaults("pn"))).dial(
+        dialect_request(dialect, **({"twiml_url": "https://t.example"} if dialect == "twilio" else {}))
+    )
+    # Then one request only: a second could place a second call
+    assert len(provider.requests) == 1
+    assert (result.accepted, result.outcome_unknown, result.attempts) == (False, True, 1)
+
+
+@pytest.mark.parametrize("dialect", ["twilio", "vapi", "retell"])
+def test_answers_that_say_nothing_was_placed_are_asked_again_on_every_provider(dialect) -> None:
+    provider = Provider(reply(503, {"message": "busy"}), reply(201, {"sid": "CA1", "id": "c1", "call_id": "c1"}))
+    result = dialect_client(provider, defaults=DialectDefaults(vapi=vapi.VapiDefaults("pn"))).dial(
+        dialect_request(dialect, **({"twiml_url": "https://t.example"} if dialect == "twilio" else {}))
+    )
+    assert len(provider.requests) == 2
+    assert result.accepted is True
+
+
+def test_a_generic_request_is_still_asked_again_after_a_timeout_with_the_same_key() -> None:
+    provider = Provider(fail(httpx.ReadTimeout), created("call_again"))
+    result = dialect_client(provider).dial(dialect_request("generic"))
+    assert [r.headers["Idempotency-Key"] for r in provider.requests] == ["run-1:7:1"] * 2
+    assert json.loads(provider.requests[0].content)["statusWebhookUrl"] == f"{WEBHOOKS}/api/v1/webhooks/generic"
+    assert result.provider_call_id == "call_again"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "overrides", "missing"),
+    [
+        ("vapi", {}, "vapi needs a phoneNumberId"),
+        ("twilio", {}, "twilio needs a TwiML URL or TwiML"),
+    ],
+)
+def test_a_call_the_provider_cannot_be_asked_as_configured_is_not_placed_and_says_what_is_missing(
+    dialect, overrides, missing
+) -> None:
+    provider = Provider(created())
+    result = dialect_client(provider).dial(dialect_request(dialect, **overrides))
+    assert provider.requests == []
+    assert (result.accepted, result.outcome_unknown, result.attempts) == (False, False, 0)
+    assert result.error == f"not placed: {missing}"
+
+
+def test_an_agent_whose_account_has_no_credentials_is_not_placed() -> None:
+    provider = Provider(created())
+    request = replace(dialect_request("retell"), account="default")
+    result = dialect_client(provider).dial(request)
+    assert provider.requests == []
+    assert result.error == "not placed: no retell credentials for the agent's default account"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        fail(httpx.ReadTimeout, f"timed out with {TWILIO.authToken} {VAPI.apiKey} {RETELL.apiKey}"),
+        fail(httpx.ConnectError, f"refused {TWILIO.authToken} {VAPI.apiKey} {RETELL.apiKey}"),
+        reply(401, {"message": "Authenticate", "code": 20003}),
+        reply(201, {"sid": "CA1", "id": "c1", "call_id": "c1"}),
+    ],
+)
+@pytest.mark.parametrize("dialect", ["twilio", "vapi", "retell"])
+def test_no_credential_of_any_provider_appears_in_a_result(answer, dialect) -> None:
+    provider = Provider(answer)
+    result = dialect_client(provider, defaults=DialectDefaults(vapi=vapi.VapiDefaults("pn"))).dial(
+        dialect_request(dialect, **({"twiml_url": "https://t.example"} if dialect == "twilio" else {}))
+    )
+    for secret in (TWILIO.authToken, VAPI.apiKey, RETELL.apiKey, TWILIO.accountSid):
+        assert secret not in f"{result!r} {result.error}"
+    assert "+442079460958" not in repr(dialect_request(dialect))  # the contact's number stays out of reprs
+
+
+def test_a_deployment_document_that_cannot_be_read_fails_only_the_calls_that_need_it() -> None:
+    # Given a broken deployment document, and a client's own generic account
+    def broken() -> DeploymentAccounts:
+        raise CredentialsError("provider credentials secret: unknown keys ['sinch']")
+
+    credentials = StaticCredentials(
+        lambda dialect, account: GenericCredentials(apiKey="own") if account == "client" else None
+    )
+    credentials.deployment = broken  # type: ignore[method-assign]
+    provider = Provider(created())
+    dialer = DialerClient(endpoints(), credentials, transport=httpx.MockTransport(provider), sleep=[].append)
+    # When the dial step warms up and dials with the client's account, Then it is placed
+    dialer.prepare()
+    assert dialer.dial(dialect_request("generic")).accepted is True

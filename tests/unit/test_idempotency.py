@@ -150,8 +150,8 @@ def test_a_request_still_in_progress_answers_409(aws: Any) -> None:
 
 
 def test_adding_contacts_twice_with_one_key_stores_them_once(aws: Any) -> None:
-    # Given a campaign
-    aws.use_function("ContactsFunction")
+    # Given a campaign (and its agent, which only a function that checks agents can create)
+    aws.use_function("AgentsFunction")
     campaign_id, _, _ = setup_campaign()
     path = f"/api/v1/client/campaigns/{campaign_id}/contacts"
     body = {"contacts": [{"name": f"N{i}", "phone": f"+1202555{1000 + i:04d}"} for i in range(3)]}

@@ -28,6 +28,7 @@ from campaign_calling.phone import InvalidPhoneNumber, to_e164
 from campaign_calling.runs.pacing import remaining_ms, wait_state_seconds
 from campaign_calling.settings import (
     PIECES,
+    ClientAccountSettings,
     ConfigurationError,
     DialerSettings,
     DialStepSettings,
@@ -35,10 +36,13 @@ from campaign_calling.settings import (
     PagingSettings,
     ProgressSettings,
     ProviderAccountSettings,
+    ProviderDefaultSettings,
+    ProviderEndpointSettings,
     StateMachineSettings,
     SweepSettings,
     TableNames,
     TenantSettings,
+    WebhookSettings,
     load_settings,
     variable_names,
 )
@@ -313,6 +317,10 @@ class EverySetting(
     StateMachineSettings,
     DialerSettings,
     ProviderAccountSettings,
+    ClientAccountSettings,
+    ProviderEndpointSettings,
+    ProviderDefaultSettings,
+    WebhookSettings,
     PagingSettings,
     DialStepSettings,
     SweepSettings,
@@ -329,6 +337,10 @@ REQUIRED = {
     "DIALER_BASE_URL": "https://dialer.example",
     "DIALER_API_KEY_SECRET": "dialer-key",
     "PROVIDER_ACCOUNTS_SECRET_PREFIX": "stack/provider-accounts",
+    "TWILIO_BASE_URL": "https://api.twilio.example",
+    "VAPI_BASE_URL": "https://api.vapi.example",
+    "RETELL_BASE_URL": "https://api.retell.example",
+    "WEBHOOK_BASE_URL_PARAMETER": "/stack/webhook-base-url",
 }
 
 

@@ -15,7 +15,15 @@ from pydantic import BaseModel
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from campaign_calling.models import AgentInput, CampaignInput, ContactsInput, MakeCallInput, StartCallingInput
+from campaign_calling.calls.providers.dialect import DIALECTS
+from campaign_calling.models import (
+    AgentInput,
+    CampaignInput,
+    ContactsInput,
+    MakeCallInput,
+    ProviderCredentialsInput,
+    StartCallingInput,
+)
 from campaign_local.auth import JwtVerifier, LocalIdentityProvider, load_or_create_signing_key
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.lambdas import LocalFunctions
@@ -27,6 +35,7 @@ CLIENT = "/api/v1/client"
 CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
     ("POST", f"{CLIENT}/agents"): (AgentInput, "201"),
     ("GET", f"{CLIENT}/agents/{{id}}"): (None, "200"),
+    ("PUT", f"{CLIENT}/providers/{{provider}}"): (ProviderCredentialsInput, "200"),
     ("POST", f"{CLIENT}/campaigns"): (CampaignInput, "201"),
     ("GET", f"{CLIENT}/campaigns/{{id}}"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/contacts"): (ContactsInput, "201"),
@@ -43,6 +52,8 @@ WEBHOOKS = ("POST", "/api/v1/webhooks/{provider}")
 CONFLICTS = {f"{CLIENT}/campaigns/{{id}}/start-calling", f"{CLIENT}/campaigns/{{id}}/stop-calling"}
 # Routes whose writes are DynamoDB transactions, retried while cancelled by conflicts or throttling.
 TRANSACTIONS = {*CONFLICTS, f"{CLIENT}/campaigns", f"{CLIENT}/campaigns/{{id}}/contacts"}
+# Routes that ask a provider what an account owns, or whether its credentials work.
+ASKS_A_PROVIDER = {("POST", f"{CLIENT}/agents"), ("PUT", f"{CLIENT}/providers/{{provider}}")}
 # Routes that take an Idempotency-Key: a repeat answers the first result.
 IDEMPOTENT = {
     ("POST", f"{CLIENT}/campaigns"),
@@ -168,6 +179,10 @@ def test_every_route_documents_its_answers(doc):
             expected.add("503")  # DynamoDB stayed busy (or Step Functions was unavailable)
         if path.endswith("/make-call"):
             expected.add("504")  # the provider did not answer before the deadline
+        if (method, path) in ASKS_A_PROVIDER:
+            expected |= {"503"}  # the provider (or Secrets Manager) could not answer: nothing stored
+        if path == f"{CLIENT}/providers/{{provider}}":
+            expected.add("404")  # a provider segment no route matches, as for {id}
         if method == "POST" and path.endswith("/contacts"):
             expected.add("409")  # contacts added concurrently
         if (method, path) in IDEMPOTENT:
@@ -293,3 +308,9 @@ def test_the_local_api_serves_swagger_ui_from_local_files(local_api):
 def test_the_docs_open_no_data_route(local_api):
     response = get(local_api, f"{CLIENT}/agents/ag_1")
     assert response.status_code == 401
+
+
+def test_a_provider_is_one_of_the_dialects(doc):
+    op = operations(doc)[("PUT", f"{CLIENT}/providers/{{provider}}")]
+    (provider,) = [p for p in op["parameters"] if (p["in"], p["name"]) == ("path", "provider")]
+    assert provider["schema"]["enum"] == list(DIALECTS)

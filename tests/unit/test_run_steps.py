@@ -221,6 +221,8 @@ def test_dial_contact_dials_once_and_counts_once(aws) -> None:
             "contactId": "ct_0000000002",
             "clientId": CLIENT,
         },
+        # this deployment's webhook route, from the SSM parameter the functions are given the name of
+        "statusWebhookUrl": f"{wired.API_URL}/api/v1/webhooks/generic",
     }
     assert counts(aws, state) == (1, 1, 0)
     record = stores.run_repository(aws.resolver).get_run(state.run.ref)

@@ -8,6 +8,7 @@ functions named by the known bugs below.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import re
 from functools import cache
@@ -20,19 +21,30 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from campaign_calling import keys
+from campaign_calling.calls.providers.credentials import client_provider_secret_name
 from campaign_calling.runs.models import RunContext
 from campaign_calling.runs.repository import TTL_ATTRIBUTE
 from campaign_calling.settings import (
     TUNABLES,
+    ClientAccountSettings,
     DialerSettings,
     Piece,
-    ProviderAccountSettings,
     TableNames,
+    WebhookSettings,
     variable_names,
 )
 from campaign_local.http_api import http_api_event
 from campaign_local.lambdas import load_handler_module
-from campaign_local.template import FunctionSpec, Resolver, Template, find_template, state_machine_arn
+from campaign_local.template import (
+    ACCOUNT_ID,
+    HTTP_API_URL,
+    REGION,
+    FunctionSpec,
+    Resolver,
+    Template,
+    find_template,
+    state_machine_arn,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template(find_template(ROOT))
@@ -47,6 +59,7 @@ CONTRACT_ROUTES = {
     ("POST", "/api/v1/client/campaigns/{id}/make-call"),
     ("POST", "/api/v1/client/agents"),
     ("GET", "/api/v1/client/agents/{id}"),
+    ("PUT", "/api/v1/client/providers/{provider}"),
     ("POST", "/api/v1/client/campaigns"),
     ("GET", "/api/v1/client/campaigns/{id}"),
     ("POST", "/api/v1/client/campaigns/{id}/contacts"),
@@ -63,7 +76,8 @@ LAMBDA_RETRY_ERRORS = {
     "Lambda.TooManyRequestsException",
 }
 SECRET_VARIABLE = DialerSettings.model_fields["dialer_api_key_secret"].alias
-CLIENT_SECRETS_VARIABLE = ProviderAccountSettings.model_fields["client_secret_prefix"].alias
+PREFIX_VARIABLE = ClientAccountSettings.model_fields["client_secret_prefix"].alias
+WEBHOOK_VARIABLE = WebhookSettings.model_fields["webhook_base_url_parameter"].alias
 
 
 def resources_with_policies() -> dict[str, dict[str, Any]]:
@@ -352,35 +366,213 @@ def test_function_settings_are_the_variables_the_template_gives_it(logical_id: s
     assert not any(field.is_required() for field in tunables)
 
 
-@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_only_functions_given_the_secret_may_read_it(logical_id: str) -> None:
-    env = FUNCTIONS[logical_id].environment
-    reads = []
+def secret_grants(logical_id: str) -> dict[str, set[str]]:
+    """What a function may do with secrets: per resource (as written), the actions."""
+    grants: dict[str, set[str]] = {}
     for policy in policies_of(logical_id):
         if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy:
-            reads.append(policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"])
+            arn = policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+            grants.setdefault(json.dumps(arn, sort_keys=True), set()).add("secretsmanager:GetSecretValue")
         for statement in statements(policy):
-            if any(str(a).startswith("secretsmanager:") for a in as_list(statement["Action"])):
-                reads.extend(as_list(statement["Resource"]))
+            actions = {str(a) for a in as_list(statement["Action"]) if str(a).startswith("secretsmanager:")}
+            for resource in as_list(statement["Resource"]) if actions else []:
+                grants.setdefault(json.dumps(resource, sort_keys=True), set()).update(actions)
+    return grants
+
+
+def client_secrets_arn(prefix: dict[str, str]) -> dict[str, str]:
+    """The ARN pattern of the clients' secrets under a prefix (a Fn::Sub of the stack name)."""
+    arn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    return {"Fn::Sub": arn + prefix["Fn::Sub"] + "/*"}
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_a_function_may_do_with_provider_secrets_exactly_what_its_environment_needs(logical_id: str) -> None:
+    # Given what the function is told of the secrets
+    env = FUNCTIONS[logical_id].environment
+    expected: dict[str, set[str]] = {}
+    # Then the deployment's secret only by the function told its name, to read it
     if SECRET_VARIABLE in env:
-        assert reads[0] == env[SECRET_VARIABLE]
         assert env[SECRET_VARIABLE]["Ref"] in TEMPLATE.secrets()
-        # and the clients' own provider accounts, only those under the prefix it is given
-        prefix = env.get(CLIENT_SECRETS_VARIABLE)
-        if prefix is None:
-            assert reads[1:] == []
-        else:
-            resolver = local_resolver()
-            (under_prefix,) = reads[1:]
-            arn = resolver.resolve(under_prefix)
-            assert arn == secret_arn_prefix(resolver.resolve(prefix)) + "/*", arn
-    else:
+        expected[json.dumps(env[SECRET_VARIABLE], sort_keys=True)] = {"secretsmanager:GetSecretValue"}
+    # and the clients' own secrets only under this stack's prefix: read where calls are made or
+    # agents checked (those also read the deployment's), created and written, never read, by
+    # the function that connects accounts
+    if PREFIX_VARIABLE in env:
+        assert env[PREFIX_VARIABLE] == {"Fn::Sub": "${AWS::StackName}/provider-accounts"}
+        actions = (
+            {"secretsmanager:GetSecretValue"}
+            if SECRET_VARIABLE in env
+            else {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"}
+        )
+        expected[json.dumps(client_secrets_arn(env[PREFIX_VARIABLE]), sort_keys=True)] = actions
+    assert secret_grants(logical_id) == expected
+
+
+def test_the_clients_secrets_arn_matches_every_name_the_code_gives_and_no_other_stack() -> None:
+    resolver = local_resolver()
+    (prefix,) = {
+        json.dumps(spec.environment[PREFIX_VARIABLE])
+        for spec in FUNCTIONS.values()
+        if PREFIX_VARIABLE in spec.environment
+    }
+    prefix_value = resolver.resolve(json.loads(prefix))
+    pattern = resolver.resolve(client_secrets_arn(json.loads(prefix)))
+    matches = re.compile(".*".join(re.escape(part) for part in pattern.split("*"))).fullmatch
+    arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:"
+    for client in ("acme", "client with spaces/and#slashes", "x" * 128):
+        assert matches(arn + client_provider_secret_name(prefix_value, client, "twilio") + "-AbC123")
+    assert not matches(arn + client_provider_secret_name("other-stack/provider-accounts", "acme", "twilio") + "-AbC123")
+
+
+# -- the webhook base URL: no dependency cycle ---------------------------------------------------
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids (and parameters, pseudo parameters) a value refers to: Ref, GetAtt, Sub."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref":
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0] if isinstance(arg, list) else str(arg).split(".")[0])
+            elif key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)} - set(variables)
+                found |= references(variables)
+            else:
+                found |= references(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found
+
+
+def dependency_graph(doc: dict[str, Any]) -> dict[str, set[str]]:
+    """What each resource waits for in CloudFormation: its references and DependsOn, and for a
+    function the Globals' environment too. A function's events are resources SAM makes of
+    their own (<function><event>: a rule, a permission), each waiting for the function and
+    for what the event names; and an HttpApi event makes the API (its route's integration)
+    wait for the function."""
+    resources = doc["Resources"]
+    global_env = doc.get("Globals", {}).get("Function", {}).get("Environment", {})
+    graph: dict[str, set[str]] = {}
+    for logical_id, resource in resources.items():
+        props = dict(resource.get("Properties", {}))
+        events = props.pop("Events", {}) if resource["Type"] == "AWS::Serverless::Function" else {}
+        graph[logical_id] = references(props) | set(as_list(resource.get("DependsOn", [])))
+        if resource["Type"] == "AWS::Serverless::Function":
+            graph[logical_id] |= references(global_env)
+        for event_id, event in events.items():
+            graph[logical_id + event_id] = {logical_id} | references(event["Properties"])
+    for logical_id, resource in resources.items():
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event["Type"] == "HttpApi" and isinstance(event["Properties"].get("ApiId"), dict):
+                graph[event["Properties"]["ApiId"]["Ref"]].add(logical_id)
+    return {node: {d for d in deps if d in graph} for node, deps in graph.items()}
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One dependency cycle of the graph, or None."""
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                return path[path.index(dep) :] + [dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_stack_has_no_dependency_cycle() -> None:
+    assert cycle(dependency_graph(TEMPLATE.doc)) is None
+
+
+def test_the_cycle_check_finds_a_function_environment_that_names_the_api() -> None:
+    # Given the template with the webhook URL put in a routed function's environment, as a
+    # first attempt would (the cycle the README warns of: API -> function -> API)
+    doc = copy.deepcopy(TEMPLATE.doc)
+    (api,) = TEMPLATE.of_type("AWS::Serverless::HttpApi")
+    routed = sorted({r.function for r in ROUTES})[0]
+    doc["Resources"][routed]["Properties"].setdefault("Environment", {"Variables": {}})["Variables"]["URL"] = {
+        "Fn::Sub": HTTP_API_URL.format(api=api)
+    }
+    # Then the check finds it
+    found = cycle(dependency_graph(doc))
+    assert found is not None and {api, routed} <= set(found)
+
+
+def depends_on(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for dep in graph[todo.pop()] - seen:
+            seen.add(dep)
+            todo.append(dep)
+    return seen
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_no_function_environment_leads_to_the_http_api(logical_id: str) -> None:
+    graph = dependency_graph(TEMPLATE.doc)
+    apis = set(TEMPLATE.of_type("AWS::Serverless::HttpApi"))
+    env_refs = references(FUNCTIONS[logical_id].environment) & set(TEMPLATE.resources)
+    reached = env_refs | {d for ref in env_refs for d in depends_on(graph, ref)}
+    assert reached.isdisjoint(apis), logical_id
+
+
+def test_the_webhook_base_url_parameter_holds_the_apis_url_unless_a_base_url_is_given() -> None:
+    ((logical_id, props),) = TEMPLATE.ssm_parameters().items()
+    (api,) = TEMPLATE.of_type("AWS::Serverless::HttpApi")
+    condition, if_api, if_given = props["Value"]["Fn::If"]
+    assert TEMPLATE.doc["Conditions"][condition] == {"Fn::Equals": [{"Ref": "WebhookBaseUrl"}, ""]}
+    assert if_api == {"Fn::Sub": HTTP_API_URL.format(api=api)}
+    assert if_given == {"Ref": "WebhookBaseUrl"}
+    assert props["Type"] == "String"
+    # Locally the API's URL is the local API's
+    resolver = local_resolver().with_api_urls({api: "http://127.0.0.1:3000"})
+    assert resolver.resolve(props["Value"]) == "http://127.0.0.1:3000"
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_functions_get_the_webhook_parameters_name_and_may_read_only_it(logical_id: str) -> None:
+    ((parameter, props),) = TEMPLATE.ssm_parameters().items()
+    env = FUNCTIONS[logical_id].environment
+    reads = [
+        statement
+        for policy in policies_of(logical_id)
+        for statement in statements(policy)
+        if any(str(a).startswith("ssm:") for a in as_list(statement["Action"]))
+    ]
+    if WEBHOOK_VARIABLE not in env:
         assert reads == []
-        assert CLIENT_SECRETS_VARIABLE not in env
+        return
+    # Its name, built as the parameter's own is (no reference to the parameter or the API)
+    assert env[WEBHOOK_VARIABLE] == props["Name"]
+    assert parameter not in references(env)
+    # and one action on that one parameter
+    (read,) = reads
+    assert as_list(read["Action"]) == ["ssm:GetParameter"]
+    arn = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + props["Name"]["Fn::Sub"]
+    assert read["Resource"] == {"Fn::Sub": arn}
 
 
-def secret_arn_prefix(name: str) -> str:
-    return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}"
+def test_the_dialing_functions_are_given_the_webhook_url() -> None:
+    dialing = {name for name, spec in FUNCTIONS.items() if "DIALER_TIMEOUT_SECONDS" in spec.environment}
+    assert dialing
+    assert {name for name, spec in FUNCTIONS.items() if WEBHOOK_VARIABLE in spec.environment} == dialing
 
 
 def tasks_given_a_contact() -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from campaign_calling.calls.directory import LOOKUP_TIMEOUT_SECONDS, MAX_LOOKUPS_PER_REQUEST
 from campaign_calling.calls.make_call import CALL_LOG_RESERVE_SECONDS
 from campaign_calling.calls.provider import MIN_ATTEMPT_SECONDS
 from campaign_calling.runs.dial import longest_dial_step_seconds
@@ -44,13 +45,37 @@ def test_an_api_function_answers_within_api_gateways_timeout_even_from_a_cold_st
         assert route.integration_timeout_ms <= API_GATEWAY_SECONDS * 1000
 
 
+def asking_functions() -> list[str]:
+    """API functions that ask a provider what an account owns (given its URLs, not a dial's timeout)."""
+    return sorted(
+        name
+        for name in API_FUNCTIONS
+        if "DIALER_BASE_URL" in FUNCTIONS[name].environment
+        and "DIALER_TIMEOUT_SECONDS" not in FUNCTIONS[name].environment
+    )
+
+
 def test_make_call_is_the_one_api_function_that_waits_for_the_provider() -> None:
     (make_call,) = dialing_functions(behind_the_api=True)
     others = [FUNCTIONS[name].timeout_seconds for name in API_FUNCTIONS if name != make_call]
-    # The CRUD routes do a few DynamoDB requests: less time than a dial.
+    # The CRUD routes do a few DynamoDB requests, and the provider lookups are short: less time than a dial.
     assert max(others) < FUNCTIONS[make_call].timeout_seconds
     # Its deadline leaves time for at least one attempt after keeping back the call log's share.
     assert FUNCTIONS[make_call].timeout_seconds - CALL_LOG_RESERVE_SECONDS >= MIN_ATTEMPT_SECONDS
+
+
+@pytest.mark.parametrize("logical_id", asking_functions())
+def test_a_function_asking_a_provider_has_time_for_every_lookup_at_its_longest(logical_id: str) -> None:
+    # Given the lookups one request may make, each at its timeout, and a few AWS requests
+    longest = MAX_LOOKUPS_PER_REQUEST * LOOKUP_TIMEOUT_SECONDS + 2
+    # Then the function's Timeout covers them
+    assert longest <= FUNCTIONS[logical_id].timeout_seconds
+
+
+def test_the_agents_and_providers_routes_ask_a_provider() -> None:
+    assert asking_functions() == sorted(
+        {r.function for r in ROUTES if r.path in ("/api/v1/client/agents", "/api/v1/client/providers/{provider}")}
+    )
 
 
 def test_the_slowest_dial_the_parameter_allows_fits_the_dial_step() -> None:

@@ -19,6 +19,7 @@ from typing import Literal
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.models import (
     Agent,
     CallingStatus,
@@ -50,6 +51,13 @@ class CallingStarted(_Strict):
 class CallingStopped(_Strict):
     campaignId: str
     status: Literal["stopped"]
+
+
+class ProviderConnection(_Strict):
+    """A client's own provider account, as the API shows it: never its credentials."""
+
+    provider: Dialect
+    connected: Literal[True]
 
 
 # -- envelopes -------------------------------------------------------------------------
@@ -119,6 +127,11 @@ class WebhookResult(_Strict):
 class WebhookAnswer(_Ok):
     message: str = Field(description="What the webhook changed, for a person to read")
     data: WebhookResult
+
+
+class ProviderConnected(_Ok):
+    message: str
+    data: ProviderConnection
 
 
 class ErrorResponse(_Strict):

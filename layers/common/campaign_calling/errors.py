@@ -50,3 +50,8 @@ class DeadlineExceeded(DomainError):
     def __init__(self, message: str, data: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.data = data
+
+
+class NotOwned(Forbidden):
+    """An agent id or number that the account an agent would call with does not own, or that
+    the operator's allow-list does not give this client on the shared default account."""

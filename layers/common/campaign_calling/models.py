@@ -59,10 +59,48 @@ class ContactInput(_Input):
     phone: PhoneNumber
 
 
+# Twilio fetches the TwiML that runs a call from this URL.
+TwimlUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s]+$")]
+
+
 class AgentInput(_Input):
     name: Name
     providerAgentId: Identifier
+    provider: Dialect = "generic"
     callerId: PhoneNumber | None = None
+    twimlUrl: TwimlUrl | None = Field(None, description="twilio only: the TwiML URL instead of the deployment's")
+    phoneNumberId: Identifier | None = Field(
+        None, description="vapi only: callerId's phone number id (found from callerId when not given)"
+    )
+
+    @model_validator(mode="after")
+    def _fits_the_provider(self) -> AgentInput:
+        if self.provider != "generic" and not self.callerId:
+            raise ValueError(f"callerId is required for a {self.provider} agent")
+        if self.twimlUrl and self.provider != "twilio":
+            raise ValueError("twimlUrl is only for a twilio agent")
+        if self.phoneNumberId and self.provider != "vapi":
+            raise ValueError("phoneNumberId is only for a vapi agent")
+        return self
+
+
+Credential = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4096)]
+
+
+class ProviderCredentialsInput(_Input):
+    """A provider account's credentials, as PUT /api/v1/client/providers/{provider} takes them:
+    the fields of that provider only (calls/providers/accounts.py checks which)."""
+
+    apiKey: Credential | None = Field(None, description="generic, vapi, retell: the API key")
+    webhookSecret: Credential | None = Field(None, description="generic: the secret that signs its status webhooks")
+    accountSid: Credential | None = Field(None, description="twilio: the account SID (AC...)")
+    authToken: Credential | None = Field(None, description="twilio: the auth token")
+    serverSecret: Credential | None = Field(None, description="vapi: the server secret sent as x-vapi-secret")
+
+    def __repr__(self) -> str:  # never the values
+        return f"ProviderCredentialsInput(fields={sorted(self.model_dump(exclude_none=True))})"
+
+    __str__ = __repr__
 
 
 class CampaignInput(_Input):
@@ -103,8 +141,14 @@ class Agent(_Identified):
     id: str = Field(serialization_alias="_id")
     name: str
     providerAgentId: str
+    # Agents stored before providers existed are generic agents of the default account.
+    provider: Dialect = "generic"
     callerId: str | None = None
+    twimlUrl: str | None = None
+    phoneNumberId: str | None = None
     createdAt: str
+    # Internal: the account the agent's ids were checked against, which its calls use.
+    account: Account = Field("default", exclude=True)
 
 
 class Campaign(_Identified):

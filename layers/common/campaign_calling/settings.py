@@ -16,6 +16,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from campaign_calling.calls.providers.dialect import Dialect
+
 
 class ConfigurationError(RuntimeError):
     pass
@@ -76,6 +78,53 @@ class ProviderAccountSettings(Piece):
     secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
 
 
+class ClientAccountSettings(Piece):
+    """The clients' own provider accounts only (one secret each under this prefix, named by
+    calls/providers/credentials.client_provider_secret_name), for the function that writes
+    them and is given no other secret."""
+
+    client_secret_prefix: str = Field(alias="PROVIDER_ACCOUNTS_SECRET_PREFIX", min_length=1)
+    secret_cache_seconds: int = Field(300, alias="SECRET_CACHE_SECONDS", ge=0)
+
+
+class ProviderEndpointSettings(Piece):
+    """Each provider's API base URL (stack parameters; DialerBaseUrl is the generic one)."""
+
+    dialer_base_url: str = Field(alias="DIALER_BASE_URL", min_length=1)
+    twilio_base_url: str = Field(alias="TWILIO_BASE_URL", min_length=1)
+    vapi_base_url: str = Field(alias="VAPI_BASE_URL", min_length=1)
+    retell_base_url: str = Field(alias="RETELL_BASE_URL", min_length=1)
+
+    def base_urls(self) -> dict[Dialect, str]:
+        return {
+            "generic": self.dialer_base_url,
+            "twilio": self.twilio_base_url,
+            "vapi": self.vapi_base_url,
+            "retell": self.retell_base_url,
+        }
+
+
+class ProviderDefaultSettings(Piece):
+    """What a deployment sets once for every agent of a provider (an agent may override it).
+    Empty: not set (an agent then gives its own, or its calls are not placed, saying why)."""
+
+    twilio_twiml_url: str = Field("", alias="TWILIO_TWIML_URL")
+    vapi_phone_number_id: str = Field("", alias="VAPI_PHONE_NUMBER_ID")
+
+
+class WebhookSettings(Piece):
+    """The NAME of the SSM parameter holding this deployment's webhook base URL: a function's
+    environment never holds the API's URL (a CloudFormation cycle, see template.yaml)."""
+
+    webhook_base_url_parameter: str = Field(alias="WEBHOOK_BASE_URL_PARAMETER", min_length=1)
+
+
+class PlacingSettings(
+    DialerSettings, ProviderAccountSettings, ProviderEndpointSettings, ProviderDefaultSettings, WebhookSettings
+):
+    """Everything placing a call reads: the dial step's and make-call's."""
+
+
 class PagingSettings(Piece):
     """How a run reads its contacts: page size and pages per execution."""
 
@@ -103,6 +152,10 @@ PIECES: tuple[type[Piece], ...] = (
     StateMachineSettings,
     DialerSettings,
     ProviderAccountSettings,
+    ClientAccountSettings,
+    ProviderEndpointSettings,
+    ProviderDefaultSettings,
+    WebhookSettings,
     PagingSettings,
     DialStepSettings,
     SweepSettings,

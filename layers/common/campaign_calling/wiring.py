@@ -14,12 +14,15 @@ import boto3
 
 from campaign_calling.clock import SystemClock
 from campaign_calling.settings import (
-    DialerSettings,
+    ClientAccountSettings,
     DialStepSettings,
     IdempotencySettings,
     PagingSettings,
+    PlacingSettings,
     ProgressSettings,
     ProviderAccountSettings,
+    ProviderDefaultSettings,
+    ProviderEndpointSettings,
     StateMachineSettings,
     SweepSettings,
     TableNames,
@@ -32,15 +35,20 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_stepfunctions import SFNClient
 
+    from campaign_calling.calls.directory import HttpDirectory
     from campaign_calling.calls.logs import CallLogRepository
     from campaign_calling.calls.make_call import MakeCallService
     from campaign_calling.calls.placing import CallPlacer
+    from campaign_calling.calls.providers.accounts import ClientAccounts, ProviderAccounts
     from campaign_calling.calls.status_updates import StatusUpdates
     from campaign_calling.calls.webhook_keys import SecretWebhookKeys
     from campaign_calling.catalog.agents import AgentRepository
     from campaign_calling.catalog.campaigns import CampaignRepository
+    from campaign_calling.catalog.connections import ProviderConnections
+    from campaign_calling.catalog.ownership import AgentOwnership, CheckedAgent
     from campaign_calling.catalog.service import CatalogService
     from campaign_calling.idempotency import IdempotentRequests
+    from campaign_calling.models import AgentInput
     from campaign_calling.observability.metrics import CallMetrics
     from campaign_calling.runs.claims import DialClaims
     from campaign_calling.runs.dial import DialRecorder, DialStep
@@ -148,27 +156,98 @@ def create_campaign_idempotency() -> IdempotentRequests:
 
 
 @_once
-def _placer() -> CallPlacer:
+def provider_accounts() -> ProviderAccounts:
+    """Provider credentials: the deployment's secret and the clients' own (also what the
+    status webhooks verify signatures with: it implements accounts.WebhookKeys)."""
     from campaign_calling.aws.secretsmanager import CachedSecret
-    from campaign_calling.calls.placing import CallPlacer
-    from campaign_calling.calls.provider import DialerClient
+    from campaign_calling.calls.providers.accounts import ProviderAccounts
+
+    settings = get_settings(ProviderAccountSettings)
+    return ProviderAccounts(
+        CachedSecret(settings.dialer_api_key_secret, settings.secret_cache_seconds), _client_accounts()
+    )
+
+
+@_once
+def _client_accounts() -> ClientAccounts:
+    from campaign_calling.aws.secretsmanager import SecretStore
+    from campaign_calling.calls.providers.accounts import ClientAccounts
+
+    settings = get_settings(ClientAccountSettings)
+    return ClientAccounts(
+        SecretStore(boto3.client("secretsmanager"), settings.secret_cache_seconds),
+        settings.client_secret_prefix,
+    )
+
+
+@_once
+def provider_directory() -> HttpDirectory:
+    from campaign_calling.calls.directory import HttpDirectory
+    from campaign_calling.calls.provider import ProviderEndpoints
     from campaign_calling.observability.tracing import trace_http_client
 
     trace_http_client()  # before the client is made: X-Ray patches httpx's classes
-    settings = get_settings(DialerSettings)
+    return HttpDirectory(ProviderEndpoints(get_settings(ProviderEndpointSettings).base_urls()))
+
+
+@_once
+def _placer() -> CallPlacer:
+    from campaign_calling.aws.ssm import CachedParameter
+    from campaign_calling.calls.placing import CallPlacer
+    from campaign_calling.calls.provider import DialectDefaults, DialerClient, ProviderEndpoints
+    from campaign_calling.calls.providers.twilio import TwilioDefaults
+    from campaign_calling.calls.providers.vapi import VapiDefaults
+    from campaign_calling.observability.tracing import trace_http_client
+
+    trace_http_client()  # before the client is made: X-Ray patches httpx's classes
+    settings = get_settings(PlacingSettings)
     dialer = DialerClient(
-        settings.dialer_base_url,
-        CachedSecret(settings.dialer_api_key_secret, settings.secret_cache_seconds),
+        ProviderEndpoints(settings.base_urls()),
+        provider_accounts(),
+        defaults=DialectDefaults(
+            twilio=TwilioDefaults(twiml_url=settings.twilio_twiml_url or None),
+            vapi=VapiDefaults(phone_number_id=settings.vapi_phone_number_id or None),
+        ),
+        webhook_base_url=CachedParameter(settings.webhook_base_url_parameter, settings.secret_cache_seconds),
         timeout_seconds=settings.dialer_timeout_seconds,
     )
     return CallPlacer(dialer, SystemClock())
 
 
 @_once
+def provider_connections() -> ProviderConnections:
+    from campaign_calling.catalog.connections import ProviderConnections
+
+    return ProviderConnections(accounts=_client_accounts(), directory=provider_directory())
+
+
+@_once
 def catalog_service() -> CatalogService:
     from campaign_calling.catalog.service import CatalogService
 
-    return CatalogService(agents=_agents(), campaigns=_campaigns(), call_logs=_call_logs(), clock=SystemClock())
+    return CatalogService(
+        agents=_agents(),
+        campaigns=_campaigns(),
+        call_logs=_call_logs(),
+        clock=SystemClock(),
+        ownership=_OwnershipOnFirstUse(),
+    )
+
+
+@_once
+def _ownership() -> AgentOwnership:
+    from campaign_calling.catalog.ownership import AgentOwnership
+
+    defaults = get_settings(ProviderDefaultSettings)
+    return AgentOwnership(provider_accounts(), provider_directory(), twiml_url_default=bool(defaults.twilio_twiml_url))
+
+
+class _OwnershipOnFirstUse:
+    """The catalog serves campaigns too: only a function that creates agents is given (and
+    reads) the provider settings, when it first checks one."""
+
+    def check(self, client_id: str, agent: AgentInput) -> CheckedAgent:
+        return _ownership().check(client_id, agent)
 
 
 @_once

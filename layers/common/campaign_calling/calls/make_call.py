@@ -168,8 +168,7 @@ class MakeCallService:
             campaign_id=campaign_id,
             contact=contact,
             agent_id=agent.id,
-            provider_agent_id=agent.providerAgentId,
-            caller_id=agent.callerId,
+            agent=agent,
             unique_id=unique_id,
             started_ms=started,
             idempotency_key=provider_key(client_id, campaign_id, contact_id, agent_id, idempotency_key)

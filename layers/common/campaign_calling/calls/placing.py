@@ -25,6 +25,28 @@ class Dialer(Protocol):
     def dial(self, request: DialRequest, deadline: Deadline | None = None) -> DialResult: ...
 
 
+class CallingAgent(Protocol):
+    """What placing needs of an agent (models.Agent, or the run's copy runs.models.RunAgent)."""
+
+    @property
+    def providerAgentId(self) -> str: ...
+
+    @property
+    def callerId(self) -> str | None: ...
+
+    @property
+    def provider(self) -> Dialect: ...
+
+    @property
+    def account(self) -> Account: ...
+
+    @property
+    def twimlUrl(self) -> str | None: ...
+
+    @property
+    def phoneNumberId(self) -> str | None: ...
+
+
 class CallPlacer:
     def __init__(self, dialer: Dialer, clock: Clock) -> None:
         self._dialer = dialer
@@ -40,8 +62,7 @@ class CallPlacer:
         campaign_id: str,
         contact: Contact,
         agent_id: str,
-        provider_agent_id: str,
-        caller_id: str | None,
+        agent: CallingAgent,
         unique_id: str,
         started_ms: int,
         idempotency_key: str,
@@ -51,8 +72,8 @@ class CallPlacer:
         result = self._dialer.dial(
             DialRequest(
                 to=contact.phone,
-                provider_agent_id=provider_agent_id,
-                caller_id=caller_id,
+                provider_agent_id=agent.providerAgentId,
+                caller_id=agent.callerId,
                 idempotency_key=idempotency_key,
                 metadata={
                     "uniqueId": unique_id,
@@ -60,6 +81,13 @@ class CallPlacer:
                     "contactId": contact.id,
                     "clientId": client_id,
                 },
+                provider=agent.provider,
+                account=agent.account,
+                client_id=client_id,
+                twiml_url=agent.twimlUrl,
+                phone_number_id=agent.phoneNumberId,
+                # Only Vapi's assistant greets the contact by name; no other provider gets it.
+                customer_name=contact.name if agent.provider == "vapi" else None,
             ),
             deadline,
         )

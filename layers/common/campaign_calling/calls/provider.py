@@ -1,8 +1,11 @@
-"""The telephony provider's HTTP API, as the dial path sees it.
+"""The telephony providers' HTTP APIs, as the dial path sees them.
 
-``POST {base}/v1/calls`` with ``Authorization: Bearer <api key>`` and an
-``Idempotency-Key`` that is the same for every retry of one dial, so the provider
-connects a call at most once however often we have to ask.
+Each agent names its provider (a dialect of calls/providers/) and the account it calls with;
+the dial sends that dialect's create-call request to the provider's base URL with that
+account's credentials. The generic dialect carries an ``Idempotency-Key`` that is the same
+for every retry of one dial, so it is asked again after a timeout; Twilio, Vapi and Retell
+take no key, so a request of theirs that may have been placed is never asked again (an
+answer that says it was not placed, 429 or 5xx, still is).
 
 A dial can be given a deadline (from the Lambda context): it then never starts an
 attempt or a wait that cannot finish before it, and shortens the last attempt to fit,
@@ -12,13 +15,27 @@ so the caller always has time left to log the call.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import httpx
 
+from campaign_calling.calls.providers import generic, retell, twilio, vapi
+from campaign_calling.calls.providers.accounts import (
+    Credentials,
+    CredentialsError,
+    DeploymentAccounts,
+    GenericCredentials,
+    RetellCredentials,
+    TwilioCredentials,
+    VapiCredentials,
+)
+from campaign_calling.calls.providers.dialect import CallAnswer, CallSpec, Dialect, ProviderConfigError, ProviderRequest
+from campaign_calling.calls.providers.twilio import TwilioDefaults
+from campaign_calling.calls.providers.vapi import VapiDefaults
 from campaign_calling.deadline import Deadline
+from campaign_calling.models import Account
 
 # Transient answers worth asking again (with the same idempotency key).
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -44,20 +61,60 @@ def attempt_timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(connect=connect, read=seconds - connect, write=connect, pool=connect)
 
 
-class ApiKeySource(Protocol):
-    """Where the API key comes from (in AWS, aws.secretsmanager.CachedSecret): asked on
-    every dial, so a rotated key is used as soon as the source has it."""
+class AccountCredentials(Protocol):
+    """Where an account's credentials come from (in AWS, calls.providers.accounts.ProviderAccounts
+    over Secrets Manager): asked on every dial, so rotated credentials are used as soon as the
+    source has them."""
 
-    def __call__(self) -> str: ...
+    def account_credentials(self, provider: Dialect, client_id: str, account: Account) -> Credentials | None: ...
+
+    def deployment(self) -> DeploymentAccounts: ...
+
+
+@dataclass(frozen=True)
+class ProviderEndpoints:
+    """Each provider's base URL (stack parameters); the dialects' paths are relative to them."""
+
+    base_urls: Mapping[Dialect, str]
+
+    def url(self, provider: Dialect, path: str) -> str:
+        base = self.base_urls.get(provider)
+        if not base:
+            raise ProviderConfigError(f"no base URL is configured for {provider}")
+        return base.rstrip("/") + path
+
+
+@dataclass(frozen=True)
+class DialectDefaults:
+    """What a deployment sets once for every agent of a provider (stack parameters)."""
+
+    twilio: TwilioDefaults = field(default_factory=TwilioDefaults)
+    vapi: VapiDefaults = field(default_factory=VapiDefaults)
+
+
+WEBHOOK_PATH = "/api/v1/webhooks/{provider}"
+
+
+def status_webhook_url(base_url: str | None, provider: Dialect) -> str | None:
+    """Where ``provider`` sends a call's status events: this deployment's webhook route."""
+    return base_url.rstrip("/") + WEBHOOK_PATH.format(provider=provider) if base_url else None
 
 
 @dataclass(frozen=True)
 class DialRequest:
-    to: str
+    to: str = field(repr=False)
     provider_agent_id: str
-    caller_id: str | None
+    caller_id: str | None = field(repr=False)
     idempotency_key: str
     metadata: dict[str, str] = field(default_factory=dict)
+    provider: Dialect = "generic"
+    # Whose account places the call: the client's own, or the deployment's default.
+    account: Account = "default"
+    client_id: str = ""
+    # The agent's overrides of the deployment's defaults.
+    twiml_url: str | None = None
+    phone_number_id: str | None = None
+    customer_name: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -75,19 +132,26 @@ class DialResult:
 
 
 class DialerClient:
+    """Places a call in the agent's provider's dialect, with the credentials of the agent's
+    account, and reads the answer in that dialect."""
+
     def __init__(
         self,
-        base_url: str,
-        api_key: ApiKeySource,
+        endpoints: ProviderEndpoints,
+        credentials: AccountCredentials,
         *,
+        defaults: DialectDefaults | None = None,
+        webhook_base_url: Callable[[], str | None] = lambda: None,
         timeout_seconds: float = 10.0,
         max_attempts: int = MAX_ATTEMPTS,
         backoff_seconds: float = BACKOFF_SECONDS,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._api_key = api_key
+        self._endpoints = endpoints
+        self._credentials = credentials
+        self._defaults = defaults or DialectDefaults()
+        self._webhook_base_url = webhook_base_url
         self._timeout_seconds = timeout_seconds
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
@@ -98,29 +162,27 @@ class DialerClient:
     def _http(self) -> httpx.Client:
         # One pooled client per container, created on first use (not at import).
         if self._client is None:
-            self._client = httpx.Client(
-                base_url=self._base_url, timeout=attempt_timeout(self._timeout_seconds), transport=self._transport
-            )
+            self._client = httpx.Client(timeout=attempt_timeout(self._timeout_seconds), transport=self._transport)
         return self._client
 
     def prepare(self) -> None:
-        """Fetch the API key and open the client ahead of a paced dial, so the dial itself
-        leaves the moment its turn comes."""
-        self._api_key()
+        """Fetch the deployment's credentials and the webhook URL and open the client ahead of
+        a paced dial, so the dial itself leaves the moment its turn comes."""
+        try:
+            self._credentials.deployment()
+        except CredentialsError:
+            pass  # the dial reports it (not placed) if this call needs the deployment's account
+        self._webhook_base_url()
         self._http()
 
     def dial(self, request: DialRequest, deadline: Deadline | None = None) -> DialResult:
         deadline = deadline or Deadline.unbounded()
-        body = {
-            "to": request.to,
-            "agentId": request.provider_agent_id,
-            "callerId": request.caller_id,
-            "metadata": request.metadata,
-        }
-        headers = {
-            "Authorization": f"Bearer {self._api_key()}",
-            "Idempotency-Key": request.idempotency_key,
-        }
+        try:
+            provider_request = self._provider_request(request)
+            url = self._endpoints.url(request.provider, provider_request.path)
+        except (ProviderConfigError, CredentialsError) as exc:
+            # Their messages name the missing setting or field, never a value.
+            return DialResult(False, None, None, None, f"not placed: {exc}", attempts=0)
         maybe_placed = False
         cut_short = False
         result: DialResult | None = None
@@ -129,7 +191,7 @@ class DialerClient:
                 cut_short = True
                 break
             seconds = min(self._timeout_seconds, deadline.remaining())
-            result, retry_after, timed_out = self._attempt(body, headers, attempt, seconds)
+            result, retry_after, timed_out = self._attempt(request.provider, provider_request, url, attempt, seconds)
             maybe_placed = maybe_placed or result.outcome_unknown
             if timed_out and seconds < self._timeout_seconds:
                 # Given its full time the provider might still have answered.
@@ -162,40 +224,92 @@ class DialerClient:
             return replace(result, outcome_unknown=True)
         return result
 
+    def _provider_request(self, request: DialRequest) -> ProviderRequest:
+        credentials = self._credentials.account_credentials(request.provider, request.client_id, request.account)
+        if credentials is None:
+            raise ProviderConfigError(f"no {request.provider} credentials for the agent's {request.account} account")
+        spec = CallSpec(
+            to=request.to,
+            provider_agent_id=request.provider_agent_id,
+            caller_id=request.caller_id,
+            idempotency_key=request.idempotency_key,
+            metadata=request.metadata,
+            status_webhook_url=status_webhook_url(self._webhook_base_url(), request.provider),
+            customer_name=request.customer_name,
+        )
+        # The dialect of the account's credentials (read for the agent's provider).
+        if isinstance(credentials, TwilioCredentials):
+            defaults = self._defaults.twilio
+            if request.twiml_url:
+                defaults = replace(defaults, twiml_url=request.twiml_url, twiml=None)
+            account = twilio.TwilioAccount(credentials.accountSid, credentials.authToken)
+            return twilio.create_call_request(spec, account, defaults)
+        if isinstance(credentials, VapiCredentials):
+            vapi_defaults = self._defaults.vapi
+            if request.phone_number_id:
+                vapi_defaults = replace(vapi_defaults, phone_number_id=request.phone_number_id)
+            return vapi.create_call_request(spec, vapi.VapiAccount(credentials.apiKey), vapi_defaults)
+        if isinstance(credentials, RetellCredentials):
+            return retell.create_call_request(spec, retell.RetellAccount(credentials.apiKey))
+        if isinstance(credentials, GenericCredentials):
+            return generic.create_call_request(spec, generic.GenericAccount(credentials.apiKey))
+        raise ProviderConfigError(f"no {request.provider} credentials for the agent's {request.account} account")
+
     def _attempt(
-        self, body: dict[str, Any], headers: dict[str, str], attempt: int, seconds: float
+        self, provider: Dialect, request: ProviderRequest, url: str, attempt: int, seconds: float
     ) -> tuple[DialResult, float | None, bool]:
         """One request: its result, the wait before the next attempt (None: do not retry),
-        and whether it timed out."""
+        and whether it timed out. A request the provider cannot deduplicate (no idempotency
+        key: Twilio, Vapi, Retell) is never asked again once it may have been placed."""
         backoff = self._backoff * (2 ** (attempt - 1))
+        again_if_maybe_placed = backoff if request.idempotent else None
         try:
-            response = self._http().post("/v1/calls", json=body, headers=headers, timeout=attempt_timeout(seconds))
+            response = self._http().request(
+                request.method,
+                url,
+                content=request.body,
+                headers=dict(request.headers),
+                timeout=attempt_timeout(seconds),
+            )
         except httpx.ConnectError as exc:
             # Never reached the provider: safe to retry, nothing was placed.
             failed = self._failed(None, f"cannot connect to provider: {type(exc).__name__}", attempt, unknown=False)
             return failed, backoff, False
         except httpx.TimeoutException as exc:
-            # The provider may have accepted the call; retrying with the same key is safe.
-            return self._failed(None, f"provider timed out: {type(exc).__name__}", attempt, unknown=True), backoff, True
+            # The provider may have accepted the call; only an idempotent request is asked again.
+            failed = self._failed(None, f"provider timed out: {type(exc).__name__}", attempt, unknown=True)
+            return failed, again_if_maybe_placed, True
         except httpx.TransportError as exc:
             failed = self._failed(None, f"provider connection failed: {type(exc).__name__}", attempt, unknown=True)
-            return failed, backoff, False
+            return failed, again_if_maybe_placed, False
         payload = _json_or_text(response)
-        if response.is_success:
-            call_id = payload.get("id") if isinstance(payload, dict) else None
-            return DialResult(True, response.status_code, payload, call_id, None, attempts=attempt), None, False
-        error = f"provider answered {response.status_code}"
-        if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-            error += f": {payload['error'][:200]}"
+        answer = _read_answer(provider, response.status_code, payload)
+        if answer.accepted:
+            result = DialResult(True, response.status_code, payload, answer.provider_call_id, None, attempts=attempt)
+            return result, None, False
         retry_after = None
         if response.status_code in _RETRY_STATUS:
+            # These answers say the call was not placed: asking again cannot place it twice.
             retry_after = _retry_after(response) if response.status_code == 429 else None
             retry_after = backoff if retry_after is None else retry_after
-        return DialResult(False, response.status_code, payload, None, error, attempts=attempt), retry_after, False
+        return (
+            DialResult(False, response.status_code, payload, None, answer.error, attempts=attempt),
+            retry_after,
+            False,
+        )
 
     @staticmethod
     def _failed(status: int | None, error: str, attempt: int, *, unknown: bool) -> DialResult:
         return DialResult(False, status, None, None, error, outcome_unknown=unknown, attempts=attempt)
+
+
+def _read_answer(provider: Dialect, status_code: int, payload: object) -> CallAnswer:
+    readers: dict[str, Callable[[int, object], CallAnswer]] = {
+        "twilio": twilio.read_create_call_answer,
+        "vapi": vapi.read_create_call_answer,
+        "retell": retell.read_create_call_answer,
+    }
+    return readers.get(provider, generic.read_create_call_answer)(status_code, payload)
 
 
 def _json_or_text(response: httpx.Response) -> Any:

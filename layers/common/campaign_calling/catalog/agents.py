@@ -24,6 +24,7 @@ class AgentRepository:
             "sk": keys.agent_sk(agent.id),
             "kind": "agent",
             **agent.model_dump(),
+            "account": agent.account,  # internal: not shown, but its calls use it
         }
         self._db.put_item(
             TableName=self._table,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from campaign_calling.catalog.ownership import CheckedAgent
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.ids import new_agent_id, new_campaign_id
 from campaign_calling.models import (
@@ -51,6 +52,12 @@ class CallLogReader(Protocol):
     ) -> tuple[list[CallLog], str | None]: ...
 
 
+class AgentChecks(Protocol):
+    """Whose agent, whose number (catalog.ownership.AgentOwnership)."""
+
+    def check(self, client_id: str, agent: AgentInput) -> CheckedAgent: ...
+
+
 class CatalogService:
     def __init__(
         self,
@@ -59,19 +66,27 @@ class CatalogService:
         campaigns: CampaignStore,
         call_logs: CallLogReader,
         clock: Clock,
+        ownership: AgentChecks,
     ) -> None:
+        self._ownership = ownership
         self._agents = agents
         self._campaigns = campaigns
         self._call_logs = call_logs
         self._clock = clock
 
     def create_agent(self, client_id: str, data: AgentInput) -> Agent:
+        # Refused (NotOwned, 403) or unanswerable (503) before anything is stored.
+        checked = self._ownership.check(client_id, data)
         agent = Agent(
             id=new_agent_id(),
             name=data.name,
             providerAgentId=data.providerAgentId,
+            provider=data.provider,
             callerId=data.callerId,
+            twimlUrl=data.twimlUrl,
+            phoneNumberId=checked.phone_number_id,
             createdAt=iso_from_ms(self._clock.now_ms()),
+            account=checked.account,
         )
         return self._agents.create(client_id, agent)
 

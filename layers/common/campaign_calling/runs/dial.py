@@ -237,8 +237,7 @@ class DialStep:
             campaign_id=run.campaignId,
             contact=stored,
             agent_id=run.agent.agentId,
-            provider_agent_id=run.agent.providerAgentId,
-            caller_id=run.agent.callerId,
+            agent=run.agent,
             unique_id=claimed.unique_id,
             started_ms=claimed.started_ms,
             # Same key for every retry of this contact's dial in this run.

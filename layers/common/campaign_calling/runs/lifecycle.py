@@ -142,7 +142,7 @@ class CallingService:
             delayMs=delay_ms,
             lastSeq=campaign.nextContactSeq,
             totalContacts=campaign.totalContacts,
-            agent=RunAgent(agentId=agent.id, providerAgentId=agent.providerAgentId, callerId=agent.callerId),
+            agent=RunAgent.of(agent),
         )
         try:
             self._workflow.start(

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from campaign_calling.models import DomainModel
+from campaign_calling.calls.providers.dialect import Dialect
+from campaign_calling.models import Account, Agent, DomainModel
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,28 @@ class RunRef:
 
 
 class RunAgent(DomainModel):
+    """The agent as the run calls with it (executions started before providers existed carry
+    only the first three fields: generic, default account)."""
+
     agentId: str
     providerAgentId: str
     callerId: str | None = None
+    provider: Dialect = "generic"
+    account: Account = "default"
+    twimlUrl: str | None = None
+    phoneNumberId: str | None = None
+
+    @classmethod
+    def of(cls, agent: Agent) -> RunAgent:
+        return cls(
+            agentId=agent.id,
+            providerAgentId=agent.providerAgentId,
+            callerId=agent.callerId,
+            provider=agent.provider,
+            account=agent.account,
+            twimlUrl=agent.twimlUrl,
+            phoneNumberId=agent.phoneNumberId,
+        )
 
 
 class RunContext(DomainModel):

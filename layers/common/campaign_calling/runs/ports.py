@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from campaign_calling.aws.stepfunctions import ExecutionEnd
-    from campaign_calling.calls.placing import PlacedCall
+    from campaign_calling.calls.placing import CallingAgent, PlacedCall
     from campaign_calling.deadline import Deadline
     from campaign_calling.models import Agent, CallLog, Campaign, Contact, Progress, RunStatus
     from campaign_calling.runs.claims import DialClaim
@@ -97,8 +97,7 @@ class Placer(Protocol):
         campaign_id: str,
         contact: Contact,
         agent_id: str,
-        provider_agent_id: str,
-        caller_id: str | None,
+        agent: CallingAgent,
         unique_id: str,
         started_ms: int,
         idempotency_key: str,
