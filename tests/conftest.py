@@ -15,7 +15,7 @@ from campaign_calling import wiring
 from campaign_calling.calls.providers.accounts import read_deployment_secret
 from campaign_local import moto_patches
 from campaign_local.aws import LOCAL_AWS_ENV, create_parameters, create_resources, create_state_machines
-from campaign_local.engine import deployment_credentials, simulator_default_accounts
+from campaign_local.engine import deployment_credentials, simulator_base_urls
 from campaign_local.lambdas import LocalFunctions
 from campaign_local.sim_dialer import SimDialer, SimDialerConfig
 from campaign_local.template import Resolver, Template, find_template
@@ -41,7 +41,7 @@ class AwsWorld:
     functions: LocalFunctions
     dialer: SimDialer
     monkeypatch: pytest.MonkeyPatch
-    # What the providers' accounts own, as the handlers ask it (see the TODO in ``aws``).
+    # What the providers' accounts own, as the handlers ask it (a fake: see ``aws``).
     directory: FakeDirectory
 
     def use_function(self, logical_id: str) -> None:
@@ -92,16 +92,14 @@ def aws(
     # Unit tests do not execute the state machine: starting a run only records the execution.
     with mock_aws():
         # The deployment's provider credentials as the local engine seeds them.
-        document = deployment_credentials(simulator_default_accounts(TEST_API_KEY))
+        document = deployment_credentials(sim_dialer.default_credentials())
         physical = create_resources(template, secret_values=dict.fromkeys(template.secrets(), document))
-        # TODO(lead): with helper A's simulator merged (it answers GET /v1/agents/{id} and
-        # /v1/numbers/{number}, its default account owning everything), seed its
-        # default_credentials() above and drop this fake directory (and AwsWorld.directory's
-        # users in tests/unit/test_provider_routes.py can add accounts with its POST /accounts).
+        # What accounts own, as a fake the tests set up (an unreachable provider included);
+        # the end-to-end tests ask the simulated provider itself.
         directory = FakeDirectory()
         directory.own("generic", read_deployment_secret(document).credentials["generic"], everything=True)
         monkeypatch.setattr(wiring, "provider_directory", lambda: directory)
-        resolver = Resolver(template, parameters={"DialerBaseUrl": sim_dialer.url}, physical_ids=physical)
+        resolver = Resolver(template, parameters=simulator_base_urls(sim_dialer), physical_ids=physical)
         create_state_machines(template, resolver)
         apis = dict.fromkeys(template.of_type("AWS::Serverless::HttpApi"), API_URL)
         create_parameters(template, resolver.with_api_urls(apis))

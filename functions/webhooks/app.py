@@ -39,7 +39,7 @@ _ERRORS = errors(
     e400="The body cannot be read as this provider's status webhook (the message says why)",
     e401="The provider's signature is missing or not valid for the call's account; nothing was changed",
     e404="provider not found (generic, twilio, vapi and retell are)",
-    e503="the database stayed busy; the provider retries",
+    e503="the database stayed busy, or the call's account credentials cannot be read; the provider retries",
 )
 
 

@@ -3,6 +3,7 @@ state machine, the Lambda Invoke endpoint it calls, and a simulated telephony pr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -128,12 +129,8 @@ class LocalEngine:
 
     def start(self) -> LocalEngine:
         cfg = self.config
-        dialer_config = SimDialerConfig(
-            latency_ms=cfg.dialer.latency_ms,
-            failure_rate=cfg.dialer.failure_rate,
-            api_key=self.dialer_api_key,
-            seed=cfg.dialer.seed,
-        )
+        # Every simulator setting from the environment (SIM_*), with the generic key fixed here.
+        dialer_config = dataclasses.replace(cfg.dialer, api_key=self.dialer_api_key)
         self.dialer = SimDialer(dialer_config, host=cfg.host, port=cfg.dialer_port).start()
 
         self.functions = LocalFunctions(self.template.functions(), cfg.function_timeouts)
@@ -155,7 +152,7 @@ class LocalEngine:
         # After moto started: it replaces boto3's default session, which the handlers use.
         self.aws_requests.install()
         secret_ids = list(self.template.secrets())
-        document = deployment_credentials(simulator_default_accounts(self.dialer_api_key))
+        document = deployment_credentials(self.dialer.default_credentials())
         physical = create_resources(self.template, secret_values=dict.fromkeys(secret_ids, document))
         tables = {lid: physical[lid] for lid in self.template.tables()}
         self.lambda_server.set_tables(tables)
@@ -167,7 +164,7 @@ class LocalEngine:
             self.restored = snapshots.restore()
         resolver = Resolver(
             self.template,
-            parameters={**simulator_base_urls(self.dialer.url), **cfg.parameter_overrides},
+            parameters={**simulator_base_urls(self.dialer), **cfg.parameter_overrides},
             physical_ids=physical,
         )
         resolver.check_rules()
@@ -216,14 +213,14 @@ class LocalEngine:
                     logger.exception("error while stopping %s", type(part).__name__)
 
 
-def simulator_base_urls(dialer_url: str) -> dict[str, str]:
+def simulator_base_urls(dialer: SimDialer) -> dict[str, str]:
     """Every provider's base URL on the simulated provider: one process, a path family per
     dialect (generic at its root)."""
     return {
-        "DialerBaseUrl": dialer_url,
-        "TwilioBaseUrl": f"{dialer_url}/twilio",
-        "VapiBaseUrl": f"{dialer_url}/vapi",
-        "RetellBaseUrl": f"{dialer_url}/retell",
+        "DialerBaseUrl": dialer.base_url("generic"),
+        "TwilioBaseUrl": dialer.base_url("twilio"),
+        "VapiBaseUrl": dialer.base_url("vapi"),
+        "RetellBaseUrl": dialer.base_url("retell"),
     }
 
 
@@ -232,13 +229,6 @@ def deployment_credentials(default_accounts: Mapping[str, Mapping[str, str]]) ->
     accounts, which own every agent id and number they are asked about, allowed for every
     client, so that local use needs no setup."""
     return json.dumps({**default_accounts, "allowList": {"*": {"agents": "*", "numbers": "*"}}})
-
-
-def simulator_default_accounts(generic_api_key: str) -> dict[str, dict[str, str]]:
-    """The simulated provider's default accounts as this engine knows them: the generic one.
-    TODO(lead): with helper A's simulator merged, use SimDialer.default_credentials() (all four
-    dialects, with the webhook secrets it signs with) and SimDialer.base_url(provider)."""
-    return {"generic": {"apiKey": generic_api_key, "webhookSecret": secrets.token_urlsafe(24)}}
 
 
 def local_identity_provider(template: Template, resolver: Resolver) -> LocalIdentityProvider:

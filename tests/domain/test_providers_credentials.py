@@ -1,17 +1,13 @@
-"""Where provider accounts' credentials are kept and how they read (calls/providers/credentials.py)."""
+"""Where clients' own provider accounts are kept (calls/providers/credentials.py); how credentials read is
+tests/domain/test_provider_accounts.py's."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from campaign_calling.calls.providers.credentials import (
-    client_credentials,
-    client_provider_secret_name,
-    deployment_credentials,
-)
+from campaign_calling.calls.providers.credentials import client_provider_secret_name
 
 # What Secrets Manager allows in a name.
 SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
@@ -32,23 +28,3 @@ def test_no_two_clients_or_providers_share_a_secret() -> None:
     clients = ["a/b", "a=2Fb", "a_b", "a b", "A/B", "a%2Fb", "a"]
     names = {client_provider_secret_name("p", c, provider) for c in clients for provider in ("generic", "vapi")}
     assert len(names) == len(clients) * 2
-
-
-def test_the_deployment_secret_gives_each_providers_object_or_none() -> None:
-    secret = json.dumps({"generic": {"apiKey": "k", "webhookSecret": "w"}, "vapi": {"apiKey": "v", "serverSecret": 7}})
-
-    assert deployment_credentials(secret, "generic") == {"apiKey": "k", "webhookSecret": "w"}
-    assert deployment_credentials(secret, "vapi") == {"apiKey": "v"}  # only string fields
-    assert deployment_credentials(secret, "twilio") is None
-
-
-def test_a_deployment_secret_that_is_not_json_is_the_generic_api_key_alone() -> None:
-    assert deployment_credentials("sk-plain-key", "generic") == {"apiKey": "sk-plain-key"}
-    assert deployment_credentials("sk-plain-key", "retell") is None
-    assert deployment_credentials('"a json string"', "generic") == {"apiKey": '"a json string"'}
-
-
-def test_a_clients_secret_holds_one_providers_object() -> None:
-    assert client_credentials('{"accountSid": "AC1", "authToken": "t"}') == {"accountSid": "AC1", "authToken": "t"}
-    assert client_credentials("not json") is None
-    assert client_credentials("[1]") is None

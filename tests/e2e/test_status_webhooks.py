@@ -29,23 +29,26 @@ from tests.support.e2e import (
 
 pytestmark = pytest.mark.e2e
 
+# The simulated provider's default generic account, which the local engine puts in the
+# deployment's secret: these tests sign webhooks as that account does.
 WEBHOOK_SECRET = "whsec-e2e-generic-0123456789"
-# The deployment's provider credentials, as the local engine puts them in its secret. The
-# simulated provider is given the same value as the API key it expects, which is what the
-# dial path sends until it reads the generic account's apiKey from the JSON (issue 11, C).
-CREDENTIALS = json.dumps({"generic": {"apiKey": "sk-e2e-generic", "webhookSecret": WEBHOOK_SECRET}})
+SIMULATOR = {"SIM_DIALER_API_KEY": "sk-e2e-generic", "SIM_DIALER_WEBHOOK_SECRET": WEBHOOK_SECRET}
 CLIENT_B = "client-b"
 
 
 @pytest.fixture(scope="module")
 def webhooks_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    with running_engine(tmp_path_factory.mktemp("webhooks"), {"SIM_DIALER_API_KEY": CREDENTIALS}) as started:
+    with running_engine(tmp_path_factory.mktemp("webhooks"), SIMULATOR) as started:
         yield started
 
 
 @pytest.fixture
 def engine(webhooks_engine: Engine) -> Iterator[Engine]:
-    yield from faults_cleared(webhooks_engine)
+    """These tests send each webhook themselves: the simulated provider's own (for the same
+    calls) are signed badly, so they are refused and change nothing."""
+    for engine in faults_cleared(webhooks_engine):
+        engine.set_fault(target="webhooks", mode="bad-signature", count=100_000)
+        yield engine
 
 
 def webhook(

@@ -173,7 +173,14 @@ def test_an_agent_whose_provider_does_not_answer_is_a_503_with_nothing_stored(aw
 
 
 def test_an_agent_of_a_provider_without_any_account_is_a_400_saying_how_to_connect_one(aws) -> None:
+    # Given a deployment whose secret has a default account for the generic provider only
+    secrets = boto3.client("secretsmanager")
+    deployment = json.loads(secrets.get_secret_value(SecretId=aws.resolver.ref("DialerApiKeySecret"))["SecretString"])
+    only_generic = {"generic": deployment["generic"], "allowList": deployment["allowList"]}
+    secrets.put_secret_value(SecretId=aws.resolver.ref("DialerApiKeySecret"), SecretString=json.dumps(only_generic))
+    # When client A, which has connected no retell account either, creates a retell agent
     status, body, _ = create_agent(
         aws, "client-a", {"name": "Bot", "providerAgentId": "asst", "provider": "retell", "callerId": A_NUMBER}
     )
+    # Then it is told how to connect one
     assert status == 400 and "PUT /api/v1/client/providers/retell" in body["message"]

@@ -29,6 +29,7 @@ CLIENT = "client-a"
 PHONE = "+442079460958"
 WEBHOOK_SECRET = "whsec-unit-test-0123456789"
 AUTH_TOKEN = "twilio-auth-token-unit-test"
+TWILIO_SID = "AC" + "1" * 32
 API_HOST = "https://abc123.execute-api.us-east-1.amazonaws.com"
 
 
@@ -41,7 +42,7 @@ def world(aws: Any) -> Any:
         SecretString=json.dumps(
             {
                 "generic": {"apiKey": "k", "webhookSecret": WEBHOOK_SECRET},
-                "twilio": {"accountSid": "AC1", "authToken": AUTH_TOKEN},
+                "twilio": {"accountSid": TWILIO_SID, "authToken": AUTH_TOKEN},
             }
         ),
     )
@@ -182,7 +183,7 @@ def test_an_unknown_call_is_answered_200_and_nothing_is_written(world: Any) -> N
 def test_a_twilio_callback_is_checked_against_the_full_public_url(world: Any) -> None:
     # Given a call placed on Twilio
     log = place(world, "CA" + "1" * 32, provider="twilio")
-    form = [("CallSid", "CA" + "1" * 32), ("CallStatus", "busy"), ("AccountSid", "AC1")]
+    form = [("CallSid", "CA" + "1" * 32), ("CallStatus", "busy"), ("AccountSid", TWILIO_SID)]
     body = urlencode(form).encode()
     url = f"{API_HOST}/api/v1/webhooks/twilio?run=1"
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -236,22 +237,20 @@ def test_a_final_status_is_published_as_one_metric_in_the_templates_namespace(mo
 
 def test_a_clients_own_account_is_read_from_its_secret_under_the_prefix(world: Any) -> None:
     # Given client A's own Twilio account in Secrets Manager, where the template points
-    from campaign_calling.aws.secretsmanager import CachedSecret
+    from campaign_calling import wiring
     from campaign_calling.calls.providers.credentials import client_provider_secret_name
-    from campaign_calling.calls.webhook_keys import SecretWebhookKeys
     from campaign_calling.settings import ProviderAccountSettings, get_settings
 
     settings = get_settings(ProviderAccountSettings)  # the function's environment, from the template
     prefix = settings.client_secret_prefix
-    own = {"accountSid": "ACown", "authToken": "own-token"}
+    own = {"accountSid": "AC" + "2" * 32, "authToken": "own-token"}
     boto3.client("secretsmanager").create_secret(
         Name=client_provider_secret_name(prefix, CLIENT, "twilio"), SecretString=json.dumps(own)
     )
-    keys = SecretWebhookKeys(
-        CachedSecret(settings.dialer_api_key_secret, 0), client_secret_prefix=prefix, max_age_seconds=0
-    )
+    # When the webhooks' accounts are asked (as the function wires them)
+    keys = wiring.provider_accounts()
 
     # Then its credentials are A's own; another client has none; the default is the deployment's
     assert keys.credentials("twilio", CLIENT, "client") == own
     assert keys.credentials("twilio", "client-b", "client") is None
-    assert keys.credentials("twilio", CLIENT, "default") == {"accountSid": "AC1", "authToken": AUTH_TOKEN}
+    assert keys.credentials("twilio", CLIENT, "default") == {"accountSid": TWILIO_SID, "authToken": AUTH_TOKEN}

@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.calls.placing import CallPlacer
     from campaign_calling.calls.providers.accounts import ClientAccounts, ProviderAccounts
     from campaign_calling.calls.status_updates import StatusUpdates
-    from campaign_calling.calls.webhook_keys import SecretWebhookKeys
     from campaign_calling.catalog.agents import AgentRepository
     from campaign_calling.catalog.campaigns import CampaignRepository
     from campaign_calling.catalog.connections import ProviderConnections
@@ -296,18 +295,6 @@ def call_metrics() -> CallMetrics:
     return CallMetrics()
 
 
-def _webhook_keys() -> SecretWebhookKeys:
-    from campaign_calling.aws.secretsmanager import CachedSecret
-    from campaign_calling.calls.webhook_keys import SecretWebhookKeys
-
-    settings = get_settings(ProviderAccountSettings)
-    return SecretWebhookKeys(
-        CachedSecret(settings.dialer_api_key_secret, settings.secret_cache_seconds),
-        client_secret_prefix=settings.client_secret_prefix,
-        max_age_seconds=settings.secret_cache_seconds,
-    )
-
-
 @_once
 def status_updates() -> StatusUpdates:
     from campaign_calling.calls.status_store import CallStatusWriter, ProviderCallIndex
@@ -319,7 +306,7 @@ def status_updates() -> StatusUpdates:
         store=CallStatusWriter(
             _dynamodb(), call_logs_table=tables.call_logs_table, progress_table=tables.progress_table
         ),
-        keys=_webhook_keys(),
+        keys=provider_accounts(),
         metrics=call_metrics(),
         clock=SystemClock(),
     )

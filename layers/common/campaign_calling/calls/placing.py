@@ -99,6 +99,8 @@ class CallPlacer:
             unique_id=unique_id,
             started_ms=started_ms,
             run_id=run_id,
+            provider=agent.provider,
+            account=agent.account,
         )
         return PlacedCall(log, result.deadline_exceeded)
 
@@ -112,8 +114,8 @@ class CallPlacer:
         unique_id: str,
         started_ms: int,
         run_id: str | None,
-        provider: Dialect = "generic",
-        account: Account = "default",
+        provider: Dialect,
+        account: Account,
     ) -> CallLog:
         outcome: CallOutcome = "success" if result.accepted else ("unknown" if result.outcome_unknown else "failed")
         return new_call_log(

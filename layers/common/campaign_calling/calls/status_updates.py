@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, Protocol
 
+from campaign_calling.calls.providers.accounts import CredentialsError
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.calls.providers.lifecycle import StatusEvent, rank
 from campaign_calling.clock import Clock, iso_from_ms
-from campaign_calling.errors import Unauthorized
+from campaign_calling.errors import DependencyUnavailable, Unauthorized
 from campaign_calling.models import Account
 
 # -- what the service depends on -------------------------------------------------------------
@@ -101,7 +102,11 @@ class StatusUpdates:
         call = self._index.find(provider, event.provider_call_id)
         if call is None:
             return Recorded.UNKNOWN_CALL
-        credentials = self._keys.credentials(provider, call.client_id, call.account)
+        try:
+            credentials = self._keys.credentials(provider, call.client_id, call.account)
+        except CredentialsError:
+            # The account's secret is misconfigured: the provider retries a 503 until it is fixed.
+            raise DependencyUnavailable(f"the {provider} account's credentials cannot be read") from None
         if credentials is None or not signed_by(credentials):
             raise Unauthorized("webhook signature is not valid")
         now_ms = self._clock.now_ms()

@@ -179,6 +179,8 @@ class DialRecorder:
             run_id=run.runId,
             outcome=outcome,
             error=error,
+            provider=run.agent.provider,
+            account=run.agent.account,
         )
 
 
