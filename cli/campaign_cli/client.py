@@ -15,6 +15,7 @@ import httpx
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 DEFAULT_DELAY_MS = 2000
+PROVIDERS = "/api/v1/client/providers"
 AGENTS = "/api/v1/client/agents"
 CAMPAIGNS = "/api/v1/client/campaigns"
 
@@ -48,11 +49,26 @@ class CampaignApi(httpx.Client):
 
     # -- routes (raw answers) ----------------------------------------------------------------
 
-    def create_agent(self, name: str, provider_agent_id: str, caller_id: str | None = None) -> httpx.Response:
-        body = {"name": name, "providerAgentId": provider_agent_id}
+    def create_agent(
+        self,
+        name: str,
+        provider_agent_id: str,
+        caller_id: str | None = None,
+        *,
+        provider: str | None = None,
+        **overrides: str,
+    ) -> httpx.Response:
+        """``overrides``: a provider's per-agent settings (twimlUrl, phoneNumberId)."""
+        body = {"name": name, "providerAgentId": provider_agent_id, **overrides}
         if caller_id is not None:
             body["callerId"] = caller_id
+        if provider is not None:
+            body["provider"] = provider
         return self.post(AGENTS, json=body)
+
+    def connect_provider(self, provider: str, credentials: dict[str, str]) -> httpx.Response:
+        """This client's own account of ``provider`` (its credentials are never answered back)."""
+        return self.put(f"{PROVIDERS}/{_segment(provider)}", json=credentials)
 
     def get_agent(self, agent_id: str) -> httpx.Response:
         return self.get(f"{AGENTS}/{_segment(agent_id)}")

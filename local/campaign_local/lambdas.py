@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 from campaign_local.faults import parse_fault
 from campaign_local.log_context import isolate_powertools_loggers
 from campaign_local.moto_patches import TRANSACTION_FAULT_REASONS, TransactionFaults
+from campaign_local.router_context import isolate_powertools_routers
 from campaign_local.serving import WsgiServer
 from campaign_local.stats import AwsRequestCounter, current_function
 from campaign_local.template import FunctionSpec, function_arn
@@ -135,6 +136,8 @@ class LocalFunctions:
         # concurrent invocations in separate containers, so module state (Powertools'
         # resolver keeps the current event and route on the app) is never shared between
         # two invocations in flight; here each in-flight invocation holds a container too.
+        # What Powertools keeps per process rather than per app is kept per invocation.
+        isolate_powertools_routers()
         self._idle: dict[str, list[ModuleType]] = {}
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, float]] = []

@@ -33,15 +33,16 @@ NOT_A_TENANT = {
 
 def request_for(route: Any) -> tuple[str, str, dict[str, Any] | None]:
     """A well-formed request for the route; the ids need not exist (a refusal comes first)."""
-    path = route.path.format(id="cmp_aaaaaaaaaaaaaaaaaaaa")
+    path = route.path.format(id="cmp_aaaaaaaaaaaaaaaaaaaa", provider="generic")
     bodies = {
         "start-calling": {"agentId": "ag_aaaaaaaaaaaaaaaaaaaa", "delayBetweenCalls": 0},
         "make-call": {"contactId": "ct_0000000001", "agentId": "ag_aaaaaaaaaaaaaaaaaaaa"},
         "contacts": {"contacts": [{"name": "New", "phone": "+12025550177"}]},
         "agents": {"name": "A", "providerAgentId": "p"},
         "campaigns": {"name": "C", "contacts": [{"name": "N", "phone": "+12025550178"}]},
+        "generic": {"apiKey": "sk-tenant-test", "webhookSecret": "whsec-tenant-test"},
     }
-    body = bodies.get(path.rsplit("/", 1)[-1]) if route.method == "POST" else None
+    body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
     return route.method, path, body
 
 

@@ -80,8 +80,13 @@ def settled(api: httpx.Client, engine: Engine, setup: CampaignSetup) -> dict[str
 
     progress = wait_until(every_call_logged, timeout=30, what="every dial to be logged", log=engine.log_path)
     time.sleep(1.5)
-    assert progress_of(api, setup.campaign_id) == progress
+    # (the calls' outcomes move on as the provider's status webhooks come in: not the dials')
+    assert without_outcomes(progress_of(api, setup.campaign_id)) == without_outcomes(progress)
     return progress
+
+
+def without_outcomes(progress: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in progress.items() if key != "outcomes"}
 
 
 def assert_exact_accounting(api: httpx.Client, engine: Engine, setup: CampaignSetup, progress: dict[str, Any]) -> None:

@@ -5,12 +5,15 @@ or outlasts the integration timeout. Handlers here are small files written for t
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from campaign_local.engine import parse_function_timeouts
 from campaign_local.http_api import LocalHttpApi
@@ -217,3 +220,26 @@ def test_faults_the_switch_cannot_honour_are_refused_with_400(endpoint):
         assert response.json()["message"].startswith("bad fault")
     assert client.post("/faults", content=b"{bad").status_code == 400
     assert client.get("/faults").json() == []
+
+
+def test_concurrent_invocations_each_see_their_own_request_in_powertools_resolvers() -> None:
+    # Given the local functions loaded (which isolates what Powertools keeps per process)
+    LocalFunctions({})
+    app = APIGatewayHttpResolver()
+    seen: dict[str, object] = {}
+    ready = threading.Barrier(2)
+
+    def invocation(name: str) -> None:
+        # When two invocations in flight at once each set the event being resolved
+        BaseRouter.current_event = name  # type: ignore[assignment]  # as resolve() does
+        ready.wait()
+        seen[name] = app.current_event
+
+    threads = [threading.Thread(target=invocation, args=(name,)) for name in ("status", "webhook")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then each reads its own, through the app as through the class
+    assert seen == {"status": "status", "webhook": "webhook"}
