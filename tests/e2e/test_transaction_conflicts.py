@@ -151,7 +151,14 @@ def test_stops_at_many_moments_of_a_run_under_conflicts(api, engine):
 def test_a_stop_while_the_database_stays_busy_answers_503_then_stops(api, engine):
     setup = new_campaign(api, 2, first_phone=600)
     start_calling(api, setup, delay_ms=60_000)  # after the first call the run waits a minute
-    wait_until(lambda: progress_of(api, setup.campaign_id)["completedCalls"] == 1, timeout=20, what="one call")
+    # One call, and its end reported by the provider (whose webhook writes the progress too)
+    wait_until(
+        lambda: (lambda p: p["completedCalls"] == 1 and p["outcomes"]["pending"] == 0)(
+            progress_of(api, setup.campaign_id)
+        ),
+        timeout=20,
+        what="one call, ended",
+    )
 
     engine.set_table_fault("ProgressTable", "throttle", count=8)
     busy = api.post(f"{BASE}/{setup.campaign_id}/stop-calling")
