@@ -4,14 +4,14 @@ run's outcomes counted once per call."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pytest
 
 from campaign_calling.calls.placing import new_call_log
 from campaign_calling.calls.providers.lifecycle import StatusEvent
-from campaign_calling.calls.status_updates import Recorded, StatusUpdates
+from campaign_calling.calls.status_updates import UNKNOWN_FINAL_RETRY_SECONDS, Recorded, StatusUpdates
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.errors import Unauthorized
 from campaign_calling.models import CallLog, Contact
@@ -40,6 +40,9 @@ class WebhookWorld:
     runs: RunsWorld = field(default_factory=RunsWorld)
     keys: FakeWebhookKeys = field(default_factory=FakeWebhookKeys)
     metrics: RecordingMetrics = field(default_factory=RecordingMetrics)
+    # The pauses the service took (instead of sleeping), and what happens during them.
+    sleeps: list[float] = field(default_factory=list)
+    during_sleep: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
         self.manual_logs = InMemoryCallLogs(self.runs.call_index)
@@ -48,8 +51,17 @@ class WebhookWorld:
 
     def service(self) -> StatusUpdates:
         return StatusUpdates(
-            index=self.runs.call_index, store=self.store, keys=self.keys, metrics=self.metrics, clock=self.runs.clock
+            index=self.runs.call_index,
+            store=self.store,
+            keys=self.keys,
+            metrics=self.metrics,
+            clock=self.runs.clock,
+            sleep=self.sleep,
         )
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.during_sleep()
 
     def run_with_calls(self, contacts: int, *, refused: int = 0, campaign_id: str = "cmp_1") -> RunState:
         """A run whose contacts were all dialed: the first ``refused`` refused, the rest taken."""
@@ -176,6 +188,33 @@ def test_given_an_unknown_call_id_when_its_webhook_arrives_then_nothing_is_writt
     assert result == Recorded.UNKNOWN_CALL
     assert (world.runs.claims.logs, outcomes(world, state)) == before
     assert world.store.writes == 0 and world.keys.asked == [] and world.metrics.ended == []
+    # (a final status is looked up a few more times first: its log may be being written)
+    assert len(world.sleeps) == len(UNKNOWN_FINAL_RETRY_SECONDS) and sum(world.sleeps) < 2
+
+
+def test_given_a_final_status_that_beats_its_call_log_when_the_log_lands_meanwhile_then_it_is_recorded() -> None:
+    world = WebhookWorld()
+    state = world.run_with_calls(1)
+    (call,) = world.placed()
+    # Given the index entry is not there yet when the webhook arrives (the dial step still writes)
+    key = ("generic", call.providerCallId or "")
+    entry = world.runs.call_index.entries.pop(key)
+    world.during_sleep = lambda: world.runs.call_index.entries.setdefault(key, entry)
+
+    # When the provider's final status arrives
+    result = world.send(call.providerCallId or "", "no-answer")
+
+    # Then it is looked up again after a pause, and recorded
+    assert result == Recorded.CHANGED and len(world.sleeps) == 1
+    assert world.log(call.uniqueId).status == "no-answer"
+    assert outcomes(world, state)["no-answer"] == 1
+
+
+def test_given_an_unknown_call_id_when_a_progress_event_arrives_then_it_is_not_waited_for() -> None:
+    world = WebhookWorld()
+
+    assert world.send("call_nobody_placed", "ringing") == Recorded.UNKNOWN_CALL
+    assert world.sleeps == []
 
 
 def test_given_a_badly_signed_webhook_when_it_arrives_then_it_is_refused_and_nothing_changes() -> None:

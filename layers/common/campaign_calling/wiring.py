@@ -157,7 +157,7 @@ def create_campaign_idempotency() -> IdempotentRequests:
 @_once
 def provider_accounts() -> ProviderAccounts:
     """Provider credentials: the deployment's secret and the clients' own (also what the
-    status webhooks verify signatures with: it implements accounts.WebhookKeys)."""
+    status webhooks verify signatures with: it implements status_updates.WebhookKeys)."""
     from campaign_calling.aws.secretsmanager import CachedSecret
     from campaign_calling.calls.providers.accounts import ProviderAccounts
 

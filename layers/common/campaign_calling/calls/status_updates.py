@@ -11,6 +11,7 @@ status, in the same transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -84,15 +85,30 @@ class Recorded(Enum):
     UNKNOWN_CALL = "unknown-call"
 
 
+# A call's final webhook can beat its call log: the provider may end a call it has just taken
+# (nobody answers, the number fails) while the dial step is still writing the log and the
+# index entry. Such a final status is looked up again a few times before the call is taken
+# for unknown; progress events are not (a later one supersedes them).
+UNKNOWN_FINAL_RETRY_SECONDS = (0.2, 0.4, 0.8)
+
+
 class StatusUpdates:
     def __init__(
-        self, *, index: CallIndex, store: CallStatusStore, keys: WebhookKeys, metrics: CallMetrics, clock: Clock
+        self,
+        *,
+        index: CallIndex,
+        store: CallStatusStore,
+        keys: WebhookKeys,
+        metrics: CallMetrics,
+        clock: Clock,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._index = index
         self._store = store
         self._keys = keys
         self._metrics = metrics
         self._clock = clock
+        self._sleep = sleep
 
     def record(self, provider: Dialect, event: StatusEvent, signed_by: Callable[[Mapping[str, str]], bool]) -> Recorded:
         """Apply one webhook's event. ``signed_by(credentials)`` says whether the request was
@@ -100,6 +116,11 @@ class StatusUpdates:
         answered 200, so it stops retrying); Unauthorized when the call's account did not
         sign it (nothing written either)."""
         call = self._index.find(provider, event.provider_call_id)
+        for pause in UNKNOWN_FINAL_RETRY_SECONDS if event.is_final else ():
+            if call is not None:
+                break
+            self._sleep(pause)
+            call = self._index.find(provider, event.provider_call_id)
         if call is None:
             return Recorded.UNKNOWN_CALL
         try:

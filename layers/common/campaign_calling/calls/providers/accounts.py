@@ -195,12 +195,6 @@ class SecretStore(Protocol):
     def put(self, name: str, value: str, *, description: str) -> None: ...  # create or new version
 
 
-class WebhookKeys(Protocol):
-    """What the status webhooks need (design §4): an account's credentials, None without."""
-
-    def credentials(self, provider: Dialect, client_id: str, account: Account) -> Mapping[str, str] | None: ...
-
-
 class ClientAccounts:
     """The clients' own accounts, one secret per client and provider."""
 
@@ -228,7 +222,7 @@ class ClientAccounts:
 
 class ProviderAccounts:
     """Resolves (client, provider, account) to credentials: a client's own secret, or the
-    deployment's default account. Implements WebhookKeys."""
+    deployment's default account. Implements calls.status_updates.WebhookKeys."""
 
     def __init__(self, deployment_secret: Callable[[], str], clients: ClientAccounts) -> None:
         self._deployment_secret = deployment_secret
