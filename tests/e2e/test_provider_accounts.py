@@ -7,7 +7,9 @@ each owning specific agents and numbers.
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,7 @@ import httpx
 import pytest
 
 from campaign_cli.client import CampaignApi, data
-from tests.support.e2e import Engine, wait_until
+from tests.support.e2e import Engine, running_engine, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +129,36 @@ def test_credentials_missing_a_field_are_refused_naming_it(engine: Engine) -> No
     with engine.client(f"client-c-{secrets.token_hex(4)}") as api:
         refused = api.put(f"{PROVIDERS}/twilio", json={"accountSid": "AC" + "1" * 32})
         assert (refused.status_code, refused.json()["message"]) == (400, "twilio credentials: authToken is required")
+
+
+@pytest.fixture(scope="module")
+def allow_listed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """An engine whose deployment secret gives client A alone one agent id and number on the
+    shared default account (secrets read afresh at every use, so the change is seen at once)."""
+    with running_engine(tmp_path_factory.mktemp("allow-list"), {"SECRET_CACHE_SECONDS": "0"}) as started:
+        secrets_manager = started.aws_client("secretsmanager")
+        (secret,) = secrets_manager.list_secrets()["SecretList"]
+        document = json.loads(secrets_manager.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+        document["allowList"] = {"client-a": {"agents": ["pa-shared-A"], "numbers": [A_NUMBER]}}
+        secrets_manager.put_secret_value(SecretId=secret["ARN"], SecretString=json.dumps(document))
+        yield started
+
+
+def test_the_attack_on_the_shared_default_account_is_refused_by_the_operators_allow_list(
+    allow_listed: Engine,
+) -> None:
+    engine = allow_listed
+    # Given client A, allowed one agent and number of the deployment's default account, has an agent
+    with engine.client("client-a") as a:
+        assert a.create_agent("A's agent", "pa-shared-A", caller_id=A_NUMBER).status_code == 201
+    with engine.client("client-b") as b:
+        # When client B, with no account of its own, creates an agent with A's id and number
+        refused = b.create_agent("B's copy of A", "pa-shared-A", caller_id=A_NUMBER)
+        # Then 403 says the operator's allow-list does not give them to B, and nothing is stored
+        assert refused.status_code == 403, refused.text
+        assert "allow-list" in refused.json()["message"] and "pa-shared-A" in refused.json()["message"]
+    db = engine.aws_client("dynamodb")
+    stored = [item for table in db.list_tables()["TableNames"] for item in db.scan(TableName=table)["Items"]]
+    assert not [item for item in stored if item.get("pk", {}).get("S", "").startswith("CLIENT#client-b")]
+    # And nothing was dialed for B
+    assert calls_of(engine, "client-b") == []
