@@ -221,6 +221,8 @@ def simulator_base_urls(dialer: SimDialer) -> dict[str, str]:
         "TwilioBaseUrl": dialer.base_url("twilio"),
         "VapiBaseUrl": dialer.base_url("vapi"),
         "RetellBaseUrl": dialer.base_url("retell"),
+        # What a deployment defaults for twilio agents (the simulated provider does not fetch it).
+        "TwilioTwimlUrl": f"{dialer.base_url('twilio')}/twiml",
     }
 
 
