@@ -5,13 +5,17 @@ whatever the webhooks went through (dropped, replayed, out of order, badly signe
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
 
+from campaign_calling.calls.providers.signatures import retell_signature, sign_generic, twilio_signature
 from campaign_cli.client import CampaignApi, data
 from tests.support.e2e import (
     Engine,
@@ -197,3 +201,80 @@ def test_replayed_out_of_order_and_badly_signed_webhooks_never_move_a_call_wrong
     }
     outcomes = calling_status(api, campaign_id)["progress"]["outcomes"]
     assert outcomes["pending"] == 0 and sum(outcomes.values()) == 3
+
+
+# -- unsigned, and signed by another client's account ------------------------------------------
+
+
+def final_webhook(provider: str, call_id: str) -> tuple[bytes, str]:
+    """A provider's final status webhook for ``call_id`` (the call was answered and ended), in
+    that provider's own words, and its content type."""
+    if provider == "twilio":
+        body = urlencode({"CallSid": call_id, "CallStatus": "completed", "AnsweredBy": "human", "CallDuration": "99"})
+        return body.encode(), "application/x-www-form-urlencoded"
+    payload: dict[str, Any] = {
+        "generic": {"callId": call_id, "status": "completed", "durationSeconds": 99},
+        "vapi": {
+            "message": {"type": "end-of-call-report", "endedReason": "customer-ended-call", "call": {"id": call_id}}
+        },
+        "retell": {"event": "call_ended", "call": {"call_id": call_id, "disconnection_reason": "user_hangup"}},
+    }[provider]
+    return json.dumps(payload).encode(), "application/json"
+
+
+def signed_with(provider: str, credentials: dict[str, str], url: str, body: bytes) -> dict[str, str]:
+    """The signature headers ``credentials`` would give this webhook."""
+    now_ms = int(time.time() * 1000)
+    if provider == "generic":
+        return {"X-Signature": sign_generic(credentials["webhookSecret"], body, now_ms // 1000)}
+    if provider == "twilio":
+        form = parse_qsl(body.decode(), keep_blank_values=True)
+        return {"X-Twilio-Signature": twilio_signature(credentials["authToken"], url, form)}
+    if provider == "vapi":
+        return {"X-Vapi-Secret": credentials["serverSecret"]}
+    return {"x-retell-signature": retell_signature(credentials["apiKey"], body, now_ms)}
+
+
+OTHER_ACCOUNTS = {
+    "generic": {"apiKey": "sk-e2e-other-client", "webhookSecret": "whsec-e2e-other-client"},
+    "twilio": {"accountSid": "AC" + "e" * 32, "authToken": "e2e-other-client-token"},
+    "vapi": {"apiKey": "vapi-e2e-other-client", "serverSecret": "vapi-secret-e2e-other-client"},
+    "retell": {"apiKey": "key_e2e_other_client"},
+}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_unsigned_webhooks_and_webhooks_signed_by_another_clients_account_change_nothing(
+    api: CampaignApi, engine: Engine, provider: str
+) -> None:
+    # Given a call of client A, placed on the default account, not yet ended (a long ring)
+    engine.set_fault(target="webhooks", mode="drop", count=1)  # its own final webhook never comes
+    campaign_id, agent_id = campaign_of(api, provider, 1, first_phone=6000 + 10 * PROVIDERS.index(provider))
+    run_to_the_end(api, campaign_id, agent_id)
+    (log,) = all_call_logs(api, campaign_id)
+    # and client B's own account of this provider, connected
+    created = httpx.post(
+        f"{engine.dialer_url}/accounts",
+        json={"provider": provider, "credentials": OTHER_ACCOUNTS[provider], "agents": [], "numbers": []},
+        timeout=10,
+    )
+    assert created.status_code in (201, 409), created.text  # 409: made by an earlier run of this test
+    with engine.client(f"client-b-{provider}") as b:
+        assert b.connect_provider(provider, OTHER_ACCOUNTS[provider]).status_code == 200
+    url = f"{engine.api_url}/api/v1/webhooks/{provider}"
+    body, content_type = final_webhook(provider, log["providerCallId"])
+
+    # When the call's final webhook comes unsigned, then signed with client B's account
+    unsigned = httpx.post(url, content=body, headers={"Content-Type": content_type}, timeout=30)
+    by_b = httpx.post(
+        url,
+        content=body,
+        headers={"Content-Type": content_type, **signed_with(provider, OTHER_ACCOUNTS[provider], url, body)},
+        timeout=30,
+    )
+
+    # Then both are refused, and client A's call is as it was
+    assert (unsigned.status_code, by_b.status_code) == (401, 401), (unsigned.text, by_b.text)
+    (after,) = all_call_logs(api, campaign_id)
+    assert after["status"] not in FINAL and after["durationSeconds"] is None
+    assert calling_status(api, campaign_id)["progress"]["outcomes"]["pending"] == 1
