@@ -113,6 +113,9 @@ class StoredRun:
     paced_from_ms: int | None = None
     expires_at: int | None = None
     consecutive_failures: int = 0
+    execution_count: int = 1
+    claimed_seq: int | None = None
+    agent_id: str | None = None
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -124,6 +127,9 @@ class StoredRun:
             expires_at=self.expires_at,
             consecutive_failures=self.consecutive_failures,
             execution_since_ms=self.execution_since_ms,
+            execution_count=self.execution_count,
+            claimed_seq=self.claimed_seq,
+            agent_id=self.agent_id,
         )
 
     def update(self, **changes: Any) -> None:
@@ -164,7 +170,9 @@ class FakeRunStore:
         self.campaigns.update(
             ref.client_id, ref.campaign_id, isRunning=True, currentRunId=ref.run_id, lastRunStatus="running"
         )
-        self.runs[ref] = StoredRun(progress, ref.client_id, last_seq, execution_arn, self.clock.now_ms())
+        self.runs[ref] = StoredRun(
+            progress, ref.client_id, last_seq, execution_arn, self.clock.now_ms(), agent_id=agent_id
+        )
 
     def set_execution(self, ref: RunRef, execution_arn: str, *, replaces: str | None) -> bool:
         run = self.runs[ref]
@@ -172,6 +180,7 @@ class FakeRunStore:
             return False
         run.execution_arn = execution_arn
         run.execution_since_ms = self.clock.now_ms()
+        run.execution_count += 1
         return True
 
     def end_run(
@@ -182,9 +191,10 @@ class FakeRunStore:
         reason: str | None = None,
         final_index: int | None = None,
         execution_arn: str | None = None,
+        from_statuses: tuple[RunStatus, ...] = ("running",),
     ) -> bool:
         run = self.runs.get(ref)
-        if run is None or run.progress.status != "running":
+        if run is None or run.progress.status not in from_statuses:
             return False
         if execution_arn is not None and run.execution_arn != execution_arn:
             return False
@@ -197,9 +207,42 @@ class FakeRunStore:
         if final_index is not None:
             changes["currentIndex"] = final_index
         run.update(**changes)
-        run.expires_at = now // 1000 + self.ttl
+        # A paused run waits for a resume or a stop without expiring.
+        run.expires_at = None if status == "paused" else now // 1000 + self.ttl
         self.campaigns.update(ref.client_id, ref.campaign_id, isRunning=False, lastRunStatus=status)
         return True
+
+    def resume_run(
+        self,
+        ref: RunRef,
+        *,
+        execution_arn: str,
+        execution_count: int,
+        last_seq: int,
+        total_contacts: int,
+        from_statuses: tuple[RunStatus, ...],
+    ) -> None:
+        run = self.runs.get(ref)
+        now = self.clock.now_ms()
+        campaign = self.campaigns.get(ref.client_id, ref.campaign_id)
+        if (
+            run is None
+            or run.progress.status not in from_statuses
+            or run.execution_count != execution_count - 1
+            or run.record().expired(now)
+            or campaign.isRunning
+            or campaign.currentRunId != ref.run_id
+            or campaign.nextContactSeq != last_seq
+        ):
+            raise Conflict("nothing to resume")
+        run.update(status="running", isRunning=True, endTime=None, reason=None, totalContacts=total_contacts)
+        run.execution_arn = execution_arn
+        run.execution_since_ms = now
+        run.execution_count = execution_count
+        run.last_seq = last_seq
+        run.expires_at = None
+        run.consecutive_failures = 0
+        self.campaigns.update(ref.client_id, ref.campaign_id, isRunning=True, lastRunStatus="running")
 
     def progress(self, ref: RunRef) -> Progress:
         return self.runs[ref].progress
@@ -241,6 +284,7 @@ class FakeClaims:
             return ClaimResult.RUN_NOT_RUNNING
         self.claims[(ref, seq)] = DialClaim("dialing", unique_id, now_ms, None)
         run.paced_from_ms = now_ms
+        run.claimed_seq = seq
         run.update(currentIndex=index)
         return ClaimResult.CLAIMED
 

@@ -128,9 +128,11 @@ def test_finaliser_closes_a_running_run_whose_current_execution_ended_outside_th
     assert p.reason == f"execution {name} ended {execution['status']}"
     assert p.endTime
     assert running_runs(aws) == []
-    # The campaign is released: it can be started again.
-    again = start_campaign(aws, campaign_id=started.campaign_id, agent_id=started.agent_id)
-    assert again.run_id != started.run_id
+    # The campaign is released: the failed run can be resumed, in its next execution.
+    aws.use_function("StartCallingFunction")
+    resumed = wiring.calling_service().resume(CLIENT, started.campaign_id)
+    assert (resumed.run_id, resumed.execution_arn.rpartition("-")[2]) == (started.run_id, "0002")
+    assert progress(aws, started).status == "running"
 
 
 @pytest.mark.parametrize("status", sorted(ENDED_BADLY))

@@ -80,12 +80,13 @@ class DialClaims:
                             "TableName": self._progress,
                             "Key": run_key(ref),
                             "ConditionExpression": "#status = :running",
-                            "UpdateExpression": "SET pacedFromMs = :now, currentIndex = :index",
+                            "UpdateExpression": "SET pacedFromMs = :now, currentIndex = :index, claimedSeq = :seq",
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": {
                                 ":running": to_attr("running"),
                                 ":now": to_attr(now_ms),
                                 ":index": to_attr(index),
+                                ":seq": to_attr(seq),
                             },
                         }
                     },

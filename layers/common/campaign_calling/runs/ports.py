@@ -40,7 +40,19 @@ class RunStore(Protocol):
         reason: str | None = None,
         final_index: int | None = None,
         execution_arn: str | None = None,
+        from_statuses: tuple[RunStatus, ...] = ("running",),
     ) -> bool: ...
+
+    def resume_run(
+        self,
+        ref: RunRef,
+        *,
+        execution_arn: str,
+        execution_count: int,
+        last_seq: int,
+        total_contacts: int,
+        from_statuses: tuple[RunStatus, ...],
+    ) -> None: ...
 
 
 class ClaimStore(Protocol):

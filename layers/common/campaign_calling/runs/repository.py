@@ -66,6 +66,12 @@ class RunRecord:
     consecutive_failures: int = 0
     # When the current execution was recorded (epoch ms); it is started just after.
     execution_since_ms: int | None = None
+    # How many executions the run has recorded: the next one is named ``<runId>-<count + 1>``.
+    execution_count: int = 1
+    # The sequence of the last contact claimed in the run (None: none yet, or a run claimed
+    # before this was kept): a resume starts there, and its claim makes it a no-op.
+    claimed_seq: int | None = None
+    agent_id: str | None = None
 
     def expired(self, now_ms: int) -> bool:
         # DynamoDB deletes expired items lazily; until then they must read as absent.
@@ -228,27 +234,38 @@ class RunRepository:
         reason: str | None = None,
         final_index: int | None = None,
         execution_arn: str | None = None,
+        from_statuses: tuple[RunStatus, ...] = ("running",),
     ) -> bool:
-        """Move a running run to a final status and release the campaign, atomically.
+        """Move a running run (or one in ``from_statuses``: a paused run stopped) to a final
+        status and release the campaign, atomically.
         False when the run was not running any more (already stopped or finished), or,
         given ``execution_arn``, when that execution is no longer the run's current one.
+        A paused run keeps no TTL: it waits for a resume or a stop, however long.
         Only runs/lifecycle.py calls this: it is where a run's end is decided."""
         now_ms = self._clock.now_ms()
-        sets = ["#status = :status", "isRunning = :false", "endTime = :end", f"{TTL_ATTRIBUTE} = :ttl"]
+        sets = ["#status = :status", "isRunning = :false", "endTime = :end"]
         values: dict[str, Any] = {
             ":status": to_attr(status),
             ":false": to_attr(False),
             ":end": to_attr(iso_from_ms(now_ms)),
-            ":ttl": to_attr(now_ms // 1000 + self._ttl),
-            ":running": to_attr("running"),
         }
+        removes = ["#active"]
+        if status == "paused":
+            removes.append(TTL_ATTRIBUTE)
+        else:
+            sets.append(f"{TTL_ATTRIBUTE} = :ttl")
+            values[":ttl"] = to_attr(now_ms // 1000 + self._ttl)
+        froms = []
+        for i, from_status in enumerate(from_statuses):
+            values[f":from{i}"] = to_attr(from_status)
+            froms.append(f":from{i}")
         if reason is not None:
             sets.append("reason = :reason")
             values[":reason"] = to_attr(reason)
         if final_index is not None:
             sets.append("currentIndex = :index")
             values[":index"] = to_attr(final_index)
-        condition = "#status = :running"
+        condition = f"#status IN ({', '.join(froms)})"
         if execution_arn is not None:
             condition += " AND executionArn = :execution"
             values[":execution"] = to_attr(execution_arn)
@@ -261,7 +278,7 @@ class RunRepository:
                             "Key": self._run_key(ref),
                             "ConditionExpression": condition,
                             # Out of the active-runs index: a sweep no longer sees the run.
-                            "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE #active",
+                            "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes),
                             "ExpressionAttributeNames": {"#status": "status", "#active": ACTIVE_ATTRIBUTE},
                             "ExpressionAttributeValues": values,
                         }
@@ -286,6 +303,80 @@ class RunRepository:
             # transaction was retried, and one that never cleared raised DependencyUnavailable.
             return False
         return True
+
+    def resume_run(
+        self,
+        ref: RunRef,
+        *,
+        execution_arn: str,
+        execution_count: int,
+        last_seq: int,
+        total_contacts: int,
+        from_statuses: tuple[RunStatus, ...],
+    ) -> None:
+        """Mark a paused (or failed) run running again, with ``execution_arn`` as its
+        current execution (number ``execution_count``), and the campaign running with it,
+        atomically. The run reads the campaign up to ``last_seq`` from now on.
+
+        Conflict when the run is not in ``from_statuses`` any more, has expired, another
+        resume recorded an execution meanwhile (execution names stay unique), the campaign
+        is running, or contacts were added since the caller read it."""
+        now_ms = self._clock.now_ms()
+        froms = {f":from{i}": to_attr(from_status) for i, from_status in enumerate(from_statuses)}
+        try:
+            self._transactions.write(
+                [
+                    {
+                        "Update": {
+                            "TableName": self._progress,
+                            "Key": self._run_key(ref),
+                            "ConditionExpression": (
+                                f"#status IN ({', '.join(froms)})"
+                                " AND (attribute_not_exists(executionCount) OR executionCount = :previous)"
+                                f" AND (attribute_not_exists({TTL_ATTRIBUTE}) OR {TTL_ATTRIBUTE} > :nows)"
+                            ),
+                            "UpdateExpression": (
+                                "SET #status = :running, isRunning = :true, #active = :active, executionArn = :arn,"
+                                " executionSinceMs = :now, executionCount = :count, lastSeq = :seq,"
+                                " totalContacts = :total, consecutiveFailures = :zero"
+                                f" REMOVE {TTL_ATTRIBUTE}, endTime, reason"
+                            ),
+                            "ExpressionAttributeNames": {"#status": "status", "#active": ACTIVE_ATTRIBUTE},
+                            "ExpressionAttributeValues": {
+                                **froms,
+                                ":running": to_attr("running"),
+                                ":true": to_attr(True),
+                                ":active": to_attr(ACTIVE_VALUE),
+                                ":arn": to_attr(execution_arn),
+                                ":now": to_attr(now_ms),
+                                ":nows": to_attr(now_ms // 1000),
+                                ":count": to_attr(execution_count),
+                                ":previous": to_attr(execution_count - 1),
+                                ":seq": to_attr(last_seq),
+                                ":total": to_attr(total_contacts),
+                                ":zero": to_attr(0),
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._main,
+                            "Key": self._campaign_key(ref),
+                            "ConditionExpression": "isRunning = :false AND currentRunId = :run AND nextContactSeq = :seq",
+                            "UpdateExpression": "SET isRunning = :true, lastRunStatus = :running",
+                            "ExpressionAttributeValues": {
+                                ":false": to_attr(False),
+                                ":true": to_attr(True),
+                                ":run": to_attr(ref.run_id),
+                                ":seq": to_attr(last_seq),
+                                ":running": to_attr("running"),
+                            },
+                        }
+                    },
+                ]
+            )
+        except TransactionConditionFailed as exc:
+            raise Conflict("nothing to resume") from exc
 
     # -- keys --------------------------------------------------------------------------
 
@@ -312,4 +403,7 @@ def _run_record(item: dict[str, Any]) -> RunRecord:
         expires_at=item.get(TTL_ATTRIBUTE),
         consecutive_failures=item.get("consecutiveFailures", 0),
         execution_since_ms=item.get("executionSinceMs"),
+        execution_count=item.get("executionCount", 1),
+        claimed_seq=item.get("claimedSeq"),
+        agent_id=item.get("agentId"),
     )
