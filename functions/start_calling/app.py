@@ -40,7 +40,7 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
             503,
             e400="Invalid request, or the campaign has no contacts",
             e404="campaign or agent not found",
-            e409="campaign is already running",
+            e409="campaign is already running, or its last run is paused or failed: resume it or stop it",
             e503="the calling workflow could not be started, or the database stayed busy; try again",
         ),
     },

@@ -27,7 +27,8 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
 @app.post(
     "/api/v1/client/campaigns/<id>/stop-calling",
     summary="Stop a running campaign",
-    description="No call is placed after this answer; a call already being placed may finish and is logged.",
+    description="No call is placed after this answer; a call already being placed may finish and is logged. "
+    "A paused (or failed) run is ended too: it can no longer be resumed.",
     tags=["Calling"],
     responses={
         **success("The run stopped"),
@@ -36,7 +37,7 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
             409,
             503,
             e404="campaign not found",
-            e409="campaign is not running",
+            e409="campaign is not running, paused or failed",
             e503="the database stayed busy; try again",
         ),
     },

@@ -33,6 +33,8 @@ UNIQUE_ID = re.compile(r"aidial-\d{13}-[a-z0-9]{6}")
 API_EVENTS = {
     "start_calling": "StartCallingFunction",
     "stop_calling": "StopCallingFunction",
+    "pause_calling": "PauseCallingFunction",
+    "resume_calling": "ResumeCallingFunction",
     "calling_status": "CallingStatusFunction",
     "make_call": "MakeCallFunction",
     "agents_create": "AgentsFunction",
@@ -164,6 +166,12 @@ def start(aws: Any, campaign_id: str, agent_id: str, **body: Any) -> tuple[int, 
 
 def stop(aws: Any, campaign_id: str) -> tuple[int, dict[str, Any]]:
     return call_api(aws, "StopCallingFunction", retarget(load_event("stop_calling"), campaign=campaign_id))
+
+
+def control(aws: Any, action: str, campaign_id: str) -> tuple[int, dict[str, Any]]:
+    """pause-calling or resume-calling, from its sample event."""
+    function = API_EVENTS[f"{action}_calling"]
+    return call_api(aws, function, retarget(load_event(f"{action}_calling"), campaign=campaign_id))
 
 
 def task_event(name: str, run: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -428,6 +436,40 @@ def test_stop_calling_event(aws: Any, run: dict[str, Any]) -> None:
     assert (after["isRunning"], after["lastRunStatus"]) == (False, "stopped")
 
 
+def test_pause_and_resume_calling_events(aws: Any, agent: dict[str, Any], run: dict[str, Any]) -> None:
+    campaign_id = run["campaignId"]
+    assert control(aws, "pause", campaign_id) == (
+        200,
+        {
+            "success": True,
+            "message": "Campaign calling paused",
+            "data": {"campaignId": campaign_id, "status": "paused"},
+        },
+    )
+    data = status_of(aws, campaign_id)
+    assert (data["isRunning"], data["progress"]["status"]) == (False, "paused")
+    assert control(aws, "pause", campaign_id)[0] == 409
+    refused = start(aws, campaign_id, agent["_id"])
+    assert refused[0] == 409 and "resume-calling" in refused[1]["message"] and "stop-calling" in refused[1]["message"]
+
+    assert control(aws, "resume", campaign_id) == (
+        200,
+        {
+            "success": True,
+            "message": "Campaign calling resumed",
+            "data": {"campaignId": campaign_id, "status": "running"},
+        },
+    )
+    data = status_of(aws, campaign_id)
+    assert (data["isRunning"], data["progress"]["status"], data["progress"]["runId"]) == (
+        True,
+        "running",
+        run["runId"],
+    )
+    assert len(executions(aws)) == 2
+    assert control(aws, "resume", campaign_id)[0] == 409
+
+
 def test_start_again_after_stop(aws: Any, agent: dict[str, Any], run: dict[str, Any]) -> None:
     assert stop(aws, run["campaignId"])[0] == 200
     assert start(aws, run["campaignId"], agent["_id"])[0] == 200
@@ -557,7 +599,7 @@ def test_next_token_of_another_campaign_is_400(aws: Any) -> None:
 def test_unknown_campaign_is_404(aws: Any, agent: dict[str, Any]) -> None:
     # The demo campaign was never created; the agent the events name was.
     names = [n for n in API_EVENTS if "/campaigns/{id}" in load_event(n)["routeKey"]]
-    assert len(names) == 8
+    assert len(names) == 10
     expect_errors(
         aws,
         [

@@ -44,12 +44,14 @@ CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
     ("GET", f"{CLIENT}/campaigns/{{id}}/calling-status"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/start-calling"): (StartCallingInput, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/stop-calling"): (None, "200"),
+    ("POST", f"{CLIENT}/campaigns/{{id}}/pause-calling"): (None, "200"),
+    ("POST", f"{CLIENT}/campaigns/{{id}}/resume-calling"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/make-call"): (MakeCallInput, "200"),
     # The providers' status webhooks: their bodies are the providers' (JSON or forms), read raw.
     ("POST", "/api/v1/webhooks/{provider}"): (None, "200"),
 }
 WEBHOOKS = ("POST", "/api/v1/webhooks/{provider}")
-CONFLICTS = {f"{CLIENT}/campaigns/{{id}}/start-calling", f"{CLIENT}/campaigns/{{id}}/stop-calling"}
+CONFLICTS = {f"{CLIENT}/campaigns/{{id}}/{action}-calling" for action in ("start", "stop", "pause", "resume")}
 # Routes whose writes are DynamoDB transactions, retried while cancelled by conflicts or throttling.
 TRANSACTIONS = {*CONFLICTS, f"{CLIENT}/campaigns", f"{CLIENT}/campaigns/{{id}}/contacts"}
 # Routes that ask a provider what an account owns, or whether its credentials work.

@@ -55,6 +55,8 @@ EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
 CONTRACT_ROUTES = {
     ("POST", "/api/v1/client/campaigns/{id}/start-calling"),
     ("POST", "/api/v1/client/campaigns/{id}/stop-calling"),
+    ("POST", "/api/v1/client/campaigns/{id}/pause-calling"),
+    ("POST", "/api/v1/client/campaigns/{id}/resume-calling"),
     ("GET", "/api/v1/client/campaigns/{id}/calling-status"),
     ("POST", "/api/v1/client/campaigns/{id}/make-call"),
     ("POST", "/api/v1/client/agents"),

@@ -53,6 +53,16 @@ class CallingStopped(_Strict):
     status: Literal["stopped"]
 
 
+class CallingPaused(_Strict):
+    campaignId: str
+    status: Literal["paused"]
+
+
+class CallingResumed(_Strict):
+    campaignId: str
+    status: Literal["running"]
+
+
 class ProviderConnection(_Strict):
     """A client's own provider account, as the API shows it: never its credentials."""
 
@@ -110,6 +120,16 @@ class CallingStartedResponse(_Ok):
 class CallingStoppedResponse(_Ok):
     message: str
     data: CallingStopped
+
+
+class CallingPausedResponse(_Ok):
+    message: str
+    data: CallingPaused
+
+
+class CallingResumedResponse(_Ok):
+    message: str
+    data: CallingResumed
 
 
 class CallPlacedResponse(_Ok):
