@@ -94,6 +94,12 @@ class CampaignApi(httpx.Client):
     def stop_calling(self, campaign_id: str) -> httpx.Response:
         return self.post(_campaign(campaign_id, "stop-calling"))
 
+    def pause_calling(self, campaign_id: str) -> httpx.Response:
+        return self.post(_campaign(campaign_id, "pause-calling"))
+
+    def resume_calling(self, campaign_id: str) -> httpx.Response:
+        return self.post(_campaign(campaign_id, "resume-calling"))
+
     def calling_status(self, campaign_id: str) -> httpx.Response:
         return self.get(_campaign(campaign_id, "calling-status"))
 

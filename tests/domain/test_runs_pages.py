@@ -47,16 +47,35 @@ def test_given_contacts_that_fill_pages_exactly_when_paged_then_the_last_full_pa
     assert second.page and not second.page.hasMore and len(second.page.contacts) == 2
 
 
-def test_given_contacts_added_after_the_start_when_paged_then_they_are_not_in_the_run() -> None:
+def test_given_contacts_added_after_the_start_when_paged_then_the_run_calls_them_after_its_own() -> None:
+    # Given a run of 2, and 3 contacts added once it started
     world = RunsWorld()
     state = world.started(contacts=2)
     world.campaigns.add_contacts(CLIENT, "cmp_1", 3)
 
+    # When its next page is loaded
     loaded = world.pages(page_size=10).load_page(state.run, state.cursor)
 
+    # Then the page reads up to the campaign's current end, and the progress counts them
     assert loaded.page is not None
-    assert [c.contactId for c in loaded.page.contacts] == [contact_id(1), contact_id(2)]
+    assert [c.contactId for c in loaded.page.contacts] == [contact_id(seq) for seq in range(1, 6)]
     assert not loaded.page.hasMore
+    assert (loaded.run.lastSeq, loaded.run.totalContacts) == (5, 5)
+    assert world.progress(state.run).totalContacts == 5
+
+
+def test_given_contacts_added_after_a_page_when_the_last_page_was_read_then_the_next_page_reads_them() -> None:
+    world = RunsWorld()
+    state = world.started(contacts=2)
+    first = world.pages(page_size=1).load_page(state.run, state.cursor)
+    assert first.page is not None and first.page.hasMore
+    world.campaigns.add_contacts(CLIENT, "cmp_1", 1)
+
+    second = world.pages(page_size=10).load_page(first.run, first.cursor)
+
+    assert second.page is not None
+    assert [c.contactId for c in second.page.contacts] == [contact_id(2), contact_id(3)]
+    assert not second.page.hasMore
 
 
 def test_given_a_stopped_run_when_a_page_is_loaded_then_it_is_empty_and_not_running() -> None:

@@ -222,11 +222,16 @@ def test_a_provider_outage_pauses_the_campaign_with_a_reason(api, engine):
     dialed = {c["phone"] for c in engine.calls_for(setup.campaign_id)}
     assert dialed == set(setup.phones[:3])  # nobody after the pause
     assert_exact_accounting(api, engine, setup, progress)
-    # Once the provider is back, the campaign can be started again.
+    # Once the provider is back, the run is resumed (a new start is refused: it would
+    # dial the first three again) and calls the rest, nobody twice.
     engine.clear_faults()
     assert api.get(f"{CAMPAIGNS}/{setup.campaign_id}").json()["data"]["isRunning"] is False
-    start_calling(api, setup)
-    assert finished(api, engine, setup.campaign_id)["status"] == "completed"
+    start_calling(api, setup, expect=409)
+    assert api.resume_calling(setup.campaign_id).status_code == 200
+    resumed = finished(api, engine, setup.campaign_id)
+    assert (resumed["status"], resumed["runId"], resumed["completedCalls"]) == ("completed", progress["runId"], 6)
+    phones = [c["phone"] for c in engine.calls_for(setup.campaign_id) if c["phone"] not in setup.phones[:3]]
+    assert sorted(phones) == sorted(setup.phones[3:])
 
 
 # -- 3. double start ---------------------------------------------------------------------------

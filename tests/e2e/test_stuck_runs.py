@@ -75,7 +75,9 @@ def test_an_execution_stopped_outside_the_api_closes_its_run(api, engine, make_c
         lambda: finaliser_results(engine, execution_arn), timeout=5, what="the finaliser's log", log=engine.log_path
     )
 
-    # And the campaign can be started again
+    # And the run is resumable: a start is refused until it is resumed or stopped
+    assert start_calling(api, setup, 0, expect=None).status_code == 409
+    assert api.stop_calling(setup.campaign_id).status_code == 200
     again = start_calling(api, setup, 0, expect=None)
     assert again.status_code == 200, again.text
     finished = wait_until(

@@ -212,6 +212,12 @@ class FakeRunStore:
         self.campaigns.update(ref.client_id, ref.campaign_id, isRunning=False, lastRunStatus=status)
         return True
 
+    def extend_run(self, ref: RunRef, *, last_seq: int, total_contacts: int) -> None:
+        run = self.runs[ref]
+        if run.progress.status == "running" and run.last_seq < last_seq:
+            run.last_seq = last_seq
+            run.update(totalContacts=total_contacts)
+
     def resume_run(
         self,
         ref: RunRef,

@@ -450,3 +450,50 @@ def test_each_step_works_with_its_own_functions_environment(aws, function: str) 
 def test_calling_status_works_with_its_own_functions_environment(aws) -> None:
     s = setup(aws, 2)
     assert status(aws, s.campaign_id).totalContacts == 2
+
+
+def test_pause_add_contacts_and_resume_on_dynamodb(aws) -> None:
+    # Given a run of 3 that dialed its first contact, then paused, and 2 contacts added
+    s = setup(aws, 3)
+    state = start(aws, s)
+    dial = steps(aws)
+    dial.dial_contact(state.run, first_page(aws, state)[0])
+    aws.use_function("PauseCallingFunction")
+    wiring.calling_service().pause(CLIENT, s.campaign_id)
+    record = stores.run_repository(aws.resolver).get_run(state.run.ref)
+    assert (record.progress.status, record.expires_at, record.claimed_seq) == ("paused", None, 1)
+    aws.use_function("ContactsFunction")
+    wiring.catalog_service().add_contacts(
+        CLIENT, s.campaign_id, [ContactInput(name=f"C{i}", phone=phone(i)) for i in (4, 5)]
+    )
+
+    # When it is resumed
+    aws.use_function("ResumeCallingFunction")
+    resumed = wiring.calling_service().resume(CLIENT, s.campaign_id)
+
+    # Then the same run runs again in execution 0002, from its last claimed contact, over all 5
+    assert (resumed.run_id, resumed.total_contacts) == (state.run.runId, 5)
+    execution = boto3.client("stepfunctions").describe_execution(executionArn=resumed.execution_arn)
+    new_state = RunState.model_validate_json(execution["input"])
+    assert (new_state.cursor.afterSeq, new_state.cursor.nextIndex, new_state.cursor.execution) == (0, 0, 2)
+    assert (new_state.run.lastSeq, new_state.run.totalContacts) == (5, 5)
+    record = stores.run_repository(aws.resolver).get_run(state.run.ref)
+    assert (record.progress.status, record.execution_count, record.expires_at) == ("running", 2, None)
+    assert record.execution_arn == resumed.execution_arn
+    # And a second resume finds it running
+    with pytest.raises(Conflict):
+        wiring.calling_service().resume(CLIENT, s.campaign_id)
+
+
+def test_contacts_added_while_running_are_read_by_the_next_page_and_counted(aws) -> None:
+    s = setup(aws, 2)
+    state = start(aws, s)
+    aws.use_function("ContactsFunction")
+    wiring.catalog_service().add_contacts(CLIENT, s.campaign_id, [ContactInput(name="C3", phone=phone(3))])
+
+    loaded = steps(aws, CONTACTS_PAGE_SIZE=100).load_page(state.run, state.cursor)
+
+    assert [c.seq for c in loaded.page.contacts] == [1, 2, 3]
+    assert (loaded.run.lastSeq, loaded.run.totalContacts) == (3, 3)
+    progress = status(aws, s.campaign_id).progress
+    assert progress is not None and progress.totalContacts == 3

@@ -26,6 +26,7 @@ class PageLoader:
             return RunState(
                 run=run, cursor=cursor, page=Page(contacts=[], running=False, hasMore=False, continueAsNew=False)
             )
+        run = self._follow_campaign_end(run)
         # No execution may call more contacts than its history can hold in the worst case.
         budget = contacts_per_execution(self._pages_per_execution)
         limit = max(1, min(self._page_size, budget - cursor.contactsInExecution))
@@ -63,6 +64,16 @@ class PageLoader:
                 continueAsNew=has_more and execution_full,
             ),
         )
+
+    def _follow_campaign_end(self, run: RunContext) -> RunContext:
+        """Contacts added while the run is going are called by it, after the ones it had:
+        each page reads up to the campaign's current end (its visibility mark, so never
+        part of an import), and the run's progress counts them."""
+        campaign = self._campaigns.get(run.clientId, run.campaignId, consistent=True)
+        if campaign.nextContactSeq <= run.lastSeq:
+            return run
+        self._runs.extend_run(run.ref, last_seq=campaign.nextContactSeq, total_contacts=campaign.totalContacts)
+        return run.model_copy(update={"lastSeq": campaign.nextContactSeq, "totalContacts": campaign.totalContacts})
 
 
 class RunSteps:

@@ -43,6 +43,8 @@ class RunStore(Protocol):
         from_statuses: tuple[RunStatus, ...] = ("running",),
     ) -> bool: ...
 
+    def extend_run(self, ref: RunRef, *, last_seq: int, total_contacts: int) -> None: ...
+
     def resume_run(
         self,
         ref: RunRef,

@@ -304,6 +304,26 @@ class RunRepository:
             return False
         return True
 
+    def extend_run(self, ref: RunRef, *, last_seq: int, total_contacts: int) -> None:
+        """The run reads the campaign up to ``last_seq`` from now on (contacts added while it
+        runs). Only forwards, and only while it runs: an older or late page changes nothing."""
+        try:
+            self._db.update_item(
+                TableName=self._progress,
+                Key=self._run_key(ref),
+                ConditionExpression="#status = :running AND lastSeq < :seq",
+                UpdateExpression="SET lastSeq = :seq, totalContacts = :total",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":running": to_attr("running"),
+                    ":seq": to_attr(last_seq),
+                    ":total": to_attr(total_contacts),
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
     def resume_run(
         self,
         ref: RunRef,
