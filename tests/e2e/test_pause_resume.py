@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.support.e2e import (
     calling_status,
     executions_of,
     new_campaign,
+    running_engine,
     start_calling,
     wait_until,
 )
@@ -126,3 +128,33 @@ def test_a_paused_run_stopped_ends_stopped_and_nothing_is_left_to_resume(api, en
     assert (progress["status"], progress["isRunning"]) == ("stopped", False)
     assert api.resume_calling(setup.campaign_id).status_code == 409
     assert len(engine.calls_for(setup.campaign_id)) == 1
+
+
+def test_a_run_cut_off_by_an_engine_restart_is_resumed_without_dialing_anyone_twice(tmp_path: Path) -> None:
+    # Given an engine calling a campaign of 12, stopped mid-run (its executions are lost)
+    with running_engine(tmp_path) as first, first.client() as api:
+        setup = new_campaign(api, 12, first_phone=760)
+        start_calling(api, setup, 300)
+        wait_until(lambda: len(first.calls_for(setup.campaign_id)) >= 3, timeout=30, what="3 calls", log=first.log_path)
+    # When it starts again, the sweeper closes the run as failed (its execution vanished)
+    sweep_soon = {"LOCAL_SWEEP_SECONDS": "1", "RUN_SWEEP_GRACE_SECONDS": "0"}
+    with running_engine(tmp_path, sweep_soon) as second, second.client() as api:
+        failed = finished(api, second, setup.campaign_id, timeout=30)
+        assert failed["status"] == "failed"
+        logged_before = {log["phone"] for log in all_call_logs(api, setup.campaign_id)}
+        assert 3 <= len(logged_before) < 12
+
+        # And the run is resumed
+        resumed = api.resume_calling(setup.campaign_id)
+        assert resumed.status_code == 200, resumed.text
+        progress = finished(api, second, setup.campaign_id)
+
+        # Then it completes the same run; nobody logged before was dialed again, and every
+        # contact has exactly one call log, counted once
+        assert (progress["runId"], progress["status"]) == (failed["runId"], "completed")
+        dialed_after = [call["phone"] for call in second.calls_for(setup.campaign_id)]
+        assert not set(dialed_after) & logged_before
+        assert len(dialed_after) == len(set(dialed_after))
+        logs = all_call_logs(api, setup.campaign_id)
+        assert sorted(log["phone"] for log in logs) == sorted(setup.phones)
+        assert progress["completedCalls"] == len(logs) == 12
