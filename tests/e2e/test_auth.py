@@ -52,7 +52,7 @@ def test_every_route_refuses_requests_without_a_valid_token(engine: Engine, make
         "wrong audience": f"Bearer {engine.token(aud='another-api')}",
         "wrong issuer": f"Bearer {engine.token(iss='https://issuer.example')}",
     }
-    assert len(ROUTES) == 12
+    assert len(ROUTES) == 14
     with httpx.Client(base_url=engine.api_url, timeout=30) as raw:
         for route in ROUTES:
             method, path, body = request_for(route, setup)
