@@ -37,8 +37,6 @@ SIMULATOR = {
     "SIM_RING_MS": "20",
     "SIM_TALK_MS": "40",
     "SIM_DIALER_SEED": "11",
-    # The default Vapi account lists this number, so an agent calling from it resolves its id.
-    "SIM_DEFAULT_NUMBERS": CALLER_ID,
 }
 
 
@@ -65,6 +63,17 @@ def campaign_of(api: CampaignApi, provider: str, contacts: int, first_phone: int
     )
     assert campaign.status_code == 201, campaign.text
     return data(campaign)["_id"], data(agent)["_id"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_agent_on_the_default_account_calls_from_any_number_without_setup(api: CampaignApi, provider: str) -> None:
+    # Given the local default account of the provider, configured with no numbers at all
+    number = {"generic": "+12025550901", "twilio": "+12025550902", "vapi": "+12025550903", "retell": "+12025550904"}
+    # When an agent is created calling from a number the provider was never told about
+    agent = api.create_agent(f"{provider} agent", f"agent-{provider}-any", number[provider], provider=provider)
+    # Then the provider's own lookup finds the number on the account, and the agent is stored
+    assert agent.status_code == 201, agent.text
+    assert data(agent)["callerId"] == number[provider]
 
 
 def run_to_the_end(api: CampaignApi, campaign_id: str, agent_id: str) -> dict[str, Any]:

@@ -82,29 +82,45 @@ def test_a_twilio_number_is_owned_when_bought_or_verified_on_the_account() -> No
     assert all(r.headers["Authorization"].startswith("Basic ") for r in seen)
 
 
-def test_a_vapi_number_is_found_in_the_accounts_list_with_its_id() -> None:
-    numbers = [{"id": "pn-other", "number": "+12025550199"}, {"id": "pn-1", "number": NUMBER}]
+def test_a_vapi_number_is_searched_for_and_only_an_exact_match_counts() -> None:
+    # Given a search that also matches a longer number (Vapi's search matches part of a number)
+    page = {
+        "results": [{"id": "pn-longer", "number": NUMBER + "9"}, {"id": "pn-1", "number": NUMBER}],
+        "metadata": {"itemsPerPage": 100, "totalItems": 2, "currentPage": 1},
+    }
     seen: list[httpx.Request] = []
-    found = directory(lambda r: httpx.Response(200, json=numbers), seen).owned_numbers(
-        "vapi", CREDENTIALS["vapi"], NUMBER
-    )
+    # When the number is looked up
+    found = directory(lambda r: httpx.Response(200, json=page), seen).owned_numbers("vapi", CREDENTIALS["vapi"], NUMBER)
+    # Then only the exact number counts, with its id
     assert found == [OwnedNumber(NUMBER, "pn-1")]
-    assert seen[0].url.path == "/phone-number"
+    assert seen[0].url.path == "/v2/phone-number"
+    assert parse_qs(seen[0].url.query.decode())["search"] == [NUMBER]
 
 
-def test_a_retell_number_is_found_in_the_accounts_list_and_a_generic_one_by_its_own_resource() -> None:
+def test_a_retell_number_and_a_generic_one_are_asked_for_by_their_own_resource() -> None:
     seen: list[httpx.Request] = []
-    listed = [{"phone_number": NUMBER}]
-    assert directory(lambda r: httpx.Response(200, json=listed), seen).owned_numbers(
+    assert directory(lambda r: httpx.Response(200, json={"phone_number": NUMBER}), seen).owned_numbers(
         "retell", CREDENTIALS["retell"], NUMBER
     ) == [OwnedNumber(NUMBER)]
-    assert (
-        directory(lambda r: httpx.Response(404, json={"error": "no"}), seen).owned_numbers(
-            "generic", CREDENTIALS["generic"], NUMBER
+    for provider in ("retell", "generic"):
+        assert (
+            directory(lambda r: httpx.Response(404, json={"error": "no"}), seen).owned_numbers(
+                provider, CREDENTIALS[provider], NUMBER
+            )
+            == []
         )
-        == []
+    assert [r.url.raw_path.decode() for r in seen] == [
+        "/get-phone-number/%2B12025550143",
+        "/get-phone-number/%2B12025550143",
+        "/v1/numbers/%2B12025550143",
+    ]
+
+
+def test_a_retell_answer_for_another_number_is_not_ownership() -> None:
+    found = directory(lambda r: httpx.Response(200, json={"phone_number": "+12025550199"}), []).owned_numbers(
+        "retell", CREDENTIALS["retell"], NUMBER
     )
-    assert [r.url.raw_path.decode() for r in seen] == ["/list-phone-numbers", "/v1/numbers/%2B12025550143"]
+    assert found == []
 
 
 @pytest.mark.parametrize("provider", sorted(CREDENTIALS))

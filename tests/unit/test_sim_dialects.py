@@ -382,20 +382,47 @@ def test_given_an_account_then_retell_finds_its_agent_and_lists_its_numbers(
     assert [n["phone_number"] for n in httpx.get(f"{base}/list-phone-numbers", headers=auth).json()] == [OWNED_NUMBER]
 
 
-def test_given_the_default_vapi_account_then_a_number_asked_about_is_listed_and_callable(
+def test_given_the_default_vapi_account_then_a_number_searched_for_is_owned_listed_and_callable(
     dialer: SimDialer, creds: dict[str, dict[str, str]]
 ) -> None:
     # Given the default account, which owns any number it is asked about
     auth = {"Authorization": f"Bearer {creds['vapi']['apiKey']}"}
     base = dialer.base_url("vapi")
-    # When a number is asked about
-    (found,) = httpx.get(f"{base}/phone-number", params={"number": "+15550002222"}, headers=auth).json()
-    # Then it is listed from then on, and calls from its id come from it
-    assert found["number"] == "+15550002222"
+    # When a whole number is searched for
+    page = httpx.get(f"{base}/v2/phone-number", params={"search": "+15550002222"}, headers=auth).json()
+    # Then it is found, listed from then on, and calls from its id come from it
+    (found,) = page["results"]
+    assert found["number"] == "+15550002222" and page["metadata"]["totalItems"] == 1
     assert found in httpx.get(f"{base}/phone-number", headers=auth).json()
     response = _send(dialer, "vapi", _request("vapi", creds["vapi"], phone_number_id=found["id"]))
     record = next(r for r in dialer.calls() if r["callId"] == response.json()["id"])
     assert record["body"]["phoneNumberId"] == found["id"]
+
+
+def test_given_an_account_then_vapi_search_finds_only_its_own_numbers(
+    dialer: SimDialer, accounts: dict[str, dict[str, Any]]
+) -> None:
+    auth = {"Authorization": "Bearer acct-vapi-key"}
+    base = dialer.base_url("vapi")
+    mine = httpx.get(f"{base}/v2/phone-number", params={"search": OWNED_NUMBER}, headers=auth).json()
+    other = httpx.get(f"{base}/v2/phone-number", params={"search": "+15550009999"}, headers=auth).json()
+    assert [n["number"] for n in mine["results"]] == [OWNED_NUMBER]
+    assert other["results"] == [] and other["metadata"]["totalItems"] == 0
+
+
+def test_given_the_default_retell_account_then_any_number_is_found_and_an_accounts_only_its_own(
+    dialer: SimDialer, accounts: dict[str, dict[str, Any]], creds: dict[str, dict[str, str]]
+) -> None:
+    base = dialer.base_url("retell")
+    default = {"Authorization": f"Bearer {creds['retell']['apiKey']}"}
+    found = httpx.get(f"{base}/get-phone-number/%2B15550003333", headers=default)
+    assert found.status_code == 200 and found.json()["phone_number"] == "+15550003333"
+    assert "+15550003333" in [
+        n["phone_number"] for n in httpx.get(f"{base}/list-phone-numbers", headers=default).json()
+    ]
+    own = {"Authorization": "Bearer acct-retell-key"}
+    assert httpx.get(f"{base}/get-phone-number/{OWNED_NUMBER}", headers=own).status_code == 200
+    assert httpx.get(f"{base}/get-phone-number/%2B15550009999", headers=own).status_code == 404
 
 
 def _owned_spec(agent: str = OWNED_AGENT, number: str = OWNED_NUMBER) -> CallSpec:

@@ -8,8 +8,10 @@ Path families (the base URL of each provider, design §2):
                             GET /v1/agents/{id}, GET /v1/numbers/{E.164}
     twilio   {sim}/twilio   POST /2010-04-01/Accounts/{Sid}/Calls.json (basic auth, form),
                             GET .../IncomingPhoneNumbers.json?PhoneNumber=, .../OutgoingCallerIds.json
-    vapi     {sim}/vapi     POST /call, GET /assistant/{id}, GET /phone-number
-    retell   {sim}/retell   POST /v2/create-phone-call, GET /get-agent/{id}, GET /list-phone-numbers
+    vapi     {sim}/vapi     POST /call, GET /assistant/{id}, GET /phone-number,
+                            GET /v2/phone-number?search=
+    retell   {sim}/retell   POST /v2/create-phone-call, GET /get-agent/{id},
+                            GET /get-phone-number/{E.164}, GET /list-phone-numbers
 Each checks auth as the provider does and answers in its own success and error shapes
 (see the module of each dialect).
 

@@ -4,7 +4,8 @@
 "override_agent_id", "metadata", "agent_override": {"agent": {"webhook_url",
 "webhook_events"}}}``; 201 with the call (``call_id``, ``call_status`` registered) or an error
 ``{"status": "error", "message"}``. ``GET /get-agent/{agent_id}`` (404 when the account has no
-such agent) and ``GET /list-phone-numbers`` (the account's numbers).
+such agent), ``GET /get-phone-number/{number}`` (404 when the account has no such number)
+and ``GET /list-phone-numbers`` (the account's numbers).
 
 Webhooks go to the agent's webhook URL as ``{"event", "call"}`` signed with
 x-retell-signature (the API key): ``call_started`` once the call connects, then ``call_ended``
@@ -169,21 +170,25 @@ class Retell:
                     "last_modification_timestamp": 0,
                 },
             )
+        if path.startswith("/get-phone-number/") and len(path) > len("/get-phone-number/"):
+            account = self._account(request, accounts)
+            number = path[len("/get-phone-number/") :]  # werkzeug's path is percent-decoded
+            if not account.owns_number(number):
+                return send_json(404, _error(_NOT_FOUND))
+            return send_json(200, _number(number))
         if path == "/list-phone-numbers":
             account = self._account(request, accounts)
-            return send_json(
-                200,
-                [
-                    {
-                        "phone_number": number,
-                        "phone_number_type": "retell-twilio",
-                        "phone_number_pretty": number,
-                        "inbound_agent_id": None,
-                        "outbound_agent_id": None,
-                        "nickname": None,
-                        "last_modification_timestamp": 0,
-                    }
-                    for number in account.listed_numbers()
-                ],
-            )
+            return send_json(200, [_number(number) for number in account.listed_numbers()])
         return None
+
+
+def _number(number: str) -> dict[str, Any]:
+    return {
+        "phone_number": number,
+        "phone_number_type": "retell-twilio",
+        "phone_number_pretty": number,
+        "inbound_agent_id": None,
+        "outbound_agent_id": None,
+        "nickname": None,
+        "last_modification_timestamp": 0,
+    }

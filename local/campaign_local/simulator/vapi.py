@@ -4,8 +4,9 @@
 "customer": {"number", "name"}, "assistantOverrides": {"server": {"url"}, "serverMessages",
 "metadata"}}``; 201 with the call (``id``, ``status`` queued) or a NestJS error ``{"message":
 str | [str], "error", "statusCode"}``. ``GET /assistant/{id}`` (404 when the account has no
-such assistant) and ``GET /phone-number`` (the account's numbers, each with a stable id; the
-simulator also reads ``?number=`` so the default account, which owns any number, can list one).
+such assistant), ``GET /phone-number`` (the account's numbers, each with a stable id) and
+``GET /v2/phone-number?search=`` (a page of those matching; the default account, which owns
+any number, owns a whole E.164 number searched for).
 
 Server messages go to ``assistantOverrides.server.url`` with ``X-Vapi-Secret`` = the account's
 server secret, as ``{"message": {...}}``: ``status-update`` (queued, ringing, in-progress, then
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 from typing import Any
 
@@ -37,6 +39,7 @@ _ENDED_REASON = {
     "canceled": "manually-canceled",
 }
 _PHASE_STATUS = {"initiated": "queued", "ringing": "ringing", "answered": "in-progress"}
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _OURS = {"queued": "queued", "ringing": "ringing", "in-progress": "in-progress"}
 
 
@@ -219,25 +222,41 @@ class Vapi:
             )
         if path == "/phone-number":
             account = self._account(request, accounts)
-            asked = request.args.get("number")
-            if asked is not None:
-                numbers = [asked] if account.owns_number(asked) else []
-            else:
-                numbers = account.listed_numbers()
+            return send_json(200, [_number(account, n) for n in account.listed_numbers()])
+        if path == "/v2/phone-number":
+            # Vapi's paginated list; search matches part of a number, case-insensitively. The
+            # default account owns any whole number searched for (and lists it from then on).
+            account = self._account(request, accounts)
+            search = request.args.get("search", "")
+            if _E164.fullmatch(search):
+                account.owns_number(search)
+            found = [n for n in account.listed_numbers() if search.lower() in n.lower()]
+            limit = _limit(request.args.get("limit"))
             return send_json(
                 200,
-                [
-                    {
-                        "id": account.number_id(number),
-                        "orgId": _org(account),
-                        "number": number,
-                        "provider": "twilio",
-                        "name": number,
-                        "status": "active",
-                        "createdAt": iso(0),
-                        "updatedAt": iso(0),
-                    }
-                    for number in numbers
-                ],
+                {
+                    "results": [_number(account, n) for n in found[:limit]],
+                    "metadata": {"itemsPerPage": limit, "totalItems": len(found), "currentPage": 1},
+                },
             )
         return None
+
+
+def _number(account: Account, number: str) -> dict[str, Any]:
+    return {
+        "id": account.number_id(number),
+        "orgId": _org(account),
+        "number": number,
+        "provider": "twilio",
+        "name": number,
+        "status": "active",
+        "createdAt": iso(0),
+        "updatedAt": iso(0),
+    }
+
+
+def _limit(value: str | None) -> int:
+    try:
+        return max(1, min(1000, int(value or 100)))
+    except ValueError:
+        raise Reply(400, _error(400, ["limit must be a number"])) from None

@@ -7,9 +7,12 @@ calls/directory.py) and a reader of the answer. Paths are relative to the provid
 - twilio:  ``GET /2010-04-01/Accounts/{Sid}/IncomingPhoneNumbers.json?PhoneNumber=`` (numbers
   bought on the account) and ``.../OutgoingCallerIds.json?PhoneNumber=`` (numbers verified on it:
   Twilio lets either be a call's From). Twilio has no agents to ask about (see ``agent_request``).
-- vapi:    ``GET /assistant/{id}`` (200 | 404), ``GET /phone-number`` (the account's numbers,
-  each with the ``id`` a call's phoneNumberId names).
-- retell:  ``GET /get-agent/{agent_id}`` (200 | 404), ``GET /list-phone-numbers``.
+- vapi:    ``GET /assistant/{id}`` (200 | 404), ``GET /v2/phone-number?search={E.164}`` (the
+  account's numbers matching it, each with the ``id`` a call's phoneNumberId names).
+- retell:  ``GET /get-agent/{agent_id}`` (200 | 404), ``GET /get-phone-number/{E.164}`` (200 | 404).
+
+A number is asked about by itself, never found in a whole listing: an account may hold more
+numbers than a page lists.
 
 A 401 or 403 means the credentials were refused; a 429, a 5xx or no answer means the provider
 could not say (the caller answers 503 and stores nothing).
@@ -123,8 +126,9 @@ def number_requests(provider: Dialect, credentials: Credentials, number: str) ->
             _get(_twilio_path(credentials, "OutgoingCallerIds.json", query), auth),
         ]
     if provider == "vapi":
-        return [_get("/phone-number?limit=1000", auth)]
-    return [_get("/list-phone-numbers", auth)]
+        # search matches part of a number, name or SIP URI: read_numbers keeps exact matches.
+        return [_get(f"/v2/phone-number?{urlencode({'search': number, 'limit': '100'})}", auth)]
+    return [_get(f"/get-phone-number/{quote(number, safe='')}", auth)]
 
 
 # -- the answers ---------------------------------------------------------------------------------
@@ -154,8 +158,12 @@ def read_numbers(provider: Dialect, payload: object, number: str) -> list[OwnedN
         entries = [*_list(body.get("incoming_phone_numbers")), *_list(body.get("outgoing_caller_ids"))]
         return [OwnedNumber(number, _str(e.get("sid"))) for e in entries if e.get("phone_number") == number]
     if provider == "vapi":
-        return [OwnedNumber(number, _str(e.get("id"))) for e in _list(payload) if e.get("number") == number]
-    return [OwnedNumber(number) for e in _list(payload) if e.get("phone_number") == number]
+        # /v2/phone-number answers a page {"results": [...], "metadata": {...}}.
+        results = payload.get("results") if isinstance(payload, Mapping) else None
+        return [OwnedNumber(number, _str(e.get("id"))) for e in _list(results) if e.get("number") == number]
+    # retell: the number's own resource.
+    owned = isinstance(payload, Mapping) and payload.get("phone_number") == number
+    return [OwnedNumber(number)] if owned else []
 
 
 def _list(value: object) -> list[Mapping[str, object]]:
