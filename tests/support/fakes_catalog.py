@@ -1,7 +1,7 @@
 """In-memory stand-ins for the catalog's stores (agents, campaigns with their contacts, call
-logs) and a fixed clock, keeping the promises the DynamoDB repositories keep: tenant
-isolation, contacts numbered in the order added, all-or-nothing adds, one add at a time,
-pages with tokens that only page the list they came from."""
+logs, clients' limits) and a fixed clock, keeping the promises the DynamoDB repositories
+keep: tenant isolation, contacts numbered in the order added, all-or-nothing adds, one add
+at a time, pages with tokens that only page the list they came from."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from campaign_calling import ids
 from campaign_calling.catalog.campaigns import BUSY
+from campaign_calling.catalog.limits import ClientLimits
 from campaign_calling.catalog.service import CatalogService
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
@@ -173,6 +174,20 @@ class InMemoryCallLogs:
 
     def all(self, client_id: str, campaign_id: str) -> list[CallLog]:
         return self.list(client_id, campaign_id, 10_000, None)[0]
+
+
+class InMemoryClientLimits:
+    """Each client's limits; none set reads as no cap (ClientLimitsStore's promises)."""
+
+    def __init__(self) -> None:
+        self._limits: dict[str, ClientLimits] = {}
+
+    def get(self, client_id: str) -> ClientLimits:
+        return self._limits.get(client_id, ClientLimits())
+
+    def put(self, client_id: str, limits: ClientLimits) -> ClientLimits:
+        self._limits[client_id] = limits
+        return limits
 
 
 @dataclass

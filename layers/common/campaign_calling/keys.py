@@ -23,6 +23,14 @@ def campaign_sk(campaign_id: str) -> str:
     return f"CAMPAIGN#{_part(campaign_id)}"
 
 
+# The client's settings (its call limits): one item beside its agents and campaigns.
+CLIENT_SETTINGS_SK = "SETTINGS"
+
+
+def client_settings_key(client_id: str) -> dict[str, str]:
+    return {"pk": client_pk(client_id), "sk": CLIENT_SETTINGS_SK}
+
+
 def campaign_pk(client_id: str, campaign_id: str) -> str:
     """Partition of a campaign's contacts, runs and call logs (each in its own table)."""
     return f"{client_pk(client_id)}#CAMPAIGN#{_part(campaign_id)}"

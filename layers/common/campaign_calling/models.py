@@ -125,6 +125,23 @@ class MakeCallInput(_Input):
     agentId: ResourceRef
 
 
+# A client's limits over all its calls, its campaigns' and make-call's (catalog/limits.py).
+MAX_CLIENT_CONCURRENT_CALLS = 1000
+MAX_CLIENT_CALLS_PER_SECOND = 100
+# strict: 2.0, "2" and true are not integers (true would be a cap of 1).
+ConcurrentCallsCap = Annotated[int, Field(ge=1, le=MAX_CLIENT_CONCURRENT_CALLS, strict=True)]
+CallsPerSecondCap = Annotated[int, Field(ge=1, le=MAX_CLIENT_CALLS_PER_SECOND, strict=True)]
+
+
+class ClientSettingsInput(_Input):
+    """The whole settings document: a field left out, or null, is no cap."""
+
+    maxConcurrentCalls: ConcurrentCallsCap | None = Field(
+        None, description="Calls of yours in progress at once, across all your campaigns and make-call"
+    )
+    maxCallsPerSecond: CallsPerSecondCap | None = Field(None, description="Calls of yours started in any one second")
+
+
 class _Identified(DomainModel):
     """Shown with its id as ``_id`` (the contract's name); read back from that shape too, as
     an answer an Idempotency-Key kept is."""

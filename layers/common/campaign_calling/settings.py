@@ -39,6 +39,12 @@ class TableNames(Piece):
     call_logs_table: str = Field(alias="CALL_LOGS_TABLE_NAME", min_length=1)
 
 
+class MainTableSettings(Piece):
+    """For a function that uses the main table only (of the tables every function is given)."""
+
+    main_table: str = Field(alias="MAIN_TABLE_NAME", min_length=1)
+
+
 class IdempotencySettings(Piece):
     """For the routes that take an Idempotency-Key."""
 
@@ -146,6 +152,7 @@ class SweepSettings(Piece):
 
 PIECES: tuple[type[Piece], ...] = (
     TableNames,
+    MainTableSettings,
     IdempotencySettings,
     TenantSettings,
     ProgressSettings,

@@ -17,6 +17,7 @@ from campaign_calling.settings import (
     ClientAccountSettings,
     DialStepSettings,
     IdempotencySettings,
+    MainTableSettings,
     PagingSettings,
     PlacingSettings,
     ProgressSettings,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.catalog.agents import AgentRepository
     from campaign_calling.catalog.campaigns import CampaignRepository
     from campaign_calling.catalog.connections import ProviderConnections
+    from campaign_calling.catalog.limits import ClientLimitsStore
     from campaign_calling.catalog.ownership import AgentOwnership, CheckedAgent
     from campaign_calling.catalog.service import CatalogService
     from campaign_calling.idempotency import IdempotentRequests
@@ -218,6 +220,14 @@ def provider_connections() -> ProviderConnections:
     from campaign_calling.catalog.connections import ProviderConnections
 
     return ProviderConnections(accounts=_client_accounts(), directory=provider_directory())
+
+
+@_once
+def client_limits() -> ClientLimitsStore:
+    """A client's call limits (GET/PUT /client/settings; the dial steps read them)."""
+    from campaign_calling.catalog.limits import ClientLimitsStore
+
+    return ClientLimitsStore(_dynamodb(), get_settings(MainTableSettings).main_table)
 
 
 @_once
