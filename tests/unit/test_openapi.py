@@ -19,6 +19,7 @@ from campaign_calling.calls.providers.dialect import DIALECTS
 from campaign_calling.models import (
     AgentInput,
     CampaignInput,
+    ClientSettingsInput,
     ContactsInput,
     MakeCallInput,
     ProviderCredentialsInput,
@@ -36,6 +37,8 @@ CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
     ("POST", f"{CLIENT}/agents"): (AgentInput, "201"),
     ("GET", f"{CLIENT}/agents/{{id}}"): (None, "200"),
     ("PUT", f"{CLIENT}/providers/{{provider}}"): (ProviderCredentialsInput, "200"),
+    ("GET", f"{CLIENT}/settings"): (None, "200"),
+    ("PUT", f"{CLIENT}/settings"): (ClientSettingsInput, "200"),
     ("POST", f"{CLIENT}/campaigns"): (CampaignInput, "201"),
     ("GET", f"{CLIENT}/campaigns/{{id}}"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/contacts"): (ContactsInput, "201"),

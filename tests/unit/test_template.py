@@ -62,6 +62,8 @@ CONTRACT_ROUTES = {
     ("POST", "/api/v1/client/agents"),
     ("GET", "/api/v1/client/agents/{id}"),
     ("PUT", "/api/v1/client/providers/{provider}"),
+    ("GET", "/api/v1/client/settings"),
+    ("PUT", "/api/v1/client/settings"),
     ("POST", "/api/v1/client/campaigns"),
     ("GET", "/api/v1/client/campaigns/{id}"),
     ("POST", "/api/v1/client/campaigns/{id}/contacts"),

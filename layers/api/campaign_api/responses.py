@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from campaign_calling.calls.providers.dialect import Dialect
+from campaign_calling.catalog.limits import ClientLimits
 from campaign_calling.models import (
     Agent,
     CallingStatus,
@@ -152,6 +153,11 @@ class WebhookAnswer(_Ok):
 class ProviderConnected(_Ok):
     message: str
     data: ProviderConnection
+
+
+class ClientSettingsResponse(_Ok):
+    message: str
+    data: ClientLimits
 
 
 class ErrorResponse(_Strict):
