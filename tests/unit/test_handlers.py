@@ -559,6 +559,16 @@ def test_missing_body_is_400(aws: Any) -> None:
     expect_errors(aws, cases)
 
 
+def test_a_body_that_is_not_a_json_object_is_400(aws: Any) -> None:
+    # Powertools validates the first item of a list as the body: [{...}] would pass as {...}.
+    cases = []
+    for name in BODY_EVENTS:
+        event = load_event(name)
+        for bad in (f"[{event['body']}]", '"text"', "42", "null"):
+            cases.append((f"{name} {bad[:20]}", API_EVENTS[name], with_body(event, bad), 400, "JSON object"))
+    expect_errors(aws, cases)
+
+
 def test_invalid_query_is_400_naming_it(aws: Any) -> None:
     expect_errors(
         aws,

@@ -2,8 +2,9 @@
 
 Powertools reads a body without a Content-Type as JSON, a form-encoded one as a form,
 and Python's json module accepts NaN, Infinity and repeated keys. The API promises
-JSON (its OpenAPI document says application/json), so anything else is refused here
-with the status that names the problem: 415 for the type, 400 for the content.
+JSON (its OpenAPI document says application/json) and every body is an object, so
+anything else is refused here with the status that names the problem: 415 for the type,
+400 for the content.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ def check_body(event: Mapping[str, Any]) -> Mapping[str, Any]:
     if media_type != JSON_MEDIA_TYPE:
         raise BodyProblem(415, f"Content-Type must be application/json, not {media_type[:100]!r}")
     try:
-        json.loads(raw, parse_constant=_no_constant, parse_int=_integer, object_pairs_hook=_unique_keys)
+        parsed = json.loads(raw, parse_constant=_no_constant, parse_int=_integer, object_pairs_hook=_unique_keys)
     except _NotJson as exc:
         raise BodyProblem(400, f"request body is not valid JSON: {exc}") from None
     except (ValueError, RecursionError):
         raise BodyProblem(400, "request body is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        # Every body of ours is an object; Powertools would validate a list's first item.
+        raise BodyProblem(400, "request body must be a JSON object")
     return {**event, "headers": {**headers, "content-type": JSON_MEDIA_TYPE}}
 
 
