@@ -1,0 +1,112 @@
+"""GET and PUT /api/v1/client/settings through their real handler against moto: no cap until
+set, the whole document replaced, each client its own, and bad input refused with the error
+envelope naming the field, nothing stored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from campaign_local.auth import as_api_gateway_claims, unsigned_token
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+FUNCTION = "ClientSettingsFunction"
+NO_CAP = {"maxConcurrentCalls": None, "maxCallsPerSecond": None}
+
+
+def event(name: str, client: str) -> dict[str, Any]:
+    """The sample event ``name`` acting for ``client``."""
+    sample = json.loads((EVENTS / f"{name}.json").read_text())
+    claims = {"sub": client, "iss": "https://auth.campaign-calling.local"}
+    sample["requestContext"]["authorizer"] = {"jwt": {"claims": as_api_gateway_claims(claims), "scopes": None}}
+    sample["headers"]["authorization"] = f"Bearer {unsigned_token(claims)}"
+    return sample
+
+
+def get(aws: Any, client: str) -> tuple[int, dict[str, Any]]:
+    result = aws.invoke(FUNCTION, event("client_settings_get", client))
+    return result["statusCode"], json.loads(result["body"])
+
+
+def put(aws: Any, client: str, body: Any, *, raw: str | None = None, content_type: str = "application/json") -> Any:
+    request = event("client_settings_put", client)
+    request["body"] = raw if raw is not None else json.dumps(body)
+    request["headers"]["content-type"] = content_type
+    result = aws.invoke(FUNCTION, request)
+    return result["statusCode"], json.loads(result["body"])
+
+
+def test_a_client_that_never_set_any_has_no_cap(aws: Any) -> None:
+    assert get(aws, "client-a") == (200, {"success": True, "message": "Client settings", "data": NO_CAP})
+
+
+def test_put_answers_the_stored_settings_and_get_reads_them_back(aws: Any) -> None:
+    # When client A sets both caps
+    limits = {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2}
+    saved = put(aws, "client-a", limits)
+    # Then the answer is the stored document, and GET reads it back
+    assert saved == (200, {"success": True, "message": "Client settings saved", "data": limits})
+    assert get(aws, "client-a") == (200, {"success": True, "message": "Client settings", "data": limits})
+    # And client B still has no cap
+    assert get(aws, "client-b")[1]["data"] == NO_CAP
+
+
+def test_put_replaces_the_whole_document(aws: Any) -> None:
+    # Given both caps set
+    put(aws, "client-a", {"maxConcurrentCalls": 1000, "maxCallsPerSecond": 100})
+    # When a PUT gives one of them only
+    status, answer = put(aws, "client-a", {"maxCallsPerSecond": 1})
+    # Then the other is no cap any more
+    expected = {"maxConcurrentCalls": None, "maxCallsPerSecond": 1}
+    assert (status, answer["data"]) == (200, expected)
+    assert get(aws, "client-a")[1]["data"] == expected
+    # And null, or an empty document, removes the caps
+    assert put(aws, "client-a", {"maxConcurrentCalls": None, "maxCallsPerSecond": None})[1]["data"] == NO_CAP
+    put(aws, "client-a", {"maxConcurrentCalls": 1})
+    assert put(aws, "client-a", {})[1]["data"] == NO_CAP
+    assert get(aws, "client-a")[1]["data"] == NO_CAP
+
+
+INVALID = {
+    "a string": ({"maxConcurrentCalls": "5"}, "maxConcurrentCalls"),
+    "a float": ({"maxConcurrentCalls": 5.0}, "maxConcurrentCalls"),
+    "a boolean": ({"maxCallsPerSecond": True}, "maxCallsPerSecond"),
+    "zero": ({"maxConcurrentCalls": 0}, "maxConcurrentCalls"),
+    "over 1000": ({"maxConcurrentCalls": 1001}, "maxConcurrentCalls"),
+    "over 100 a second": ({"maxCallsPerSecond": 101}, "maxCallsPerSecond"),
+    "negative": ({"maxCallsPerSecond": -1}, "maxCallsPerSecond"),
+    "an unknown field": ({"maxConcurrentCalls": 2, "maxCalls": 3}, "maxCalls is not a known field"),
+    "a list of settings": ([{"maxConcurrentCalls": 2}], "JSON object"),
+}
+
+
+@pytest.mark.parametrize("label", INVALID)
+def test_invalid_settings_are_400_naming_the_field_and_nothing_is_stored(aws: Any, label: str) -> None:
+    # Given settings already stored
+    stored = {"maxConcurrentCalls": 7, "maxCallsPerSecond": 3}
+    put(aws, "client-a", stored)
+    body, named = INVALID[label]
+    # When a PUT carries an invalid value
+    status, answer = put(aws, "client-a", body)
+    # Then it is refused with the error envelope naming the field
+    assert status == 400, answer
+    assert answer["success"] is False and named in answer["message"], answer
+    # And the stored settings are unchanged
+    assert get(aws, "client-a")[1]["data"] == stored
+
+
+def test_a_body_that_is_not_json_is_refused_and_nothing_is_stored(aws: Any) -> None:
+    # When the body is not JSON, or not declared as JSON, or missing
+    cases = {
+        "malformed": put(aws, "client-a", None, raw='{"maxConcurrentCalls": '),
+        "text/plain": put(aws, "client-a", None, raw='{"maxConcurrentCalls": 2}', content_type="text/plain"),
+        "empty": put(aws, "client-a", None, raw=""),
+    }
+    # Then each is refused as the other routes refuse it
+    assert {label: status for label, (status, _) in cases.items()} == {"malformed": 400, "text/plain": 415, "empty": 400}
+    assert all(answer["success"] is False and answer["message"] for _, answer in cases.values())
+    # And nothing was stored
+    assert get(aws, "client-a")[1]["data"] == NO_CAP
