@@ -31,6 +31,7 @@ def request_for(route, setup: CampaignSetup, contact_id: str = "ct_0000000001") 
         "agents": {"name": "A", "providerAgentId": "p"},
         "campaigns": {"name": "C"},
         "generic": {"apiKey": "sk-auth-test", "webhookSecret": "whsec-auth-test"},
+        "settings": {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2},
     }
     body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
     return route.method, path, body
@@ -52,7 +53,7 @@ def test_every_route_refuses_requests_without_a_valid_token(engine: Engine, make
         "wrong audience": f"Bearer {engine.token(aud='another-api')}",
         "wrong issuer": f"Bearer {engine.token(iss='https://issuer.example')}",
     }
-    assert len(ROUTES) == 14
+    assert len(ROUTES) == 16
     with httpx.Client(base_url=engine.api_url, timeout=30) as raw:
         for route in ROUTES:
             method, path, body = request_for(route, setup)

@@ -41,6 +41,7 @@ def request_for(route: Any) -> tuple[str, str, dict[str, Any] | None]:
         "agents": {"name": "A", "providerAgentId": "p"},
         "campaigns": {"name": "C", "contacts": [{"name": "N", "phone": "+12025550178"}]},
         "generic": {"apiKey": "sk-tenant-test", "webhookSecret": "whsec-tenant-test"},
+        "settings": {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2},
     }
     body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
     return route.method, path, body
