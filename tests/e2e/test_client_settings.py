@@ -33,7 +33,10 @@ def test_settings_are_set_read_back_and_replaced_for_their_client_only(engine: E
     with engine.client(owner) as a, engine.client(other) as b:
         # Given a client that never set any: no cap
         first = a.get(SETTINGS)
-        assert (first.status_code, first.json()) == (200, {"success": True, "message": "Client settings", "data": NO_CAP})
+        assert (first.status_code, first.json()) == (
+            200,
+            {"success": True, "message": "Client settings", "data": NO_CAP},
+        )
 
         # When it sets both caps
         limits = {"maxConcurrentCalls": 2, "maxCallsPerSecond": 1}

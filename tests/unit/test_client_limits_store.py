@@ -61,7 +61,12 @@ def test_the_item_is_one_settings_item_beside_the_clients_agents_and_campaigns(a
     # Then the main table holds one item under the client's key, without the cap not set
     items = aws.table("MainTable").query(KeyConditionExpression=Key("pk").eq(keys.client_pk(CLIENT)))["Items"]
     assert items == [
-        {"pk": keys.client_pk(CLIENT), "sk": keys.CLIENT_SETTINGS_SK, "kind": "client-settings", "maxConcurrentCalls": 4}
+        {
+            "pk": keys.client_pk(CLIENT),
+            "sk": keys.CLIENT_SETTINGS_SK,
+            "kind": "client-settings",
+            "maxConcurrentCalls": 4,
+        }
     ]
 
 

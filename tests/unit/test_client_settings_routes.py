@@ -106,7 +106,11 @@ def test_a_body_that_is_not_json_is_refused_and_nothing_is_stored(aws: Any) -> N
         "empty": put(aws, "client-a", None, raw=""),
     }
     # Then each is refused as the other routes refuse it
-    assert {label: status for label, (status, _) in cases.items()} == {"malformed": 400, "text/plain": 415, "empty": 400}
+    assert {label: status for label, (status, _) in cases.items()} == {
+        "malformed": 400,
+        "text/plain": 415,
+        "empty": 400,
+    }
     assert all(answer["success"] is False and answer["message"] for _, answer in cases.values())
     # And nothing was stored
     assert get(aws, "client-a")[1]["data"] == NO_CAP
