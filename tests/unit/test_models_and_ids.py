@@ -33,6 +33,7 @@ from campaign_calling.settings import (
     DialerSettings,
     DialStepSettings,
     IdempotencySettings,
+    MainTableSettings,
     PagingSettings,
     ProgressSettings,
     ProviderAccountSettings,
@@ -311,6 +312,7 @@ def test_remaining_ms_is_clamped_to_zero_and_the_delay(
 
 class EverySetting(
     TableNames,
+    MainTableSettings,
     IdempotencySettings,
     TenantSettings,
     ProgressSettings,
@@ -501,6 +503,7 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "call_sk": keys.call_sk(other),
         "CAMPAIGN_SUMMARY_SK": keys.CAMPAIGN_SUMMARY_SK,
         "PROVIDER_CALL_SK": keys.PROVIDER_CALL_SK,
+        "CLIENT_SETTINGS_SK": keys.CLIENT_SETTINGS_SK,
     }
 
     # Then each fits DynamoDB's limit for its kind of key
