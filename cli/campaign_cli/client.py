@@ -86,10 +86,26 @@ class CampaignApi(httpx.Client):
         return self.post(_campaign(campaign_id, "contacts"), json={"contacts": contacts})
 
     def start_calling(
-        self, campaign_id: str, agent_id: str, delay_between_calls: int = DEFAULT_DELAY_MS
+        self,
+        campaign_id: str,
+        agent_id: str,
+        delay_between_calls: int = DEFAULT_DELAY_MS,
+        *,
+        max_concurrent_calls: int | None = None,
     ) -> httpx.Response:
-        body = {"agentId": agent_id, "delayBetweenCalls": delay_between_calls}
+        body: dict[str, Any] = {"agentId": agent_id, "delayBetweenCalls": delay_between_calls}
+        if max_concurrent_calls is not None:
+            body["maxConcurrentCalls"] = max_concurrent_calls
         return self.post(_campaign(campaign_id, "start-calling"), json=body)
+
+    def client_settings(self) -> httpx.Response:
+        return self.get("/api/v1/client/settings")
+
+    def put_client_settings(
+        self, *, max_concurrent_calls: int | None = None, max_calls_per_second: int | None = None
+    ) -> httpx.Response:
+        body = {"maxConcurrentCalls": max_concurrent_calls, "maxCallsPerSecond": max_calls_per_second}
+        return self.put("/api/v1/client/settings", json=body)
 
     def stop_calling(self, campaign_id: str) -> httpx.Response:
         return self.post(_campaign(campaign_id, "stop-calling"))

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.observability.tracing import handler_tracer
-from campaign_calling.runs.models import Cursor, RunContext
+from campaign_calling.runs.models import Cursor, ResumePoint, RunContext
 from campaign_calling.settings import ProgressSettings, TableNames, get_settings
 from campaign_calling.wiring import run_steps
 
@@ -27,6 +27,8 @@ class ContinueEvent(BaseModel):
     cursor: Cursor
     executionArn: str
     stateMachineArn: str
+    # "seq:index" of a contact that waited for a call slot: the next execution starts there.
+    resumeAt: ResumePoint | None = None
 
 
 @logger.inject_lambda_context(clear_state=True)  # no keys of the previous invocation
@@ -41,6 +43,7 @@ def handler(request: ContinueEvent, context: LambdaContext) -> dict[str, Any]:
         request.cursor,
         current_execution_arn=request.executionArn,
         state_machine_arn=request.stateMachineArn,
+        resume_at=request.resumeAt,
     )
     logger.info("run handed over", extra={"next_execution_arn": next_arn})
     return {"continued": next_arn is not None, "nextExecutionArn": next_arn}

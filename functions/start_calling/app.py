@@ -46,7 +46,9 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
     },
 )
 def start_calling(id: ResourceId, body: StartCallingInput) -> CallingStartedResponse:
-    run = calling_service().start(client_id(app), id, body.agentId, body.delayBetweenCalls)
+    run = calling_service().start(
+        client_id(app), id, body.agentId, body.delayBetweenCalls, max_concurrent_calls=body.maxConcurrentCalls
+    )
     logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})
     started = CallingStarted(campaignId=id, totalContacts=run.total_contacts, status="started")
     return CallingStartedResponse(success=True, message="Campaign calling started", data=started)

@@ -336,6 +336,7 @@ def test_given_a_run_with_every_kind_of_end_then_outcomes_add_up_to_the_complete
         "no-answer": 1,
         "failed": 1,
         "canceled": 0,
+        "unknown": 0,
         "pending": 1,
     }
     assert sum(outcomes(world, state).values()) == progress.completedCalls == 6

@@ -168,6 +168,7 @@ def test_a_runs_outcomes_count_each_calls_final_status_once(api, engine, make_ca
         "no-answer": 0,
         "failed": 0,
         "canceled": 0,
+        "unknown": 0,
         "pending": 4,
     }
     logs = sorted(all_call_logs(api, setup.campaign_id), key=lambda x: x["uniqueId"])
@@ -189,6 +190,7 @@ def test_a_runs_outcomes_count_each_calls_final_status_once(api, engine, make_ca
         "no-answer": 1,
         "failed": 0,
         "canceled": 0,
+        "unknown": 0,
         "pending": 1,
     }
     assert sum(progress["outcomes"].values()) == progress["completedCalls"] == 4

@@ -23,6 +23,7 @@ from tests.support.fakes import (
     FakeRunStore,
     FakeWorkflow,
 )
+from tests.support.fakes_catalog import InMemoryClientLimits
 from tests.support.fakes_status import InMemoryCallIndex
 
 CLIENT = "client-a"
@@ -45,6 +46,7 @@ class RunsWorld:
         self.runs = FakeRunStore(self.campaigns, self.clock)
         self.call_index = InMemoryCallIndex()
         self.claims = FakeClaims(self.runs, self.call_index)
+        self.client_limits = InMemoryClientLimits()
         self.placer = FakePlacer(self.clock)
         self.ending = RunEnding(runs=self.runs, workflow=self.workflow)
 
@@ -86,6 +88,8 @@ class RunsWorld:
             ending=self.ending,
             clock=self.clock,
             pause_after_failures=pause_after_failures,
+            slots=self.claims,
+            client_limits=self.client_limits,
             sleep=sleep or self.clock.sleep,
             settle_patience_seconds=patience_seconds,
         )
@@ -109,10 +113,17 @@ class RunsWorld:
         self.campaigns.add(CLIENT, campaign_id, contacts=contacts)
         return campaign_id
 
-    def started(self, contacts: int = 3, *, delay_ms: int = 0, campaign_id: str = "cmp_1") -> RunState:
+    def started(
+        self,
+        contacts: int = 3,
+        *,
+        delay_ms: int = 0,
+        campaign_id: str = "cmp_1",
+        max_concurrent_calls: int | None = None,
+    ) -> RunState:
         """A running run of a new campaign: the state its first execution started with."""
         self.campaign(contacts, campaign_id)
-        self.calling().start(CLIENT, campaign_id, "ag_1", delay_ms)
+        self.calling().start(CLIENT, campaign_id, "ag_1", delay_ms, max_concurrent_calls=max_concurrent_calls)
         return RunState.model_validate(self.workflow.started[-1][1])
 
     def first_page(self, state: RunState, page_size: int = 100) -> list[PageContact]:

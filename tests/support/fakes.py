@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 
 from campaign_calling.aws.stepfunctions import ExecutionEnd, execution_arn
 from campaign_calling.calls.placing import CallingAgent, PlacedCall, new_call_log
+from campaign_calling.calls.providers.lifecycle import FINAL_STATUSES
+from campaign_calling.calls.slots import CallLimits, HeldSlot, SlotOwner
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DependencyUnavailable, NotFound
@@ -116,6 +118,7 @@ class StoredRun:
     execution_count: int = 1
     claimed_seq: int | None = None
     agent_id: str | None = None
+    slot_waits: int = 0
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -181,7 +184,13 @@ class FakeRunStore:
         run.execution_arn = execution_arn
         run.execution_since_ms = self.clock.now_ms()
         run.execution_count += 1
+        run.slot_waits = 0
         return True
+
+    def count_slot_wait(self, ref: RunRef) -> int:
+        run = self.runs[ref]
+        run.slot_waits += 1
+        return run.slot_waits
 
     def end_run(
         self,
@@ -248,6 +257,7 @@ class FakeRunStore:
         run.last_seq = last_seq
         run.expires_at = None
         run.consecutive_failures = 0
+        run.slot_waits = 0
         self.campaigns.update(ref.client_id, ref.campaign_id, isRunning=True, lastRunStatus="running")
 
     def progress(self, ref: RunRef) -> Progress:
@@ -278,23 +288,85 @@ class FakeClaims:
         self._clients: dict[str, str] = {}  # uniqueId -> client
         # How many of the next completions fail as a DynamoDB that stays busy does.
         self.busy_completions = 0
+        # The calls in progress, like calls/slots.py: (client, uniqueId) -> slot.
+        self.slots: dict[tuple[str, str], HeldSlot] = {}
+        self.rate_windows: dict[tuple[str, int], int] = {}
+        self.limits_seen: list[CallLimits] = []
 
     def get(self, ref: RunRef, seq: int) -> DialClaim | None:
         return self.claims.get((ref, seq))
 
-    def claim(self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int) -> str:
-        if (ref, seq) in self.claims:
-            return ClaimResult.ALREADY_CLAIMED
+    def claim(
+        self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int, limits: CallLimits | None = None
+    ) -> str:
         run = self.runs.runs[ref]
         if run.progress.status != "running":
             return ClaimResult.RUN_NOT_RUNNING
+        if (ref, seq) in self.claims:
+            return ClaimResult.ALREADY_CLAIMED
+        if limits is not None:
+            refused = self._take_slot(ref, unique_id, limits, now_ms)
+            if refused is not None:
+                return refused
         self.claims[(ref, seq)] = DialClaim("dialing", unique_id, now_ms, None)
         run.paced_from_ms = now_ms
         run.claimed_seq = seq
         run.update(currentIndex=index)
         return ClaimResult.CLAIMED
 
-    def complete(self, ref: RunRef, *, seq: int, log: CallLog, now_ms: int, provider_failure: bool = True) -> bool:
+    def _take_slot(self, ref: RunRef, unique_id: str, limits: CallLimits, now_ms: int) -> str | None:
+        self.limits_seen.append(limits)
+        mine = [s for (client, _), s in self.slots.items() if client == ref.client_id]
+        if limits.run_calls is not None and sum(s.owner.run_id == ref.run_id for s in mine) >= limits.run_calls:
+            return ClaimResult.NO_SLOT_RUN
+        if limits.client_calls is not None and len(mine) >= limits.client_calls:
+            return ClaimResult.NO_SLOT_CLIENT
+        window = (ref.client_id, now_ms // 1000)
+        rate = limits.client_calls_per_second
+        if rate is not None and self.rate_windows.get(window, 0) >= rate:
+            return ClaimResult.NO_SLOT_RATE
+        if rate is not None:
+            self.rate_windows[window] = self.rate_windows.get(window, 0) + 1
+        owner = SlotOwner(ref.client_id, unique_id, ref.campaign_id, ref.run_id)
+        self.slots[(ref.client_id, unique_id)] = HeldSlot(owner, now_ms + limits.max_call_seconds * 1000)
+        return None
+
+    def held(self, client_id: str) -> list[HeldSlot]:
+        return [s for (client, _), s in self.slots.items() if client == client_id]
+
+    def reap(self, slot: HeldSlot, *, now_ms: int) -> bool:
+        key = (slot.owner.client_id, slot.owner.unique_id)
+        if key not in self.slots or self.slots[key].release_by_ms > now_ms:
+            return False
+        del self.slots[key]
+        for i, log in enumerate(self.logs):
+            if log.uniqueId == slot.owner.unique_id and log.status not in FINAL_STATUSES | {"unknown"}:
+                self.logs[i] = log.model_copy(update={"status": "unknown"})
+                if slot.owner.run_id is not None:
+                    self._move_outcome(RunRef(slot.owner.client_id, log.campaignId, slot.owner.run_id), "unknown")
+        return True
+
+    def release(self, client_id: str, unique_id: str) -> bool:
+        """What a call's first final status does to its slot (calls/status_store.py)."""
+        return self.slots.pop((client_id, unique_id), None) is not None
+
+    def _move_outcome(self, ref: RunRef, final: str) -> None:
+        run = self.runs.runs[ref]
+        outcomes = run.progress.outcomes.model_dump(by_alias=True)
+        outcomes["pending"] -= 1
+        outcomes[final] += 1
+        run.update(outcomes=type(run.progress.outcomes).model_validate(outcomes))
+
+    def complete(
+        self,
+        ref: RunRef,
+        *,
+        seq: int,
+        log: CallLog,
+        now_ms: int,
+        provider_failure: bool = True,
+        release_slot: bool = False,
+    ) -> bool:
         if self.busy_completions:
             self.busy_completions -= 1
             raise DependencyUnavailable("DynamoDB is busy")
@@ -323,6 +395,8 @@ class FakeClaims:
             run.consecutive_failures = 0
         elif provider_failure:
             run.consecutive_failures += 1
+        if release_slot and log.status in FINAL_STATUSES:
+            self.release(ref.client_id, log.uniqueId)
         return True
 
     def logs_of(self, contact: str) -> list[CallLog]:

@@ -14,7 +14,9 @@ from campaign_calling.aws.ssm import CachedParameter
 from campaign_calling.aws.stepfunctions import WorkflowEngine
 from campaign_calling.calls.placing import CallPlacer
 from campaign_calling.calls.provider import DialerClient, ProviderEndpoints
+from campaign_calling.calls.slots import SlotStore
 from campaign_calling.catalog.campaigns import CampaignRepository
+from campaign_calling.catalog.limits import ClientLimitsStore
 from campaign_calling.clock import SystemClock
 from campaign_calling.runs.claims import DialClaims
 from campaign_calling.runs.dial import SETTLE_PATIENCE_SECONDS, DialRecorder, DialStep
@@ -76,6 +78,11 @@ def dial_step(
         ending=RunEnding(runs=runs, workflow=WorkflowEngine(boto3.client("stepfunctions"))),
         clock=SystemClock(),
         pause_after_failures=get_settings(DialStepSettings).pause_after_failures,
+        slots=SlotStore(
+            boto3.client("dynamodb"), progress_table=tables.progress_table, call_logs_table=tables.call_logs_table
+        ),
+        client_limits=ClientLimitsStore(boto3.client("dynamodb"), tables.main_table),
+        max_call_seconds=get_settings(DialStepSettings).max_call_seconds,
         sleep=sleep,
         settle_patience_seconds=settle_patience_seconds,
     )

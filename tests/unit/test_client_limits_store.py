@@ -53,16 +53,17 @@ def test_a_put_replaces_the_whole_document(store: Any) -> None:
     assert store.get(CLIENT) == NO_CAP
 
 
-def test_the_item_is_one_settings_item_beside_the_clients_agents_and_campaigns(aws: Any) -> None:
+def test_the_item_is_one_settings_item_in_a_partition_of_its_own(aws: Any) -> None:
     # Given limits stored through the repository
     ClientLimitsStore(boto3.client("dynamodb"), aws.resolver.ref("MainTable")).put(
         CLIENT, ClientLimits(maxConcurrentCalls=4)
     )
-    # Then the main table holds one item under the client's key, without the cap not set
-    items = aws.table("MainTable").query(KeyConditionExpression=Key("pk").eq(keys.client_pk(CLIENT)))["Items"]
+    # Then the main table holds one item under the client's settings key (which the dial
+    # steps' IAM policy names apart from the agents and campaigns), without the cap not set
+    items = aws.table("MainTable").query(KeyConditionExpression=Key("pk").eq(keys.client_settings_pk(CLIENT)))["Items"]
     assert items == [
         {
-            "pk": keys.client_pk(CLIENT),
+            "pk": keys.client_settings_pk(CLIENT),
             "sk": keys.CLIENT_SETTINGS_SK,
             "kind": "client-settings",
             "maxConcurrentCalls": 4,

@@ -801,7 +801,13 @@ def test_load_contacts_page_event(aws: Any, run: dict[str, Any]) -> None:
         "page": {
             # Ids and positions only: names and numbers never travel in the state.
             "contacts": [
-                {"seq": i + 1, "index": i, "contactId": f"ct_000000000{i + 1}", "waitSeconds": 0 if i == 0 else 1}
+                {
+                    "seq": i + 1,
+                    "index": i,
+                    "contactId": f"ct_000000000{i + 1}",
+                    "waitSeconds": 0 if i == 0 else 1,
+                    "slotWaits": 0,
+                }
                 for i in range(3)
             ],
             "running": True,
@@ -821,7 +827,8 @@ def test_load_contacts_page_of_a_stopped_run(aws: Any, run: dict[str, Any]) -> N
 
 def test_dial_contact_event_dials_once(aws: Any, agent: dict[str, Any], run: dict[str, Any]) -> None:
     result = aws.invoke("DialContactFunction", task_event("dial_contact", run))
-    assert set(result) == {"dialed", "uniqueId", "outcome"}
+    assert set(result) == {"dialed", "uniqueId", "outcome", "next"}
+    assert result["next"] == "done"
     assert (result["dialed"], result["outcome"]) == (True, "success")
     assert UNIQUE_ID.fullmatch(result["uniqueId"])
 
@@ -866,13 +873,13 @@ def test_dial_contact_delivered_twice_dials_once(aws: Any, run: dict[str, Any]) 
 def test_dial_contact_of_a_stopped_run_does_not_dial(aws: Any, run: dict[str, Any]) -> None:
     stop(aws, run["campaignId"])
     result = aws.invoke("DialContactFunction", task_event("dial_contact", run))
-    assert result == {"dialed": False, "reason": "run stopped"}
+    assert result == {"dialed": False, "reason": "run stopped", "next": "done"}
     assert aws.dialer.calls() == []
 
 
 def test_record_dial_failure_event(aws: Any, run: dict[str, Any]) -> None:
     result = invoke(aws, "RecordDialFailureFunction", task_event("record_dial_failure", run))
-    assert set(result) == {"dialed", "uniqueId", "outcome", "reason"}
+    assert set(result) == {"dialed", "uniqueId", "outcome", "reason", "next"}
     assert (result["dialed"], result["outcome"], result["reason"]) == (False, "failed", "dial step failed")
     assert aws.dialer.calls() == []
     (log,) = call_logs_of(aws, run["campaignId"])

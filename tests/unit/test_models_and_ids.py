@@ -493,6 +493,8 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "campaign_pk": keys.campaign_pk(client, other),
         "dial_claims_pk": keys.dial_claims_pk(client, other, other),
         "provider_call_pk": keys.provider_call_pk("generic", WIDEST_CHAR * keys.MAX_INDEXED_PROVIDER_CALL_ID),
+        "call_slots_pk": keys.call_slots_pk(client),
+        "client_settings_pk": keys.client_settings_pk(client),
     }
     sort = {
         "agent_sk": keys.agent_sk(other),
@@ -504,6 +506,10 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "CAMPAIGN_SUMMARY_SK": keys.CAMPAIGN_SUMMARY_SK,
         "PROVIDER_CALL_SK": keys.PROVIDER_CALL_SK,
         "CLIENT_SETTINGS_SK": keys.CLIENT_SETTINGS_SK,
+        "RUN_CALLS_SK": keys.RUN_CALLS_SK,
+        "CALL_SLOT_COUNT_SK": keys.CALL_SLOT_COUNT_SK,
+        "call_slot_sk": keys.call_slot_sk(other),
+        "call_rate_sk": keys.call_rate_sk(10**12 - 1),
     }
 
     # Then each fits DynamoDB's limit for its kind of key

@@ -11,6 +11,7 @@ import ast
 import copy
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -585,7 +586,13 @@ def tasks_given_a_contact() -> list[str]:
     return sorted(found)
 
 
-def test_the_tasks_given_a_contact_read_it_and_no_other_item_of_the_main_table() -> None:
+def leading_keys_matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """Whether a partition key passes IAM's StringLike on any of ``patterns``."""
+    wildcards = [re.compile(".*".join(re.escape(part) for part in p.split("*"))).fullmatch for p in patterns]
+    return lambda key: any(w(key) for w in wildcards)
+
+
+def test_the_tasks_given_a_contact_read_it_and_the_clients_limits_and_no_other_item_of_the_main_table() -> None:
     main_table = function_globals("Environment")["Variables"][TableNames.model_fields["main_table"].alias]["Ref"]
     assert tasks_given_a_contact()
     for logical_id in tasks_given_a_contact():
@@ -604,15 +611,17 @@ def test_the_tasks_given_a_contact_read_it_and_no_other_item_of_the_main_table()
             if name.endswith(("ReadPolicy", "CrudPolicy")) and spec.get("TableName") == {"Ref": main_table}
         ]
         # Then it may only get one item by key, and only in a campaign's partition, where
-        # contacts live (agents and campaigns live in the client's)
+        # contacts live, or the client's settings one (agents and campaigns live in the
+        # client's own partition)
         assert templates == [], logical_id
         (read,) = reads
         assert as_list(read["Action"]) == ["dynamodb:GetItem"]
-        (pattern,) = as_list(read["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
-        matches = re.compile(".*".join(re.escape(part) for part in pattern.split("*"))).fullmatch
+        matches = leading_keys_matcher(as_list(read["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]))
         assert matches(keys.campaign_pk("acme", "cmp_1"))
         assert not matches(keys.client_pk("acme"))
         assert not matches(keys.client_pk("acme#CAMPAIGN#cmp_1"))  # ids cannot splice themselves in
+        if logical_id == "DialContactFunction":  # the one that takes call slots
+            assert matches(keys.client_settings_pk("acme"))
 
 
 def test_progress_table_expires_items_on_expires_at() -> None:

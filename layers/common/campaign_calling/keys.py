@@ -23,12 +23,17 @@ def campaign_sk(campaign_id: str) -> str:
     return f"CAMPAIGN#{_part(campaign_id)}"
 
 
-# The client's settings (its call limits): one item beside its agents and campaigns.
+# The client's settings (its call limits): one item in a partition of its own, so that the
+# dial steps' IAM policy can name it (dynamodb:LeadingKeys) without the agents and campaigns.
 CLIENT_SETTINGS_SK = "SETTINGS"
 
 
+def client_settings_pk(client_id: str) -> str:
+    return f"{client_pk(client_id)}#SETTINGS"
+
+
 def client_settings_key(client_id: str) -> dict[str, str]:
-    return {"pk": client_pk(client_id), "sk": CLIENT_SETTINGS_SK}
+    return {"pk": client_settings_pk(client_id), "sk": CLIENT_SETTINGS_SK}
 
 
 def campaign_pk(client_id: str, campaign_id: str) -> str:
@@ -58,6 +63,27 @@ def dial_claims_pk(client_id: str, campaign_id: str, run_id: str) -> str:
 
 def dial_claim_sk(seq: int) -> str:
     return f"DIAL#{seq:010d}"
+
+
+# A run's counter of its calls in progress, beside its dial claims (calls/slots.py).
+RUN_CALLS_SK = "CALLS"
+
+
+def call_slots_pk(client_id: str) -> str:
+    """The client's calls in progress: a slot per call, their counter, the rate windows."""
+    return f"{client_pk(client_id)}#SLOTS"
+
+
+CALL_SLOT_COUNT_SK = "COUNT"
+CALL_SLOT_PREFIX = "SLOT#"
+
+
+def call_slot_sk(unique_id: str) -> str:
+    return f"{CALL_SLOT_PREFIX}{_part(unique_id)}"
+
+
+def call_rate_sk(epoch_second: int) -> str:
+    return f"RATE#{epoch_second:012d}"
 
 
 def call_sk(unique_id: str) -> str:

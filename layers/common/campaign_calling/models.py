@@ -8,12 +8,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.json_schema import SkipJsonSchema
 
 from campaign_calling.calls.providers.dialect import Dialect
-from campaign_calling.calls.providers.lifecycle import AnsweredBy, CallStatus
+from campaign_calling.calls.providers.lifecycle import AnsweredBy, LoggedStatus
 from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN, contact_seq
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
 
 MAX_DELAY_MS = 3_600_000
 DEFAULT_DELAY_MS = 2000
+# A run's own cap on its calls in progress (start-calling's maxConcurrentCalls).
+MAX_CONCURRENT_CALLS = 100
 MAX_CONTACTS_PER_REQUEST = 500
 
 RunStatus = Literal["running", "stopped", "completed", "failed", "paused"]
@@ -118,6 +120,13 @@ class StartCallingInput(_Input):
     delayBetweenCalls: int = Field(
         DEFAULT_DELAY_MS, ge=0, le=MAX_DELAY_MS, strict=True, description="Milliseconds between calls"
     )
+    maxConcurrentCalls: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_CONCURRENT_CALLS,
+        strict=True,
+        description="The most calls of this run in progress at once (placed, no final status yet); absent: no cap",
+    )
 
 
 class MakeCallInput(_Input):
@@ -211,6 +220,7 @@ class Outcomes(DomainModel):
     no_answer: int = Field(0, alias="no-answer")
     failed: int = Field(0, description="Failed, or not placed at all")
     canceled: int = 0
+    unknown: int = Field(0, description="No final status within MaxCallSeconds")
     pending: int = Field(0, description="Placed; no final status yet")
 
 
@@ -231,6 +241,7 @@ class Progress(DomainModel):
     reason: str | None = None
     endTime: str | None = None
     delayBetweenCalls: int
+    maxConcurrentCalls: int | None = Field(None, description="The run's cap on its calls in progress")
     outcomes: Outcomes = Field(default_factory=Outcomes)
 
 
@@ -259,7 +270,10 @@ class CallLog(DomainModel):
     durationMs: int
     # The call's lifecycle, from the provider's status webhooks (absent on older logs).
     provider: Dialect = "generic"
-    status: CallStatus | None = None
+    status: LoggedStatus | None = Field(
+        None,
+        description="queued, ringing, in-progress, then a final status; unknown when none came within MaxCallSeconds",
+    )
     answeredBy: AnsweredBy | None = None
     durationSeconds: int | None = None
     endedReason: str | None = Field(None, description="Why the call ended, in the provider's words")

@@ -17,6 +17,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from campaign_calling.calls.providers.dialect import Dialect
+from campaign_calling.runs.budget import SLOT_WAITS_PER_EXECUTION
 
 
 class ConfigurationError(RuntimeError):
@@ -140,6 +141,13 @@ class PagingSettings(Piece):
 
 class DialStepSettings(Piece):
     pause_after_failures: int = Field(10, alias="PAUSE_AFTER_CONSECUTIVE_FAILURES", ge=0)
+    # How long a call holds its slot without a final status (the stack's MaxCallSeconds).
+    max_call_seconds: int = Field(1800, alias="MAX_CALL_SECONDS", ge=60, le=86400)
+    # A tunable the template leaves at its default, and which can only be lowered: the
+    # history budget (runs/budget.py) counts the most waits for a call slot it allows.
+    slot_waits_per_execution: int = Field(
+        SLOT_WAITS_PER_EXECUTION, alias="SLOT_WAITS_PER_EXECUTION", ge=1, le=SLOT_WAITS_PER_EXECUTION
+    )
 
 
 class SweepSettings(Piece):
@@ -170,7 +178,7 @@ PIECES: tuple[type[Piece], ...] = (
 
 # Variables a function may read that the template deliberately does not set (their
 # defaults suit AWS; the local engine or an operator may tune them).
-TUNABLES = frozenset({"SECRET_CACHE_SECONDS", "RUN_SWEEP_GRACE_SECONDS"})
+TUNABLES = frozenset({"SECRET_CACHE_SECONDS", "RUN_SWEEP_GRACE_SECONDS", "SLOT_WAITS_PER_EXECUTION"})
 
 _S = TypeVar("_S", bound=Piece)
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.calls.make_call import MakeCallService
     from campaign_calling.calls.placing import CallPlacer
     from campaign_calling.calls.providers.accounts import ClientAccounts, ProviderAccounts
+    from campaign_calling.calls.slots import SlotStore
     from campaign_calling.calls.status_updates import StatusUpdates
     from campaign_calling.catalog.agents import AgentRepository
     from campaign_calling.catalog.campaigns import CampaignRepository
@@ -110,6 +111,13 @@ def _runs() -> RunRepository:
         progress_ttl_seconds=get_settings(ProgressSettings).progress_ttl_seconds,
         clock=SystemClock(),
     )
+
+
+def _slots() -> SlotStore:
+    from campaign_calling.calls.slots import SlotStore
+
+    tables = get_settings(TableNames)
+    return SlotStore(_dynamodb(), progress_table=tables.progress_table, call_logs_table=tables.call_logs_table)
 
 
 def _claims() -> DialClaims:
@@ -362,6 +370,10 @@ def dial_step() -> DialStep:
         ending=_ending(),
         clock=SystemClock(),
         pause_after_failures=settings.pause_after_failures,
+        slots=_slots(),
+        client_limits=client_limits(),
+        max_call_seconds=settings.max_call_seconds,
+        slot_waits_per_execution=settings.slot_waits_per_execution,
     )
 
 

@@ -12,6 +12,7 @@ from campaign_calling.aws.dynamodb import TransactionConditionFailed, Transactio
 from campaign_calling.aws.errors import error_code
 from campaign_calling.calls.logs import STATUS_RANK
 from campaign_calling.calls.providers.dialect import Dialect
+from campaign_calling.calls.slots import SlotOwner, release_items
 from campaign_calling.calls.status_updates import IndexedCall, StatusChange
 from campaign_calling.models import Account
 from campaign_calling.runs.models import RunRef
@@ -19,7 +20,7 @@ from campaign_calling.runs.repository import TTL_ATTRIBUTE, outcome_attribute, r
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import UpdateTypeDef
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, UpdateTypeDef
 
 
 class ProviderCallIndex:
@@ -63,16 +64,30 @@ class CallStatusWriter:
 
     def apply(self, call: IndexedCall, change: StatusChange, *, now_ms: int) -> bool:
         log_update = self._log_update(call, change)
-        if change.final and call.run_id is not None:
-            try:
-                self._transactions.write(
-                    [{"Update": log_update}, {"Update": self._outcome_update(call, change, now_ms)}]
-                )
-                return True
-            except TransactionConditionFailed as exc:
-                if exc.failed(0) or not exc.failed(1):
-                    return False
-                # The run's progress is gone (expired): the log alone, progress not recreated.
+        if change.final:
+            # The first final status also moves the run's outcome and gives the call's slot
+            # back (calls/slots.py). Either may be gone: the run's progress expired, the slot
+            # reaped after MaxCallSeconds or never taken (a call placed before slots existed);
+            # then the rest is written without it.
+            outcome: list[TransactWriteItemTypeDef] = (
+                [{"Update": self._outcome_update(call, change, now_ms)}] if call.run_id is not None else []
+            )
+            owner = SlotOwner(call.client_id, call.unique_id, call.campaign_id, call.run_id)
+            release = release_items(self._progress, owner)
+            while outcome or release:
+                items: list[TransactWriteItemTypeDef] = [{"Update": log_update}, *outcome, *release]
+                try:
+                    self._transactions.write(items)
+                    return True
+                except TransactionConditionFailed as exc:
+                    if exc.failed(0):
+                        return False
+                    if outcome and exc.failed(1):
+                        outcome = []
+                    elif release and exc.failed(1 + len(outcome)):
+                        release = []
+                    else:
+                        return False
         try:
             self._db.update_item(**log_update)
         except ClientError as exc:

@@ -1,4 +1,4 @@
-"""A client's call limits: one settings item beside its agents and campaigns.
+"""A client's call limits: one settings item, in a partition of its own (keys.py).
 
 The dial steps read them before every call (``ClientLimitsStore.get``), so the read is
 strongly consistent: a cap lowered through the API holds from the next call on.

@@ -16,6 +16,7 @@ from campaign_calling import keys
 from campaign_calling.aws.dynamodb import TransactionConditionFailed, Transactions, from_attrs, to_attr, to_attrs
 from campaign_calling.calls.logs import call_log_item, index_collision, provider_call_index_put
 from campaign_calling.calls.providers.lifecycle import is_final
+from campaign_calling.calls.slots import CallLimits, SlotItems, SlotOwner, release_items
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.models import CallLog
 from campaign_calling.runs.models import RunRef
@@ -41,6 +42,10 @@ class ClaimResult:
     CLAIMED = "claimed"
     RUN_NOT_RUNNING = "run-not-running"
     ALREADY_CLAIMED = "already-claimed"
+    # No call slot: the run's cap, the client's cap or the client's rate was full.
+    NO_SLOT_RUN = "no-slot-run"
+    NO_SLOT_CLIENT = "no-slot-client"
+    NO_SLOT_RATE = "no-slot-rate"
 
 
 class DialClaims:
@@ -64,14 +69,28 @@ class DialClaims:
         item = from_attrs(response["Item"])
         return DialClaim(item["status"], item["uniqueId"], item["startedMs"], item.get("outcome"))
 
-    def claim(self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int) -> str:
+    def claim(
+        self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int, limits: CallLimits | None = None
+    ) -> str:
         """Reserve one contact's dial in a run, only while the run is running.
 
         The claim is the promise that this contact is dialed at most once in the run;
         the run's pacing clock and current index move in the same transaction.
         A transaction that is retried after a conflict wrote nothing the first time, so
         a claim found on a later attempt is another attempt's, never this one's.
+        Given ``limits``, the call's slot is taken in the same transaction (calls/slots.py):
+        no slot, no claim.
         """
+        slot = (
+            SlotItems(
+                self._progress,
+                SlotOwner(ref.client_id, unique_id, ref.campaign_id, ref.run_id),
+                limits,
+                now_ms=now_ms,
+            )
+            if limits is not None
+            else None
+        )
         try:
             self._transactions.write(
                 [
@@ -107,6 +126,7 @@ class DialClaims:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
+                    *(slot.acquire(first_index=2) if slot is not None else []),
                 ]
             )
         except TransactionConditionFailed as exc:
@@ -114,10 +134,22 @@ class DialClaims:
                 return ClaimResult.ALREADY_CLAIMED
             if exc.failed(0):
                 return ClaimResult.RUN_NOT_RUNNING
+            refusal = slot.refusal(exc) if slot is not None else None
+            if refusal is not None:
+                return _NO_SLOT[refusal]
             raise
         return ClaimResult.CLAIMED
 
-    def complete(self, ref: RunRef, *, seq: int, log: CallLog, now_ms: int, provider_failure: bool = True) -> bool:
+    def complete(
+        self,
+        ref: RunRef,
+        *,
+        seq: int,
+        log: CallLog,
+        now_ms: int,
+        provider_failure: bool = True,
+        release_slot: bool = False,
+    ) -> bool:
         """Write the call log, close the claim and count the call, atomically.
         False when the claim was already closed (a duplicate delivery of the same dial).
 
@@ -130,18 +162,34 @@ class DialClaims:
 
         The call's outcome counts as pending until its final status arrives (a call never
         placed is already final: failed), and the provider call index entry is written with
-        the log; an entry already there is left alone and the log written without it."""
+        the log; an entry already there is left alone and the log written without it. A call
+        final already gives its slot back here (``release_slot``: the dial took one)."""
         index = provider_call_index_put(self._call_logs, ref.client_id, log)
-        try:
-            return self._complete(ref, seq=seq, log=log, now_ms=now_ms, provider_failure=provider_failure, index=index)
-        except TransactionConditionFailed as exc:
-            if index is None or not exc.failed(3) or any(exc.failed(i) for i in range(3)):
-                return False
-        index_collision(log)
-        try:
-            return self._complete(ref, seq=seq, log=log, now_ms=now_ms, provider_failure=provider_failure, index=None)
-        except TransactionConditionFailed:
-            return False
+        final = log.status is not None and is_final(log.status)
+        release = (
+            release_items(self._progress, SlotOwner(ref.client_id, log.uniqueId, ref.campaign_id, ref.run_id))
+            if release_slot and final
+            else []
+        )
+        # The index entry and the slot's release are extras: when one's condition fails (an
+        # entry already there; a slot already given back), the rest is written without it.
+        for _ in range(3):
+            extras = [*([index] if index is not None else []), *release]
+            try:
+                return self._complete(
+                    ref, seq=seq, log=log, now_ms=now_ms, provider_failure=provider_failure, extras=extras
+                )
+            except TransactionConditionFailed as exc:
+                if any(exc.failed(i) for i in range(3)):
+                    return False
+                if index is not None and exc.failed(3):
+                    index_collision(log)
+                    index = None
+                elif release and exc.failed(3 + (index is not None)):
+                    release = []
+                else:
+                    return False
+        return False
 
     def _complete(
         self,
@@ -151,7 +199,7 @@ class DialClaims:
         log: CallLog,
         now_ms: int,
         provider_failure: bool,
-        index: TransactWriteItemTypeDef | None,
+        extras: list[TransactWriteItemTypeDef],
     ) -> bool:
         succeeded = log.outcome == "success"
         # The next dial is paced from this moment: the provider has answered, so it has
@@ -208,10 +256,13 @@ class DialClaims:
                         },
                     }
                 },
-                *([index] if index is not None else []),
+                *extras,
             ]
         )
         return True
+
+
+_NO_SLOT = {"run": ClaimResult.NO_SLOT_RUN, "client": ClaimResult.NO_SLOT_CLIENT, "rate": ClaimResult.NO_SLOT_RATE}
 
 
 def _claim_key(ref: RunRef, seq: int) -> dict[str, Any]:

@@ -10,17 +10,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from campaign_calling.calls.placing import new_call_log
 from campaign_calling.calls.provider import longest_dial_seconds
+from campaign_calling.calls.slots import DEFAULT_MAX_CALL_SECONDS, CallLimits, slot_wait_seconds
 from campaign_calling.clock import Clock
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import DependencyUnavailable, NotFound
 from campaign_calling.ids import call_unique_id
 from campaign_calling.models import CallLog, CallOutcome, Contact
 from campaign_calling.observability.log_masking import redact_contact
+from campaign_calling.runs.budget import SLOT_WAITS_PER_EXECUTION
 from campaign_calling.runs.claims import ClaimResult
 from campaign_calling.runs.lifecycle import RunEnding
-from campaign_calling.runs.models import DialOutcome, PageContact, RunContext
+from campaign_calling.runs.models import DialOutcome, PageContact, RunContext, SlotWait
 from campaign_calling.runs.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
-from campaign_calling.runs.ports import CampaignReader, ClaimStore, Placer, RunStore
+from campaign_calling.runs.ports import CampaignReader, ClaimStore, ClientLimitsReader, Placer, RunStore, SlotKeeper
 
 # Kept back from the function's remaining time for what follows the dial: the call log,
 # claim and counters in one transaction, and pausing a failing run (a read, a write, a
@@ -42,6 +44,8 @@ _LAST_MARGIN_MS = 500
 CONTACT_GONE = "contact no longer exists"
 CONTACT_UNREADABLE = "contact could not be read"
 _INTERRUPTED = "dial step ran again after an interruption"
+NO_SLOT = (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT, ClaimResult.NO_SLOT_RATE)
+_REFUSALS = {ClaimResult.NO_SLOT_RUN: "run", ClaimResult.NO_SLOT_CLIENT: "client", ClaimResult.NO_SLOT_RATE: "rate"}
 
 
 def longest_dial_step_seconds(dialer_timeout_seconds: float) -> float:
@@ -95,14 +99,20 @@ class DialRecorder:
             return None, f"; {CONTACT_UNREADABLE}"
         return stored, "" if stored else f"; {CONTACT_GONE}"
 
-    def claim(self, run: RunContext, contact: PageContact, *, error_if_claimed: str) -> Claimed | DialOutcome:
+    def claim(
+        self, run: RunContext, contact: PageContact, *, error_if_claimed: str, limits: CallLimits | None = None
+    ) -> Claimed | DialOutcome | str:
         """Claim the dial, or say why not: the run stopped, or an earlier attempt claimed it
-        (then that attempt is settled here and its outcome returned)."""
+        (then that attempt is settled here and its outcome returned). Given ``limits``, the
+        call's slot is taken with the claim; when none is free, the ClaimResult that says
+        which cap was full is returned and nothing was written."""
         started_ms = self._clock.now_ms()
         unique_id = call_unique_id(started_ms)
         result = self._claims.claim(
-            run.ref, seq=contact.seq, index=contact.index, unique_id=unique_id, now_ms=started_ms
+            run.ref, seq=contact.seq, index=contact.index, unique_id=unique_id, now_ms=started_ms, limits=limits
         )
+        if result in NO_SLOT:
+            return result
         if result == ClaimResult.RUN_NOT_RUNNING:
             # The run ended, but an earlier attempt may have claimed this dial before it did.
             settled = self.settle_earlier_claim(run, contact, error=error_if_claimed)
@@ -112,9 +122,22 @@ class DialRecorder:
             return settled or DialOutcome(dialed=True, reason="already dialed")
         return Claimed(unique_id, started_ms)
 
-    def complete(self, run: RunContext, contact: PageContact, log: CallLog, *, provider_failure: bool = True) -> None:
+    def complete(
+        self,
+        run: RunContext,
+        contact: PageContact,
+        log: CallLog,
+        *,
+        provider_failure: bool = True,
+        release_slot: bool = False,
+    ) -> None:
         self._claims.complete(
-            run.ref, seq=contact.seq, log=log, now_ms=self._clock.now_ms(), provider_failure=provider_failure
+            run.ref,
+            seq=contact.seq,
+            log=log,
+            now_ms=self._clock.now_ms(),
+            provider_failure=provider_failure,
+            release_slot=release_slot,
         )
 
     def record_failure(self, run: RunContext, contact: PageContact, error: str) -> DialOutcome:
@@ -123,8 +146,8 @@ class DialRecorder:
         # Read before claiming, so that nothing is left half done between the two.
         stored, missing = self._contact_for_log(run, contact)
         claimed = self.claim(run, contact, error_if_claimed=error)
-        if isinstance(claimed, DialOutcome):
-            return claimed
+        if not isinstance(claimed, Claimed):
+            return _not_claimed(claimed)
         self.complete(run, contact, self._log(run, contact, stored, claimed, "failed", f"not dialed: {error}{missing}"))
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason="dial step failed")
 
@@ -134,8 +157,8 @@ class DialRecorder:
         counts still add up. Not a sign of a failing provider, so it does not count
         towards pausing the run."""
         claimed = self.claim(run, contact, error_if_claimed=_INTERRUPTED)
-        if isinstance(claimed, DialOutcome):
-            return claimed
+        if not isinstance(claimed, Claimed):
+            return _not_claimed(claimed)
         log = self._log(run, contact, None, claimed, "failed", f"not dialed: {CONTACT_GONE}")
         self.complete(run, contact, log, provider_failure=False)
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason=CONTACT_GONE)
@@ -184,6 +207,12 @@ class DialRecorder:
         )
 
 
+def _not_claimed(result: DialOutcome | str) -> DialOutcome:
+    # Only a claim given limits can be refused a slot; these take none.
+    assert isinstance(result, DialOutcome), result
+    return result
+
+
 class DialStep:
     def __init__(
         self,
@@ -194,6 +223,10 @@ class DialStep:
         ending: RunEnding,
         clock: Clock,
         pause_after_failures: int,
+        slots: SlotKeeper,
+        client_limits: ClientLimitsReader,
+        max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS,
+        slot_waits_per_execution: int = SLOT_WAITS_PER_EXECUTION,
         sleep: Callable[[float], None] = time.sleep,
         settle_patience_seconds: float = SETTLE_PATIENCE_SECONDS,
     ) -> None:
@@ -202,6 +235,10 @@ class DialStep:
         self._recorder = recorder
         self._ending = ending
         self._clock = clock
+        self._slots = slots
+        self._client_limits = client_limits
+        self._max_call_seconds = max_call_seconds
+        self._slot_waits = min(slot_waits_per_execution, SLOT_WAITS_PER_EXECUTION)
         self._pause_after = pause_after_failures
         self._sleep = sleep
         self._settle_patience_ms = int(settle_patience_seconds * 1000)
@@ -231,7 +268,7 @@ class DialStep:
         if wait_ms:
             self._sleep(wait_ms / 1000)
 
-        claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED)
+        claimed = self._claim_with_slot(run, contact)
         if isinstance(claimed, DialOutcome):
             return claimed
         log, deadline_exceeded = self._placer.place(
@@ -258,6 +295,50 @@ class DialStep:
             return outcome.model_copy(update={"reason": "run paused"})
         return outcome
 
+    def _claim_with_slot(self, run: RunContext, contact: PageContact) -> Claimed | DialOutcome:
+        """Claim the dial with a call slot. When the run's or the client's cap is full, the
+        slots whose calls never gave a final status are reaped and the claim tried again;
+        still none free: the outcome says how long to wait (in a Wait state, not here)."""
+        client = self._client_limits.get(run.clientId)
+        limits = CallLimits(
+            run.maxConcurrentCalls, client.maxConcurrentCalls, client.maxCallsPerSecond, self._max_call_seconds
+        )
+        claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED, limits=limits)
+        if claimed in (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT) and self._reap_expired(run.clientId):
+            claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED, limits=limits)
+        if not isinstance(claimed, str):
+            return claimed
+        refusal = _REFUSALS[claimed]
+        if self._runs.count_slot_wait(run.ref) > self._slot_waits:
+            # As many waits as this execution's history allows: a fresh one goes on from here.
+            return DialOutcome(
+                dialed=False,
+                reason=f"handing over while waiting for a call slot ({refusal})",
+                next="hand-over",
+                slotWait=SlotWait(seconds=0, contact=contact, handOver=True),
+            )
+        held = [] if refusal == "rate" else self._slots.held(run.clientId)
+        if refusal == "run":
+            held = [s for s in held if s.owner.run_id == run.runId]
+        seconds = slot_wait_seconds(
+            contact.slotWaits,
+            now_ms=self._clock.now_ms(),
+            next_release_by_ms=min((s.release_by_ms for s in held), default=None),
+            refusal=refusal,
+        )
+        return DialOutcome(
+            dialed=False,
+            reason=f"waiting for a call slot ({refusal})",
+            next="wait",
+            slotWait=SlotWait(seconds=seconds, contact=contact.model_copy(update={"slotWaits": contact.slotWaits + 1})),
+        )
+
+    def _reap_expired(self, client_id: str) -> bool:
+        """Release the client's slots held past MaxCallSeconds; True when any was."""
+        now_ms = self._clock.now_ms()
+        reaped = [s for s in self._slots.held(client_id) if s.release_by_ms <= now_ms]
+        return any([self._slots.reap(s, now_ms=now_ms) for s in reaped])
+
     def _complete_placed_call(
         self, run: RunContext, contact: PageContact, log: CallLog, time_left_ms: Callable[[], int] | None
     ) -> None:
@@ -270,7 +351,7 @@ class DialStep:
         deadline = self._clock.now_ms() + patience_ms
         while True:
             try:
-                self._recorder.complete(run, contact, log)
+                self._recorder.complete(run, contact, log, release_slot=True)
                 return
             except DependencyUnavailable:
                 if self._clock.now_ms() + _SETTLE_PAUSE_SECONDS * 1000 >= deadline:

@@ -159,7 +159,9 @@ class CallingService:
         self._clock = clock
         self._state_machine_arn = state_machine_arn
 
-    def start(self, client_id: str, campaign_id: str, agent_id: str, delay_ms: int) -> StartedRun:
+    def start(
+        self, client_id: str, campaign_id: str, agent_id: str, delay_ms: int, *, max_concurrent_calls: int | None = None
+    ) -> StartedRun:
         agent = self._agents.get(client_id, agent_id)
         for _ in range(_START_RACES):
             campaign = self._campaigns.get(client_id, campaign_id, consistent=True)
@@ -186,6 +188,7 @@ class CallingService:
                 status="running",
                 # The API's name for the delay, kept in the progress it returns.
                 delayBetweenCalls=delay_ms,
+                maxConcurrentCalls=max_concurrent_calls,
             )
             try:
                 self._runs.start_run(
@@ -202,6 +205,7 @@ class CallingService:
             campaignId=campaign_id,
             runId=ref.run_id,
             delayMs=delay_ms,
+            maxConcurrentCalls=max_concurrent_calls,
             lastSeq=campaign.nextContactSeq,
             totalContacts=campaign.totalContacts,
             agent=RunAgent.of(agent),
@@ -273,6 +277,7 @@ class CallingService:
             campaignId=campaign_id,
             runId=ref.run_id,
             delayMs=record.progress.delayBetweenCalls,
+            maxConcurrentCalls=record.progress.maxConcurrentCalls,
             lastSeq=campaign.nextContactSeq,
             totalContacts=campaign.totalContacts,
             agent=RunAgent.of(agent),

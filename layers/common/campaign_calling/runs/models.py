@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.models import Account, Agent, DomainModel
@@ -51,6 +52,8 @@ class RunContext(DomainModel):
     campaignId: str
     runId: str
     delayMs: int = Field(ge=0)
+    # The most calls of the run in progress at once (None: no cap of the run's own).
+    maxConcurrentCalls: int | None = Field(None, ge=1)
     lastSeq: int = Field(ge=0, description="Contacts with a higher sequence were added after the start")
     totalContacts: int = Field(ge=0)
     agent: RunAgent
@@ -69,6 +72,28 @@ class Cursor(DomainModel):
     execution: int = 1
 
 
+class ResumePoint(DomainModel):
+    """Where a hand-over goes on from: a contact not dialed yet, by sequence and position.
+    Step Functions gives it as the text "seq:index" (a Fail state's cause)."""
+
+    seq: int = Field(ge=1)
+    index: int = Field(ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_cause(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            seq, sep, index = data.partition(":")
+            if not sep:
+                raise ValueError("a resume point is 'seq:index'")
+            return {"seq": seq, "index": index}
+        return data
+
+    def cursor(self, cursor: Cursor) -> Cursor:
+        """``cursor`` moved back to just before this contact (sequences are whole numbers)."""
+        return cursor.model_copy(update={"afterSeq": self.seq - 1, "nextIndex": self.index})
+
+
 class PageContact(DomainModel):
     """Which contact to call, never who: Step Functions keeps every state in the execution's
     history for 90 days, so the dial step reads the name and number from DynamoDB. (Fields
@@ -78,6 +103,8 @@ class PageContact(DomainModel):
     index: int
     contactId: str
     waitSeconds: int = Field(ge=0, description="Whole seconds the Wait state sleeps before this dial")
+    # How many times this contact's dial has waited for a call slot in this execution.
+    slotWaits: int = Field(0, ge=0)
 
 
 class Page(DomainModel):
@@ -95,8 +122,23 @@ class RunState(DomainModel):
     page: Page | None = None
 
 
+class SlotWait(DomainModel):
+    """No call slot was free: the dial waits ``seconds`` in a Wait state and tries again, or,
+    having waited as often as one execution's history allows, hands the run over to a fresh
+    execution that starts at this contact (``handOver``)."""
+
+    seconds: int = Field(ge=0)
+    contact: PageContact
+    handOver: bool = False
+
+
 class DialOutcome(DomainModel):
     dialed: bool
     uniqueId: str | None = None
     outcome: str | None = None
     reason: str | None = None
+    # What the state machine does next: go on with the next contact, wait for a call slot
+    # (slotWait says how long), or hand the run over (slotWait says where it goes on). Always
+    # present, so the Choice reads it without testing for a path that may be missing.
+    next: Literal["done", "wait", "hand-over"] = "done"
+    slotWait: SlotWait | None = None

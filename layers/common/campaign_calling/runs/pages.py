@@ -5,7 +5,7 @@ from __future__ import annotations
 from campaign_calling.aws.stepfunctions import execution_arn, execution_name
 from campaign_calling.runs.budget import contacts_per_execution
 from campaign_calling.runs.lifecycle import RunEnding
-from campaign_calling.runs.models import Cursor, Page, PageContact, RunContext, RunState
+from campaign_calling.runs.models import Cursor, Page, PageContact, ResumePoint, RunContext, RunState
 from campaign_calling.runs.pacing import wait_state_seconds
 from campaign_calling.runs.ports import CampaignReader, RunStore, Workflow
 
@@ -85,10 +85,20 @@ class RunSteps:
         self._ending = ending
 
     def continue_as_new(
-        self, run: RunContext, cursor: Cursor, *, current_execution_arn: str, state_machine_arn: str
+        self,
+        run: RunContext,
+        cursor: Cursor,
+        *,
+        current_execution_arn: str,
+        state_machine_arn: str,
+        resume_at: ResumePoint | None = None,
     ) -> str | None:
-        """Hand the run over to a fresh execution (each has its own 25,000-event history).
+        """Hand the run over to a fresh execution (each has its own 25,000-event history),
+        at the cursor, or at ``resume_at`` (a contact that waited for a call slot: the
+        contacts after it on its page were not dialed either, the Map having ended there).
         Returns the new execution's ARN, or None when the run is no longer running."""
+        if resume_at is not None:
+            cursor = resume_at.cursor(cursor)
         number = cursor.execution + 1
         name = execution_name(run.runId, number)
         new_arn = execution_arn(state_machine_arn, name)

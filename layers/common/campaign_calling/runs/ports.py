@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from campaign_calling.aws.stepfunctions import ExecutionEnd
     from campaign_calling.calls.placing import CallingAgent, PlacedCall
+    from campaign_calling.calls.slots import CallLimits, HeldSlot
     from campaign_calling.deadline import Deadline
     from campaign_calling.models import Agent, CallLog, Campaign, Contact, Progress, RunStatus
     from campaign_calling.runs.claims import DialClaim
@@ -45,6 +46,8 @@ class RunStore(Protocol):
 
     def extend_run(self, ref: RunRef, *, last_seq: int, total_contacts: int) -> None: ...
 
+    def count_slot_wait(self, ref: RunRef) -> int: ...
+
     def resume_run(
         self,
         ref: RunRef,
@@ -62,9 +65,42 @@ class ClaimStore(Protocol):
 
     def get(self, ref: RunRef, seq: int) -> DialClaim | None: ...
 
-    def claim(self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int) -> str: ...
+    def claim(
+        self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int, limits: CallLimits | None = None
+    ) -> str: ...
 
-    def complete(self, ref: RunRef, *, seq: int, log: CallLog, now_ms: int, provider_failure: bool = True) -> bool: ...
+    def complete(
+        self,
+        ref: RunRef,
+        *,
+        seq: int,
+        log: CallLog,
+        now_ms: int,
+        provider_failure: bool = True,
+        release_slot: bool = False,
+    ) -> bool: ...
+
+
+class SlotKeeper(Protocol):
+    """The calls in progress (calls/slots.SlotStore)."""
+
+    def held(self, client_id: str) -> list[HeldSlot]: ...
+
+    def reap(self, slot: HeldSlot, *, now_ms: int) -> bool: ...
+
+
+class ClientLimits(Protocol):
+    @property
+    def maxConcurrentCalls(self) -> int | None: ...
+
+    @property
+    def maxCallsPerSecond(self) -> int | None: ...
+
+
+class ClientLimitsReader(Protocol):
+    """A client's own caps on its calls (its settings)."""
+
+    def get(self, client_id: str) -> ClientLimits: ...
 
 
 class CampaignReader(Protocol):

@@ -44,6 +44,7 @@ OUTCOME_ATTRIBUTES: dict[str, str] = {
     "no-answer": "outcomeNoAnswer",
     "failed": "outcomeFailed",
     "canceled": "outcomeCanceled",
+    "unknown": "outcomeUnknown",
     "pending": "outcomePending",
 }
 
@@ -206,6 +207,7 @@ class RunRepository:
             ":running": to_attr("running"),
             ":arn": to_attr(execution_arn),
             ":one": to_attr(1),
+            ":zero": to_attr(0),
             ":since": to_attr(self._clock.now_ms()),
         }
         if replaces is not None:
@@ -216,7 +218,9 @@ class RunRepository:
                 TableName=self._progress,
                 Key=self._run_key(ref),
                 ConditionExpression=condition,
-                UpdateExpression="SET executionArn = :arn, executionSinceMs = :since ADD executionCount :one",
+                UpdateExpression=(
+                    "SET executionArn = :arn, executionSinceMs = :since, slotWaits = :zero ADD executionCount :one"
+                ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values,
             )
@@ -304,6 +308,19 @@ class RunRepository:
             return False
         return True
 
+    def count_slot_wait(self, ref: RunRef) -> int:
+        """One more wait for a call slot in the run's current execution; the count so far
+        (each hand-over and resume starts it again at 0: runs/budget.py)."""
+        response = self._db.update_item(
+            TableName=self._progress,
+            Key=self._run_key(ref),
+            ConditionExpression="attribute_exists(pk)",
+            UpdateExpression="ADD slotWaits :one",
+            ExpressionAttributeValues={":one": to_attr(1)},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(from_attrs(response["Attributes"])["slotWaits"])
+
     def extend_run(self, ref: RunRef, *, last_seq: int, total_contacts: int) -> None:
         """The run reads the campaign up to ``last_seq`` from now on (contacts added while it
         runs). Only forwards, and only while it runs: an older or late page changes nothing."""
@@ -358,7 +375,7 @@ class RunRepository:
                             "UpdateExpression": (
                                 "SET #status = :running, isRunning = :true, #active = :active, executionArn = :arn,"
                                 " executionSinceMs = :now, executionCount = :count, lastSeq = :seq,"
-                                " totalContacts = :total, consecutiveFailures = :zero"
+                                " totalContacts = :total, consecutiveFailures = :zero, slotWaits = :zero"
                                 f" REMOVE {TTL_ATTRIBUTE}, endTime, reason"
                             ),
                             "ExpressionAttributeNames": {"#status": "status", "#active": ACTIVE_ATTRIBUTE},

@@ -19,10 +19,14 @@ CallStatus = Literal[
 ]
 FinalStatus = Literal["completed", "voicemail", "busy", "no-answer", "failed", "canceled"]
 AnsweredBy = Literal["human", "machine", "fax", "unknown"]
+# Ours, never a provider's: a call whose final status did not come within MaxCallSeconds
+# (calls/slots.py). Final, so nothing a provider says later moves it.
+Expired = Literal["unknown"]
+LoggedStatus = CallStatus | Expired
 
 CALL_STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)
 FINAL_STATUSES: frozenset[str] = frozenset(get_args(FinalStatus))
-_RANK: dict[str, int] = {"queued": 0, "ringing": 1, "in-progress": 2, **dict.fromkeys(FINAL_STATUSES, 3)}
+_RANK: dict[str, int] = {"queued": 0, "ringing": 1, "in-progress": 2, **dict.fromkeys(FINAL_STATUSES, 3), "unknown": 3}
 
 
 class WebhookPayloadError(ValueError):
