@@ -12,7 +12,14 @@ from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.task_errors import without_data_in_errors
 from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.runs.models import PageContact, RunContext
-from campaign_calling.settings import DialStepSettings, PlacingSettings, ProgressSettings, TableNames, get_settings
+from campaign_calling.settings import (
+    CallSlotSettings,
+    DialStepSettings,
+    PlacingSettings,
+    ProgressSettings,
+    TableNames,
+    get_settings,
+)
 from campaign_calling.wiring import dial_step
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -20,7 +27,7 @@ tracer = handler_tracer()
 metrics = Metrics()
 
 
-class Settings(TableNames, PlacingSettings, DialStepSettings, ProgressSettings):
+class Settings(TableNames, PlacingSettings, CallSlotSettings, DialStepSettings, ProgressSettings):
     """The environment this function reads (template.yaml gives it exactly these)."""
 
 

@@ -13,7 +13,14 @@ from campaign_api.tenant import client_id
 from campaign_calling.models import MakeCallInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
-from campaign_calling.settings import IdempotencySettings, PlacingSettings, TableNames, TenantSettings, get_settings
+from campaign_calling.settings import (
+    CallSlotSettings,
+    IdempotencySettings,
+    PlacingSettings,
+    TableNames,
+    TenantSettings,
+    get_settings,
+)
 from campaign_calling.wiring import make_call_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -21,7 +28,7 @@ tracer = handler_tracer()
 app = create_app(logger)
 
 
-class Settings(TableNames, TenantSettings, IdempotencySettings, PlacingSettings):
+class Settings(TableNames, TenantSettings, IdempotencySettings, PlacingSettings, CallSlotSettings):
     """The environment this function reads (template.yaml gives it exactly these)."""
 
 

@@ -8,11 +8,20 @@ from collections.abc import Callable
 import pytest
 
 from campaign_calling.calls.make_call import CALL_LOG_RESERVE_SECONDS, Attempt, provider_key
-from campaign_calling.errors import Conflict, DeadlineExceeded, IdempotencyKeyReused, InvalidRequest, NotFound
+from campaign_calling.catalog.limits import ClientLimits
+from campaign_calling.errors import (
+    Conflict,
+    DeadlineExceeded,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    NotFound,
+    TooManyCalls,
+)
 from campaign_calling.models import AgentInput, CallPlaced, CampaignInput
 from tests.support.fakes_calls import (
     FakeCalls,
     ScriptedDialer,
+    accepted,
     not_dialed_at_deadline,
     refused,
     unanswered_at_deadline,
@@ -250,3 +259,56 @@ def test_given_a_record_kept_before_answers_were_models_when_read_back_then_it_i
     assert placed.call.model_dump(mode="json", by_alias=True) == call
     assert late.timedOut is not None
     assert (late.timedOut.message, late.timedOut.data) == (timed_out["message"], timed_out["data"])
+
+
+# -- the client's calls in progress ------------------------------------------------------------
+
+
+def test_given_a_client_at_its_cap_when_make_call_then_429_and_nothing_is_placed() -> None:
+    # Given a client capped at 1 call in progress, with one placed and not ended
+    calls = FakeCalls()
+    s = Setup(calls)
+    calls.limits.put(CLIENT, ClientLimits(maxConcurrentCalls=1))
+    make_call(calls, s)
+
+    # When it makes another call
+    with pytest.raises(TooManyCalls) as refused_call:
+        make_call(calls, s, contact=1)
+
+    # Then it is refused with when to try again, and the provider saw one call only
+    assert "1 calls in progress" in refused_call.value.message
+    assert refused_call.value.data == {"retryAfterSeconds": "10"}
+    assert len(calls.dialer.requests) == 1
+
+
+def test_given_a_call_the_provider_refused_then_its_slot_is_free_at_once() -> None:
+    # Given a client capped at 1 call in progress whose first call the provider refuses
+    calls = FakeCalls(dialer=ScriptedDialer(refused(), accepted()))
+    s = Setup(calls)
+    calls.limits.put(CLIENT, ClientLimits(maxConcurrentCalls=1))
+    assert not make_call(calls, s).success
+
+    # When it makes another call
+    placed = make_call(calls, s, contact=1)
+
+    # Then it is placed: the refused one held no slot
+    assert placed.success
+    assert len(calls.slots.held(CLIENT)) == 1
+
+
+def test_given_a_client_rate_of_one_per_second_then_a_second_call_in_that_second_is_429() -> None:
+    # Given a client that starts at most 1 call per second
+    calls = FakeCalls()
+    s = Setup(calls)
+    calls.limits.put(CLIENT, ClientLimits(maxCallsPerSecond=1))
+    make_call(calls, s)
+
+    # When it makes another call in the same second, then in the next
+    with pytest.raises(TooManyCalls) as too_fast:
+        make_call(calls, s, contact=1)
+    calls.catalog.clock.advance(1000)
+    again = make_call(calls, s, contact=1)
+
+    # Then the first is refused for a second, the second placed
+    assert too_fast.value.data == {"retryAfterSeconds": "1"}
+    assert again.success

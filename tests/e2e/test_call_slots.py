@@ -111,3 +111,29 @@ def test_two_campaigns_under_a_client_cap_of_two_never_exceed_it_together(slots_
         assert most_in_progress(calls) == 2
         assert sorted(c["phone"] for c in calls) == sorted(one.phones + two.phones)
         assert data(api.client_settings())["maxConcurrentCalls"] == 2
+
+
+def test_make_call_counts_in_the_clients_cap_and_is_429_past_it(slots_engine: Engine) -> None:
+    with slots_engine.client("slots-make-call") as api:
+        # Given a client capped at 1 call in progress, and a campaign of 2
+        assert api.put_client_settings(max_concurrent_calls=1).status_code == 200
+        setup = new_campaign(api, 2, first_phone=7400)
+        contacts = [c["_id"] for c in data(api.get(f"/api/v1/client/campaigns/{setup.campaign_id}/contacts"))["items"]]
+
+        def make_call(contact_id: str) -> httpx.Response:
+            body = {"contactId": contact_id, "agentId": setup.agent_id}
+            return api.post(f"/api/v1/client/campaigns/{setup.campaign_id}/make-call", json=body)
+
+        # When it makes a call, and another while the first is in progress
+        first = make_call(contacts[0])
+        second = make_call(contacts[1])
+
+        # Then the second is refused (429, with when to try again) and not placed
+        assert first.status_code == 200, first.text
+        assert second.status_code == 429, second.text
+        assert second.json()["success"] is False and "calls in progress" in second.json()["message"]
+        assert int(second.json()["data"]["retryAfterSeconds"]) >= 1
+        every_call_ended(slots_engine, {setup.campaign_id}, 1)
+        # And once the first call has ended (its final status gave the slot back), it goes through
+        wait_until(lambda: make_call(contacts[1]).status_code == 200, timeout=10, what="the slot to be given back")
+        assert len(provider_calls(slots_engine, {setup.campaign_id})) == 2

@@ -334,6 +334,9 @@ class FakeClaims:
     def held(self, client_id: str) -> list[HeldSlot]:
         return [s for (client, _), s in self.slots.items() if client == client_id]
 
+    def reap_expired(self, client_id: str, *, now_ms: int) -> bool:
+        return any([self.reap(slot, now_ms=now_ms) for slot in self.held(client_id)])
+
     def reap(self, slot: HeldSlot, *, now_ms: int) -> bool:
         key = (slot.owner.client_id, slot.owner.unique_id)
         if key not in self.slots or self.slots[key].release_by_ms > now_ms:

@@ -13,12 +13,13 @@ from pydantic import BaseModel
 from campaign_calling.calls.make_call import MakeCallService
 from campaign_calling.calls.placing import CallPlacer
 from campaign_calling.calls.provider import DialRequest, DialResult
+from campaign_calling.calls.slots import CallLimits, HeldSlot, SlotOwner
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, IdempotencyKeyReused
 from campaign_calling.idempotency import KEY_REUSED, STILL_IN_PROGRESS, check_key
 from campaign_calling.runs.models import RunRef
 from tests.support.clock import FixedClock
-from tests.support.fakes_catalog import FakeCatalog
+from tests.support.fakes_catalog import FakeCatalog, InMemoryClientLimits
 
 Answer = TypeVar("Answer")
 
@@ -158,6 +159,36 @@ class InMemoryIdempotency:
         return result
 
 
+class InMemoryCallSlots:
+    """A client's calls in progress, like calls/slots.SlotStore: a slot per call under the
+    client's cap and rate; given back once."""
+
+    def __init__(self) -> None:
+        self.slots: dict[tuple[str, str], HeldSlot] = {}
+        self.rate_windows: dict[tuple[str, int], int] = {}
+
+    def take(self, owner: SlotOwner, limits: CallLimits, *, now_ms: int) -> str | None:
+        if limits.client_calls is not None and len(self.held(owner.client_id)) >= limits.client_calls:
+            return "client"
+        window = (owner.client_id, now_ms // 1000)
+        if limits.client_calls_per_second is not None:
+            if self.rate_windows.get(window, 0) >= limits.client_calls_per_second:
+                return "rate"
+            self.rate_windows[window] = self.rate_windows.get(window, 0) + 1
+        self.slots[(owner.client_id, owner.unique_id)] = HeldSlot(owner, now_ms + limits.max_call_seconds * 1000)
+        return None
+
+    def give_back(self, owner: SlotOwner) -> bool:
+        return self.slots.pop((owner.client_id, owner.unique_id), None) is not None
+
+    def held(self, client_id: str) -> list[HeldSlot]:
+        return [slot for (client, _), slot in self.slots.items() if client == client_id]
+
+    def reap_expired(self, client_id: str, *, now_ms: int) -> bool:
+        expired = [slot for slot in self.held(client_id) if slot.release_by_ms <= now_ms]
+        return any([self.give_back(slot.owner) for slot in expired])
+
+
 @dataclass
 class FakeCalls:
     """make-call on fakes: the catalog's stores, a scripted provider behind the real
@@ -167,6 +198,8 @@ class FakeCalls:
     dialer: ScriptedDialer = field(default_factory=ScriptedDialer)
     claims: InMemoryDialClaims = field(default_factory=InMemoryDialClaims)
     idempotency: InMemoryIdempotency = field(default_factory=InMemoryIdempotency)
+    slots: InMemoryCallSlots = field(default_factory=InMemoryCallSlots)
+    limits: InMemoryClientLimits = field(default_factory=InMemoryClientLimits)
 
     def placer(self) -> CallPlacer:
         return CallPlacer(self.dialer, self.catalog.clock)
@@ -179,5 +212,7 @@ class FakeCalls:
             claims=self.claims,
             placer=self.placer(),
             clock=self.catalog.clock,
+            slots=self.slots,
+            client_limits=self.limits,
             idempotency=self.idempotency,
         )

@@ -23,7 +23,14 @@ from campaign_calling.runs.dial import SETTLE_PATIENCE_SECONDS, DialRecorder, Di
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.ports import Placer
 from campaign_calling.runs.repository import RunRepository
-from campaign_calling.settings import DialStepSettings, PlacingSettings, ProgressSettings, TableNames, get_settings
+from campaign_calling.settings import (
+    CallSlotSettings,
+    DialStepSettings,
+    PlacingSettings,
+    ProgressSettings,
+    TableNames,
+    get_settings,
+)
 
 # Where the unit tests' HTTP API would be (none serves it): the webhook base URL's value.
 API_URL = "https://api.example.test"
@@ -82,7 +89,7 @@ def dial_step(
             boto3.client("dynamodb"), progress_table=tables.progress_table, call_logs_table=tables.call_logs_table
         ),
         client_limits=ClientLimitsStore(boto3.client("dynamodb"), tables.main_table),
-        max_call_seconds=get_settings(DialStepSettings).max_call_seconds,
+        max_call_seconds=get_settings(CallSlotSettings).max_call_seconds,
         sleep=sleep,
         settle_patience_seconds=settle_patience_seconds,
     )

@@ -28,6 +28,7 @@ from campaign_calling.phone import InvalidPhoneNumber, to_e164
 from campaign_calling.runs.pacing import remaining_ms, wait_state_seconds
 from campaign_calling.settings import (
     PIECES,
+    CallSlotSettings,
     ClientAccountSettings,
     ConfigurationError,
     DialerSettings,
@@ -324,6 +325,7 @@ class EverySetting(
     ProviderDefaultSettings,
     WebhookSettings,
     PagingSettings,
+    CallSlotSettings,
     DialStepSettings,
     SweepSettings,
 ):
@@ -376,6 +378,8 @@ def test_load_settings_defaults(environ: dict[str, str]) -> None:
     assert settings.secret_cache_seconds == 300
     assert settings.progress_ttl_seconds == 3600
     assert settings.contacts_page_size == 100
+    assert settings.max_call_seconds == 1800
+    assert settings.slot_waits_per_execution == 140
     assert settings.pages_per_execution == 3
     assert settings.pause_after_failures == 10
     assert settings.run_sweep_grace_seconds == 300

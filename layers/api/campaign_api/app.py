@@ -28,6 +28,7 @@ from campaign_calling.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
+    TooManyCalls,
     Unauthorized,
 )
 
@@ -38,6 +39,7 @@ _STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     Conflict: 409,
     IdempotencyKeyReused: 422,
+    TooManyCalls: 429,
     DependencyUnavailable: 503,
     DeadlineExceeded: 504,
 }

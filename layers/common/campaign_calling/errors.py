@@ -52,6 +52,15 @@ class DeadlineExceeded(DomainError):
         self.data = data
 
 
+class TooManyCalls(DomainError):
+    """The client has as many calls in progress as its settings allow, or started as many
+    this second: nothing was placed; ``data`` says when to try again."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.data = {"retryAfterSeconds": str(retry_after_seconds)}
+
+
 class NotOwned(Forbidden):
     """An agent id or number that the account an agent would call with does not own, or that
     the operator's allow-list does not give this client on the shared default account."""

@@ -139,10 +139,15 @@ class PagingSettings(Piece):
     pages_per_execution: int = Field(3, alias="PAGES_PER_EXECUTION", ge=1, le=20)
 
 
+class CallSlotSettings(Piece):
+    """For whatever places calls: how long a call holds its slot among the calls in progress
+    without a final status (the stack's MaxCallSeconds)."""
+
+    max_call_seconds: int = Field(1800, alias="MAX_CALL_SECONDS", ge=60, le=86400)
+
+
 class DialStepSettings(Piece):
     pause_after_failures: int = Field(10, alias="PAUSE_AFTER_CONSECUTIVE_FAILURES", ge=0)
-    # How long a call holds its slot without a final status (the stack's MaxCallSeconds).
-    max_call_seconds: int = Field(1800, alias="MAX_CALL_SECONDS", ge=60, le=86400)
     # A tunable the template leaves at its default, and which can only be lowered: the
     # history budget (runs/budget.py) counts the most waits for a call slot it allows.
     slot_waits_per_execution: int = Field(
@@ -172,6 +177,7 @@ PIECES: tuple[type[Piece], ...] = (
     ProviderDefaultSettings,
     WebhookSettings,
     PagingSettings,
+    CallSlotSettings,
     DialStepSettings,
     SweepSettings,
 )

@@ -14,6 +14,7 @@ import boto3
 
 from campaign_calling.clock import SystemClock
 from campaign_calling.settings import (
+    CallSlotSettings,
     ClientAccountSettings,
     DialStepSettings,
     IdempotencySettings,
@@ -302,6 +303,9 @@ def make_call_service() -> MakeCallService:
         claims=_claims(),
         placer=_placer(),
         clock=SystemClock(),
+        slots=_slots(),
+        client_limits=client_limits(),
+        max_call_seconds=get_settings(CallSlotSettings).max_call_seconds,
         idempotency=make_call_idempotency(),
     )
 
@@ -363,6 +367,7 @@ def dial_step() -> DialStep:
     from campaign_calling.runs.dial import DialStep
 
     settings = get_settings(DialStepSettings)
+    max_call_seconds = get_settings(CallSlotSettings).max_call_seconds
     return DialStep(
         runs=_runs(),
         placer=_placer(),
@@ -372,7 +377,7 @@ def dial_step() -> DialStep:
         pause_after_failures=settings.pause_after_failures,
         slots=_slots(),
         client_limits=client_limits(),
-        max_call_seconds=settings.max_call_seconds,
+        max_call_seconds=max_call_seconds,
         slot_waits_per_execution=settings.slot_waits_per_execution,
     )
 

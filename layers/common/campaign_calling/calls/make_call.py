@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from campaign_calling.calls.placing import CallPlacer
+from campaign_calling.calls.providers.lifecycle import is_final
+from campaign_calling.calls.slots import (
+    DEFAULT_MAX_CALL_SECONDS,
+    LONGEST_SLOT_WAIT_SECONDS,
+    CallLimits,
+    HeldSlot,
+    SlotOwner,
+    slot_wait_seconds,
+)
 from campaign_calling.clock import Clock
 from campaign_calling.deadline import Deadline
-from campaign_calling.errors import Conflict, DeadlineExceeded, NotFound
+from campaign_calling.errors import Conflict, DeadlineExceeded, NotFound, TooManyCalls
 from campaign_calling.ids import call_unique_id
 from campaign_calling.models import Agent, CalledContact, CallLog, CallPlaced, Campaign, Contact, DomainModel
+
+if TYPE_CHECKING:
+    from campaign_calling.catalog.limits import ClientLimits
 from campaign_calling.runs.models import RunRef
 
 # Kept back from the function's remaining time to write the call log and answer.
@@ -48,6 +60,22 @@ class ClaimState(Protocol):
 
 class DialClaimReader(Protocol):
     def get(self, ref: RunRef, seq: int) -> ClaimState | None: ...
+
+
+class CallSlots(Protocol):
+    """The calls in progress (calls/slots.SlotStore): a manual call holds a slot too."""
+
+    def take(self, owner: SlotOwner, limits: CallLimits, *, now_ms: int) -> str | None: ...
+
+    def give_back(self, owner: SlotOwner) -> bool: ...
+
+    def held(self, client_id: str) -> list[HeldSlot]: ...
+
+    def reap_expired(self, client_id: str, *, now_ms: int) -> bool: ...
+
+
+class ClientLimitsReader(Protocol):
+    def get(self, client_id: str) -> ClientLimits: ...
 
 
 class Idempotency(Protocol):
@@ -89,8 +117,14 @@ class MakeCallService:
         claims: DialClaimReader,
         placer: CallPlacer,
         clock: Clock,
+        slots: CallSlots,
+        client_limits: ClientLimitsReader,
+        max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS,
         idempotency: Idempotency | None = None,
     ) -> None:
+        self._slots = slots
+        self._client_limits = client_limits
+        self._max_call_seconds = max_call_seconds
         self._agents = agents
         self._campaigns = campaigns
         self._call_logs = call_logs
@@ -163,20 +197,27 @@ class MakeCallService:
                 )
         started = self._clock.now_ms()
         unique_id = call_unique_id(started)
-        log, deadline_exceeded = self._placer.place(
-            client_id=client_id,
-            campaign_id=campaign_id,
-            contact=contact,
-            agent_id=agent.id,
-            agent=agent,
-            unique_id=unique_id,
-            started_ms=started,
-            idempotency_key=provider_key(client_id, campaign_id, contact_id, agent_id, idempotency_key)
-            or f"manual:{unique_id}",
-            run_id=None,
-            deadline=deadline,
-        )
+        slot = self._take_slot(SlotOwner(client_id, unique_id, campaign_id), started)
+        try:
+            log, deadline_exceeded = self._placer.place(
+                client_id=client_id,
+                campaign_id=campaign_id,
+                contact=contact,
+                agent_id=agent.id,
+                agent=agent,
+                unique_id=unique_id,
+                started_ms=started,
+                idempotency_key=provider_key(client_id, campaign_id, contact_id, agent_id, idempotency_key)
+                or f"manual:{unique_id}",
+                run_id=None,
+                deadline=deadline,
+            )
+        except Exception:
+            self._slots.give_back(slot)  # nothing was placed
+            raise
         self._call_logs.put(client_id, log)
+        if log.status is not None and is_final(log.status):
+            self._slots.give_back(slot)  # not placed: no call in progress
         if deadline_exceeded:
             if log.outcome == "unknown":
                 message = (
@@ -195,6 +236,30 @@ class MakeCallService:
             error=log.error,
         )
         return Attempt(call=call)
+
+    def _take_slot(self, owner: SlotOwner, now_ms: int) -> SlotOwner:
+        """The call's slot among the client's calls in progress (calls/slots.py); when its
+        cap or its rate is full, nothing is placed: 429, with when to try again."""
+        client = self._client_limits.get(owner.client_id)
+        limits = CallLimits(None, client.maxConcurrentCalls, client.maxCallsPerSecond, self._max_call_seconds)
+        refusal = self._slots.take(owner, limits, now_ms=now_ms)
+        if refusal == "client" and self._slots.reap_expired(owner.client_id, now_ms=now_ms):
+            refusal = self._slots.take(owner, limits, now_ms=now_ms)
+        if refusal is None:
+            return owner
+        if refusal == "rate":
+            raise TooManyCalls(f"this client starts at most {client.maxCallsPerSecond} calls per second", 1)
+        held = self._slots.held(owner.client_id)
+        wait = slot_wait_seconds(
+            LONGEST_SLOT_WAIT_SECONDS,
+            now_ms=now_ms,
+            next_release_by_ms=min((s.release_by_ms for s in held), default=None),
+            refusal=refusal,
+        )
+        raise TooManyCalls(
+            f"this client has {client.maxConcurrentCalls} calls in progress, its cap (PUT /api/v1/client/settings)",
+            wait,
+        )
 
 
 def provider_key(

@@ -250,6 +250,32 @@ class SlotStore:
             if not start:
                 return slots
 
+    def take(self, owner: SlotOwner, limits: CallLimits, *, now_ms: int) -> str | None:
+        """Take a slot on its own (a call outside a run: make-call); the cap that refused it
+        ("client", "rate"), or None when it was taken."""
+        items = SlotItems(self._progress, owner, limits, now_ms=now_ms)
+        try:
+            self._transactions.write(items.acquire(first_index=0))
+        except TransactionConditionFailed as exc:
+            refusal = items.refusal(exc)
+            if refusal is None:
+                raise
+            return refusal
+        return None
+
+    def give_back(self, owner: SlotOwner) -> bool:
+        """A slot given back outside a final status (a call that was never placed)."""
+        try:
+            self._transactions.write(release_items(self._progress, owner))
+        except TransactionConditionFailed:
+            return False
+        return True
+
+    def reap_expired(self, client_id: str, *, now_ms: int) -> bool:
+        """Release every slot of the client held past MaxCallSeconds; True when any was."""
+        expired = [slot for slot in self.held(client_id) if slot.release_by_ms <= now_ms]
+        return any([self.reap(slot, now_ms=now_ms) for slot in expired])
+
     def reap(self, slot: HeldSlot, *, now_ms: int) -> bool:
         """Release an expired slot; its call log becomes final ``unknown`` (and the run's
         outcome moves from pending to unknown) unless a final status got there first.

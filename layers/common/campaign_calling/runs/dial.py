@@ -304,7 +304,8 @@ class DialStep:
             run.maxConcurrentCalls, client.maxConcurrentCalls, client.maxCallsPerSecond, self._max_call_seconds
         )
         claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED, limits=limits)
-        if claimed in (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT) and self._reap_expired(run.clientId):
+        reapable = claimed in (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT)
+        if reapable and self._slots.reap_expired(run.clientId, now_ms=self._clock.now_ms()):
             claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED, limits=limits)
         if not isinstance(claimed, str):
             return claimed
@@ -332,12 +333,6 @@ class DialStep:
             next="wait",
             slotWait=SlotWait(seconds=seconds, contact=contact.model_copy(update={"slotWaits": contact.slotWaits + 1})),
         )
-
-    def _reap_expired(self, client_id: str) -> bool:
-        """Release the client's slots held past MaxCallSeconds; True when any was."""
-        now_ms = self._clock.now_ms()
-        reaped = [s for s in self._slots.held(client_id) if s.release_by_ms <= now_ms]
-        return any([self._slots.reap(s, now_ms=now_ms) for s in reaped])
 
     def _complete_placed_call(
         self, run: RunContext, contact: PageContact, log: CallLog, time_left_ms: Callable[[], int] | None
