@@ -39,7 +39,8 @@ class Settings(TableNames, TenantSettings, IdempotencySettings, PlacingSettings,
     "with `data.success` false and `data.error`. When the provider has not answered in time the call is logged "
     "(`unknown` when it may have been placed) and the answer is 504 with the call's `uniqueId`. With an "
     "`Idempotency-Key`, a repeated request answers the first one's 200 or 504 and places nothing (the provider "
-    "gets a key derived from it too); errors that placed nothing are not remembered.",
+    "gets a key derived from it too); errors that placed nothing are not remembered. The call counts among the "
+    "client's calls in progress (`maxConcurrentCalls`, `maxCallsPerSecond` of its settings): past them, 429.",
     tags=["Calling"],
     responses={
         **success("The call as placed, with the provider's answer"),
@@ -48,6 +49,7 @@ class Settings(TableNames, TenantSettings, IdempotencySettings, PlacingSettings,
             409,
             415,
             422,
+            429,
             503,
             504,
             e404="campaign, contact or agent not found",

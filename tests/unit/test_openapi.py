@@ -184,6 +184,7 @@ def test_every_route_documents_its_answers(doc):
             expected.add("503")  # DynamoDB stayed busy (or Step Functions was unavailable)
         if path.endswith("/make-call"):
             expected.add("504")  # the provider did not answer before the deadline
+            expected.add("429")  # the client's calls in progress (or per second) are at their cap
         if (method, path) in ASKS_A_PROVIDER:
             expected |= {"503"}  # the provider (or Secrets Manager) could not answer: nothing stored
         if path == f"{CLIENT}/providers/{{provider}}":
@@ -215,7 +216,11 @@ def test_error_answers_are_the_error_envelope(doc):
                 continue
             schema = response["content"]["application/json"]["schema"]
             # A timed-out call also names the call it logged.
-            data = {"data": {"uniqueId": "aidial-1705314600000-k3j9x2"}} if status == "504" else {}
+            data: dict[str, Any] = {}
+            if status == "504":
+                data = {"data": {"uniqueId": "aidial-1705314600000-k3j9x2"}}
+            elif status == "429":  # and when to try again
+                data = {"data": {"retryAfterSeconds": "3"}}
             conforms(doc, schema, {"success": False, "message": "campaign not found", **data})
             with pytest.raises(jsonschema.ValidationError):
                 conforms(doc, schema, {"success": True, "message": "x", **data})

@@ -175,6 +175,16 @@ class TimedOutResponse(_Strict):
     data: TimedOutData
 
 
+class RetryAfter(_Strict):
+    retryAfterSeconds: str = Field(description="Whole seconds after which a slot or a new second may be free")
+
+
+class TooManyCallsResponse(_Strict):
+    success: Literal[False]
+    message: str = Field(description="Which of the client's limits is full")
+    data: RetryAfter
+
+
 class UnauthorizedResponse(_Strict):
     """The local engine answers a refused token with the error envelope; API Gateway's JWT
     authorizer answers `{"message": "Unauthorized"}` (no `success`)."""
@@ -199,6 +209,11 @@ _ERRORS: dict[int, tuple[type[BaseModel], str]] = {
     409: (ErrorResponse, "The campaign is in a state that forbids the operation"),
     415: (ErrorResponse, "The request body is not sent as JSON (Content-Type must be application/json)"),
     422: (ErrorResponse, "This Idempotency-Key was already used for a different request; use a new key"),
+    429: (
+        TooManyCallsResponse,
+        "The client has as many calls in progress as its settings allow, or started as many this second; "
+        "nothing was placed",
+    ),
     503: (ErrorResponse, "A service the request needs is unavailable; try again"),
     504: (
         TimedOutResponse,
