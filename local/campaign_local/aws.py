@@ -35,12 +35,16 @@ _PROGRAM_LOGGER = "moto.stepfunctions.parser.asl.component.program.program"
 _ABORTED = "Exception=FailureEventException, Error=HistoryEventType.MapIterationAborted"
 _MAP_ERROR = "Exception=AttributeError, Details=[\"'str' object has no attribute 'get'\"] at '(StateMap|"
 _PROGRAM_ERROR = "Stepfunctions computation ended with exception 'AttributeError('str' object has no attribute 'get')'."
+# The Map's hand-over while waiting for a call slot: a Fail state the Map's Catch takes, the
+# design's own path (statemachine/campaign_calling.asl.json), which moto logs as an ERROR.
+_HAND_OVER = "Exception=FailureEventException, Error=WaitingForCallSlot,"
 
 
 class StopExecutionNoise(logging.Filter):
     """Drops moto's ERROR records of a Map iteration aborted by StopExecution, and the
     AttributeError they cause, only when an abort came first: the same AttributeError
-    without an abort before it (a real moto failure) is still logged."""
+    without an abort before it (a real moto failure) is still logged. Also those of the
+    hand-over while waiting for a call slot, which the Map's Catch takes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,6 +54,8 @@ class StopExecutionNoise(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if record.name == _EVAL_LOGGER and message.startswith(_HAND_OVER):
+            return False
         with self._lock:
             if record.name == _EVAL_LOGGER and message.startswith(_ABORTED):
                 self._aborted += 1

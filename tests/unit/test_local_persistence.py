@@ -91,3 +91,13 @@ def test_the_same_error_without_an_abort_is_still_logged() -> None:
     ]
     # Then it is logged
     assert kept == [True, True, True]
+
+
+def test_the_hand_over_while_waiting_for_a_call_slot_is_not_logged_as_an_error() -> None:
+    # Given the filter
+    noise = StopExecutionNoise()
+    # When moto logs the Fail state the Map's Catch takes, and another failure
+    hand_over = 'Exception=FailureEventException, Error=WaitingForCallSlot, Details={"cause": "3:2"}'
+    other = "Exception=FailureEventException, Error=ContactNotAccountedFor, Details={}"
+    # Then only the other is logged
+    assert [noise.filter(_record(EVAL, hand_over)), noise.filter(_record(EVAL, other))] == [False, True]
