@@ -92,10 +92,13 @@ class CampaignApi(httpx.Client):
         delay_between_calls: int = DEFAULT_DELAY_MS,
         *,
         max_concurrent_calls: int | None = None,
+        retry: dict[str, Any] | None = None,
     ) -> httpx.Response:
         body: dict[str, Any] = {"agentId": agent_id, "delayBetweenCalls": delay_between_calls}
         if max_concurrent_calls is not None:
             body["maxConcurrentCalls"] = max_concurrent_calls
+        if retry is not None:
+            body["retry"] = retry
         return self.post(_campaign(campaign_id, "start-calling"), json=body)
 
     def client_settings(self) -> httpx.Response:

@@ -13,7 +13,14 @@ from campaign_api.tenant import client_id
 from campaign_calling.models import StartCallingInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
-from campaign_calling.settings import ProgressSettings, StateMachineSettings, TableNames, TenantSettings, get_settings
+from campaign_calling.settings import (
+    ProgressSettings,
+    RetrySettings,
+    StateMachineSettings,
+    TableNames,
+    TenantSettings,
+    get_settings,
+)
 from campaign_calling.wiring import calling_service
 
 logger = Logger(json_serializer=masked_json)  # phone numbers masked
@@ -21,7 +28,7 @@ tracer = handler_tracer()
 app = create_app(logger)
 
 
-class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSettings):
+class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSettings, RetrySettings):
     """The environment this function reads (template.yaml gives it exactly these)."""
 
 
@@ -47,7 +54,13 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
 )
 def start_calling(id: ResourceId, body: StartCallingInput) -> CallingStartedResponse:
     run = calling_service().start(
-        client_id(app), id, body.agentId, body.delayBetweenCalls, max_concurrent_calls=body.maxConcurrentCalls
+        client_id(app),
+        id,
+        body.agentId,
+        body.delayBetweenCalls,
+        max_concurrent_calls=body.maxConcurrentCalls,
+        retry=body.retry,
+        min_retry_delay_seconds=get_settings(Settings).min_retry_delay_seconds,
     )
     logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})
     started = CallingStarted(campaignId=id, totalContacts=run.total_contacts, status="started")

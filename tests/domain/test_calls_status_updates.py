@@ -46,7 +46,9 @@ class WebhookWorld:
 
     def __post_init__(self) -> None:
         self.manual_logs = InMemoryCallLogs(self.runs.call_index)
-        self.store = InMemoryStatusStore(self.runs.claims, self.manual_logs, runs=self.runs.runs)
+        self.store = InMemoryStatusStore(
+            self.runs.claims, self.manual_logs, runs=self.runs.runs, follow_ups=self.runs.claims
+        )
         self.keys.default["generic"] = SECRET
 
     def service(self) -> StatusUpdates:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from campaign_calling.models import Progress
+from campaign_calling.calls.providers.lifecycle import CallStatus, StatusEvent
+from campaign_calling.calls.status_updates import StatusUpdates
+from campaign_calling.models import Progress, RetryPolicy
 from campaign_calling.runs.dial import DialRecorder, DialStep
 from campaign_calling.runs.lifecycle import CallingService, RunEnding
 from campaign_calling.runs.models import PageContact, RunContext, RunRef, RunState
@@ -24,7 +26,7 @@ from tests.support.fakes import (
     FakeWorkflow,
 )
 from tests.support.fakes_catalog import InMemoryClientLimits
-from tests.support.fakes_status import InMemoryCallIndex
+from tests.support.fakes_status import FakeWebhookKeys, InMemoryCallIndex, InMemoryStatusStore, RecordingMetrics
 
 CLIENT = "client-a"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:campaign-calling"
@@ -65,7 +67,13 @@ class RunsWorld:
 
     def pages(self, *, page_size: int = PAGE_SIZE, pages_per_execution: int = PAGES_PER_EXECUTION) -> PageLoader:
         return PageLoader(
-            campaigns=self.campaigns, runs=self.runs, page_size=page_size, pages_per_execution=pages_per_execution
+            campaigns=self.campaigns,
+            runs=self.runs,
+            page_size=page_size,
+            pages_per_execution=pages_per_execution,
+            retries=self.claims,
+            slots=self.claims,
+            clock=self.clock,
         )
 
     def steps(self) -> RunSteps:
@@ -103,6 +111,20 @@ class RunsWorld:
             grace_seconds=grace_seconds,
         )
 
+    def status_updates(self) -> StatusUpdates:
+        """The status webhooks' service over these runs (signatures taken as checked)."""
+        keys = FakeWebhookKeys()
+        keys.default["generic"] = {"apiKey": "k", "webhookSecret": "s"}
+        store = InMemoryStatusStore(self.claims, runs=self.runs, follow_ups=self.claims)
+        return StatusUpdates(
+            index=self.call_index, store=store, keys=keys, metrics=RecordingMetrics(), clock=self.clock
+        )
+
+    def report(self, provider_call_id: str, status: CallStatus) -> None:
+        """The provider's status webhook for one of the run's calls."""
+        event = StatusEvent(provider_call_id=provider_call_id, status=status)
+        self.status_updates().record("generic", event, lambda _credentials: True)
+
     def status(self) -> CallingStatusService:
         return CallingStatusService(runs=self.runs, clock=self.clock)
 
@@ -120,10 +142,13 @@ class RunsWorld:
         delay_ms: int = 0,
         campaign_id: str = "cmp_1",
         max_concurrent_calls: int | None = None,
+        retry: RetryPolicy | None = None,
     ) -> RunState:
         """A running run of a new campaign: the state its first execution started with."""
         self.campaign(contacts, campaign_id)
-        self.calling().start(CLIENT, campaign_id, "ag_1", delay_ms, max_concurrent_calls=max_concurrent_calls)
+        self.calling().start(
+            CLIENT, campaign_id, "ag_1", delay_ms, max_concurrent_calls=max_concurrent_calls, retry=retry
+        )
         return RunState.model_validate(self.workflow.started[-1][1])
 
     def first_page(self, state: RunState, page_size: int = 100) -> list[PageContact]:

@@ -19,10 +19,12 @@ from campaign_calling.calls.slots import CallLimits, HeldSlot, SlotOwner
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DependencyUnavailable, NotFound
-from campaign_calling.models import Agent, CallLog, CallOutcome, Campaign, Contact, Progress, RunStatus
+from campaign_calling.models import Agent, CallLog, CallOutcome, Campaign, Contact, Progress, RetryPolicy, RunStatus
 from campaign_calling.runs.claims import ClaimResult, DialClaim
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRecord
+from campaign_calling.runs.retries import ContactDone, FollowUp, RetryDue
+from campaign_calling.runs.retry_store import CallOfContact, DueRetry
 from tests.support.clock import FixedClock
 from tests.support.fakes_catalog import InMemoryAgents
 from tests.support.fakes_status import InMemoryCallIndex
@@ -283,38 +285,78 @@ class FakeClaims:
     def __init__(self, runs: FakeRunStore, index: InMemoryCallIndex | None = None) -> None:
         self.runs = runs
         self.index = index if index is not None else InMemoryCallIndex()
-        self.claims: dict[tuple[RunRef, int], DialClaim] = {}
+        self.claims: dict[tuple[RunRef, int, int], DialClaim] = {}
         self.logs: list[CallLog] = []
         self._clients: dict[str, str] = {}  # uniqueId -> client
         # How many of the next completions fail as a DynamoDB that stays busy does.
         self.busy_completions = 0
         # The calls in progress, like calls/slots.py: (client, uniqueId) -> slot.
         self.slots: dict[tuple[str, str], HeldSlot] = {}
+        # The runs' retry items: (run, dueMs, seq, attempt) -> the retry.
+        self.retries: dict[tuple[RunRef, int, int, int], DueRetry] = {}
         self.rate_windows: dict[tuple[str, int], int] = {}
         self.limits_seen: list[CallLimits] = []
 
-    def get(self, ref: RunRef, seq: int) -> DialClaim | None:
-        return self.claims.get((ref, seq))
+    def get(self, ref: RunRef, seq: int, attempt: int = 1) -> DialClaim | None:
+        return self.claims.get((ref, seq, attempt))
 
     def claim(
-        self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int, limits: CallLimits | None = None
+        self,
+        ref: RunRef,
+        *,
+        seq: int,
+        index: int,
+        unique_id: str,
+        now_ms: int,
+        limits: CallLimits | None = None,
+        attempt: int = 1,
+        due_ms: int | None = None,
+        done_at_final: bool = False,
     ) -> str:
         run = self.runs.runs[ref]
         if run.progress.status != "running":
             return ClaimResult.RUN_NOT_RUNNING
-        if (ref, seq) in self.claims:
+        retry = attempt > 1 and due_ms is not None
+        if (ref, seq, attempt) in self.claims or (retry and (ref, due_ms, seq, attempt) not in self.retries):
             return ClaimResult.ALREADY_CLAIMED
         if limits is not None:
-            refused = self._take_slot(ref, unique_id, limits, now_ms)
+            refused = self._take_slot(ref, unique_id, limits, now_ms, done_at_final)
             if refused is not None:
                 return refused
-        self.claims[(ref, seq)] = DialClaim("dialing", unique_id, now_ms, None)
+        self.claims[(ref, seq, attempt)] = DialClaim("dialing", unique_id, now_ms, None)
         run.paced_from_ms = now_ms
-        run.claimed_seq = seq
+        if retry:
+            del self.retries[(ref, due_ms, seq, attempt)]
+            run.update(retriesPending=run.progress.retriesPending - 1)
+        else:
+            run.claimed_seq = seq
         run.update(currentIndex=index)
         return ClaimResult.CLAIMED
 
-    def _take_slot(self, ref: RunRef, unique_id: str, limits: CallLimits, now_ms: int) -> str | None:
+    # -- retries (runs/retry_store.py) --
+
+    def due(self, ref: RunRef, *, now_ms: int, limit: int) -> list[DueRetry]:
+        return [r for r in self._retries_of(ref) if r.due_ms <= now_ms][:limit]
+
+    def next_due_ms(self, ref: RunRef) -> int | None:
+        return next((r.due_ms for r in self._retries_of(ref)), None)
+
+    def _retries_of(self, ref: RunRef) -> list[DueRetry]:
+        return [r for (of, *_), r in sorted(self.retries.items(), key=lambda kv: kv[0][1:]) if of == ref]
+
+    def follow(self, ref: RunRef, call: CallOfContact, follow_up: FollowUp | None) -> None:
+        """What a call's final status (or its log) leads to: the contact done, or a retry."""
+        run = self.runs.runs[ref]
+        if isinstance(follow_up, ContactDone):
+            run.update(contactsDone=run.progress.contactsDone + 1)
+        elif isinstance(follow_up, RetryDue):
+            key = (ref, follow_up.due_ms, call.seq, follow_up.attempt)
+            self.retries[key] = DueRetry(call.seq, call.index, call.contact_id, follow_up.attempt, follow_up.due_ms)
+            run.update(retriesPending=run.progress.retriesPending + 1)
+
+    def _take_slot(
+        self, ref: RunRef, unique_id: str, limits: CallLimits, now_ms: int, done_at_final: bool
+    ) -> str | None:
         self.limits_seen.append(limits)
         mine = [s for (client, _), s in self.slots.items() if client == ref.client_id]
         if limits.run_calls is not None and sum(s.owner.run_id == ref.run_id for s in mine) >= limits.run_calls:
@@ -327,7 +369,7 @@ class FakeClaims:
             return ClaimResult.NO_SLOT_RATE
         if rate is not None:
             self.rate_windows[window] = self.rate_windows.get(window, 0) + 1
-        owner = SlotOwner(ref.client_id, unique_id, ref.campaign_id, ref.run_id)
+        owner = SlotOwner(ref.client_id, unique_id, ref.campaign_id, ref.run_id, done_at_final)
         self.slots[(ref.client_id, unique_id)] = HeldSlot(owner, now_ms + limits.max_call_seconds * 1000)
         return None
 
@@ -346,7 +388,11 @@ class FakeClaims:
             if log.uniqueId == slot.owner.unique_id and log.status not in FINAL_STATUSES | {"unknown"}:
                 self.logs[i] = log.model_copy(update={"status": "unknown"})
                 if slot.owner.run_id is not None:
-                    self._move_outcome(RunRef(slot.owner.client_id, log.campaignId, slot.owner.run_id), "unknown")
+                    ref = RunRef(slot.owner.client_id, log.campaignId, slot.owner.run_id)
+                    self._move_outcome(ref, "unknown")
+                    if slot.owner.done_at_final:
+                        run = self.runs.runs[ref]
+                        run.update(contactsDone=run.progress.contactsDone + 1)
         return True
 
     def release(self, client_id: str, unique_id: str) -> bool:
@@ -369,17 +415,21 @@ class FakeClaims:
         now_ms: int,
         provider_failure: bool = True,
         release_slot: bool = False,
+        call: CallOfContact | None = None,
+        follow_up: FollowUp | None = None,
+        retry: RetryPolicy | None = None,
     ) -> bool:
+        attempt = call.attempt if call is not None else 1
         if self.busy_completions:
             self.busy_completions -= 1
             raise DependencyUnavailable("DynamoDB is busy")
-        claim = self.claims.get((ref, seq))
+        claim = self.claims.get((ref, seq, attempt))
         if claim is None or claim.status != "dialing" or any(x.uniqueId == log.uniqueId for x in self.logs):
             return False
         self.logs.append(log)
         self._clients[log.uniqueId] = ref.client_id
-        self.index.add(ref.client_id, log)
-        self.claims[(ref, seq)] = replace(claim, status="done", outcome=log.outcome)
+        self.index.add(ref.client_id, log, call, retry)
+        self.claims[(ref, seq, attempt)] = replace(claim, status="done", outcome=log.outcome)
         run = self.runs.runs[ref]
         p = run.progress
         succeeded = log.outcome == "success"
@@ -400,6 +450,8 @@ class FakeClaims:
             run.consecutive_failures += 1
         if release_slot and log.status in FINAL_STATUSES:
             self.release(ref.client_id, log.uniqueId)
+        if call is not None:
+            self.follow(ref, call, follow_up)
         return True
 
     def logs_of(self, contact: str) -> list[CallLog]:

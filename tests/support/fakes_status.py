@@ -13,8 +13,10 @@ from typing import Protocol
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.calls.providers.lifecycle import rank
 from campaign_calling.calls.status_updates import IndexedCall, StatusChange
-from campaign_calling.models import CallLog
+from campaign_calling.models import CallLog, RetryPolicy
 from campaign_calling.runs.models import RunRef
+from campaign_calling.runs.retries import FollowUp
+from campaign_calling.runs.retry_store import CallOfContact
 
 
 class InMemoryCallIndex:
@@ -23,7 +25,9 @@ class InMemoryCallIndex:
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], IndexedCall] = {}
 
-    def add(self, client_id: str, log: CallLog) -> None:
+    def add(
+        self, client_id: str, log: CallLog, of_run: CallOfContact | None = None, retry: RetryPolicy | None = None
+    ) -> None:
         if not log.providerCallId:
             return
         key = (log.provider, log.providerCallId)
@@ -36,6 +40,8 @@ class InMemoryCallIndex:
                 unique_id=log.uniqueId,
                 run_id=log.runId,
                 account=log.account,
+                of_run=of_run,
+                retry=retry,
             ),
         )
 
@@ -59,13 +65,24 @@ class ProgressBook(Protocol):
     def move_outcome(self, ref: RunRef, from_outcome: str, to_outcome: str) -> None: ...
 
 
+class FollowUpBook(Protocol):
+    """FakeClaims as the status store sees it: a call's slot and its follow-up."""
+
+    def release(self, client_id: str, unique_id: str) -> bool: ...
+
+    def follow(self, ref: RunRef, call: CallOfContact, follow_up: FollowUp | None) -> None: ...
+
+
 class InMemoryStatusStore:
-    def __init__(self, *books: LogBook, runs: ProgressBook | None = None) -> None:
+    def __init__(
+        self, *books: LogBook, runs: ProgressBook | None = None, follow_ups: FollowUpBook | None = None
+    ) -> None:
         self._books = books
         self._runs = runs
+        self._follow_ups = follow_ups
         self.writes = 0
 
-    def apply(self, call: IndexedCall, change: StatusChange, *, now_ms: int) -> bool:
+    def apply(self, call: IndexedCall, change: StatusChange, *, now_ms: int, follow_up: FollowUp | None = None) -> bool:
         for book in self._books:
             log = book.stored_log(call.client_id, call.campaign_id, call.unique_id)
             if log is None:
@@ -81,10 +98,14 @@ class InMemoryStatusStore:
             }
             book.replace_log(call.client_id, log.model_copy(update={k: v for k, v in fields.items() if v is not None}))
             self.writes += 1
+            if change.final and self._follow_ups is not None:
+                self._follow_ups.release(call.client_id, call.unique_id)
             if change.final and call.run_id is not None and self._runs is not None:
                 ref = RunRef(call.client_id, call.campaign_id, call.run_id)
                 if self._runs.live_progress(ref, now_ms):
                     self._runs.move_outcome(ref, "pending", change.status)
+                    if self._follow_ups is not None and call.of_run is not None:
+                        self._follow_ups.follow(ref, call.of_run, follow_up)
             return True
         return False
 

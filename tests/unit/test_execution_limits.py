@@ -109,6 +109,12 @@ def worst_slot_waits() -> int:
     return budget.SLOT_WAITS_PER_EXECUTION * worst_slot_wait()
 
 
+def worst_retry_waits() -> int:
+    """Every wait for a due retry (or a call in progress) one execution may make: each is a
+    page loop with no contact, through the Wait state (the page step counts them)."""
+    return budget.RETRY_WAITS_PER_EXECUTION * worst_per_page()
+
+
 def worst_ending() -> int:
     """The costliest way out of the page loop to the execution's end, plus its start and end."""
     states, start = definition()["States"], definition()["StartAt"]
@@ -123,7 +129,7 @@ def test_the_code_budget_covers_the_worst_case_of_the_asl() -> None:
     assert budget.WORST_EVENTS_PER_CONTACT >= worst_per_contact()
     assert budget.WORST_EVENTS_PER_PAGE >= worst_per_page()
     assert budget.WORST_EVENTS_PER_SLOT_WAIT >= worst_slot_wait() > 0
-    assert budget.WORST_EVENTS_PER_EXECUTION >= worst_ending() + worst_slot_waits()
+    assert budget.WORST_EVENTS_PER_EXECUTION >= worst_ending() + worst_slot_waits() + worst_retry_waits()
 
 
 def test_no_allowed_setting_can_exceed_the_history_limit() -> None:
@@ -134,7 +140,13 @@ def test_no_allowed_setting_can_exceed_the_history_limit() -> None:
         contacts = min(page_size * pages, contacts_per_execution(pages))
         pages_read = -(-contacts // page_size) if contacts < page_size * pages else pages
         # Then its history, at its worst, stays under the limit
-        worst = worst_ending() + worst_slot_waits() + pages_read * worst_per_page() + contacts * worst_per_contact()
+        worst = (
+            worst_ending()
+            + worst_slot_waits()
+            + worst_retry_waits()
+            + pages_read * worst_per_page()
+            + contacts * worst_per_contact()
+        )
         assert worst <= HISTORY_EVENT_LIMIT, (pages, contacts, worst)
 
 

@@ -361,6 +361,7 @@ def test_start_calling_event(aws: Any, agent: dict[str, Any], campaign: dict[str
         "pagesInExecution": 0,
         "contactsInExecution": 0,
         "execution": 1,
+        "retryWaitsInExecution": 0,
     }
     assert execution["name"] == f"{state['run']['runId']}-0001"
     assert state["run"]["campaignId"] == campaign["_id"]
@@ -797,7 +798,14 @@ def test_load_contacts_page_event(aws: Any, run: dict[str, Any]) -> None:
     result = invoke(aws, "LoadContactsPageFunction", event)
     assert result == {
         "run": run,
-        "cursor": {"afterSeq": 3, "nextIndex": 3, "pagesInExecution": 1, "contactsInExecution": 3, "execution": 1},
+        "cursor": {
+            "afterSeq": 3,
+            "nextIndex": 3,
+            "pagesInExecution": 1,
+            "contactsInExecution": 3,
+            "execution": 1,
+            "retryWaitsInExecution": 0,
+        },
         "page": {
             # Ids and positions only: names and numbers never travel in the state.
             "contacts": [
@@ -807,12 +815,14 @@ def test_load_contacts_page_event(aws: Any, run: dict[str, Any]) -> None:
                     "contactId": f"ct_000000000{i + 1}",
                     "waitSeconds": 0 if i == 0 else 1,
                     "slotWaits": 0,
+                    "attempt": 1,
                 }
                 for i in range(3)
             ],
             "running": True,
             "hasMore": False,
             "continueAsNew": False,
+            "wait": False,
         },
     }
     # The sample's contact is the first one of that page.
@@ -822,7 +832,7 @@ def test_load_contacts_page_event(aws: Any, run: dict[str, Any]) -> None:
 def test_load_contacts_page_of_a_stopped_run(aws: Any, run: dict[str, Any]) -> None:
     stop(aws, run["campaignId"])
     result = invoke(aws, "LoadContactsPageFunction", task_event("load_contacts_page", run))
-    assert result["page"] == {"contacts": [], "running": False, "hasMore": False, "continueAsNew": False}
+    assert result["page"] == {"contacts": [], "running": False, "hasMore": False, "continueAsNew": False, "wait": False}
 
 
 def test_dial_contact_event_dials_once(aws: Any, agent: dict[str, Any], run: dict[str, Any]) -> None:
@@ -908,7 +918,13 @@ def test_continue_run_event_starts_the_next_execution(aws: Any, run: dict[str, A
     assert described["status"] == "RUNNING"
     assert json.loads(described["input"]) == {
         "run": run,
-        "cursor": {**sample["cursor"], "pagesInExecution": 0, "contactsInExecution": 0, "execution": 2},
+        "cursor": {
+            **sample["cursor"],
+            "pagesInExecution": 0,
+            "contactsInExecution": 0,
+            "retryWaitsInExecution": 0,
+            "execution": 2,
+        },
     }
     # A repeated hand-over is the same execution, not a second one.
     assert invoke(aws, "ContinueRunFunction", event) == result

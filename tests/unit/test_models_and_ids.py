@@ -40,6 +40,7 @@ from campaign_calling.settings import (
     ProviderAccountSettings,
     ProviderDefaultSettings,
     ProviderEndpointSettings,
+    RetrySettings,
     StateMachineSettings,
     SweepSettings,
     TableNames,
@@ -326,6 +327,7 @@ class EverySetting(
     WebhookSettings,
     PagingSettings,
     CallSlotSettings,
+    RetrySettings,
     DialStepSettings,
     SweepSettings,
 ):
@@ -379,7 +381,8 @@ def test_load_settings_defaults(environ: dict[str, str]) -> None:
     assert settings.progress_ttl_seconds == 3600
     assert settings.contacts_page_size == 100
     assert settings.max_call_seconds == 1800
-    assert settings.slot_waits_per_execution == 140
+    assert settings.min_retry_delay_seconds == 60
+    assert settings.slot_waits_per_execution == 100
     assert settings.pages_per_execution == 3
     assert settings.pause_after_failures == 10
     assert settings.run_sweep_grace_seconds == 300
@@ -514,6 +517,7 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "CALL_SLOT_COUNT_SK": keys.CALL_SLOT_COUNT_SK,
         "call_slot_sk": keys.call_slot_sk(other),
         "call_rate_sk": keys.call_rate_sk(10**12 - 1),
+        "retry_sk": keys.retry_sk(10**13 - 1, seq, 10),
     }
 
     # Then each fits DynamoDB's limit for its kind of key

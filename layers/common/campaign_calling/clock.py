@@ -16,6 +16,12 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
 
+def rfc3339_seconds(epoch_ms: int) -> str:
+    """The whole second at or after ``epoch_ms``, as a Wait state's TimestampPath takes it."""
+    seconds = -(-epoch_ms // 1000)
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def iso_from_ms(epoch_ms: int) -> str:
     """ISO 8601 in UTC with milliseconds and ``Z``, as the API contract shows."""
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"

@@ -61,8 +61,17 @@ def dial_claims_pk(client_id: str, campaign_id: str, run_id: str) -> str:
     return f"{campaign_pk(client_id, campaign_id)}#RUN#{_part(run_id)}"
 
 
-def dial_claim_sk(seq: int) -> str:
-    return f"DIAL#{seq:010d}"
+def dial_claim_sk(seq: int, attempt: int = 1) -> str:
+    """A contact's claim in a run; its first attempt keeps the key it had before retries."""
+    return f"DIAL#{seq:010d}" if attempt == 1 else f"DIAL#{seq:010d}#{attempt:02d}"
+
+
+RETRY_PREFIX = "RETRY#"
+
+
+def retry_sk(due_ms: int, seq: int, attempt: int) -> str:
+    """A retry due at ``due_ms``, beside the run's claims: they sort by when they are due."""
+    return f"{RETRY_PREFIX}{due_ms:013d}#{seq:010d}#{attempt:02d}"
 
 
 # A run's counter of its calls in progress, beside its dial claims (calls/slots.py).

@@ -114,6 +114,42 @@ class ContactsInput(_Input):
     contacts: list[ContactInput] = Field(min_length=1, max_length=MAX_CONTACTS_PER_REQUEST)
 
 
+# Retries of a run (start-calling's ``retry``).
+MAX_ATTEMPTS = 10
+DEFAULT_RETRY_DELAY_SECONDS = 3600
+MAX_RETRY_DELAY_SECONDS = 7 * 24 * 3600
+RetryableStatus = Literal["no-answer", "busy", "voicemail", "failed"]
+
+
+def _retry_on_default() -> list[RetryableStatus]:
+    return ["no-answer", "busy"]
+
+
+class RetryPolicy(_Input):
+    """Which calls of a run are tried again, how often and how long after. A contact whose
+    call ends in one of ``retryOn`` is dialed again no earlier than ``retryDelaySeconds``
+    after that call ended, until it has had ``maxAttempts`` attempts (runs/retries.py)."""
+
+    maxAttempts: int = Field(1, ge=1, le=MAX_ATTEMPTS, strict=True, description="Attempts per contact; 1: no retry")
+    retryDelaySeconds: int = Field(
+        DEFAULT_RETRY_DELAY_SECONDS,
+        ge=1,
+        le=MAX_RETRY_DELAY_SECONDS,
+        strict=True,
+        description="Seconds from an attempt's end to the next one (at least the stack's MinRetryDelaySeconds)",
+    )
+    retryOn: list[RetryableStatus] = Field(
+        default_factory=_retry_on_default,
+        min_length=1,
+        max_length=4,
+        description="The final statuses that are tried again",
+    )
+
+    @property
+    def retries(self) -> bool:
+        return self.maxAttempts > 1
+
+
 class StartCallingInput(_Input):
     agentId: ResourceRef
     # strict: 1000.0, "1000" and true are not integers (true would be 1 ms).
@@ -127,6 +163,7 @@ class StartCallingInput(_Input):
         strict=True,
         description="The most calls of this run in progress at once (placed, no final status yet); absent: no cap",
     )
+    retry: RetryPolicy | None = Field(None, description="Try the unanswered again; absent: each contact once")
 
 
 class MakeCallInput(_Input):
@@ -242,6 +279,9 @@ class Progress(DomainModel):
     endTime: str | None = None
     delayBetweenCalls: int
     maxConcurrentCalls: int | None = Field(None, description="The run's cap on its calls in progress")
+    retry: RetryPolicy | None = Field(None, description="The run's retries, when it has any")
+    contactsDone: int = Field(0, description="Contacts with nothing more to do (final, and not to be tried again)")
+    retriesPending: int = Field(0, description="Attempts due later (a retry not dialed yet)")
     outcomes: Outcomes = Field(default_factory=Outcomes)
 
 
@@ -260,6 +300,7 @@ class CallLog(DomainModel):
     phone: str
     agentId: str
     runId: str | None = None
+    attempt: int | None = Field(None, description="The contact's attempt in its run (1, then each retry)")
     source: Literal["campaign", "manual"]
     outcome: CallOutcome
     error: str | None = None

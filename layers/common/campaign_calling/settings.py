@@ -139,6 +139,12 @@ class PagingSettings(Piece):
     pages_per_execution: int = Field(3, alias="PAGES_PER_EXECUTION", ge=1, le=20)
 
 
+class RetrySettings(Piece):
+    """For start-calling: the shortest retry delay a run may ask for (MinRetryDelaySeconds)."""
+
+    min_retry_delay_seconds: int = Field(60, alias="MIN_RETRY_DELAY_SECONDS", ge=1, le=86400)
+
+
 class CallSlotSettings(Piece):
     """For whatever places calls: how long a call holds its slot among the calls in progress
     without a final status (the stack's MaxCallSeconds)."""
@@ -178,6 +184,7 @@ PIECES: tuple[type[Piece], ...] = (
     WebhookSettings,
     PagingSettings,
     CallSlotSettings,
+    RetrySettings,
     DialStepSettings,
     SweepSettings,
 )

@@ -339,11 +339,16 @@ def page_loader() -> PageLoader:
     from campaign_calling.runs.pages import PageLoader
 
     settings = get_settings(PagingSettings)
+    from campaign_calling.runs.retry_store import RetryQueue
+
     return PageLoader(
         campaigns=_campaigns(),
         runs=_runs(),
         page_size=settings.contacts_page_size,
         pages_per_execution=settings.pages_per_execution,
+        retries=RetryQueue(_dynamodb(), get_settings(TableNames).progress_table),
+        slots=_slots(),
+        clock=SystemClock(),
     )
 
 

@@ -18,11 +18,13 @@ from campaign_calling.aws.dynamodb import (
     to_attrs,
 )
 from campaign_calling.calls.providers.lifecycle import rank
-from campaign_calling.models import CallLog
+from campaign_calling.models import CallLog, RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+
+    from campaign_calling.runs.retry_store import CallOfContact
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +98,27 @@ def call_log_item(client_id: str, log: CallLog) -> dict[str, Any]:
     }
 
 
-def provider_call_index_item(client_id: str, log: CallLog) -> dict[str, Any] | None:
-    """The index entry of a call the provider gave an id: whose call it is. None without an
-    id, or with one too long to index (its webhooks then find no call)."""
+def provider_call_index_item(
+    client_id: str, log: CallLog, of_run: tuple[CallOfContact, RetryPolicy | None] | None = None
+) -> dict[str, Any] | None:
+    """The index entry of a call the provider gave an id: whose call it is, and for a run's
+    call which contact and attempt it was and the run's retries (what its final status
+    leads to: runs/retries.py). None without an id, or with one too long to index (its
+    webhooks then find no call)."""
     if not log.providerCallId or len(log.providerCallId) > keys.MAX_INDEXED_PROVIDER_CALL_ID:
         return None
+    run_call: dict[str, Any] = {}
+    if of_run is not None:
+        call, retry = of_run
+        run_call = {
+            "seq": call.seq,
+            "index": call.index,
+            "attempt": call.attempt,
+            "contactId": call.contact_id,
+            "retry": retry.model_dump() if retry is not None else None,
+        }
     return {
+        **run_call,
         "pk": keys.provider_call_pk(log.provider, log.providerCallId),
         "sk": keys.PROVIDER_CALL_SK,
         "kind": "provider-call",
@@ -114,9 +131,11 @@ def provider_call_index_item(client_id: str, log: CallLog) -> dict[str, Any] | N
     }
 
 
-def provider_call_index_put(table: str, client_id: str, log: CallLog) -> TransactWriteItemTypeDef | None:
+def provider_call_index_put(
+    table: str, client_id: str, log: CallLog, of_run: tuple[CallOfContact, RetryPolicy | None] | None = None
+) -> TransactWriteItemTypeDef | None:
     """The index entry's Put for the transaction that writes ``log``: never over another one."""
-    item = provider_call_index_item(client_id, log)
+    item = provider_call_index_item(client_id, log, of_run)
     if item is None:
         return None
     return {"Put": {"TableName": table, "Item": to_attrs(item), "ConditionExpression": "attribute_not_exists(pk)"}}

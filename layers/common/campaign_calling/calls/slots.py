@@ -67,6 +67,9 @@ class SlotOwner:
     unique_id: str
     campaign_id: str
     run_id: str | None = None
+    # The run has retries: its contact is done only once the call is final (runs/retries.py),
+    # so a reaped call (final unknown, never retried) counts the contact done.
+    done_at_final: bool = False
 
 
 def client_counter_key(client_id: str) -> dict[str, Any]:
@@ -137,6 +140,7 @@ class SlotItems:
             "uniqueId": owner.unique_id,
             "campaignId": owner.campaign_id,
             "runId": owner.run_id,
+            "doneAtFinal": owner.done_at_final or None,
             "takenMs": self._now_ms,
             "releaseByMs": self._now_ms + self._max_call_ms,
             TTL_ATTRIBUTE: self._ttl(),
@@ -244,7 +248,9 @@ class SlotStore:
             response = self._db.query(**query)
             for raw in response.get("Items", []):
                 item = from_attrs(raw)
-                owner = SlotOwner(client_id, item["uniqueId"], item["campaignId"], item.get("runId"))
+                owner = SlotOwner(
+                    client_id, item["uniqueId"], item["campaignId"], item.get("runId"), bool(item.get("doneAtFinal"))
+                )
                 slots.append(HeldSlot(owner, item["releaseByMs"]))
             start = response.get("LastEvaluatedKey")
             if not start:
@@ -288,7 +294,7 @@ class SlotStore:
         outcome: list[TransactWriteItemTypeDef] = []
         if owner.run_id is not None:
             progress = run_key(RunRef(owner.client_id, owner.campaign_id, owner.run_id))
-            outcome.append({"Update": _pending_to_unknown(self._progress, progress)})
+            outcome.append({"Update": _pending_to_unknown(self._progress, progress, owner.done_at_final)})
         try:
             self._transactions.write([*release, log, *outcome])
             return True
@@ -321,12 +327,12 @@ class SlotStore:
         }
 
 
-def _pending_to_unknown(table: str, progress_key: dict[str, Any]) -> UpdateTypeDef:
+def _pending_to_unknown(table: str, progress_key: dict[str, Any], contact_done: bool) -> UpdateTypeDef:
     return {
         "TableName": table,
         "Key": progress_key,
         "ConditionExpression": "attribute_exists(pk)",
-        "UpdateExpression": "ADD #pending :less, #unknown :one",
+        "UpdateExpression": "ADD #pending :less, #unknown :one" + (", contactsDone :one" if contact_done else ""),
         "ExpressionAttributeNames": {
             "#pending": outcome_attribute("pending"),
             "#unknown": outcome_attribute(EXPIRED_STATUS),

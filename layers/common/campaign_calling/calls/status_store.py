@@ -14,9 +14,11 @@ from campaign_calling.calls.logs import STATUS_RANK
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.calls.slots import SlotOwner, release_items
 from campaign_calling.calls.status_updates import IndexedCall, StatusChange
-from campaign_calling.models import Account
+from campaign_calling.models import Account, RetryPolicy
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import TTL_ATTRIBUTE, outcome_attribute, run_key
+from campaign_calling.runs.retries import FollowUp
+from campaign_calling.runs.retry_store import CallOfContact, follow_up_counter, follow_up_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,6 +40,9 @@ class ProviderCallIndex:
         if "Item" not in response:
             return None
         item = from_attrs(response["Item"])
+        of_run = None
+        if "seq" in item and "attempt" in item:
+            of_run = CallOfContact(item["seq"], item.get("index", -1), item.get("contactId", ""), item["attempt"])
         return IndexedCall(
             provider=provider,
             client_id=item["clientId"],
@@ -45,6 +50,8 @@ class ProviderCallIndex:
             unique_id=item["uniqueId"],
             run_id=item.get("runId"),
             account=cast(Account, item.get("account", "default")),
+            of_run=of_run,
+            retry=RetryPolicy.model_validate(item["retry"]) if item.get("retry") else None,
         )
 
 
@@ -62,16 +69,19 @@ class CallStatusWriter:
         self._progress = progress_table
         self._transactions = transactions or Transactions(dynamodb)
 
-    def apply(self, call: IndexedCall, change: StatusChange, *, now_ms: int) -> bool:
+    def apply(self, call: IndexedCall, change: StatusChange, *, now_ms: int, follow_up: FollowUp | None = None) -> bool:
         log_update = self._log_update(call, change)
         if change.final:
             # The first final status also moves the run's outcome and gives the call's slot
             # back (calls/slots.py). Either may be gone: the run's progress expired, the slot
             # reaped after MaxCallSeconds or never taken (a call placed before slots existed);
             # then the rest is written without it.
-            outcome: list[TransactWriteItemTypeDef] = (
-                [{"Update": self._outcome_update(call, change, now_ms)}] if call.run_id is not None else []
-            )
+            outcome: list[TransactWriteItemTypeDef] = []
+            if call.run_id is not None:
+                ref = RunRef(call.client_id, call.campaign_id, call.run_id)
+                outcome.append({"Update": self._outcome_update(call, change, now_ms, follow_up)})
+                if call.of_run is not None:
+                    outcome += follow_up_items(self._progress, ref, call.of_run, follow_up)
             owner = SlotOwner(call.client_id, call.unique_id, call.campaign_id, call.run_id)
             release = release_items(self._progress, owner)
             while outcome or release:
@@ -82,7 +92,7 @@ class CallStatusWriter:
                 except TransactionConditionFailed as exc:
                     if exc.failed(0):
                         return False
-                    if outcome and exc.failed(1):
+                    if outcome and any(exc.failed(1 + i) for i in range(len(outcome))):
                         outcome = []
                     elif release and exc.failed(1 + len(outcome)):
                         release = []
@@ -120,14 +130,17 @@ class CallStatusWriter:
             "ExpressionAttributeValues": {**values, ":rank": to_attr(change.rank)},
         }
 
-    def _outcome_update(self, call: IndexedCall, change: StatusChange, now_ms: int) -> UpdateTypeDef:
+    def _outcome_update(
+        self, call: IndexedCall, change: StatusChange, now_ms: int, follow_up: FollowUp | None
+    ) -> UpdateTypeDef:
         assert call.run_id is not None
+        clause, values = follow_up_counter(follow_up)
         return {
             "TableName": self._progress,
             "Key": run_key(RunRef(call.client_id, call.campaign_id, call.run_id)),
             # An expired progress item reads as absent (DynamoDB deletes it lazily).
             "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl > :now)",
-            "UpdateExpression": "ADD #pending :less, #final :one",
+            "UpdateExpression": "ADD #pending :less, #final :one" + clause,
             "ExpressionAttributeNames": {
                 "#ttl": TTL_ATTRIBUTE,
                 "#pending": outcome_attribute("pending"),
@@ -137,5 +150,6 @@ class CallStatusWriter:
                 ":now": to_attr(now_ms // 1000),
                 ":less": to_attr(-1),
                 ":one": to_attr(1),
+                **values,
             },
         }

@@ -22,7 +22,9 @@ from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.calls.providers.lifecycle import StatusEvent, rank
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.errors import DependencyUnavailable, Unauthorized
-from campaign_calling.models import Account
+from campaign_calling.models import Account, RetryPolicy
+from campaign_calling.runs.retries import FollowUp, after_final
+from campaign_calling.runs.retry_store import CallOfContact
 
 # -- what the service depends on -------------------------------------------------------------
 
@@ -37,6 +39,10 @@ class IndexedCall:
     unique_id: str
     run_id: str | None
     account: Account
+    # A run's call: which contact and attempt, and the run's retries (None: make-call, or a
+    # call indexed before retries existed).
+    of_run: CallOfContact | None = None
+    retry: RetryPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,11 @@ class CallIndex(Protocol):
 
 
 class CallStatusStore(Protocol):
-    def apply(self, call: IndexedCall, change: StatusChange, *, now_ms: int) -> bool:
+    def apply(self, call: IndexedCall, change: StatusChange, *, now_ms: int, follow_up: FollowUp | None = None) -> bool:
         """Write ``change`` on the call's log only if it raises the log's status rank; when it
         is the first final status, move the run's outcome (if the run's progress still
-        exists) in the same transaction. False when nothing was written."""
+        exists) and write its ``follow_up`` (runs/retries.py) in the same transaction. False
+        when nothing was written."""
         ...
 
 
@@ -131,7 +138,13 @@ class StatusUpdates:
         if credentials is None or not signed_by(credentials):
             raise Unauthorized("webhook signature is not valid")
         now_ms = self._clock.now_ms()
-        if not self._store.apply(call, change_of(event, now_ms), now_ms=now_ms):
+        change = change_of(event, now_ms)
+        follow_up = None
+        if event.is_final and call.of_run is not None:
+            # A retry is due its delay after the call ended (the provider's end time if given).
+            ended_ms = event.ended_at_ms if event.ended_at_ms is not None else now_ms
+            follow_up = after_final(call.retry, event.status, call.of_run.attempt, ended_ms=max(ended_ms, now_ms))
+        if not self._store.apply(call, change, now_ms=now_ms, follow_up=follow_up):
             return Recorded.UNCHANGED
         if event.is_final:
             self._metrics.call_ended(provider, event.status)

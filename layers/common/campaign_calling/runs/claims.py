@@ -18,9 +18,11 @@ from campaign_calling.calls.logs import call_log_item, index_collision, provider
 from campaign_calling.calls.providers.lifecycle import is_final
 from campaign_calling.calls.slots import CallLimits, SlotItems, SlotOwner, release_items
 from campaign_calling.clock import iso_from_ms
-from campaign_calling.models import CallLog
+from campaign_calling.models import CallLog, RetryPolicy
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import TTL_ATTRIBUTE, outcome_attribute, run_key
+from campaign_calling.runs.retries import FollowUp
+from campaign_calling.runs.retry_store import CallOfContact, follow_up_counter, follow_up_items, take_retry_items
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -62,15 +64,25 @@ class DialClaims:
         self._progress = progress_table
         self._call_logs = call_logs_table
 
-    def get(self, ref: RunRef, seq: int) -> DialClaim | None:
-        response = self._db.get_item(TableName=self._progress, Key=_claim_key(ref, seq), ConsistentRead=True)
+    def get(self, ref: RunRef, seq: int, attempt: int = 1) -> DialClaim | None:
+        response = self._db.get_item(TableName=self._progress, Key=_claim_key(ref, seq, attempt), ConsistentRead=True)
         if "Item" not in response:
             return None
         item = from_attrs(response["Item"])
         return DialClaim(item["status"], item["uniqueId"], item["startedMs"], item.get("outcome"))
 
     def claim(
-        self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int, limits: CallLimits | None = None
+        self,
+        ref: RunRef,
+        *,
+        seq: int,
+        index: int,
+        unique_id: str,
+        now_ms: int,
+        limits: CallLimits | None = None,
+        attempt: int = 1,
+        due_ms: int | None = None,
+        done_at_final: bool = False,
     ) -> str:
         """Reserve one contact's dial in a run, only while the run is running.
 
@@ -79,18 +91,28 @@ class DialClaims:
         A transaction that is retried after a conflict wrote nothing the first time, so
         a claim found on a later attempt is another attempt's, never this one's.
         Given ``limits``, the call's slot is taken in the same transaction (calls/slots.py):
-        no slot, no claim.
+        no slot, no claim. A retry (``attempt`` > 1) takes its retry item (due at ``due_ms``)
+        in the same transaction: it is dialed once however often it is served.
         """
         slot = (
             SlotItems(
                 self._progress,
-                SlotOwner(ref.client_id, unique_id, ref.campaign_id, ref.run_id),
+                SlotOwner(ref.client_id, unique_id, ref.campaign_id, ref.run_id, done_at_final),
                 limits,
                 now_ms=now_ms,
             )
             if limits is not None
             else None
         )
+        retry = attempt > 1 and due_ms is not None
+        taken = take_retry_items(self._progress, ref, seq, attempt, due_ms) if retry and due_ms is not None else []
+        # A retry leaves claimedSeq alone: it is where a resume goes on with the contacts.
+        position = (
+            "SET pacedFromMs = :now, currentIndex = :index ADD retriesPending :less"
+            if retry
+            else "SET pacedFromMs = :now, currentIndex = :index, claimedSeq = :seq"
+        )
+        values = {":less": to_attr(-1)} if retry else {":seq": to_attr(seq)}
         try:
             self._transactions.write(
                 [
@@ -99,13 +121,13 @@ class DialClaims:
                             "TableName": self._progress,
                             "Key": run_key(ref),
                             "ConditionExpression": "#status = :running",
-                            "UpdateExpression": "SET pacedFromMs = :now, currentIndex = :index, claimedSeq = :seq",
+                            "UpdateExpression": position,
                             "ExpressionAttributeNames": {"#status": "status"},
                             "ExpressionAttributeValues": {
                                 ":running": to_attr("running"),
                                 ":now": to_attr(now_ms),
                                 ":index": to_attr(index),
-                                ":seq": to_attr(seq),
+                                **values,
                             },
                         }
                     },
@@ -115,7 +137,7 @@ class DialClaims:
                             "Item": to_attrs(
                                 {
                                     "pk": keys.dial_claims_pk(ref.client_id, ref.campaign_id, ref.run_id),
-                                    "sk": keys.dial_claim_sk(seq),
+                                    "sk": keys.dial_claim_sk(seq, attempt),
                                     "kind": "dial-claim",
                                     "status": "dialing",
                                     "uniqueId": unique_id,
@@ -126,11 +148,12 @@ class DialClaims:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    *(slot.acquire(first_index=2) if slot is not None else []),
+                    *taken,
+                    *(slot.acquire(first_index=2 + len(taken)) if slot is not None else []),
                 ]
             )
         except TransactionConditionFailed as exc:
-            if exc.failed(1):
+            if exc.failed(1) or (taken and exc.failed(2)):
                 return ClaimResult.ALREADY_CLAIMED
             if exc.failed(0):
                 return ClaimResult.RUN_NOT_RUNNING
@@ -149,6 +172,9 @@ class DialClaims:
         now_ms: int,
         provider_failure: bool = True,
         release_slot: bool = False,
+        call: CallOfContact | None = None,
+        follow_up: FollowUp | None = None,
+        retry: RetryPolicy | None = None,
     ) -> bool:
         """Write the call log, close the claim and count the call, atomically.
         False when the claim was already closed (a duplicate delivery of the same dial).
@@ -163,8 +189,16 @@ class DialClaims:
         The call's outcome counts as pending until its final status arrives (a call never
         placed is already final: failed), and the provider call index entry is written with
         the log; an entry already there is left alone and the log written without it. A call
-        final already gives its slot back here (``release_slot``: the dial took one)."""
-        index = provider_call_index_put(self._call_logs, ref.client_id, log)
+        final already gives its slot back here (``release_slot``: the dial took one).
+
+        ``call`` says which contact and attempt it was (the index entry keeps it, with the
+        run's ``retry``, for the follow-up of its final status); ``follow_up`` is what this log
+        leads to now (runs/retries.at_log): the contact done, or its retry written."""
+        index = provider_call_index_put(
+            self._call_logs, ref.client_id, log, of_run=(call, retry) if call is not None else None
+        )
+        call = call or CallOfContact(seq, -1, log.contactId, 1)
+        attempt = call.attempt
         final = log.status is not None and is_final(log.status)
         release = (
             release_items(self._progress, SlotOwner(ref.client_id, log.uniqueId, ref.campaign_id, ref.run_id))
@@ -177,7 +211,14 @@ class DialClaims:
             extras = [*([index] if index is not None else []), *release]
             try:
                 return self._complete(
-                    ref, seq=seq, log=log, now_ms=now_ms, provider_failure=provider_failure, extras=extras
+                    ref,
+                    seq=seq,
+                    attempt=attempt,
+                    log=log,
+                    now_ms=now_ms,
+                    provider_failure=provider_failure,
+                    extras=[*extras, *follow_up_items(self._progress, ref, call, follow_up)],
+                    follow_up_counters=follow_up_counter(follow_up),
                 )
             except TransactionConditionFailed as exc:
                 if any(exc.failed(i) for i in range(3)):
@@ -196,11 +237,14 @@ class DialClaims:
         ref: RunRef,
         *,
         seq: int,
+        attempt: int,
         log: CallLog,
         now_ms: int,
         provider_failure: bool,
         extras: list[TransactWriteItemTypeDef],
+        follow_up_counters: tuple[str, dict[str, Any]],
     ) -> bool:
+        follow_up_clause, follow_up_values = follow_up_counters
         succeeded = log.outcome == "success"
         # The next dial is paced from this moment: the provider has answered, so it has
         # surely received this call. A success resets the run of consecutive failures, a
@@ -214,7 +258,7 @@ class DialClaims:
             counters = "SET lastCallTime = :time, pacedFromMs = :now ADD completedCalls :one, failedCalls :one"
             if provider_failure:
                 counters += ", consecutiveFailures :one"
-        counters += ", #outcome :one"
+        counters += ", #outcome :one" + follow_up_clause
         outcome = log.status if log.status is not None and is_final(log.status) else "pending"
         self._transactions.write(
             [
@@ -228,7 +272,7 @@ class DialClaims:
                 {
                     "Update": {
                         "TableName": self._progress,
-                        "Key": _claim_key(ref, seq),
+                        "Key": _claim_key(ref, seq, attempt),
                         "ConditionExpression": "#status = :dialing",
                         "UpdateExpression": "SET #status = :done, outcome = :outcome",
                         "ExpressionAttributeNames": {"#status": "status"},
@@ -253,6 +297,7 @@ class DialClaims:
                             ":now": to_attr(now_ms),
                             ":one": to_attr(1),
                             **({":zero": to_attr(0)} if succeeded else {}),
+                            **follow_up_values,
                         },
                     }
                 },
@@ -265,7 +310,10 @@ class DialClaims:
 _NO_SLOT = {"run": ClaimResult.NO_SLOT_RUN, "client": ClaimResult.NO_SLOT_CLIENT, "rate": ClaimResult.NO_SLOT_RATE}
 
 
-def _claim_key(ref: RunRef, seq: int) -> dict[str, Any]:
+def _claim_key(ref: RunRef, seq: int, attempt: int = 1) -> dict[str, Any]:
     return to_attrs(
-        {"pk": keys.dial_claims_pk(ref.client_id, ref.campaign_id, ref.run_id), "sk": keys.dial_claim_sk(seq)}
+        {
+            "pk": keys.dial_claims_pk(ref.client_id, ref.campaign_id, ref.run_id),
+            "sk": keys.dial_claim_sk(seq, attempt),
+        }
     )

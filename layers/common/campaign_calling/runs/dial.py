@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,6 +24,8 @@ from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import DialOutcome, PageContact, RunContext, SlotWait
 from campaign_calling.runs.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
 from campaign_calling.runs.ports import CampaignReader, ClaimStore, ClientLimitsReader, Placer, RunStore, SlotKeeper
+from campaign_calling.runs.retries import ContactDone, FollowUp, at_log
+from campaign_calling.runs.retry_store import CallOfContact
 
 # Kept back from the function's remaining time for what follows the dial: the call log,
 # claim and counters in one transaction, and pausing a failing run (a read, a write, a
@@ -109,7 +112,15 @@ class DialRecorder:
         started_ms = self._clock.now_ms()
         unique_id = call_unique_id(started_ms)
         result = self._claims.claim(
-            run.ref, seq=contact.seq, index=contact.index, unique_id=unique_id, now_ms=started_ms, limits=limits
+            run.ref,
+            seq=contact.seq,
+            index=contact.index,
+            unique_id=unique_id,
+            now_ms=started_ms,
+            limits=limits,
+            attempt=contact.attempt,
+            due_ms=contact.dueMs,
+            done_at_final=run.retry is not None and run.retry.retries,
         )
         if result in NO_SLOT:
             return result
@@ -130,14 +141,23 @@ class DialRecorder:
         *,
         provider_failure: bool = True,
         release_slot: bool = False,
+        follow_up: FollowUp | None | Literal["as-logged"] = "as-logged",
     ) -> None:
+        """``follow_up``: what the log leads to (runs/retries.py); by default, as its status says."""
+        now_ms = self._clock.now_ms()
+        log = log.model_copy(update={"attempt": contact.attempt})
         self._claims.complete(
             run.ref,
             seq=contact.seq,
             log=log,
-            now_ms=self._clock.now_ms(),
+            now_ms=now_ms,
             provider_failure=provider_failure,
             release_slot=release_slot,
+            call=CallOfContact(contact.seq, contact.index, contact.contactId, contact.attempt),
+            follow_up=at_log(run.retry, log.status, contact.attempt, now_ms=now_ms)
+            if follow_up == "as-logged"
+            else follow_up,
+            retry=run.retry,
         )
 
     def record_failure(self, run: RunContext, contact: PageContact, error: str) -> DialOutcome:
@@ -160,13 +180,14 @@ class DialRecorder:
         if not isinstance(claimed, Claimed):
             return _not_claimed(claimed)
         log = self._log(run, contact, None, claimed, "failed", f"not dialed: {CONTACT_GONE}")
-        self.complete(run, contact, log, provider_failure=False)
+        # Never tried again: there is nobody to call.
+        self.complete(run, contact, log, provider_failure=False, follow_up=ContactDone())
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason=CONTACT_GONE)
 
     def settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome | None:
         """An earlier attempt's claim of this dial, settled: whatever the run's status now,
         a claimed dial is logged and counted once. None when there is no claim."""
-        claim = self._claims.get(run.ref, contact.seq)
+        claim = self._claims.get(run.ref, contact.seq, contact.attempt)
         if claim is None:
             return None
         if claim.status == "done":
@@ -280,7 +301,7 @@ class DialStep:
             unique_id=claimed.unique_id,
             started_ms=claimed.started_ms,
             # Same key for every retry of this contact's dial in this run.
-            idempotency_key=f"{run.runId}:{contact.seq}:1",
+            idempotency_key=f"{run.runId}:{contact.seq}:{contact.attempt}",
             run_id=run.runId,
             deadline=deadline,
         )

@@ -60,7 +60,7 @@ from campaign_calling.aws.stepfunctions import execution_arn, execution_name
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
 from campaign_calling.ids import new_run_id
-from campaign_calling.models import Progress, RunStatus
+from campaign_calling.models import Progress, RetryPolicy, RunStatus
 from campaign_calling.runs.models import Cursor, RunAgent, RunContext, RunRef, RunState
 from campaign_calling.runs.ports import AgentReader, CampaignReader, RunStore, Workflow
 
@@ -69,6 +69,8 @@ if TYPE_CHECKING:
     from campaign_calling.runs.repository import RunRecord
 
 _START_RACES = 3
+# The stack parameter MinRetryDelaySeconds' default.
+DEFAULT_MIN_RETRY_DELAY_SECONDS = 60
 STOPPED_BY_REQUEST = "stopped by request"
 PAUSED_BY_REQUEST = "paused by request"
 # A run in one of these may be resumed (unless it failed before it ever started).
@@ -160,8 +162,21 @@ class CallingService:
         self._state_machine_arn = state_machine_arn
 
     def start(
-        self, client_id: str, campaign_id: str, agent_id: str, delay_ms: int, *, max_concurrent_calls: int | None = None
+        self,
+        client_id: str,
+        campaign_id: str,
+        agent_id: str,
+        delay_ms: int,
+        *,
+        max_concurrent_calls: int | None = None,
+        retry: RetryPolicy | None = None,
+        min_retry_delay_seconds: int = DEFAULT_MIN_RETRY_DELAY_SECONDS,
     ) -> StartedRun:
+        if retry is not None and retry.retries and retry.retryDelaySeconds < min_retry_delay_seconds:
+            raise InvalidRequest(
+                f"retry.retryDelaySeconds must be at least {min_retry_delay_seconds} (this deployment's "
+                "MinRetryDelaySeconds)"
+            )
         agent = self._agents.get(client_id, agent_id)
         for _ in range(_START_RACES):
             campaign = self._campaigns.get(client_id, campaign_id, consistent=True)
@@ -189,6 +204,7 @@ class CallingService:
                 # The API's name for the delay, kept in the progress it returns.
                 delayBetweenCalls=delay_ms,
                 maxConcurrentCalls=max_concurrent_calls,
+                retry=retry,
             )
             try:
                 self._runs.start_run(
@@ -206,6 +222,7 @@ class CallingService:
             runId=ref.run_id,
             delayMs=delay_ms,
             maxConcurrentCalls=max_concurrent_calls,
+            retry=retry,
             lastSeq=campaign.nextContactSeq,
             totalContacts=campaign.totalContacts,
             agent=RunAgent.of(agent),
@@ -278,6 +295,7 @@ class CallingService:
             runId=ref.run_id,
             delayMs=record.progress.delayBetweenCalls,
             maxConcurrentCalls=record.progress.maxConcurrentCalls,
+            retry=record.progress.retry,
             lastSeq=campaign.nextContactSeq,
             totalContacts=campaign.totalContacts,
             agent=RunAgent.of(agent),

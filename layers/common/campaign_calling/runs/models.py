@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from campaign_calling.calls.providers.dialect import Dialect
-from campaign_calling.models import Account, Agent, DomainModel
+from campaign_calling.models import Account, Agent, DomainModel, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class RunContext(DomainModel):
     delayMs: int = Field(ge=0)
     # The most calls of the run in progress at once (None: no cap of the run's own).
     maxConcurrentCalls: int | None = Field(None, ge=1)
+    # Which ended calls are dialed again (runs/retries.py); None: each contact once.
+    retry: RetryPolicy | None = None
     lastSeq: int = Field(ge=0, description="Contacts with a higher sequence were added after the start")
     totalContacts: int = Field(ge=0)
     agent: RunAgent
@@ -70,27 +72,35 @@ class Cursor(DomainModel):
     # Contacts handed to dial steps by this execution (its history budget, see execution_budget).
     contactsInExecution: int = 0
     execution: int = 1
+    # Waits for a due retry or a call in progress by this execution (its history budget).
+    retryWaitsInExecution: int = 0
 
 
 class ResumePoint(DomainModel):
-    """Where a hand-over goes on from: a contact not dialed yet, by sequence and position.
-    Step Functions gives it as the text "seq:index" (a Fail state's cause)."""
+    """Where a hand-over goes on from: a contact not dialed yet, by sequence, position and
+    attempt. Step Functions gives it as the text "seq:index:attempt" (a Fail state's cause;
+    "seq:index" from executions started before retries)."""
 
     seq: int = Field(ge=1)
     index: int = Field(ge=0)
+    attempt: int = Field(1, ge=1)
 
     @model_validator(mode="before")
     @classmethod
     def _from_cause(cls, data: Any) -> Any:
         if isinstance(data, str):
-            seq, sep, index = data.partition(":")
-            if not sep:
-                raise ValueError("a resume point is 'seq:index'")
-            return {"seq": seq, "index": index}
+            parts = data.split(":")
+            if len(parts) not in (2, 3):
+                raise ValueError("a resume point is 'seq:index:attempt'")
+            return dict(zip(("seq", "index", "attempt"), parts, strict=False))
         return data
 
     def cursor(self, cursor: Cursor) -> Cursor:
-        """``cursor`` moved back to just before this contact (sequences are whole numbers)."""
+        """``cursor`` moved back to just before this contact (sequences are whole numbers).
+        A retry's page held retries only, which stay queued until claimed: the cursor, at
+        the new contacts, stays where it is."""
+        if self.attempt > 1:
+            return cursor
         return cursor.model_copy(update={"afterSeq": self.seq - 1, "nextIndex": self.index})
 
 
@@ -105,6 +115,9 @@ class PageContact(DomainModel):
     waitSeconds: int = Field(ge=0, description="Whole seconds the Wait state sleeps before this dial")
     # How many times this contact's dial has waited for a call slot in this execution.
     slotWaits: int = Field(0, ge=0)
+    # Its attempt in the run (1: the first call; more: a retry, due at dueMs).
+    attempt: int = Field(1, ge=1)
+    dueMs: int | None = None
 
 
 class Page(DomainModel):
@@ -112,6 +125,11 @@ class Page(DomainModel):
     running: bool
     hasMore: bool
     continueAsNew: bool
+    # Nothing to dial now, but a retry is pending or a call of the run is in progress (a run
+    # with retries): wait until ``waitUntil`` (RFC 3339, whole seconds) and load again.
+    # Always present, so the Choice reads it without testing for a missing path.
+    wait: bool = False
+    waitUntil: str | None = None
 
 
 class RunState(DomainModel):

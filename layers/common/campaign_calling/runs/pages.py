@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 from campaign_calling.aws.stepfunctions import execution_arn, execution_name
-from campaign_calling.runs.budget import contacts_per_execution
+from campaign_calling.clock import Clock, rfc3339_seconds
+from campaign_calling.runs.budget import RETRY_WAITS_PER_EXECUTION, contacts_per_execution
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import Cursor, Page, PageContact, ResumePoint, RunContext, RunState
 from campaign_calling.runs.pacing import wait_state_seconds
-from campaign_calling.runs.ports import CampaignReader, RunStore, Workflow
+from campaign_calling.runs.ports import CampaignReader, RetryReader, RunStore, SlotKeeper, Workflow
+from campaign_calling.runs.retry_store import DueRetry
+
+# How long a run with retries waits at most before it looks again at its calls in progress
+# (a status webhook may end one at any moment).
+CALLS_IN_PROGRESS_POLL_SECONDS = 15
 
 
 class PageLoader:
-    """Reads a run's contacts a page at a time (the only step that needs the paging settings)."""
+    """Reads a run's contacts a page at a time (the only step that needs the paging settings),
+    and, for a run with retries, its due retries (runs/retries.py)."""
 
-    def __init__(self, *, campaigns: CampaignReader, runs: RunStore, page_size: int, pages_per_execution: int) -> None:
+    def __init__(
+        self,
+        *,
+        campaigns: CampaignReader,
+        runs: RunStore,
+        page_size: int,
+        pages_per_execution: int,
+        retries: RetryReader,
+        slots: SlotKeeper,
+        clock: Clock,
+    ) -> None:
         self._campaigns = campaigns
         self._runs = runs
         self._page_size = page_size
         self._pages_per_execution = pages_per_execution
+        self._retries = retries
+        self._slots = slots
+        self._clock = clock
 
     def load_page(self, run: RunContext, cursor: Cursor) -> RunState:
-        """The next page of contacts, and where the following page starts."""
+        """The next page: the run's due retries if any, else its next contacts; for a run with
+        retries and nothing to dial now, when to look again. And where the next page starts."""
         record = self._runs.get_run(run.ref)
         if record.progress.status != "running":
             return RunState(
@@ -30,6 +51,11 @@ class PageLoader:
         # No execution may call more contacts than its history can hold in the worst case.
         budget = contacts_per_execution(self._pages_per_execution)
         limit = max(1, min(self._page_size, budget - cursor.contactsInExecution))
+        retrying = run.retry is not None and run.retry.retries
+        if retrying:
+            due = self._retries.due(run.ref, now_ms=self._clock.now_ms(), limit=limit)
+            if due:
+                return self._retry_page(run, cursor, due, budget)
         contacts = self._campaigns.contacts_after(
             run.clientId, run.campaignId, after_seq=cursor.afterSeq, last_seq=run.lastSeq, limit=limit
         )
@@ -54,6 +80,12 @@ class PageLoader:
         execution_full = (
             next_cursor.pagesInExecution >= self._pages_per_execution or next_cursor.contactsInExecution >= budget
         )
+        if retrying and not has_more:
+            # The last contacts (or none): the run goes on while retries or calls are pending.
+            if contacts:
+                has_more = True
+            else:
+                return self._wait_or_end(run, cursor)
         return RunState(
             run=run,
             cursor=next_cursor,
@@ -64,6 +96,61 @@ class PageLoader:
                 continueAsNew=has_more and execution_full,
             ),
         )
+
+    def _retry_page(self, run: RunContext, cursor: Cursor, due: list[DueRetry], budget: int) -> RunState:
+        """A page of due retries alone (never mixed with new contacts), so that a hand-over
+        from it needs no cursor of its own: the cursor stays where the new contacts are."""
+        page_contacts = [
+            PageContact(
+                seq=r.seq,
+                index=r.index,
+                contactId=r.contact_id,
+                waitSeconds=wait_state_seconds(run.delayMs, 1),
+                attempt=r.attempt,
+                dueMs=r.due_ms,
+            )
+            for r in due
+        ]
+        next_cursor = cursor.model_copy(
+            update={
+                "pagesInExecution": cursor.pagesInExecution + 1,
+                "contactsInExecution": cursor.contactsInExecution + len(due),
+            }
+        )
+        full = next_cursor.pagesInExecution >= self._pages_per_execution or next_cursor.contactsInExecution >= budget
+        page = Page(contacts=page_contacts, running=True, hasMore=True, continueAsNew=full)
+        return RunState(run=run, cursor=next_cursor, page=page)
+
+    def _wait_or_end(self, run: RunContext, cursor: Cursor) -> RunState:
+        """No new contact and no retry due: the run ends when no retry is pending and none of
+        its calls is in progress (every contact final); else it waits, in a Wait state, for
+        the next retry due or a while for its calls to end."""
+        now_ms = self._clock.now_ms()
+        # The calls first: a call's final status writes its retry in the same transaction,
+        # so once none is in progress every retry it led to is visible below.
+        self._slots.reap_expired(run.clientId, now_ms=now_ms)
+        held = [s for s in self._slots.held(run.clientId) if s.owner.run_id == run.runId]
+        next_due = self._retries.next_due_ms(run.ref)
+        if not held and next_due is None:
+            return RunState(
+                run=run, cursor=cursor, page=Page(contacts=[], running=True, hasMore=False, continueAsNew=False)
+            )
+        until = now_ms + CALLS_IN_PROGRESS_POLL_SECONDS * 1000 if held else None
+        for moment in (next_due, *(s.release_by_ms for s in held)):
+            if moment is not None:
+                until = moment if until is None else min(until, moment)
+        assert until is not None
+        next_cursor = cursor.model_copy(update={"retryWaitsInExecution": cursor.retryWaitsInExecution + 1})
+        page = Page(
+            contacts=[],
+            running=True,
+            hasMore=True,
+            # As many waits as this execution's history allows: the next one goes on waiting.
+            continueAsNew=next_cursor.retryWaitsInExecution >= RETRY_WAITS_PER_EXECUTION,
+            wait=True,
+            waitUntil=rfc3339_seconds(max(until, now_ms)),
+        )
+        return RunState(run=run, cursor=next_cursor, page=page)
 
     def _follow_campaign_end(self, run: RunContext) -> RunContext:
         """Contacts added while the run is going are called by it, after the ones it had:
@@ -107,7 +194,9 @@ class RunSteps:
             # Record the hand-over first: stop reads the current execution from here.
             if not self._runs.set_execution(run.ref, new_arn, replaces=current_execution_arn):
                 return None
-        next_cursor = cursor.model_copy(update={"pagesInExecution": 0, "contactsInExecution": 0, "execution": number})
+        next_cursor = cursor.model_copy(
+            update={"pagesInExecution": 0, "contactsInExecution": 0, "retryWaitsInExecution": 0, "execution": number}
+        )
         payload = RunState(run=run, cursor=next_cursor).model_dump(exclude_none=True)
         return self._workflow.start(state_machine_arn, name, payload)
 

@@ -12,10 +12,12 @@ if TYPE_CHECKING:
     from campaign_calling.calls.placing import CallingAgent, PlacedCall
     from campaign_calling.calls.slots import CallLimits, HeldSlot
     from campaign_calling.deadline import Deadline
-    from campaign_calling.models import Agent, CallLog, Campaign, Contact, Progress, RunStatus
+    from campaign_calling.models import Agent, CallLog, Campaign, Contact, Progress, RetryPolicy, RunStatus
     from campaign_calling.runs.claims import DialClaim
     from campaign_calling.runs.models import RunRef
     from campaign_calling.runs.repository import RunRecord
+    from campaign_calling.runs.retries import FollowUp
+    from campaign_calling.runs.retry_store import CallOfContact, DueRetry
 
 
 class RunStore(Protocol):
@@ -63,10 +65,20 @@ class RunStore(Protocol):
 class ClaimStore(Protocol):
     """The dial claims, with the call logs and counters they settle (runs/claims.py)."""
 
-    def get(self, ref: RunRef, seq: int) -> DialClaim | None: ...
+    def get(self, ref: RunRef, seq: int, attempt: int = 1) -> DialClaim | None: ...
 
     def claim(
-        self, ref: RunRef, *, seq: int, index: int, unique_id: str, now_ms: int, limits: CallLimits | None = None
+        self,
+        ref: RunRef,
+        *,
+        seq: int,
+        index: int,
+        unique_id: str,
+        now_ms: int,
+        limits: CallLimits | None = None,
+        attempt: int = 1,
+        due_ms: int | None = None,
+        done_at_final: bool = False,
     ) -> str: ...
 
     def complete(
@@ -78,6 +90,9 @@ class ClaimStore(Protocol):
         now_ms: int,
         provider_failure: bool = True,
         release_slot: bool = False,
+        call: CallOfContact | None = None,
+        follow_up: FollowUp | None = None,
+        retry: RetryPolicy | None = None,
     ) -> bool: ...
 
 
@@ -87,6 +102,14 @@ class SlotKeeper(Protocol):
     def held(self, client_id: str) -> list[HeldSlot]: ...
 
     def reap_expired(self, client_id: str, *, now_ms: int) -> bool: ...
+
+
+class RetryReader(Protocol):
+    """A run's retry items (runs/retry_store.RetryQueue)."""
+
+    def due(self, ref: RunRef, *, now_ms: int, limit: int) -> list[DueRetry]: ...
+
+    def next_due_ms(self, ref: RunRef) -> int | None: ...
 
 
 class ClientLimits(Protocol):
