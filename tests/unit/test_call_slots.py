@@ -6,110 +6,21 @@ runs/claims.py, calls/status_store.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 
-from campaign_calling.aws.dynamodb import Transactions
-from campaign_calling.calls.logs import CallLogRepository
-from campaign_calling.calls.placing import new_call_log
-from campaign_calling.calls.slots import CallLimits, SlotStore
-from campaign_calling.calls.status_store import CallStatusWriter
-from campaign_calling.calls.status_updates import IndexedCall, StatusChange
-from campaign_calling.catalog.campaigns import CampaignRepository
-from campaign_calling.models import CallLog, Contact, ContactInput
-from campaign_calling.runs.claims import ClaimResult, DialClaims
-from campaign_calling.runs.models import RunRef
-from campaign_calling.runs.repository import RunRepository
-from tests.support.clock import FixedClock
-from tests.support.stores import dial_claims, new_progress, run_repository
-
-NOW = 1_705_314_600_000
-CLIENT = "client-a"
-MAX_CALL_SECONDS = 60
-
-
-@dataclass
-class World:
-    campaigns: CampaignRepository
-    runs: RunRepository
-    claims: DialClaims
-    slots: SlotStore
-    logs: CallLogRepository
-    writer: CallStatusWriter
-
-    def start_run(self, campaign_id: str = "cmp_1", contacts: int = 4) -> RunRef:
-        ref = RunRef(CLIENT, campaign_id, f"run-{campaign_id}")
-        self.campaigns.create(CLIENT, campaign_id, "Spring", NOW)
-        self.campaigns.add_contacts(
-            CLIENT, campaign_id, [ContactInput(name=f"C{i}", phone="+442079460958") for i in range(contacts)], NOW
-        )
-        campaign = self.campaigns.get(CLIENT, campaign_id, consistent=True)
-        self.runs.start_run(
-            ref,
-            new_progress(campaign_id, ref.run_id, campaign.totalContacts, delay_ms=0),
-            last_seq=campaign.nextContactSeq,
-            agent_id="ag_1",
-            execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:m:{ref.run_id}-0001",
-        )
-        return ref
-
-    def claim(self, ref: RunRef, seq: int, limits: CallLimits, *, now_ms: int = NOW) -> str:
-        return self.claims.claim(ref, seq=seq, index=seq - 1, unique_id=unique(ref, seq), now_ms=now_ms, limits=limits)
-
-    def complete(self, ref: RunRef, seq: int, *, placed: bool = True) -> None:
-        assert self.claims.complete(ref, seq=seq, log=a_log(ref, seq, placed=placed), now_ms=NOW, release_slot=True)
-
-    def end(self, ref: RunRef, seq: int, status: str = "completed") -> bool:
-        call = IndexedCall("generic", CLIENT, ref.campaign_id, unique(ref, seq), ref.run_id, "default")
-        change = StatusChange(status=status, rank=3, final=True, ended_at="2024-01-15T10:31:00.000Z")
-        return self.writer.apply(call, change, now_ms=NOW)
-
-    def held(self) -> set[str]:
-        return {slot.owner.unique_id for slot in self.slots.held(CLIENT)}
-
-    def log_status(self, ref: RunRef, seq: int) -> str | None:
-        logs = self.logs.list(CLIENT, ref.campaign_id, 100, None)[0]
-        (log,) = [log for log in logs if log.uniqueId == unique(ref, seq)]
-        return log.status
-
-
-def unique(ref: RunRef, seq: int) -> str:
-    return f"aidial-{NOW + seq}-{ref.campaign_id[-1]}bcdef"
-
-
-def a_log(ref: RunRef, seq: int, *, placed: bool = True) -> CallLog:
-    return new_call_log(
-        campaign_id=ref.campaign_id,
-        contact=Contact(id=f"ct_{seq:010d}", name=f"C{seq}", phone="+442079460958", seq=seq),
-        agent_id="ag_1",
-        unique_id=unique(ref, seq),
-        started_ms=NOW,
-        ended_ms=NOW + 250,
-        run_id=ref.run_id,
-        outcome="success" if placed else "failed",
-        error=None if placed else "provider answered 400: invalid number",
-    )
+from campaign_calling.calls.slots import CallLimits
+from campaign_calling.runs.claims import ClaimResult
+from tests.support.stores import CLIENT, MAX_CALL_SECONDS, NOW, RunStores, run_stores, unique
 
 
 @pytest.fixture
-def world(aws: Any) -> Iterator[World]:
-    db = boto3.client("dynamodb")
-    transactions = Transactions(db, sleep=lambda _s: None)
-    main, progress, logs = (aws.resolver.ref(t) for t in ("MainTable", "ProgressTable", "CallLogsTable"))
-    yield World(
-        campaigns=CampaignRepository(db, main, progress_table=progress, transactions=transactions),
-        runs=run_repository(aws.resolver, dynamodb=db, clock=FixedClock(NOW), transactions=transactions),
-        claims=dial_claims(aws.resolver, dynamodb=db, transactions=transactions),
-        slots=SlotStore(db, progress_table=progress, call_logs_table=logs, transactions=transactions),
-        logs=CallLogRepository(db, logs, transactions),
-        writer=CallStatusWriter(db, call_logs_table=logs, progress_table=progress, transactions=transactions),
-    )
+def world(aws: Any) -> Iterator[RunStores]:
+    yield run_stores(aws.resolver)
 
 
-def test_a_runs_cap_refuses_the_claim_that_would_exceed_it_and_writes_nothing(world: World) -> None:
+def test_a_runs_cap_refuses_the_claim_that_would_exceed_it_and_writes_nothing(world: RunStores) -> None:
     # Given a run capped at 2 calls in progress, with 2 claimed
     ref = world.start_run()
     capped = CallLimits(run_calls=2, max_call_seconds=MAX_CALL_SECONDS)
@@ -125,7 +36,7 @@ def test_a_runs_cap_refuses_the_claim_that_would_exceed_it_and_writes_nothing(wo
     assert world.runs.get_run(ref).claimed_seq == 2
 
 
-def test_a_final_status_gives_the_slot_back_once(world: World) -> None:
+def test_a_final_status_gives_the_slot_back_once(world: RunStores) -> None:
     # Given a run capped at 1 whose call is in progress
     ref = world.start_run()
     capped = CallLimits(run_calls=1, max_call_seconds=MAX_CALL_SECONDS)
@@ -143,7 +54,7 @@ def test_a_final_status_gives_the_slot_back_once(world: World) -> None:
     assert world.claim(ref, 3, capped) == ClaimResult.NO_SLOT_RUN
 
 
-def test_a_call_never_placed_gives_its_slot_back_with_its_log(world: World) -> None:
+def test_a_call_never_placed_gives_its_slot_back_with_its_log(world: RunStores) -> None:
     # Given a run capped at 1
     ref = world.start_run()
     capped = CallLimits(run_calls=1, max_call_seconds=MAX_CALL_SECONDS)
@@ -157,7 +68,7 @@ def test_a_call_never_placed_gives_its_slot_back_with_its_log(world: World) -> N
     assert world.claim(ref, 2, capped) == ClaimResult.CLAIMED
 
 
-def test_the_clients_cap_counts_every_run_of_the_client(world: World) -> None:
+def test_the_clients_cap_counts_every_run_of_the_client(world: RunStores) -> None:
     # Given a client capped at 2 and two runs of it with no caps of their own
     one, two = world.start_run("cmp_1"), world.start_run("cmp_2")
     client = CallLimits(client_calls=2, max_call_seconds=MAX_CALL_SECONDS)
@@ -171,7 +82,7 @@ def test_the_clients_cap_counts_every_run_of_the_client(world: World) -> None:
     assert len(world.held()) == 2
 
 
-def test_the_clients_rate_counts_call_starts_per_second(world: World) -> None:
+def test_the_clients_rate_counts_call_starts_per_second(world: RunStores) -> None:
     # Given a client that starts at most 2 calls per second
     ref = world.start_run()
     rate = CallLimits(client_calls_per_second=2, max_call_seconds=MAX_CALL_SECONDS)
@@ -185,7 +96,7 @@ def test_the_clients_rate_counts_call_starts_per_second(world: World) -> None:
     assert next_second == ClaimResult.CLAIMED
 
 
-def test_an_expired_slot_is_reaped_its_call_counts_unknown_and_a_late_status_changes_nothing(world: World) -> None:
+def test_an_expired_slot_is_reaped_its_call_counts_unknown_and_a_late_status_changes_nothing(world: RunStores) -> None:
     # Given a run capped at 1 whose call never gets its final status
     ref = world.start_run()
     capped = CallLimits(run_calls=1, max_call_seconds=MAX_CALL_SECONDS)
@@ -210,7 +121,7 @@ def test_an_expired_slot_is_reaped_its_call_counts_unknown_and_a_late_status_cha
     assert world.claim(ref, 2, capped) == ClaimResult.CLAIMED
 
 
-def test_a_slot_whose_dial_never_logged_is_reaped_all_the_same(world: World) -> None:
+def test_a_slot_whose_dial_never_logged_is_reaped_all_the_same(world: RunStores) -> None:
     # Given a claimed dial whose step died before it logged the call
     ref = world.start_run()
     capped = CallLimits(run_calls=1, max_call_seconds=MAX_CALL_SECONDS)
