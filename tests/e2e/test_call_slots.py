@@ -16,6 +16,7 @@ from campaign_cli.client import CampaignApi, data
 from tests.support.e2e import (
     CampaignSetup,
     Engine,
+    all_call_logs,
     calling_status,
     executions_of,
     new_campaign,
@@ -137,3 +138,22 @@ def test_make_call_counts_in_the_clients_cap_and_is_429_past_it(slots_engine: En
         # And once the first call has ended (its final status gave the slot back), it goes through
         wait_until(lambda: make_call(contacts[1]).status_code == 200, timeout=10, what="the slot to be given back")
         assert len(provider_calls(slots_engine, {setup.campaign_id})) == 2
+
+
+def test_a_client_rate_of_one_call_per_second_spreads_a_runs_dials_over_seconds(slots_engine: Engine) -> None:
+    with slots_engine.client("slots-rate") as api:
+        # Given a client that starts at most 1 call per second, and a campaign of 3
+        assert api.put_client_settings(max_calls_per_second=1).status_code == 200
+        setup = new_campaign(api, 3, first_phone=7700)
+
+        # When it is called with no delay
+        started = api.start_calling(setup.campaign_id, setup.agent_id, 0)
+        assert started.status_code == 200, started.text
+        run_to_the_end(api, setup.campaign_id)
+
+        # Then its calls started in three different seconds (each call log's startedAt is
+        # when its dial took its place in that second's window), in order
+        logs = sorted(all_call_logs(api, setup.campaign_id), key=lambda log: log["startedAt"])
+        assert len({log["startedAt"][:19] for log in logs}) == 3
+        assert [log["phone"] for log in logs] == setup.phones
+        assert len(every_call_ended(slots_engine, {setup.campaign_id}, 3)) == 3
