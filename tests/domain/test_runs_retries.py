@@ -5,6 +5,8 @@ in Step Functions for the next retry and completes only when every contact is fi
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from campaign_calling.errors import InvalidRequest
@@ -170,3 +172,22 @@ def test_given_a_retry_delay_below_the_deployments_minimum_then_start_is_refused
     # Then it is refused naming the field, and nothing started
     assert "retry.retryDelaySeconds must be at least 60" in refused.value.message
     assert world.workflow.started == []
+
+
+def test_given_calls_in_progress_then_the_run_looks_again_after_1_s_then_a_second_more_each_time() -> None:
+    # Given a run with retries whose only call has no final status yet
+    world = RunsWorld()
+    state = page(world, world.started(contacts=1, retry=RETRY))
+    dial(world, state, state.page.contacts[0])  # type: ignore[union-attr]
+
+    # When the run waits three times in a row
+    waits = []
+    for _ in range(3):
+        now_ms = world.clock.now_ms()
+        state = page(world, state)
+        assert state.page is not None and state.page.wait and state.page.waitUntil is not None
+        until = datetime.strptime(state.page.waitUntil, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+        waits.append(until - now_ms / 1000)
+
+    # Then it waits 1 s, 2 s, 3 s (to the next whole second at or after that)
+    assert [int(w) for w in waits] == [1, 2, 3]

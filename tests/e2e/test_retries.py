@@ -17,7 +17,7 @@ from tests.support.e2e import Engine, all_call_logs, calling_status, new_campaig
 
 pytestmark = pytest.mark.e2e
 
-RETRY_DELAY_S = 2
+RETRY_DELAY_S = 1
 ENGINE = {
     "SIM_OUTCOMES": "no-answer=1",
     "SIM_RING_MS": "100",

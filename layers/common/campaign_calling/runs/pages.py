@@ -12,7 +12,8 @@ from campaign_calling.runs.ports import CampaignReader, RetryReader, RunStore, S
 from campaign_calling.runs.retry_store import DueRetry
 
 # How long a run with retries waits at most before it looks again at its calls in progress
-# (a status webhook may end one at any moment).
+# (a status webhook may end one at any moment): 1 s, then a second more each time the
+# execution waits, up to this.
 CALLS_IN_PROGRESS_POLL_SECONDS = 15
 
 
@@ -135,7 +136,8 @@ class PageLoader:
             return RunState(
                 run=run, cursor=cursor, page=Page(contacts=[], running=True, hasMore=False, continueAsNew=False)
             )
-        until = now_ms + CALLS_IN_PROGRESS_POLL_SECONDS * 1000 if held else None
+        poll_s = min(1 + cursor.retryWaitsInExecution, CALLS_IN_PROGRESS_POLL_SECONDS)
+        until = now_ms + poll_s * 1000 if held else None
         for moment in (next_due, *(s.release_by_ms for s in held)):
             if moment is not None:
                 until = moment if until is None else min(until, moment)
