@@ -77,6 +77,23 @@ def test_given_a_provider_that_accepts_when_make_call_then_the_call_is_answered_
     assert request.idempotency_key == f"manual:{call.uniqueId}"
 
 
+def test_given_a_number_on_the_do_not_call_list_when_make_call_then_409_and_nothing_placed_or_logged() -> None:
+    # Given the first contact's number on the client's do-not-call list
+    calls = FakeCalls()
+    s = Setup(calls)
+    calls.do_not_call.add(CLIENT, ["+12025550001"])
+    # When
+    with pytest.raises(Conflict) as refused_call:
+        make_call(calls, s)
+    # Then
+    assert "do-not-call list" in refused_call.value.message
+    assert "+12025550001" not in refused_call.value.message
+    assert calls.dialer.requests == []
+    assert calls.catalog.call_logs.all(CLIENT, s.campaign_id) == []
+    # and the campaign's other contact is still called
+    assert make_call(calls, s, contact=1).success is True
+
+
 def test_given_a_provider_that_refuses_when_make_call_then_a_200_answer_says_why() -> None:
     # Given
     calls = FakeCalls(dialer=ScriptedDialer(refused(400, "invalid number")))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from campaign_calling.errors import DependencyUnavailable
-from campaign_calling.runs.dial import CONTACT_GONE, CONTACT_UNREADABLE
+from campaign_calling.runs.dial import CONTACT_GONE, CONTACT_UNREADABLE, DNC_REASON
 from campaign_calling.runs.models import RunState
 from tests.support.builders import CLIENT, PAUSE_AFTER_FAILURES, RunsWorld
 from tests.support.fakes import contact_id, phone
@@ -159,6 +159,54 @@ def test_given_a_contact_deleted_after_its_page_when_its_turn_comes_then_it_is_l
     assert counts(world, state) == (1, 0, 1)
     # Not the provider failing: even a limit of one failure does not pause the run.
     assert world.progress(state.run).status == "running"
+
+
+def test_given_a_number_on_the_do_not_call_list_when_its_turn_comes_then_it_is_skipped_logged_once_not_dialed() -> None:
+    # Given a run of two contacts, the first one's number on the client's do-not-call list
+    world = RunsWorld()
+    state = world.started(contacts=2)
+    first, second = world.first_page(state)[:2]
+    world.do_not_call.add(CLIENT, [phone(1)])
+    step = world.dial_step(pause_after_failures=1)
+
+    # When both turns come (the first one's step run twice)
+    skipped = step.dial_contact(state.run, first)
+    again = step.dial_contact(state.run, first)
+    dialed = step.dial_contact(state.run, second)
+
+    # Then the first is never sent to the provider, logged skipped once, counted once
+    assert (skipped.dialed, skipped.outcome, skipped.reason) == (False, "failed", DNC_REASON)
+    assert (again.uniqueId, again.reason) == (skipped.uniqueId, "already dialed")
+    assert [c.contact_id for c in world.placer.calls] == [contact_id(2)]
+    log = next(log for log in world.claims.logs if log.contactId == first.contactId)
+    assert (log.status, log.endedReason, log.outcome) == ("skipped", DNC_REASON, "failed")
+    assert len(world.claims.logs) == 2
+    progress = world.progress(state.run)
+    assert counts(world, state) == (2, 1, 1)
+    assert progress.outcomes.skipped == 1
+    # and a skip is no sign of a failing provider: even a limit of one does not pause the run
+    assert progress.status == "running"
+
+
+def test_given_a_number_taken_off_the_list_when_its_turn_comes_then_it_is_dialed() -> None:
+    world = RunsWorld()
+    state = world.started(contacts=1)
+    world.do_not_call.add(CLIENT, [phone(1)])
+    world.do_not_call.remove(CLIENT, phone(1))
+
+    outcome = world.dial_step().dial_contact(state.run, world.first_page(state)[0])
+
+    assert (outcome.dialed, outcome.outcome) == (True, "success")
+
+
+def test_given_another_clients_list_when_a_contact_comes_up_then_it_is_dialed() -> None:
+    world = RunsWorld()
+    state = world.started(contacts=1)
+    world.do_not_call.add("client-b", [phone(1)])
+
+    outcome = world.dial_step().dial_contact(state.run, world.first_page(state)[0])
+
+    assert outcome.dialed is True
 
 
 def test_given_a_dial_step_that_failed_for_good_when_recorded_then_the_contact_is_logged_failed_once() -> None:

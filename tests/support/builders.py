@@ -25,7 +25,7 @@ from tests.support.fakes import (
     FakeRunStore,
     FakeWorkflow,
 )
-from tests.support.fakes_catalog import InMemoryClientLimits
+from tests.support.fakes_catalog import InMemoryClientLimits, InMemoryDoNotCall
 from tests.support.fakes_status import FakeWebhookKeys, InMemoryCallIndex, InMemoryStatusStore, RecordingMetrics
 
 CLIENT = "client-a"
@@ -49,6 +49,7 @@ class RunsWorld:
         self.call_index = InMemoryCallIndex()
         self.claims = FakeClaims(self.runs, self.call_index)
         self.client_limits = InMemoryClientLimits()
+        self.do_not_call = InMemoryDoNotCall()
         self.placer = FakePlacer(self.clock)
         self.ending = RunEnding(runs=self.runs, workflow=self.workflow)
 
@@ -98,6 +99,7 @@ class RunsWorld:
             pause_after_failures=pause_after_failures,
             slots=self.claims,
             client_limits=self.client_limits,
+            do_not_call=self.do_not_call,
             sleep=sleep or self.clock.sleep,
             settle_patience_seconds=patience_seconds,
         )

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from campaign_calling.aws.stepfunctions import ExecutionEnd, execution_arn
 from campaign_calling.calls.placing import CallingAgent, PlacedCall, new_call_log
-from campaign_calling.calls.providers.lifecycle import FINAL_STATUSES
+from campaign_calling.calls.providers.lifecycle import FINAL_STATUSES, is_final
 from campaign_calling.calls.slots import CallLimits, HeldSlot, SlotOwner
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.deadline import Deadline
@@ -433,9 +433,10 @@ class FakeClaims:
         run = self.runs.runs[ref]
         p = run.progress
         succeeded = log.outcome == "success"
-        # A placed call is pending until its final status arrives; one never placed is failed.
+        # A placed call is pending until its final status arrives; one never placed is final
+        # already (failed, or skipped: on the do-not-call list).
         outcomes = p.outcomes.model_dump(by_alias=True)
-        outcomes["failed" if log.status == "failed" else "pending"] += 1
+        outcomes[log.status if log.status is not None and is_final(log.status) else "pending"] += 1
         run.update(
             lastCallTime=iso_from_ms(now_ms),
             completedCalls=p.completedCalls + 1,

@@ -237,3 +237,20 @@ def _position(token: str | None, kind: str, client_id: str, campaign_id: str) ->
     if [token_kind, token_client, token_campaign] != [kind, client_id, campaign_id]:
         raise InvalidRequest("nextToken is not valid")
     return position
+
+
+class InMemoryDoNotCall:
+    """Each client's do-not-call list: DoNotCallList's promises (is_listed, add, remove)."""
+
+    def __init__(self) -> None:
+        self._listed: dict[tuple[str, str], str | None] = {}
+
+    def is_listed(self, client_id: str, phone: str) -> bool:
+        return (client_id, phone) in self._listed
+
+    def add(self, client_id: str, phones: list[str], *, reason: str | None = None) -> None:
+        for phone in phones:
+            self._listed[(client_id, phone)] = reason
+
+    def remove(self, client_id: str, phone: str) -> bool:
+        return self._listed.pop((client_id, phone), 0) != 0

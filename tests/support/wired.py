@@ -16,6 +16,7 @@ from campaign_calling.calls.placing import CallPlacer
 from campaign_calling.calls.provider import DialerClient, ProviderEndpoints
 from campaign_calling.calls.slots import SlotStore
 from campaign_calling.catalog.campaigns import CampaignRepository
+from campaign_calling.catalog.dnc import DoNotCallList
 from campaign_calling.catalog.limits import ClientLimitsStore
 from campaign_calling.clock import SystemClock
 from campaign_calling.runs.claims import DialClaims
@@ -89,6 +90,7 @@ def dial_step(
             boto3.client("dynamodb"), progress_table=tables.progress_table, call_logs_table=tables.call_logs_table
         ),
         client_limits=ClientLimitsStore(boto3.client("dynamodb"), tables.main_table),
+        do_not_call=DoNotCallList(boto3.client("dynamodb"), tables.main_table, SystemClock()),
         max_call_seconds=get_settings(CallSlotSettings).max_call_seconds,
         sleep=sleep,
         settle_patience_seconds=settle_patience_seconds,

@@ -36,6 +36,19 @@ def client_settings_key(client_id: str) -> dict[str, str]:
     return {"pk": client_settings_pk(client_id), "sk": CLIENT_SETTINGS_SK}
 
 
+# The client's do-not-call list (catalog/dnc.py): a partition of its own, one item per
+# number, so that the dial steps' IAM policy can name it without the rest of the client.
+DNC_PREFIX = "PHONE#"
+
+
+def dnc_pk(client_id: str) -> str:
+    return f"{client_pk(client_id)}#DNC"
+
+
+def dnc_sk(phone: str) -> str:
+    return f"{DNC_PREFIX}{_part(phone)}"
+
+
 def campaign_pk(client_id: str, campaign_id: str) -> str:
     """Partition of a campaign's contacts, runs and call logs (each in its own table)."""
     return f"{client_pk(client_id)}#CAMPAIGN#{_part(campaign_id)}"

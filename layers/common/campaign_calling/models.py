@@ -188,6 +188,17 @@ class ClientSettingsInput(_Input):
     maxCallsPerSecond: CallsPerSecondCap | None = Field(None, description="Calls of yours started in any one second")
 
 
+MAX_DNC_PER_REQUEST = 1000
+DncSource = Literal["api", "provider"]
+
+
+class DncInput(_Input):
+    """Numbers to put on the client's do-not-call list, each normalised to E.164."""
+
+    phones: list[PhoneNumber] = Field(min_length=1, max_length=MAX_DNC_PER_REQUEST)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+
+
 class _Identified(DomainModel):
     """Shown with its id as ``_id`` (the contract's name); read back from that shape too, as
     an answer an Idempotency-Key kept is."""
@@ -258,6 +269,7 @@ class Outcomes(DomainModel):
     failed: int = Field(0, description="Failed, or not placed at all")
     canceled: int = 0
     unknown: int = Field(0, description="No final status within MaxCallSeconds")
+    skipped: int = Field(0, description="Not dialed: the number is on the do-not-call list")
     pending: int = Field(0, description="Placed; no final status yet")
 
 
@@ -377,3 +389,16 @@ class ContactPage(Page[Contact]):
 
 class CallLogPage(Page[CallLog]):
     """A page of a campaign's call attempts, newest first."""
+
+
+class DncEntry(_Answer):
+    """A number on the client's do-not-call list: since when, why, and who listed it."""
+
+    phone: str = Field(description="E.164")
+    listedAt: str = Field(description="When it was (last) put on the list (ISO 8601)")
+    reason: str | None = Field(None, description="Why, as given when it was listed")
+    source: DncSource = Field(description="api: listed through the API; provider: the person opted out on a call")
+
+
+class DncPage(Page[DncEntry]):
+    """A page of the client's do-not-call list, in the numbers' order."""

@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.catalog.agents import AgentRepository
     from campaign_calling.catalog.campaigns import CampaignRepository
     from campaign_calling.catalog.connections import ProviderConnections
+    from campaign_calling.catalog.dnc import DoNotCallList
     from campaign_calling.catalog.limits import ClientLimitsStore
     from campaign_calling.catalog.ownership import AgentOwnership, CheckedAgent
     from campaign_calling.catalog.service import CatalogService
@@ -240,6 +241,14 @@ def client_limits() -> ClientLimitsStore:
 
 
 @_once
+def do_not_call() -> DoNotCallList:
+    """The client's do-not-call list (its routes; the dial steps and make-call read it)."""
+    from campaign_calling.catalog.dnc import DoNotCallList
+
+    return DoNotCallList(_dynamodb(), get_settings(MainTableSettings).main_table, SystemClock())
+
+
+@_once
 def catalog_service() -> CatalogService:
     from campaign_calling.catalog.service import CatalogService
 
@@ -305,6 +314,7 @@ def make_call_service() -> MakeCallService:
         clock=SystemClock(),
         slots=_slots(),
         client_limits=client_limits(),
+        do_not_call=do_not_call(),
         max_call_seconds=get_settings(CallSlotSettings).max_call_seconds,
         idempotency=make_call_idempotency(),
     )
@@ -382,6 +392,7 @@ def dial_step() -> DialStep:
         pause_after_failures=settings.pause_after_failures,
         slots=_slots(),
         client_limits=client_limits(),
+        do_not_call=do_not_call(),
         max_call_seconds=max_call_seconds,
         slot_waits_per_execution=settings.slot_waits_per_execution,
     )

@@ -78,6 +78,10 @@ class ClientLimitsReader(Protocol):
     def get(self, client_id: str) -> ClientLimits: ...
 
 
+class DoNotCallReader(Protocol):
+    def is_listed(self, client_id: str, phone: str) -> bool: ...
+
+
 class Idempotency(Protocol):
     def run(
         self,
@@ -119,11 +123,13 @@ class MakeCallService:
         clock: Clock,
         slots: CallSlots,
         client_limits: ClientLimitsReader,
+        do_not_call: DoNotCallReader,
         max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS,
         idempotency: Idempotency | None = None,
     ) -> None:
         self._slots = slots
         self._client_limits = client_limits
+        self._do_not_call = do_not_call
         self._max_call_seconds = max_call_seconds
         self._agents = agents
         self._campaigns = campaigns
@@ -189,6 +195,9 @@ class MakeCallService:
         if contact.seq > campaign.nextContactSeq:
             raise NotFound("contact")  # written by an add that has not finished (or failed)
         agent = self._agents.get(client_id, agent_id)
+        if self._do_not_call.is_listed(client_id, contact.phone):
+            # Nothing placed, nothing logged; the message never quotes the number.
+            raise Conflict("this contact's number is on the do-not-call list; it is not called")
         if campaign.isRunning and campaign.currentRunId:
             claim = self._claims.get(RunRef(client_id, campaign_id, campaign.currentRunId), contact.seq)
             if claim is not None and claim.status == "dialing":

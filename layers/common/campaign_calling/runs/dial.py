@@ -23,7 +23,15 @@ from campaign_calling.runs.claims import ClaimResult
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import DialOutcome, PageContact, RunContext, SlotWait
 from campaign_calling.runs.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
-from campaign_calling.runs.ports import CampaignReader, ClaimStore, ClientLimitsReader, Placer, RunStore, SlotKeeper
+from campaign_calling.runs.ports import (
+    CampaignReader,
+    ClaimStore,
+    ClientLimitsReader,
+    DoNotCallReader,
+    Placer,
+    RunStore,
+    SlotKeeper,
+)
 from campaign_calling.runs.retries import ContactDone, FollowUp, at_log
 from campaign_calling.runs.retry_store import CallOfContact
 
@@ -46,6 +54,10 @@ _LAST_MARGIN_MS = 500
 # Why a contact of the run was not dialed when it was deleted after its page was loaded.
 CONTACT_GONE = "contact no longer exists"
 CONTACT_UNREADABLE = "contact could not be read"
+# Why a contact was skipped: its number is on the client's do-not-call list (the call
+# log's endedReason; the log's error says it in words).
+DNC_REASON = "dnc"
+DNC_ERROR = "not dialed: the number is on the do-not-call list"
 _INTERRUPTED = "dial step ran again after an interruption"
 NO_SLOT = (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT, ClaimResult.NO_SLOT_RATE)
 _REFUSALS = {ClaimResult.NO_SLOT_RUN: "run", ClaimResult.NO_SLOT_CLIENT: "client", ClaimResult.NO_SLOT_RATE: "rate"}
@@ -184,6 +196,20 @@ class DialRecorder:
         self.complete(run, contact, log, provider_failure=False, follow_up=ContactDone())
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason=CONTACT_GONE)
 
+    def record_skipped(self, run: RunContext, contact: PageContact, stored: Contact) -> DialOutcome:
+        """The contact's number is on the do-not-call list: never sent to the provider;
+        claimed (no call slot: no call) and logged once as ``skipped``, counted as a failed
+        call so that the run's counts add up, never retried, and no sign of a failing
+        provider (as record_gone)."""
+        claimed = self.claim(run, contact, error_if_claimed=_INTERRUPTED)
+        if not isinstance(claimed, Claimed):
+            return _not_claimed(claimed)
+        log = self._log(run, contact, stored, claimed, "failed", DNC_ERROR).model_copy(
+            update={"status": "skipped", "endedReason": DNC_REASON}
+        )
+        self.complete(run, contact, log, provider_failure=False, follow_up=ContactDone())
+        return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason=DNC_REASON)
+
     def settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome | None:
         """An earlier attempt's claim of this dial, settled: whatever the run's status now,
         a claimed dial is logged and counted once. None when there is no claim."""
@@ -246,6 +272,7 @@ class DialStep:
         pause_after_failures: int,
         slots: SlotKeeper,
         client_limits: ClientLimitsReader,
+        do_not_call: DoNotCallReader,
         max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS,
         slot_waits_per_execution: int = SLOT_WAITS_PER_EXECUTION,
         sleep: Callable[[float], None] = time.sleep,
@@ -258,6 +285,7 @@ class DialStep:
         self._clock = clock
         self._slots = slots
         self._client_limits = client_limits
+        self._do_not_call = do_not_call
         self._max_call_seconds = max_call_seconds
         self._slot_waits = min(slot_waits_per_execution, SLOT_WAITS_PER_EXECUTION)
         self._pause_after = pause_after_failures
@@ -284,6 +312,9 @@ class DialStep:
         stored = self._recorder.read_contact(run, contact)
         if stored is None:
             return self._recorder.record_gone(run, contact)
+        # Before every dial, read now (the list may have grown since the run started).
+        if self._do_not_call.is_listed(run.clientId, stored.phone):
+            return self._recorder.record_skipped(run, contact, stored)
         self._placer.prepare()
         wait_ms = remaining_ms(run.delayMs, record.paced_from_ms, self._clock.now_ms())
         if wait_ms:

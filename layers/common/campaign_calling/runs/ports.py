@@ -126,6 +126,12 @@ class ClientLimitsReader(Protocol):
     def get(self, client_id: str) -> ClientLimits: ...
 
 
+class DoNotCallReader(Protocol):
+    """The client's do-not-call list (catalog/dnc.py)."""
+
+    def is_listed(self, client_id: str, phone: str) -> bool: ...
+
+
 class CampaignReader(Protocol):
     def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign: ...
 

@@ -45,6 +45,7 @@ OUTCOME_ATTRIBUTES: dict[str, str] = {
     "failed": "outcomeFailed",
     "canceled": "outcomeCanceled",
     "unknown": "outcomeUnknown",
+    "skipped": "outcomeSkipped",
     "pending": "outcomePending",
 }
 

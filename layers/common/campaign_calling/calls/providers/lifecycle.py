@@ -22,11 +22,21 @@ AnsweredBy = Literal["human", "machine", "fax", "unknown"]
 # Ours, never a provider's: a call whose final status did not come within MaxCallSeconds
 # (calls/slots.py). Final, so nothing a provider says later moves it.
 Expired = Literal["unknown"]
-LoggedStatus = CallStatus | Expired
+# Ours too: a contact of a run whose number is on the client's do-not-call list, never sent
+# to the provider. Final, never retried.
+Skipped = Literal["skipped"]
+LoggedStatus = CallStatus | Expired | Skipped
 
 CALL_STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)
 FINAL_STATUSES: frozenset[str] = frozenset(get_args(FinalStatus))
-_RANK: dict[str, int] = {"queued": 0, "ringing": 1, "in-progress": 2, **dict.fromkeys(FINAL_STATUSES, 3), "unknown": 3}
+_RANK: dict[str, int] = {
+    "queued": 0,
+    "ringing": 1,
+    "in-progress": 2,
+    **dict.fromkeys(FINAL_STATUSES, 3),
+    "unknown": 3,
+    "skipped": 3,
+}
 
 
 class WebhookPayloadError(ValueError):
@@ -60,7 +70,7 @@ def rank(status: str) -> int:
 
 
 def is_final(status: str) -> bool:
-    return status in FINAL_STATUSES
+    return status in FINAL_STATUSES or status == "skipped"
 
 
 def moves_forward(current: str | None, new: str) -> bool:
