@@ -172,7 +172,7 @@ def test_given_a_number_on_the_do_not_call_list_when_its_turn_comes_then_it_is_s
     # When both turns come (the first one's step run twice)
     skipped = step.dial_contact(state.run, first)
     again = step.dial_contact(state.run, first)
-    dialed = step.dial_contact(state.run, second)
+    step.dial_contact(state.run, second)
 
     # Then the first is never sent to the provider, logged skipped once, counted once
     assert (skipped.dialed, skipped.outcome, skipped.reason) == (False, "failed", DNC_REASON)

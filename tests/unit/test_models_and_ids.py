@@ -22,6 +22,7 @@ from campaign_calling.models import (
     Contact,
     ContactInput,
     ContactsInput,
+    DncInput,
     StartCallingInput,
 )
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
@@ -100,6 +101,25 @@ def test_contact_input_normalises_the_phone_and_names_a_bad_one() -> None:
     with pytest.raises(ValidationError) as info:
         ContactInput(name="Ada", phone="020 7946 0958")
     assert "020 7946 0958" in str(info.value)
+
+
+def test_a_dnc_request_normalises_every_number_and_keeps_one_to_a_thousand() -> None:
+    # Given numbers written as people write them
+    listed = DncInput(phones=["+44 20 7946 0958", "+1 (202) 555-0100"], reason=" opted out ")
+    # Then each is stored in E.164, the reason trimmed
+    assert (listed.phones, listed.reason) == (["+442079460958", "+12025550100"], "opted out")
+    # And an empty list, more than 1000, or a national number are refused
+    for phones in ([], ["+12025550100"] * 1001, ["020 7946 0958"]):
+        with pytest.raises(ValidationError):
+            DncInput(phones=phones)
+
+
+def test_dnc_keys_start_with_the_client_and_escape_the_number() -> None:
+    # Given two clients, one whose id tries to splice in another's partition
+    # Then their lists' keys never meet, and the number's "+" cannot end a key part early
+    assert keys.dnc_pk("acme").startswith(keys.client_pk("acme") + "#")
+    assert keys.dnc_pk("acme#DNC") != keys.dnc_pk("acme")
+    assert keys.dnc_sk("+12025550100") == "PHONE#%2B12025550100"
 
 
 @pytest.mark.parametrize("phone", ["+1", "x" * 41, "   "])
@@ -502,6 +522,7 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "provider_call_pk": keys.provider_call_pk("generic", WIDEST_CHAR * keys.MAX_INDEXED_PROVIDER_CALL_ID),
         "call_slots_pk": keys.call_slots_pk(client),
         "client_settings_pk": keys.client_settings_pk(client),
+        "dnc_pk": keys.dnc_pk(client),
     }
     sort = {
         "agent_sk": keys.agent_sk(other),
@@ -518,6 +539,8 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "call_slot_sk": keys.call_slot_sk(other),
         "call_rate_sk": keys.call_rate_sk(10**12 - 1),
         "retry_sk": keys.retry_sk(10**13 - 1, seq, 10),
+        # E.164 has at most 15 digits; a longer number is never stored
+        "dnc_sk": keys.dnc_sk("+" + "9" * 15),
     }
 
     # Then each fits DynamoDB's limit for its kind of key

@@ -21,6 +21,7 @@ from campaign_calling.models import (
     CampaignInput,
     ClientSettingsInput,
     ContactsInput,
+    DncInput,
     MakeCallInput,
     ProviderCredentialsInput,
     StartCallingInput,
@@ -39,6 +40,10 @@ CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
     ("PUT", f"{CLIENT}/providers/{{provider}}"): (ProviderCredentialsInput, "200"),
     ("GET", f"{CLIENT}/settings"): (None, "200"),
     ("PUT", f"{CLIENT}/settings"): (ClientSettingsInput, "200"),
+    ("POST", f"{CLIENT}/dnc"): (DncInput, "200"),
+    ("GET", f"{CLIENT}/dnc"): (None, "200"),
+    ("GET", f"{CLIENT}/dnc/{{phone}}"): (None, "200"),
+    ("DELETE", f"{CLIENT}/dnc/{{phone}}"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns"): (CampaignInput, "201"),
     ("GET", f"{CLIENT}/campaigns/{{id}}"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/contacts"): (ContactsInput, "201"),
@@ -133,7 +138,10 @@ def test_path_and_query_parameters(doc):
             id_param = params.pop(("path", "id"))
             assert id_param["required"] is True
             assert id_param["schema"] | {"minLength": 1, "maxLength": 128} == id_param["schema"]
-        if method == "GET" and path.endswith(("/contacts", "/call-logs")):
+        if "{phone}" in path:
+            phone = params.pop(("path", "phone"))
+            assert (phone["required"], phone["schema"]["maxLength"]) == (True, 40)
+        if method == "GET" and path.endswith(("/contacts", "/call-logs", "/dnc")):
             limit = params.pop(("query", "limit"))["schema"]
             assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == ("integer", 1, 500, 50)
             assert params.pop(("query", "nextToken"))["required"] is False
@@ -174,8 +182,10 @@ def test_every_route_documents_its_answers(doc):
             assert "signature" in op["responses"]["401"]["description"]
             continue
         expected = {success, "400", "401", "403"}
-        if "{id}" in path:
+        if "{id}" in path or "{phone}" in path:
             expected.add("404")
+        if (method, path) == ("POST", f"{CLIENT}/dnc"):
+            expected.add("503")  # DynamoDB kept throttling part of the batch
         if "requestBody" in op:
             expected.add("415")
         if path in CONFLICTS:

@@ -65,6 +65,10 @@ CONTRACT_ROUTES = {
     ("PUT", "/api/v1/client/providers/{provider}"),
     ("GET", "/api/v1/client/settings"),
     ("PUT", "/api/v1/client/settings"),
+    ("POST", "/api/v1/client/dnc"),
+    ("GET", "/api/v1/client/dnc"),
+    ("GET", "/api/v1/client/dnc/{phone}"),
+    ("DELETE", "/api/v1/client/dnc/{phone}"),
     ("POST", "/api/v1/client/campaigns"),
     ("GET", "/api/v1/client/campaigns/{id}"),
     ("POST", "/api/v1/client/campaigns/{id}/contacts"),
@@ -622,6 +626,7 @@ def test_the_tasks_given_a_contact_read_it_and_the_clients_limits_and_no_other_i
         assert not matches(keys.client_pk("acme#CAMPAIGN#cmp_1"))  # ids cannot splice themselves in
         if logical_id == "DialContactFunction":  # the one that takes call slots
             assert matches(keys.client_settings_pk("acme"))
+            assert matches(keys.dnc_pk("acme"))  # the number read before each dial
 
 
 def test_progress_table_expires_items_on_expires_at() -> None:

@@ -15,6 +15,8 @@ ResourceId = Annotated[
     str,
     Path(min_length=1, max_length=MAX_RESOURCE_ID_LENGTH, pattern=RESOURCE_ID_PATTERN, description="Resource id"),
 ]
+# A phone number in a path (E.164, its "+" sent as %2B): checked and normalised by the route.
+PhoneInPath = Annotated[str, Path(min_length=3, max_length=40, description="A phone number, international format")]
 PageLimit = Annotated[int, Query(ge=1, le=500, description="Items per page")]
 PageToken = Annotated[str | None, Query(max_length=2048, description="nextToken of the previous page")]
 # The IETF draft's request header: a client's retry with the same key answers the first

@@ -29,6 +29,8 @@ from campaign_calling.models import (
     Campaign,
     ContactPage,
     ContactsAdded,
+    DncEntry,
+    DncPage,
     DomainModel,
 )
 
@@ -158,6 +160,24 @@ class ProviderConnected(_Ok):
 class ClientSettingsResponse(_Ok):
     message: str
     data: ClientLimits
+
+
+class DncListed(_Ok):
+    message: str
+    data: list[DncEntry]
+
+
+class DncFound(_Ok):
+    data: DncEntry
+
+
+class DncRemoved(_Ok):
+    message: str
+    data: DncEntry = Field(description="The entry as it was listed")
+
+
+class DncPageResponse(_Ok):
+    data: DncPage
 
 
 class ErrorResponse(_Strict):

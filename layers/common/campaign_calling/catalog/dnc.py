@@ -8,7 +8,7 @@ they stay in the table, never in a log line or an execution's history.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from campaign_calling import keys
 from campaign_calling.aws.dynamodb import decode_token, encode_token, from_attrs, to_attr, to_attrs
@@ -55,18 +55,20 @@ class DoNotCallList:
         pending = requests
         for attempt in range(_BATCH_TRIES):
             response = self._db.batch_write_item(RequestItems={self._table: pending})
-            pending = list(response.get("UnprocessedItems", {}).get(self._table, []))
+            # The output's shape is the input's: the unprocessed requests are sent again as they are.
+            pending = cast("list[WriteRequestTypeDef]", response.get("UnprocessedItems", {}).get(self._table, []))
             if not pending:
                 return
             time.sleep(0.05 * 2**attempt)  # throttled: back off before the rest
         raise DependencyUnavailable("the do-not-call list could not be saved; try again")
 
-    def remove(self, client_id: str, phone: str) -> bool:
-        """Take ``phone`` off the list; False when it was not on it."""
+    def remove(self, client_id: str, phone: str) -> DncEntry | None:
+        """Take ``phone`` off the list: the entry it had; None when it was not on it."""
         response = self._db.delete_item(
             TableName=self._table, Key=to_attrs(self._key(client_id, phone)), ReturnValues="ALL_OLD"
         )
-        return bool(response.get("Attributes"))
+        old = response.get("Attributes")
+        return _entry(old) if old else None
 
     def get(self, client_id: str, phone: str) -> DncEntry | None:
         response = self._db.get_item(
@@ -77,7 +79,7 @@ class DoNotCallList:
             ExpressionAttributeNames={f"#{i}": name for i, name in enumerate(_FIELDS)},
         )
         item = response.get("Item")
-        return DncEntry.model_validate(from_attrs(item)) if item else None
+        return _entry(item) if item else None
 
     def is_listed(self, client_id: str, phone: str) -> bool:
         """Strongly consistent: a number listed through the API (or by an opt-out) is never
@@ -102,12 +104,13 @@ class DoNotCallList:
         if start:
             query["ExclusiveStartKey"] = start
         response = self._db.query(**query)
-        entries = [
-            DncEntry.model_validate({k: v for k, v in from_attrs(i).items() if k in _FIELDS})
-            for i in response.get("Items", [])
-        ]
+        entries = [_entry(i) for i in response.get("Items", [])]
         return entries, encode_token(response.get("LastEvaluatedKey"))
 
     @staticmethod
     def _key(client_id: str, phone: str) -> dict[str, str]:
         return {"pk": keys.dnc_pk(client_id), "sk": keys.dnc_sk(phone)}
+
+
+def _entry(item: dict[str, Any]) -> DncEntry:
+    return DncEntry.model_validate({k: v for k, v in from_attrs(item).items() if k in _FIELDS})
