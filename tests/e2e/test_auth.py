@@ -22,7 +22,11 @@ CLIENT_B = "client-b"
 
 def request_for(route, setup: CampaignSetup, contact_id: str = "ct_0000000001") -> tuple[str, str, dict | None]:
     """A request that would succeed for the owner of ``setup``."""
-    ids = {"id": setup.agent_id if "/agents/" in route.path else setup.campaign_id, "provider": "generic"}
+    ids = {
+        "id": setup.agent_id if "/agents/" in route.path else setup.campaign_id,
+        "provider": "generic",
+        "phone": "+12025550177",
+    }
     path = route.path.format(**ids)
     bodies = {
         "start-calling": {"agentId": setup.agent_id, "delayBetweenCalls": 0},
@@ -32,6 +36,7 @@ def request_for(route, setup: CampaignSetup, contact_id: str = "ct_0000000001") 
         "campaigns": {"name": "C"},
         "generic": {"apiKey": "sk-auth-test", "webhookSecret": "whsec-auth-test"},
         "settings": {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2},
+        "dnc": {"phones": ["+12025550177"]},
     }
     body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
     return route.method, path, body
@@ -53,7 +58,7 @@ def test_every_route_refuses_requests_without_a_valid_token(engine: Engine, make
         "wrong audience": f"Bearer {engine.token(aud='another-api')}",
         "wrong issuer": f"Bearer {engine.token(iss='https://issuer.example')}",
     }
-    assert len(ROUTES) == 16
+    assert len(ROUTES) == 20
     with httpx.Client(base_url=engine.api_url, timeout=30) as raw:
         for route in ROUTES:
             method, path, body = request_for(route, setup)
