@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from campaign_calling.calls.opt_outs import OPTED_OUT, OptOutListing
 from campaign_calling.calls.placing import new_call_log
 from campaign_calling.calls.providers.lifecycle import StatusEvent
 from campaign_calling.calls.status_updates import UNKNOWN_FINAL_RETRY_SECONDS, Recorded, StatusUpdates
@@ -18,7 +19,7 @@ from campaign_calling.models import CallLog, Contact
 from campaign_calling.runs.models import RunState
 from tests.support.builders import CLIENT, RunsWorld
 from tests.support.fakes_catalog import InMemoryCallLogs
-from tests.support.fakes_status import FakeWebhookKeys, InMemoryStatusStore, RecordingMetrics
+from tests.support.fakes_status import FakeWebhookKeys, InMemoryStatusStore, LoggedPhones, RecordingMetrics
 
 SECRET = {"apiKey": "k", "webhookSecret": "whsec-default"}
 CLIENT_B = "client-b"
@@ -58,6 +59,10 @@ class WebhookWorld:
             keys=self.keys,
             metrics=self.metrics,
             clock=self.runs.clock,
+            opt_outs=OptOutListing(
+                phones=LoggedPhones(lambda: self.runs.claims.logs),
+                do_not_call=self.runs.do_not_call,
+            ),
             sleep=self.sleep,
         )
 
@@ -141,6 +146,34 @@ def test_given_a_completed_call_when_the_same_webhook_comes_again_then_nothing_c
     assert again == Recorded.UNCHANGED
     assert (world.log(call.uniqueId), outcomes(world, state), world.store.writes) == before
     assert world.metrics.ended == [("generic", "completed")]
+
+
+def test_given_a_person_who_opts_out_when_the_webhook_says_so_then_the_calls_number_is_listed_once() -> None:
+    # Given two placed calls of a run
+    world = WebhookWorld()
+    world.run_with_calls(2)
+    first, second = world.placed()
+    # When the first one's final webhook says the person opted out, twice (a replay)
+    world.send(first.providerCallId or "", "completed", opt_out=True)
+    world.send(first.providerCallId or "", "completed", opt_out=True)
+    # And the second one ends without opting out
+    world.send(second.providerCallId or "", "completed")
+    # Then only the first call's number is on the client's list, as the provider's opt-out
+    dnc = world.runs.do_not_call
+    assert dnc.is_listed(CLIENT, first.phone) and dnc.reason(CLIENT, first.phone) == OPTED_OUT
+    assert not dnc.is_listed(CLIENT, second.phone)
+    assert not dnc.is_listed(CLIENT_B, first.phone)
+
+
+def test_given_a_forged_opt_out_when_it_arrives_then_nothing_is_listed() -> None:
+    world = WebhookWorld()
+    world.run_with_calls(1)
+    (call,) = world.placed()
+
+    with pytest.raises(Unauthorized):
+        world.send(call.providerCallId or "", "completed", opt_out=True, signed_by=forged)
+
+    assert not world.runs.do_not_call.is_listed(CLIENT, call.phone)
 
 
 def test_given_a_completed_call_when_a_late_ringing_arrives_then_the_call_does_not_move_back() -> None:
@@ -339,6 +372,7 @@ def test_given_a_run_with_every_kind_of_end_then_outcomes_add_up_to_the_complete
         "failed": 1,
         "canceled": 0,
         "unknown": 0,
+        "skipped": 0,
         "pending": 1,
     }
     assert sum(outcomes(world, state).values()) == progress.completedCalls == 6

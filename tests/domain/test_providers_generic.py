@@ -101,6 +101,19 @@ def test_given_a_progress_event_when_read_then_only_the_status_is_set() -> None:
     assert read_status_event(b'{"callId":"call_42","status":"ringing"}') == StatusEvent("call_42", "ringing")
 
 
+def test_given_an_opt_out_when_sent_and_read_back_then_it_is_kept_and_only_true_counts() -> None:
+    # Given a final event whose person opted out
+    event = StatusEvent("call_42", "completed", opt_out=True)
+    # Then the body says optOut: true and reads back the same
+    body = status_event_body(event)
+    assert json.loads(body)["optOut"] is True
+    assert read_status_event(body) == event
+    # And anything but a JSON true is no opt-out
+    for value in ('"true"', "1", "null", "false"):
+        read = read_status_event(f'{{"callId":"c","status":"completed","optOut":{value}}}'.encode())
+        assert read.opt_out is False, value
+
+
 def test_given_an_answered_by_we_do_not_know_when_read_then_it_is_dropped() -> None:
     event = read_status_event(b'{"callId":"c","status":"completed","answeredBy":"robot"}')
     assert event.answered_by is None

@@ -6,6 +6,7 @@ list its own."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from tests.support.e2e import (
     all_call_logs,
     calling_status,
     new_campaign,
+    running_engine,
     start_calling,
     wait_until,
 )
@@ -137,3 +139,41 @@ def test_the_routes_list_read_page_and_delete_for_their_client_only(engine: Engi
             assert refused.status_code == 400 and refused.json()["success"] is False, body
         assert a.get(f"{DNC}/not-a-phone").status_code == 400
         assert len(data(a.get(DNC, params={"limit": 50}))["items"]) == 4
+
+
+OPTING_OUT = "+12025550902"
+
+
+@pytest.fixture(scope="module")
+def opt_out_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    # The simulated provider's person at OPTING_OUT asks not to be called again on the call.
+    with running_engine(tmp_path_factory.mktemp("dnc-opt-out"), {"SIM_OPT_OUT_NUMBERS": OPTING_OUT}) as started:
+        yield started
+
+
+def test_an_opt_out_on_a_call_lists_the_number_and_the_next_campaign_does_not_call_it(opt_out_engine: Engine) -> None:
+    engine = opt_out_engine
+    with engine.client(a_client()) as api:
+        # Given a campaign whose third number's person opts out on the call
+        first = new_campaign(api, 3, first_phone=900)
+        start_calling(api, first)
+        run_to_the_end(api, first.campaign_id)
+        assert OPTING_OUT in numbers_dialed(engine, first.campaign_id)
+
+        # When the call's final webhook (optOut: true) has come
+        wait_until(
+            lambda: api.get(f"{DNC}/{OPTING_OUT}").status_code == 200, timeout=30, what="the opt-out to be listed"
+        )
+        # Then the number is listed as the provider's opt-out
+        entry = data(api.get(f"{DNC}/{OPTING_OUT}"))
+        assert (entry["phone"], entry["source"]) == (OPTING_OUT, "provider")
+        # And only that number
+        assert [e["phone"] for e in data(api.get(DNC))["items"]] == [OPTING_OUT]
+
+        # When a second campaign with that number runs
+        second = new_campaign(api, 2, first_phone=901)
+        start_calling(api, second)
+        progress = run_to_the_end(api, second.campaign_id)
+        # Then the provider is not asked to call it again; it is skipped
+        assert numbers_dialed(engine, second.campaign_id) == ["+12025550901"]
+        assert progress["outcomes"]["skipped"] == 1

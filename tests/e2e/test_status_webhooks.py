@@ -169,6 +169,7 @@ def test_a_runs_outcomes_count_each_calls_final_status_once(api, engine, make_ca
         "failed": 0,
         "canceled": 0,
         "unknown": 0,
+        "skipped": 0,
         "pending": 4,
     }
     logs = sorted(all_call_logs(api, setup.campaign_id), key=lambda x: x["uniqueId"])
@@ -191,6 +192,7 @@ def test_a_runs_outcomes_count_each_calls_final_status_once(api, engine, make_ca
         "failed": 0,
         "canceled": 0,
         "unknown": 0,
+        "skipped": 0,
         "pending": 1,
     }
     assert sum(progress["outcomes"].values()) == progress["completedCalls"] == 4

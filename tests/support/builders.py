@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from campaign_calling.calls.opt_outs import OptOutListing
 from campaign_calling.calls.providers.lifecycle import CallStatus, StatusEvent
 from campaign_calling.calls.status_updates import StatusUpdates
 from campaign_calling.models import Progress, RetryPolicy
@@ -26,7 +27,13 @@ from tests.support.fakes import (
     FakeWorkflow,
 )
 from tests.support.fakes_catalog import InMemoryClientLimits, InMemoryDoNotCall
-from tests.support.fakes_status import FakeWebhookKeys, InMemoryCallIndex, InMemoryStatusStore, RecordingMetrics
+from tests.support.fakes_status import (
+    FakeWebhookKeys,
+    InMemoryCallIndex,
+    InMemoryStatusStore,
+    LoggedPhones,
+    RecordingMetrics,
+)
 
 CLIENT = "client-a"
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:campaign-calling"
@@ -118,13 +125,19 @@ class RunsWorld:
         keys = FakeWebhookKeys()
         keys.default["generic"] = {"apiKey": "k", "webhookSecret": "s"}
         store = InMemoryStatusStore(self.claims, runs=self.runs, follow_ups=self.claims)
+        opt_outs = OptOutListing(phones=LoggedPhones(lambda: self.claims.logs), do_not_call=self.do_not_call)
         return StatusUpdates(
-            index=self.call_index, store=store, keys=keys, metrics=RecordingMetrics(), clock=self.clock
+            index=self.call_index,
+            store=store,
+            keys=keys,
+            metrics=RecordingMetrics(),
+            clock=self.clock,
+            opt_outs=opt_outs,
         )
 
-    def report(self, provider_call_id: str, status: CallStatus) -> None:
+    def report(self, provider_call_id: str, status: CallStatus, *, opt_out: bool = False) -> None:
         """The provider's status webhook for one of the run's calls."""
-        event = StatusEvent(provider_call_id=provider_call_id, status=status)
+        event = StatusEvent(provider_call_id=provider_call_id, status=status, opt_out=opt_out)
         self.status_updates().record("generic", event, lambda _credentials: True)
 
     def status(self) -> CallingStatusService:

@@ -252,5 +252,11 @@ class InMemoryDoNotCall:
         for phone in phones:
             self._listed[(client_id, phone)] = reason
 
+    def list_once(self, client_id: str, phone: str, *, reason: str) -> None:
+        self._listed.setdefault((client_id, phone), reason)
+
+    def reason(self, client_id: str, phone: str) -> str | None:
+        return self._listed.get((client_id, phone))
+
     def remove(self, client_id: str, phone: str) -> bool:
         return self._listed.pop((client_id, phone), 0) != 0

@@ -7,7 +7,7 @@ the real conditions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from campaign_calling.calls.providers.dialect import Dialect
@@ -131,3 +131,15 @@ class RecordingMetrics:
 
     def call_ended(self, provider: Dialect, status: str) -> None:
         self.ended.append((provider, status))
+
+
+class LoggedPhones:
+    """The numbers of calls as their logs hold them (CallLogPhones' promise), over the logs
+    ``logs()`` returns (a run's claims, a make-call log book)."""
+
+    def __init__(self, logs: Callable[[], list[CallLog]]) -> None:
+        self._logs = logs
+
+    def phone_of(self, client_id: str, campaign_id: str, unique_id: str) -> str | None:
+        found = [log for log in self._logs() if log.uniqueId == unique_id and log.campaignId == campaign_id]
+        return found[0].phone or None if found else None

@@ -135,3 +135,15 @@ def test_the_store_reads_a_listed_number_for_its_client_only_and_lists_a_number_
     assert entry is not None and (entry.reason, entry.source) == ("again", "provider")
     items = aws.table("MainTable").scan()["Items"]
     assert [(i["pk"], i["sk"]) for i in items] == [(keys.dnc_pk("client-a"), keys.dnc_sk("+12025550100"))]
+
+
+def test_an_opt_out_lists_a_number_once_and_a_replay_changes_nothing(aws: Any) -> None:
+    # Given a number listed by an opt-out
+    store = DoNotCallList(boto3.client("dynamodb"), aws.resolver.ref("MainTable"), SystemClock())
+    store.list_once("client-a", "+12025550100", reason="opted out on a call")
+    first = store.get("client-a", "+12025550100")
+    # When the same webhook comes again
+    store.list_once("client-a", "+12025550100", reason="opted out on a call")
+    # Then the entry is the first one, the provider's
+    assert first is not None and first.source == "provider"
+    assert store.get("client-a", "+12025550100") == first

@@ -329,6 +329,7 @@ def call_metrics() -> CallMetrics:
 
 @_once
 def status_updates() -> StatusUpdates:
+    from campaign_calling.calls.opt_outs import CallLogPhones, OptOutListing
     from campaign_calling.calls.status_store import CallStatusWriter, ProviderCallIndex
     from campaign_calling.calls.status_updates import StatusUpdates
 
@@ -341,6 +342,7 @@ def status_updates() -> StatusUpdates:
         keys=provider_accounts(),
         metrics=call_metrics(),
         clock=SystemClock(),
+        opt_outs=OptOutListing(phones=CallLogPhones(_dynamodb(), tables.call_logs_table), do_not_call=do_not_call()),
     )
 
 

@@ -73,6 +73,8 @@ class SimDialerConfig:
     retell_api_key: str | None = None
     # Numbers the default Vapi and Retell accounts list before anyone asked about them.
     default_numbers: tuple[str, ...] = ()
+    # Numbers whose person opts out on the call: the generic final webhook says `optOut: true`.
+    opt_out_numbers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -83,6 +85,7 @@ class SimDialerConfig:
             raise ValueError("ring_ms and talk_ms must be >= 0")
         object.__setattr__(self, "outcomes", parse_outcomes(self.outcomes))
         object.__setattr__(self, "default_numbers", tuple(self.default_numbers))
+        object.__setattr__(self, "opt_out_numbers", tuple(self.opt_out_numbers))
 
     @property
     def outcome_weights(self) -> Outcomes:
@@ -92,8 +95,8 @@ class SimDialerConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SimDialerConfig:
         """Build from SIM_DIALER_LATENCY_MS / _FAILURE_RATE / _API_KEY / _SEED / _WEBHOOK_SECRET,
         SIM_RING_MS, SIM_TALK_MS, SIM_OUTCOMES, SIM_TWILIO_ACCOUNT_SID / _AUTH_TOKEN,
-        SIM_VAPI_API_KEY / _SERVER_SECRET, SIM_RETELL_API_KEY and SIM_DEFAULT_NUMBERS
-        (comma-separated E.164)."""
+        SIM_VAPI_API_KEY / _SERVER_SECRET, SIM_RETELL_API_KEY, SIM_DEFAULT_NUMBERS and
+        SIM_OPT_OUT_NUMBERS (comma-separated E.164)."""
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
@@ -117,6 +120,7 @@ class SimDialerConfig:
             return int(value)
 
         numbers = get("SIM_DEFAULT_NUMBERS")
+        opt_outs = get("SIM_OPT_OUT_NUMBERS")
         return cls(
             latency_ms=parse("SIM_DIALER_LATENCY_MS", int, 0),
             failure_rate=parse("SIM_DIALER_FAILURE_RATE", float, 0.0),
@@ -132,4 +136,5 @@ class SimDialerConfig:
             vapi_server_secret=get("SIM_VAPI_SERVER_SECRET"),
             retell_api_key=get("SIM_RETELL_API_KEY"),
             default_numbers=tuple(n.strip() for n in (numbers or "").split(",") if n.strip()),
+            opt_out_numbers=tuple(n.strip() for n in (opt_outs or "").split(",") if n.strip()),
         )

@@ -101,6 +101,8 @@ class Generic:
                 body["durationSeconds"] = round(timeline.talk_seconds)
             body["endedReason"] = _ENDED_REASON[status]
             body["endedAt"] = iso(timeline.ended_at or timeline.accepted_at)
+            if call.scratch.get("optOut"):
+                body["optOut"] = True
         else:
             return []
         encoded = json.dumps(body, separators=(",", ":")).encode()

@@ -304,6 +304,9 @@ class _App:
                     webhook_fault = WebhookFault(taken.mode, taken.latency_ms)
                     record["webhookFault"] = taken.mode
         placed = PlacedCall(dialect.name, call_id, intent, received_at, record)
+        if intent.to in state.config.opt_out_numbers:
+            # The person asks not to be called again: the call's final webhook says so.
+            placed.scratch["optOut"] = True
         return code, body, (placed, outcome, webhook_fault), False
 
     def _live(self, placed: tuple[PlacedCall, str, WebhookFault | None] | None) -> None:

@@ -79,6 +79,12 @@ class WebhookKeys(Protocol):
     ) -> Mapping[str, str] | None: ...
 
 
+class OptOuts(Protocol):
+    """Lists the number of a call whose person opted out (calls/opt_outs.py)."""
+
+    def opted_out(self, call: IndexedCall) -> None: ...
+
+
 class CallMetrics(Protocol):
     def call_ended(self, provider: Dialect, status: str) -> None: ...
 
@@ -108,6 +114,7 @@ class StatusUpdates:
         keys: WebhookKeys,
         metrics: CallMetrics,
         clock: Clock,
+        opt_outs: OptOuts,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._index = index
@@ -115,6 +122,7 @@ class StatusUpdates:
         self._keys = keys
         self._metrics = metrics
         self._clock = clock
+        self._opt_outs = opt_outs
         self._sleep = sleep
 
     def record(self, provider: Dialect, event: StatusEvent, signed_by: Callable[[Mapping[str, str]], bool]) -> Recorded:
@@ -137,6 +145,10 @@ class StatusUpdates:
             raise DependencyUnavailable(f"the {provider} account's credentials cannot be read") from None
         if credentials is None or not signed_by(credentials):
             raise Unauthorized("webhook signature is not valid")
+        if event.opt_out:
+            # Before the log's change, and whether or not that changes anything: a replay of an
+            # event whose listing failed lists the number then (listing twice changes nothing).
+            self._opt_outs.opted_out(call)
         now_ms = self._clock.now_ms()
         change = change_of(event, now_ms)
         follow_up = None

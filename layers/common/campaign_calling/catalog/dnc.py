@@ -62,6 +62,19 @@ class DoNotCallList:
             time.sleep(0.05 * 2**attempt)  # throttled: back off before the rest
         raise DependencyUnavailable("the do-not-call list could not be saved; try again")
 
+    def list_once(self, client_id: str, phone: str, *, reason: str) -> None:
+        """List ``phone`` as the provider reported an opt-out, unless it is listed already:
+        a replayed webhook changes nothing, not even the time it was listed."""
+        entry = DncEntry(phone=phone, listedAt=iso_from_ms(self._clock.now_ms()), reason=reason, source="provider")
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=to_attrs({**self._key(client_id, phone), "kind": "dnc", **entry.model_dump()}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            pass  # listed already
+
     def remove(self, client_id: str, phone: str) -> DncEntry | None:
         """Take ``phone`` off the list: the entry it had; None when it was not on it."""
         response = self._db.delete_item(

@@ -80,6 +80,7 @@ def read_status_event(body: bytes) -> StatusEvent:
         duration_seconds=whole_seconds(payload.get("durationSeconds")),
         ended_reason=ended_reason if isinstance(ended_reason, str) and ended_reason else None,
         ended_at_ms=epoch_ms_from_iso(payload.get("endedAt")),
+        opt_out=payload.get("optOut") is True,
     )
 
 
@@ -94,4 +95,6 @@ def status_event_body(event: StatusEvent, ended_at_iso: str | None = None) -> by
         "endedAt": ended_at_iso,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
+    if event.opt_out:
+        body["optOut"] = True
     return json.dumps(body, separators=(",", ":")).encode("utf-8")

@@ -55,6 +55,9 @@ class StatusEvent:
     duration_seconds: int | None = None
     ended_reason: str | None = None
     ended_at_ms: int | None = None
+    # The person asked not to be called again (the generic webhook's ``optOut``): the number
+    # goes on the client's do-not-call list.
+    opt_out: bool = False
 
     @property
     def is_final(self) -> bool:
