@@ -325,7 +325,8 @@ class CallLog(DomainModel):
     provider: Dialect = "generic"
     status: LoggedStatus | None = Field(
         None,
-        description="queued, ringing, in-progress, then a final status; unknown when none came within MaxCallSeconds",
+        description="queued, ringing, in-progress, then a final status; unknown when none came within MaxCallSeconds; "
+        "skipped when the number was on the do-not-call list (never dialed)",
     )
     answeredBy: AnsweredBy | None = None
     durationSeconds: int | None = None
