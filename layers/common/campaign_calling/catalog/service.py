@@ -19,6 +19,8 @@ from campaign_calling.models import (
     ContactInput,
     ContactPage,
     ContactsAdded,
+    CreatedCampaign,
+    Duplicate,
 )
 
 # -- what the catalog depends on (in AWS: catalog.agents, catalog.campaigns, calls.logs) -----
@@ -93,16 +95,26 @@ class CatalogService:
     def get_agent(self, client_id: str, agent_id: str) -> Agent:
         return self._agents.get(client_id, agent_id)
 
-    def create_campaign(self, client_id: str, data: CampaignInput) -> Campaign:
+    def create_campaign(self, client_id: str, data: CampaignInput) -> CreatedCampaign:
         # All or nothing: the campaign appears with every contact, or not at all.
-        return self._campaigns.create(client_id, new_campaign_id(), data.name, self._clock.now_ms(), data.contacts)
+        campaign = self._campaigns.create(client_id, new_campaign_id(), data.name, self._clock.now_ms(), data.contacts)
+        duplicates = _duplicates(data.contacts, stored={c.phone for c in data.contacts})
+        return CreatedCampaign(**dict(campaign), duplicates=duplicates, duplicateCount=len(duplicates))
 
     def get_campaign(self, client_id: str, campaign_id: str) -> Campaign:
         return self._campaigns.get(client_id, campaign_id)
 
     def add_contacts(self, client_id: str, campaign_id: str, contacts: Sequence[ContactInput]) -> ContactsAdded:
         added, total = self._campaigns.add_contacts(client_id, campaign_id, contacts, self._clock.now_ms())
-        return ContactsAdded(campaignId=campaign_id, added=len(added), totalContacts=total, contacts=added)
+        duplicates = _duplicates(contacts, stored={c.phone for c in added})
+        return ContactsAdded(
+            campaignId=campaign_id,
+            added=len(added),
+            totalContacts=total,
+            contacts=added,
+            duplicateCount=len(duplicates),
+            duplicates=duplicates,
+        )
 
     def list_contacts(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> ContactPage:
         # An unknown campaign is a 404 there, not an empty page.
@@ -113,3 +125,16 @@ class CatalogService:
         self._campaigns.get(client_id, campaign_id)  # an unknown campaign is a 404, not an empty page
         logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token)
         return CallLogPage(items=logs, nextToken=next_token)
+
+
+def _duplicates(contacts: Sequence[ContactInput], *, stored: set[str]) -> list[Duplicate]:
+    """The contacts left out: the store keeps a number's first place in the request, and
+    only when the campaign did not hold it already (catalog.campaigns)."""
+    kept: set[str] = set()
+    duplicates: list[Duplicate] = []
+    for index, contact in enumerate(contacts):
+        if contact.phone in stored and contact.phone not in kept:
+            kept.add(contact.phone)
+        else:
+            duplicates.append(Duplicate(index=index, phone=contact.phone))
+    return duplicates
