@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
-from campaign_calling.models import CampaignInput, ContactsAdded
+from campaign_calling.models import CampaignInput, ContactInput, ContactsAdded
 from tests.support.fakes_catalog import FakeCatalog, contact_inputs
 
 CLIENT = "client-a"
@@ -131,3 +131,58 @@ def test_given_contacts_of_an_unfinished_add_when_listing_then_they_are_not_show
     page = catalog.service().list_contacts(CLIENT, campaign_id, 10, None)
     # Then
     assert [c.name for c in page.items] == ["C1", "C2"]
+
+
+# -- duplicates: a campaign holds each number once ------------------------------------------
+
+
+def test_given_a_campaign_when_numbers_it_holds_are_added_then_they_are_left_out_and_reported() -> None:
+    # Given a campaign holding C1 and C2's numbers
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog, 2)
+    held = contact_inputs(2)
+    new = contact_inputs(2, prefix="D")
+    # When an add gives C2's number, two new ones, and C1's number
+    added = catalog.service().add_contacts(CLIENT, campaign_id, [held[1], new[0], new[1], held[0]])
+    # Then only the new numbers are stored, and the answer names the others by their index
+    assert [c.name for c in added.contacts] == ["D1", "D2"]
+    assert (added.added, added.totalContacts, added.duplicateCount) == (2, 4, 2)
+    assert [(d.index, d.phone) for d in added.duplicates] == [(0, held[1].phone), (3, held[0].phone)]
+    assert len(catalog.campaigns.stored_contacts(CLIENT, campaign_id)) == 4
+
+
+def test_given_a_number_twice_in_one_add_then_it_is_stored_once_at_its_first_place() -> None:
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog, 0)
+    first, second = contact_inputs(2, prefix="D")
+    again = ContactInput(name="Same number, other name", phone=f" {first.phone} ")
+    # When D1, D1's number again, D2 are added
+    added = catalog.service().add_contacts(CLIENT, campaign_id, [first, again, second])
+    # Then D1 and D2 are stored, the second D1 reported
+    assert [c.name for c in added.contacts] == ["D1", "D2"]
+    assert [(d.index, d.phone) for d in added.duplicates] == [(1, first.phone)]
+    assert (added.added, added.totalContacts, added.duplicateCount) == (2, 2, 1)
+
+
+def test_given_only_numbers_the_campaign_holds_when_added_then_nothing_is_stored() -> None:
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog, 2)
+    added = catalog.service().add_contacts(CLIENT, campaign_id, contact_inputs(2))
+    assert (added.added, added.totalContacts, added.contacts, added.duplicateCount) == (0, 2, [], 2)
+
+
+def test_given_a_number_twice_when_a_campaign_is_created_then_it_holds_it_once() -> None:
+    catalog = FakeCatalog()
+    one, two = contact_inputs(2)
+    created = catalog.service().create_campaign(CLIENT, CampaignInput(name="S", contacts=[one, two, one]))
+    assert created.totalContacts == 2
+    assert [(d.index, d.phone) for d in created.duplicates] == [(2, one.phone)]
+    assert created.duplicateCount == 1
+    assert [c.name for c in catalog.campaigns.stored_contacts(CLIENT, created.id)] == ["C1", "C2"]
+
+
+def test_the_same_number_in_two_campaigns_is_no_duplicate() -> None:
+    catalog = FakeCatalog()
+    a_campaign(catalog, 2)
+    added = catalog.service().add_contacts(CLIENT, a_campaign(catalog, 0), contact_inputs(2))
+    assert (added.added, added.duplicates) == (2, [])
