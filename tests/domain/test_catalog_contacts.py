@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from campaign_calling.catalog.limits import ClientLimits
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
 from campaign_calling.models import CampaignInput, ContactInput, ContactsAdded
 from tests.support.fakes_catalog import FakeCatalog, contact_inputs
@@ -186,3 +187,61 @@ def test_the_same_number_in_two_campaigns_is_no_duplicate() -> None:
     a_campaign(catalog, 2)
     added = catalog.service().add_contacts(CLIENT, a_campaign(catalog, 0), contact_inputs(2))
     assert (added.added, added.duplicates) == (2, [])
+
+
+# -- numbers never called ---------------------------------------------------------------------
+
+PREMIUM_RATE = "+19002345678"
+SHARED_COST = "+4918012345"
+
+
+def test_given_a_premium_rate_number_when_contacts_are_added_then_400_naming_it_and_nothing_stored() -> None:
+    # Given a campaign of 1, and a client whose settings say nothing of premium-rate numbers
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog, 1)
+    contacts = [
+        *contact_inputs(2, prefix="D"),
+        ContactInput(name="Toll", phone=PREMIUM_RATE),
+        ContactInput(name="Shared", phone=SHARED_COST),
+    ]
+    # When it is added with ordinary numbers
+    with pytest.raises(InvalidRequest) as info:
+        catalog.service().add_contacts(CLIENT, campaign_id, contacts)
+    # Then the request is refused naming each such contact by index and why, nothing stored
+    assert info.value.message == (
+        f"contacts.2.phone: '{PREMIUM_RATE}' is a premium-rate number, not called unless the client settings "
+        "allow premium-rate numbers (allowPremiumRateNumbers); "
+        f"contacts.3.phone: '{SHARED_COST}' is a shared-cost number, not called unless the client settings "
+        "allow premium-rate numbers (allowPremiumRateNumbers)"
+    )
+    assert len(catalog.campaigns.stored_contacts(CLIENT, campaign_id)) == 1
+    assert catalog.service().get_campaign(CLIENT, campaign_id).totalContacts == 1
+
+
+def test_given_a_premium_rate_number_when_a_campaign_is_created_then_no_campaign() -> None:
+    catalog = FakeCatalog()
+    contacts = [*contact_inputs(1), ContactInput(name="Toll", phone=PREMIUM_RATE)]
+    with pytest.raises(InvalidRequest, match=r"contacts\.1\.phone: .* premium-rate"):
+        catalog.service().create_campaign(CLIENT, CampaignInput(name="S", contacts=contacts))
+
+
+def test_given_settings_allowing_premium_rate_numbers_then_they_are_added() -> None:
+    # Given a client whose settings allow premium-rate numbers
+    catalog = FakeCatalog()
+    catalog.settings.put(CLIENT, ClientLimits(allowPremiumRateNumbers=True))
+    campaign_id = a_campaign(catalog, 0)
+    # When they are added
+    added = catalog.service().add_contacts(
+        CLIENT, campaign_id, [ContactInput(name="Toll", phone=PREMIUM_RATE), ContactInput(name="S", phone=SHARED_COST)]
+    )
+    # Then they are stored
+    assert [c.phone for c in added.contacts] == [PREMIUM_RATE, SHARED_COST]
+    # And another client's settings allow nothing
+    with pytest.raises(InvalidRequest):
+        catalog.service().add_contacts(
+            "client-b", a_campaign(catalog, 0, client="client-b"), added_inputs(PREMIUM_RATE)
+        )
+
+
+def added_inputs(phone: str) -> list[ContactInput]:
+    return [ContactInput(name="X", phone=phone)]

@@ -201,6 +201,7 @@ class FakeCatalog:
     campaigns: InMemoryCampaigns = field(default_factory=InMemoryCampaigns)
     call_logs: InMemoryCallLogs = field(default_factory=InMemoryCallLogs)
     accounts: FakeAccounts = field(default_factory=FakeAccounts)
+    settings: InMemoryClientLimits = field(default_factory=lambda: InMemoryClientLimits())
 
     def service(self) -> CatalogService:
         return CatalogService(
@@ -209,6 +210,7 @@ class FakeCatalog:
             call_logs=self.call_logs,
             clock=self.clock,
             ownership=self.accounts.ownership(),
+            settings=self.settings,
         )
 
 

@@ -180,12 +180,18 @@ CallsPerSecondCap = Annotated[int, Field(ge=1, le=MAX_CLIENT_CALLS_PER_SECOND, s
 
 
 class ClientSettingsInput(_Input):
-    """The whole settings document: a field left out, or null, is no cap."""
+    """The whole settings document: a cap left out, or null, is no cap; allowPremiumRateNumbers
+    left out is false."""
 
     maxConcurrentCalls: ConcurrentCallsCap | None = Field(
         None, description="Calls of yours in progress at once, across all your campaigns and make-call"
     )
     maxCallsPerSecond: CallsPerSecondCap | None = Field(None, description="Calls of yours started in any one second")
+    allowPremiumRateNumbers: bool = Field(
+        False,
+        strict=True,
+        description="Contacts may be premium-rate or shared-cost numbers (refused when contacts are added otherwise)",
+    )
 
 
 class _Identified(DomainModel):
