@@ -9,6 +9,10 @@ needed)."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from phonenumbers import PhoneNumber
 
 # Digits and the usual separators only: letters (vanity numbers) and extensions would be
 # silently rewritten or dropped by the parser, and we would dial something else.
@@ -56,15 +60,14 @@ def never_called(e164: str, *, allow_premium_rate: bool) -> str | None:
     return None
 
 
-def _short_number(parsed: object) -> str | None:
+def _short_number(parsed: PhoneNumber) -> str | None:
     """What an invalid full number is when it is an emergency number or a short code, in
     any region of its country code (+1 is shared by many)."""
     import phonenumbers
     from phonenumbers import shortnumberinfo
 
-    assert isinstance(parsed, phonenumbers.PhoneNumber)
     national = phonenumbers.national_significant_number(parsed)
-    regions = phonenumbers.region_codes_for_country_code(parsed.country_code)
+    regions = phonenumbers.region_codes_for_country_code(parsed.country_code or 0)
     if any(shortnumberinfo.is_emergency_number(national, region) for region in regions):
         return "an emergency number"
     if any(shortnumberinfo.is_valid_short_number_for_region(parsed, region) for region in regions):
