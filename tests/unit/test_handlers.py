@@ -594,7 +594,7 @@ def test_invalid_query_is_400_naming_it(aws: Any) -> None:
 def test_next_token_of_another_campaign_is_400(aws: Any) -> None:
     ids = []
     for n in range(2):
-        body = {"name": f"c{n}", "contacts": [{"name": "A", "phone": "+12025550100"}] * 3}
+        body = {"name": f"c{n}", "contacts": [{"name": "A", "phone": f"+1202555010{i}"} for i in range(3)]}
         ids.append(
             call_api(aws, "CampaignsFunction", with_body(load_event("campaigns_create"), body))[1]["data"]["_id"]
         )
