@@ -172,6 +172,27 @@ def test_numbers_of_an_add_that_crashed_do_not_count_as_held(tables: tuple[str, 
     assert all(phones[c.phone] == c.seq for c in added)
 
 
+def test_numbers_of_a_crashed_add_whose_places_went_to_other_numbers_are_not_held(tables: tuple[str, str]) -> None:
+    # Given an add of X numbers that crashed (its number items name seqs 4..53), then an add
+    # of other numbers that took those seqs once the lease lapsed
+    repository(tables).create(CLIENT, "cmp_1", "Spring", NOW, contacts(3))
+    crashing = repository(tables, FailingDynamo(boto3.client("dynamodb"), 3, Crash()))
+    with pytest.raises(Crash):
+        crashing.add_contacts(CLIENT, "cmp_1", contacts(50, prefix="X"), NOW)
+    later = NOW + 61_000
+    taken, _ = repository(tables).add_contacts(CLIENT, "cmp_1", contacts(50, prefix="Y"), later)
+    assert [c.seq for c in taken] == list(range(4, 54))
+    # When the X numbers are added
+    added, total = repository(tables).add_contacts(CLIENT, "cmp_1", contacts(50, prefix="X"), later)
+    # Then none is taken for a duplicate, and each number's item now names its own contact
+    assert (len(added), total) == (50, 103)
+    phones = {i["phone"]["S"]: int(i["seq"]["N"]) for i in items(tables, keys.PHONE_PREFIX)}
+    assert all(phones[c.phone] == c.seq for c in [*taken, *added])
+    # and adding them once more finds them held
+    again, total = repository(tables).add_contacts(CLIENT, "cmp_1", contacts(50, prefix="X"), later)
+    assert (again, total) == ([], 103)
+
+
 def test_a_campaign_whose_contacts_predate_the_numbers_items_is_checked_by_reading(tables: tuple[str, str]) -> None:
     # Given a campaign stored before duplicates were checked: no uniquePhones, no number items
     main, _ = tables

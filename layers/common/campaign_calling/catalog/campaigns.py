@@ -15,8 +15,10 @@ contacts nobody can see, which the next add overwrites.
 
 A campaign holds each phone number once. Beside each contact, an item keyed by its number
 (``keys.contact_phone_sk``) names the contact's seq; it is written in the same transaction
-as its contact, on condition that no visible contact holds the number (none, or one left
-past ``nextContactSeq`` by a crashed add), and deleted with it. An add reads the items of
+as its contact, on condition that no visible contact holds the number (none, one left
+past ``nextContactSeq`` by a crashed add, or such a one whose seq a later add gave another
+number: an item counts only when the contact it names holds its number), and deleted
+with it. An add reads the items of
 its numbers (strongly consistent) under the lease, so two adds of one number at once store
 it once: the second waits for the lease, then finds the first's item. A number twice in
 one request is stored at its first place. Campaigns created before these items existed
@@ -157,9 +159,11 @@ class CampaignRepository:
         campaign = self._take_lease(client_id, campaign_id, lease, now_ms)
         stored: list[Contact] = []
         try:
-            held = self._numbers_held(client_id, campaign, {c.phone for c in contacts})
+            held, stale = self._numbers_held(client_id, campaign, {c.phone for c in contacts})
             stored = _contacts(_new_numbers(contacts, held=held), first_seq=campaign.nextContactSeq + 1, now_ms=now_ms)
-            self._write_contacts(client_id, campaign_id, stored, lease=lease, visible_seq=campaign.nextContactSeq)
+            self._write_contacts(
+                client_id, campaign_id, stored, lease=lease, visible_seq=campaign.nextContactSeq, stale=stale
+            )
             self._publish(client_id, campaign_id, lease, seen=campaign.nextContactSeq, count=len(stored))
         except Exception:
             self._delete_contacts(client_id, campaign_id, stored, lease=lease)
@@ -200,39 +204,46 @@ class CampaignRepository:
             self._sleep(delay)
             waited += delay
 
-    def _numbers_held(self, client_id: str, campaign: Campaign, numbers: set[str]) -> set[str]:
-        """Which of ``numbers`` a visible contact of the campaign holds (read under the lease)."""
+    def _numbers_held(self, client_id: str, campaign: Campaign, numbers: set[str]) -> tuple[set[str], dict[str, int]]:
+        """Which of ``numbers`` a visible contact of the campaign holds (read under the
+        lease), and the stale number items among them: number -> the seq an item names
+        whose contact holds another number (a crashed add's item, its seq since reused)."""
         pk = keys.campaign_pk(client_id, campaign.id)
         if campaign.nextContactSeq < 1 or not numbers:
-            return set()
+            return set(), {}
+        found = self._batch_get(pk, [keys.contact_phone_sk(n) for n in sorted(numbers)])
+        # An item past nextContactSeq is a crashed add's: not held, overwritten.
+        claimed = {str(i["phone"]): int(i["seq"]) for i in found if int(i["seq"]) <= campaign.nextContactSeq}
+        contacts = self._batch_get(pk, [keys.contact_sk(seq) for seq in sorted(set(claimed.values()))])
+        phone_at = {int(c["seq"]): str(c["phone"]) for c in contacts}
+        held = {n for n, seq in claimed.items() if phone_at.get(seq) == n}
+        stale = {n: seq for n, seq in claimed.items() if n not in held}
         if not campaign.uniquePhones:
-            return numbers & self._visible_numbers(pk, campaign.nextContactSeq)
-        held: set[str] = set()
-        wanted = sorted(numbers)
-        for start in range(0, len(wanted), KEYS_PER_BATCH_GET):
+            held |= numbers & self._visible_numbers(pk, campaign.nextContactSeq)
+        return held, stale
+
+    def _batch_get(self, pk: str, sort_keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The phone and seq of the items of ``pk`` under ``sort_keys`` that exist (strongly consistent)."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(sort_keys), KEYS_PER_BATCH_GET):
             request: dict[str, Any] = {
                 self._table: {
-                    "Keys": [
-                        to_attrs({"pk": pk, "sk": keys.contact_phone_sk(n)})
-                        for n in wanted[start : start + KEYS_PER_BATCH_GET]
-                    ],
+                    "Keys": [to_attrs({"pk": pk, "sk": sk}) for sk in sort_keys[start : start + KEYS_PER_BATCH_GET]],
                     "ConsistentRead": True,
-                    "ProjectionExpression": "phone, seq",
+                    # Names, not words: DynamoDB refuses its reserved words in expressions.
+                    "ProjectionExpression": "#phone, #seq",
+                    "ExpressionAttributeNames": {"#phone": "phone", "#seq": "seq"},
                 }
             }
             attempt = 0
             while request:
                 response = self._db.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found = from_attrs(item)
-                    # One past nextContactSeq is a crashed add's: not held, overwritten.
-                    if int(found["seq"]) <= campaign.nextContactSeq:
-                        held.add(str(found["phone"]))
+                items += [from_attrs(i) for i in response.get("Responses", {}).get(self._table, [])]
                 request = dict(response.get("UnprocessedKeys") or {})
                 if request:  # throttled: DynamoDB asks to back off before asking again
                     attempt += 1
                     self._sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
-        return held
+        return items
 
     def _visible_numbers(self, pk: str, last_seq: int) -> set[str]:
         """Every number of a campaign's visible contacts: for campaigns whose contacts
@@ -246,7 +257,8 @@ class CampaignRepository:
                 ":first": to_attr(keys.contact_sk(1)),
                 ":last": to_attr(keys.contact_sk(last_seq)),
             },
-            "ProjectionExpression": "phone",
+            "ProjectionExpression": "#phone",
+            "ExpressionAttributeNames": {"#phone": "phone"},
             "ConsistentRead": True,
         }
         while True:
@@ -264,6 +276,7 @@ class CampaignRepository:
         *,
         lease: str | None,
         visible_seq: int = 0,
+        stale: dict[str, int] | None = None,
     ) -> None:
         """Put the contacts, not yet visible, each with its number's item. With a lease,
         each transaction also checks that the add still holds it, so a stale add can never
@@ -280,8 +293,12 @@ class CampaignRepository:
                             "TableName": self._table,
                             "Item": to_attrs(_phone_item(pk, c)),
                             # Never over a visible contact's number: the campaign holds it once.
-                            "ConditionExpression": "attribute_not_exists(pk) OR seq > :visible",
-                            "ExpressionAttributeValues": {":visible": to_attr(visible_seq)},
+                            "ConditionExpression": "attribute_not_exists(pk) OR #seq > :visible OR #seq = :stale",
+                            "ExpressionAttributeNames": {"#seq": "seq"},
+                            "ExpressionAttributeValues": {
+                                ":visible": to_attr(visible_seq),
+                                ":stale": to_attr((stale or {}).get(c.phone, -1)),
+                            },
                         }
                     }
                 )
