@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from campaign_calling.catalog.limits import ClientLimits
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
-from campaign_calling.models import CampaignInput, ContactsAdded
+from campaign_calling.models import CampaignInput, ContactInput, ContactsAdded
 from tests.support.fakes_catalog import FakeCatalog, contact_inputs
 
 CLIENT = "client-a"
@@ -131,3 +132,116 @@ def test_given_contacts_of_an_unfinished_add_when_listing_then_they_are_not_show
     page = catalog.service().list_contacts(CLIENT, campaign_id, 10, None)
     # Then
     assert [c.name for c in page.items] == ["C1", "C2"]
+
+
+# -- duplicates: a campaign holds each number once ------------------------------------------
+
+
+def test_given_a_campaign_when_numbers_it_holds_are_added_then_they_are_left_out_and_reported() -> None:
+    # Given a campaign holding C1 and C2's numbers
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog, 2)
+    held = contact_inputs(2)
+    new = contact_inputs(2, prefix="D")
+    # When an add gives C2's number, two new ones, and C1's number
+    added = catalog.service().add_contacts(CLIENT, campaign_id, [held[1], new[0], new[1], held[0]])
+    # Then only the new numbers are stored, and the answer names the others by their index
+    assert [c.name for c in added.contacts] == ["D1", "D2"]
+    assert (added.added, added.totalContacts, added.duplicateCount) == (2, 4, 2)
+    assert [(d.index, d.phone) for d in added.duplicates] == [(0, held[1].phone), (3, held[0].phone)]
+    assert len(catalog.campaigns.stored_contacts(CLIENT, campaign_id)) == 4
+
+
+def test_given_a_number_twice_in_one_add_then_it_is_stored_once_at_its_first_place() -> None:
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog, 0)
+    first, second = contact_inputs(2, prefix="D")
+    again = ContactInput(name="Same number, other name", phone=f" {first.phone} ")
+    # When D1, D1's number again, D2 are added
+    added = catalog.service().add_contacts(CLIENT, campaign_id, [first, again, second])
+    # Then D1 and D2 are stored, the second D1 reported
+    assert [c.name for c in added.contacts] == ["D1", "D2"]
+    assert [(d.index, d.phone) for d in added.duplicates] == [(1, first.phone)]
+    assert (added.added, added.totalContacts, added.duplicateCount) == (2, 2, 1)
+
+
+def test_given_only_numbers_the_campaign_holds_when_added_then_nothing_is_stored() -> None:
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog, 2)
+    added = catalog.service().add_contacts(CLIENT, campaign_id, contact_inputs(2))
+    assert (added.added, added.totalContacts, added.contacts, added.duplicateCount) == (0, 2, [], 2)
+
+
+def test_given_a_number_twice_when_a_campaign_is_created_then_it_holds_it_once() -> None:
+    catalog = FakeCatalog()
+    one, two = contact_inputs(2)
+    created = catalog.service().create_campaign(CLIENT, CampaignInput(name="S", contacts=[one, two, one]))
+    assert created.totalContacts == 2
+    assert [(d.index, d.phone) for d in created.duplicates] == [(2, one.phone)]
+    assert created.duplicateCount == 1
+    assert [c.name for c in catalog.campaigns.stored_contacts(CLIENT, created.id)] == ["C1", "C2"]
+
+
+def test_the_same_number_in_two_campaigns_is_no_duplicate() -> None:
+    catalog = FakeCatalog()
+    a_campaign(catalog, 2)
+    added = catalog.service().add_contacts(CLIENT, a_campaign(catalog, 0), contact_inputs(2))
+    assert (added.added, added.duplicates) == (2, [])
+
+
+# -- numbers never called ---------------------------------------------------------------------
+
+PREMIUM_RATE = "+19002345678"
+SHARED_COST = "+4918012345"
+
+
+def test_given_a_premium_rate_number_when_contacts_are_added_then_400_naming_it_and_nothing_stored() -> None:
+    # Given a campaign of 1, and a client whose settings say nothing of premium-rate numbers
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog, 1)
+    contacts = [
+        *contact_inputs(2, prefix="D"),
+        ContactInput(name="Toll", phone=PREMIUM_RATE),
+        ContactInput(name="Shared", phone=SHARED_COST),
+    ]
+    # When it is added with ordinary numbers
+    with pytest.raises(InvalidRequest) as info:
+        catalog.service().add_contacts(CLIENT, campaign_id, contacts)
+    # Then the request is refused naming each such contact by index and why, nothing stored
+    assert info.value.message == (
+        f"contacts.2.phone: '{PREMIUM_RATE}' is a premium-rate number, not called unless the client settings "
+        "allow premium-rate numbers (allowPremiumRateNumbers); "
+        f"contacts.3.phone: '{SHARED_COST}' is a shared-cost number, not called unless the client settings "
+        "allow premium-rate numbers (allowPremiumRateNumbers)"
+    )
+    assert len(catalog.campaigns.stored_contacts(CLIENT, campaign_id)) == 1
+    assert catalog.service().get_campaign(CLIENT, campaign_id).totalContacts == 1
+
+
+def test_given_a_premium_rate_number_when_a_campaign_is_created_then_no_campaign() -> None:
+    catalog = FakeCatalog()
+    contacts = [*contact_inputs(1), ContactInput(name="Toll", phone=PREMIUM_RATE)]
+    with pytest.raises(InvalidRequest, match=r"contacts\.1\.phone: .* premium-rate"):
+        catalog.service().create_campaign(CLIENT, CampaignInput(name="S", contacts=contacts))
+
+
+def test_given_settings_allowing_premium_rate_numbers_then_they_are_added() -> None:
+    # Given a client whose settings allow premium-rate numbers
+    catalog = FakeCatalog()
+    catalog.settings.put(CLIENT, ClientLimits(allowPremiumRateNumbers=True))
+    campaign_id = a_campaign(catalog, 0)
+    # When they are added
+    added = catalog.service().add_contacts(
+        CLIENT, campaign_id, [ContactInput(name="Toll", phone=PREMIUM_RATE), ContactInput(name="S", phone=SHARED_COST)]
+    )
+    # Then they are stored
+    assert [c.phone for c in added.contacts] == [PREMIUM_RATE, SHARED_COST]
+    # And another client's settings allow nothing
+    with pytest.raises(InvalidRequest):
+        catalog.service().add_contacts(
+            "client-b", a_campaign(catalog, 0, client="client-b"), added_inputs(PREMIUM_RATE)
+        )
+
+
+def added_inputs(phone: str) -> list[ContactInput]:
+    return [ContactInput(name="X", phone=phone)]

@@ -13,7 +13,7 @@ from tests.support.e2e import Engine
 pytestmark = pytest.mark.e2e
 
 SETTINGS = "/api/v1/client/settings"
-NO_CAP = {"maxConcurrentCalls": None, "maxCallsPerSecond": None}
+NO_CAP = {"maxConcurrentCalls": None, "maxCallsPerSecond": None, "allowPremiumRateNumbers": False}
 
 
 def a_client() -> str:
@@ -39,7 +39,7 @@ def test_settings_are_set_read_back_and_replaced_for_their_client_only(engine: E
         )
 
         # When it sets both caps
-        limits = {"maxConcurrentCalls": 2, "maxCallsPerSecond": 1}
+        limits = {"maxConcurrentCalls": 2, "maxCallsPerSecond": 1, "allowPremiumRateNumbers": False}
         saved = a.put(SETTINGS, json=limits)
         # Then the answer is what was stored, and GET reads it back
         assert (saved.status_code, saved.json()) == (
@@ -52,7 +52,7 @@ def test_settings_are_set_read_back_and_replaced_for_their_client_only(engine: E
 
         # When it puts one cap only, the other is gone (PUT replaces the whole document)
         assert a.put(SETTINGS, json={"maxConcurrentCalls": 1000}).status_code == 200
-        assert a.get(SETTINGS).json()["data"] == {"maxConcurrentCalls": 1000, "maxCallsPerSecond": None}
+        assert a.get(SETTINGS).json()["data"] == {**NO_CAP, "maxConcurrentCalls": 1000}
     # (one item, holding only the cap that is set)
     item = stored_settings(engine, owner)
     assert item is not None and item["maxConcurrentCalls"] == {"N": "1000"} and "maxCallsPerSecond" not in item
@@ -60,7 +60,7 @@ def test_settings_are_set_read_back_and_replaced_for_their_client_only(engine: E
 
 def test_bad_settings_are_refused_naming_the_field_and_nothing_is_stored(engine: Engine) -> None:
     owner, newcomer = a_client(), a_client()
-    limits = {"maxConcurrentCalls": 5, "maxCallsPerSecond": 3}
+    limits = {"maxConcurrentCalls": 5, "maxCallsPerSecond": 3, "allowPremiumRateNumbers": False}
     bad = {
         "maxConcurrentCalls": ({"maxConcurrentCalls": 1001}, 400),
         "maxCallsPerSecond": ({"maxCallsPerSecond": "2"}, 400),

@@ -20,6 +20,7 @@ from campaign_calling.models import Agent, CallLog, Campaign, Contact, ContactIn
 from tests.support.clock import FixedClock
 from tests.support.fakes_accounts import FakeAccounts
 from tests.support.fakes_status import InMemoryCallIndex
+from tests.support.phones import numbered_phone
 
 
 class InMemoryAgents:
@@ -61,7 +62,7 @@ class InMemoryCampaigns:
         self, client_id: str, campaign_id: str, name: str, now_ms: int, contacts: Sequence[ContactInput] = ()
     ) -> Campaign:
         self._maybe_fail()
-        stored = _numbered(contacts, first_seq=1, now_ms=now_ms)
+        stored = _numbered(_new_numbers(contacts, held=set()), first_seq=1, now_ms=now_ms)
         campaign = Campaign(
             id=campaign_id,
             name=name,
@@ -87,7 +88,8 @@ class InMemoryCampaigns:
         if (client_id, campaign_id) in self._held:
             raise Conflict(BUSY)
         self._maybe_fail()
-        stored = _numbered(contacts, first_seq=campaign.nextContactSeq + 1, now_ms=now_ms)
+        held = {c.phone for seq, c in self._contacts[client_id, campaign_id].items() if seq <= campaign.nextContactSeq}
+        stored = _numbered(_new_numbers(contacts, held=held), first_seq=campaign.nextContactSeq + 1, now_ms=now_ms)
         self._contacts[client_id, campaign_id].update({c.seq: c for c in stored})
         total = campaign.totalContacts + len(stored)
         self._campaigns[client_id, campaign_id] = campaign.model_copy(
@@ -199,6 +201,7 @@ class FakeCatalog:
     campaigns: InMemoryCampaigns = field(default_factory=InMemoryCampaigns)
     call_logs: InMemoryCallLogs = field(default_factory=InMemoryCallLogs)
     accounts: FakeAccounts = field(default_factory=FakeAccounts)
+    settings: InMemoryClientLimits = field(default_factory=lambda: InMemoryClientLimits())
 
     def service(self) -> CatalogService:
         return CatalogService(
@@ -207,12 +210,24 @@ class FakeCatalog:
             call_logs=self.call_logs,
             clock=self.clock,
             ownership=self.accounts.ownership(),
+            settings=self.settings,
         )
 
 
 def contact_inputs(n: int, prefix: str = "C") -> list[ContactInput]:
-    """``n`` contacts named C1..Cn, with distinct valid numbers."""
-    return [ContactInput(name=f"{prefix}{i}", phone=f"+1202555{i:04d}") for i in range(1, n + 1)]
+    """``n`` contacts named C1..Cn, with distinct valid numbers (distinct across prefixes too)."""
+    return [ContactInput(name=f"{prefix}{i}", phone=numbered_phone(prefix, i)) for i in range(1, n + 1)]
+
+
+def _new_numbers(contacts: Sequence[ContactInput], *, held: set[str]) -> list[ContactInput]:
+    """As the DynamoDB store: a number the campaign holds, or given earlier, is left out."""
+    seen = set(held)
+    new = []
+    for c in contacts:
+        if c.phone not in seen:
+            seen.add(c.phone)
+            new.append(c)
+    return new
 
 
 def _numbered(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) -> list[Contact]:

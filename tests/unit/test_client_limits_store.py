@@ -67,6 +67,7 @@ def test_the_item_is_one_settings_item_in_a_partition_of_its_own(aws: Any) -> No
             "sk": keys.CLIENT_SETTINGS_SK,
             "kind": "client-settings",
             "maxConcurrentCalls": 4,
+            "allowPremiumRateNumbers": False,
         }
     ]
 

@@ -14,7 +14,7 @@ from campaign_local.auth import as_api_gateway_claims, unsigned_token
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FUNCTION = "ClientSettingsFunction"
-NO_CAP = {"maxConcurrentCalls": None, "maxCallsPerSecond": None}
+NO_CAP = {"maxConcurrentCalls": None, "maxCallsPerSecond": None, "allowPremiumRateNumbers": False}
 
 
 def event(name: str, client: str) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def test_a_client_that_never_set_any_has_no_cap(aws: Any) -> None:
 
 def test_put_answers_the_stored_settings_and_get_reads_them_back(aws: Any) -> None:
     # When client A sets both caps
-    limits = {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2}
+    limits = {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2, "allowPremiumRateNumbers": False}
     saved = put(aws, "client-a", limits)
     # Then the answer is the stored document, and GET reads it back
     assert saved == (200, {"success": True, "message": "Client settings saved", "data": limits})
@@ -60,7 +60,7 @@ def test_put_replaces_the_whole_document(aws: Any) -> None:
     # When a PUT gives one of them only
     status, answer = put(aws, "client-a", {"maxCallsPerSecond": 1})
     # Then the other is no cap any more
-    expected = {"maxConcurrentCalls": None, "maxCallsPerSecond": 1}
+    expected = {**NO_CAP, "maxCallsPerSecond": 1}
     assert (status, answer["data"]) == (200, expected)
     assert get(aws, "client-a")[1]["data"] == expected
     # And null, or an empty document, removes the caps
@@ -80,13 +80,15 @@ INVALID = {
     "negative": ({"maxCallsPerSecond": -1}, "maxCallsPerSecond"),
     "an unknown field": ({"maxConcurrentCalls": 2, "maxCalls": 3}, "maxCalls is not a known field"),
     "a list of settings": ([{"maxConcurrentCalls": 2}], "JSON object"),
+    "premium-rate allowed as a string": ({"allowPremiumRateNumbers": "true"}, "allowPremiumRateNumbers"),
+    "premium-rate allowed as a number": ({"allowPremiumRateNumbers": 1}, "allowPremiumRateNumbers"),
 }
 
 
 @pytest.mark.parametrize("label", INVALID)
 def test_invalid_settings_are_400_naming_the_field_and_nothing_is_stored(aws: Any, label: str) -> None:
     # Given settings already stored
-    stored = {"maxConcurrentCalls": 7, "maxCallsPerSecond": 3}
+    stored = {"maxConcurrentCalls": 7, "maxCallsPerSecond": 3, "allowPremiumRateNumbers": True}
     put(aws, "client-a", stored)
     body, named = INVALID[label]
     # When a PUT carries an invalid value
@@ -96,6 +98,16 @@ def test_invalid_settings_are_400_naming_the_field_and_nothing_is_stored(aws: An
     assert answer["success"] is False and named in answer["message"], answer
     # And the stored settings are unchanged
     assert get(aws, "client-a")[1]["data"] == stored
+
+
+def test_premium_rate_numbers_are_allowed_only_while_the_settings_say_so(aws: Any) -> None:
+    # When client A allows premium-rate numbers
+    saved = put(aws, "client-a", {"allowPremiumRateNumbers": True})
+    # Then the settings say so, and a later PUT without the field takes it back
+    assert saved[1]["data"] == {**NO_CAP, "allowPremiumRateNumbers": True}
+    assert get(aws, "client-a")[1]["data"]["allowPremiumRateNumbers"] is True
+    put(aws, "client-a", {"maxConcurrentCalls": 3})
+    assert get(aws, "client-a")[1]["data"] == {**NO_CAP, "maxConcurrentCalls": 3}
 
 
 def test_a_body_that_is_not_json_is_refused_and_nothing_is_stored(aws: Any) -> None:

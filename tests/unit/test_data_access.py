@@ -24,6 +24,7 @@ from campaign_calling.runs.claims import ClaimResult, DialClaims
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRecord, RunRepository
 from tests.support.clock import FixedClock
+from tests.support.phones import numbered_phone
 from tests.support.stores import new_progress
 
 NOW = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z
@@ -82,7 +83,7 @@ def repos(aws) -> Repos:
 
 
 def contacts(n: int, prefix: str = "C") -> list[ContactInput]:
-    return [ContactInput(name=f"{prefix}{i}", phone="+442079460958") for i in range(1, n + 1)]
+    return [ContactInput(name=f"{prefix}{i}", phone=numbered_phone(prefix, i)) for i in range(1, n + 1)]
 
 
 def campaign_with(repos: Repos, n: int, *, client: str = CLIENT, campaign_id: str = "cmp_1") -> str:
@@ -167,10 +168,11 @@ def test_add_contacts_chunks_keep_order_and_an_exact_total(repos: Repos) -> None
     repos.campaigns.create(CLIENT, "cmp_1", "Spring", NOW)
     added, total = repos.campaigns.add_contacts(CLIENT, "cmp_1", contacts(250), NOW)
 
-    assert CONTACTS_PER_TRANSACTION == 99
-    # the create transaction of 2; 99, 99 and 52 contacts each with the lease check; then
-    # the one transaction that makes all 250 visible and counts them (campaign and summary)
-    assert repos.db.transactions == [2, 100, 100, 53, 2]
+    assert CONTACTS_PER_TRANSACTION == 49
+    # the create transaction of 2; five of 49 contacts and one of 5, each contact with its
+    # number's item, each transaction with the lease check; then the one transaction that
+    # makes all 250 visible and counts them (campaign and summary)
+    assert repos.db.transactions == [2, 99, 99, 99, 99, 99, 11, 2]
     assert total == 250
     assert [c.seq for c in added] == list(range(1, 251))
     assert [c.id for c in added[:2]] == ["ct_0000000001", "ct_0000000002"]
@@ -293,7 +295,7 @@ def test_a_failed_add_stores_nothing_and_frees_the_campaign(repos: Repos) -> Non
     campaigns = CampaignRepository(
         FailingDynamo(boto3.client("dynamodb"), 3, unavailable), repos.main, progress_table=repos.progress
     )
-    # When 250 contacts are added (two of three transactions of contacts already written)
+    # When 250 contacts are added (two of six transactions of contacts already written)
     with pytest.raises(DependencyUnavailable):
         campaigns.add_contacts(CLIENT, "cmp_1", contacts(250, prefix="X"), NOW)
     # Then nothing of it is stored or counted, and the next add goes ahead at once
@@ -309,7 +311,7 @@ def test_an_add_that_crashed_leaves_nothing_visible_and_the_next_one_replaces_it
     # Given a campaign of 3 contacts and an add of 250 that dies just before its last transaction
     campaign_with(repos, 3)
     crashing = CampaignRepository(
-        FailingDynamo(boto3.client("dynamodb"), 4, Crash()), repos.main, progress_table=repos.progress
+        FailingDynamo(boto3.client("dynamodb"), 7, Crash()), repos.main, progress_table=repos.progress
     )
     with pytest.raises(Crash):
         crashing.add_contacts(CLIENT, "cmp_1", contacts(250, prefix="X"), NOW)
@@ -359,7 +361,7 @@ def test_creating_a_campaign_with_contacts_is_all_or_nothing(repos: Repos) -> No
 def test_get_contact_by_id(repos: Repos) -> None:
     campaign_with(repos, 3)
     contact = repos.campaigns.get_contact(CLIENT, "cmp_1", "ct_0000000002")
-    assert (contact.id, contact.name, contact.phone, contact.seq) == ("ct_0000000002", "C2", "+442079460958", 2)
+    assert (contact.id, contact.name, contact.phone, contact.seq) == ("ct_0000000002", "C2", numbered_phone("C", 2), 2)
     for missing in ["ct_0000000004", "not-an-id", "ct_2"]:
         with pytest.raises(NotFound, match="contact not found"):
             repos.campaigns.get_contact(CLIENT, "cmp_1", missing)
@@ -544,7 +546,7 @@ def test_start_run_marks_the_campaign_running_and_a_second_start_conflicts(repos
 def test_start_run_conflicts_on_stale_contacts_or_an_unknown_campaign(repos: Repos) -> None:
     campaign_with(repos, 3)
     stale = repos.campaigns.get(CLIENT, "cmp_1", consistent=True)
-    repos.campaigns.add_contacts(CLIENT, "cmp_1", contacts(1), NOW)
+    repos.campaigns.add_contacts(CLIENT, "cmp_1", contacts(1, prefix="D"), NOW)
     with pytest.raises(Conflict):
         repos.runs.start_run(
             RunRef(CLIENT, "cmp_1", "run-1"),
@@ -802,6 +804,6 @@ def test_items_are_stored_under_client_scoped_keys(repos: Repos) -> None:
     campaign_with(repos, 1)
     raw = boto3.client("dynamodb").scan(TableName=repos.main)["Items"]
     kinds = Counter(item["kind"]["S"] for item in raw)
-    assert kinds == {"campaign": 1, "contact": 1}
+    assert kinds == {"campaign": 1, "contact": 1, "contact-phone": 1}
     assert all(item["pk"]["S"].startswith("CLIENT#client-a") for item in raw)
     assert json.dumps(raw).count("nextContactSeq") == 1

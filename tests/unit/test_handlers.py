@@ -248,6 +248,8 @@ def test_campaigns_create_event(aws: Any) -> None:
         "currentRunId": None,
         "lastRunStatus": None,
         "createdAt": data["createdAt"],
+        "duplicateCount": 0,
+        "duplicates": [],
     }
 
 
@@ -260,7 +262,8 @@ def test_campaigns_create_without_contacts(aws: Any) -> None:
 
 def test_campaigns_get_event(aws: Any, campaign: dict[str, Any]) -> None:
     status, body = call_api(aws, "CampaignsFunction", retarget(load_event("campaigns_get"), campaign=campaign["_id"]))
-    assert (status, body) == (200, {"success": True, "data": campaign})
+    shown = {k: v for k, v in campaign.items() if k not in ("duplicates", "duplicateCount")}  # create's only
+    assert (status, body) == (200, {"success": True, "data": shown})
 
 
 def test_contacts_add_event(aws: Any, campaign: dict[str, Any]) -> None:
@@ -271,7 +274,14 @@ def test_contacts_add_event(aws: Any, campaign: dict[str, Any]) -> None:
     assert body == {
         "success": True,
         "message": "Contacts added",
-        "data": {"campaignId": campaign["_id"], "added": 1, "totalContacts": 4, "contacts": [added]},
+        "data": {
+            "campaignId": campaign["_id"],
+            "added": 1,
+            "totalContacts": 4,
+            "contacts": [added],
+            "duplicateCount": 0,
+            "duplicates": [],
+        },
     }
     assert added == {
         "_id": "ct_0000000004",
@@ -584,7 +594,7 @@ def test_invalid_query_is_400_naming_it(aws: Any) -> None:
 def test_next_token_of_another_campaign_is_400(aws: Any) -> None:
     ids = []
     for n in range(2):
-        body = {"name": f"c{n}", "contacts": [{"name": "A", "phone": "+12025550100"}] * 3}
+        body = {"name": f"c{n}", "contacts": [{"name": "A", "phone": f"+1202555010{i}"} for i in range(3)]}
         ids.append(
             call_api(aws, "CampaignsFunction", with_body(load_event("campaigns_create"), body))[1]["data"]["_id"]
         )

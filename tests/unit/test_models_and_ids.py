@@ -528,6 +528,7 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "agent_sk": keys.agent_sk(other),
         "campaign_sk": keys.campaign_sk(other),
         "contact_sk": keys.contact_sk(seq),
+        "contact_phone_sk": keys.contact_phone_sk("+" + "9" * 15),  # E.164: at most 15 digits
         "run_sk": keys.run_sk(other),
         "dial_claim_sk": keys.dial_claim_sk(seq),
         "call_sk": keys.call_sk(other),

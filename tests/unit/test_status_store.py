@@ -23,6 +23,7 @@ from campaign_calling.runs.claims import DialClaims
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRepository
 from tests.support.clock import FixedClock
+from tests.support.phones import numbered_phone
 from tests.support.stores import dial_claims, new_progress, run_repository
 
 NOW = 1_705_314_600_000
@@ -45,7 +46,10 @@ class World:
     def start_run(self, contacts: int = 3) -> None:
         self.campaigns.create(CLIENT, "cmp_1", "Spring", NOW)
         self.campaigns.add_contacts(
-            CLIENT, "cmp_1", [ContactInput(name=f"C{i}", phone="+442079460958") for i in range(contacts)], NOW
+            CLIENT,
+            "cmp_1",
+            [ContactInput(name=f"C{i}", phone=numbered_phone("C", i + 1)) for i in range(contacts)],
+            NOW,
         )
         campaign = self.campaigns.get(CLIENT, "cmp_1", consistent=True)
         self.runs.start_run(

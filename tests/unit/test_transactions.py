@@ -33,6 +33,7 @@ from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRepository
 from campaign_local import moto_patches
 from tests.support.clock import FixedClock
+from tests.support.phones import numbered_phone
 from tests.support.stores import dial_claims, new_progress, run_repository
 
 NOW = 1_705_314_600_000
@@ -212,7 +213,7 @@ def world(aws) -> Iterator[World]:
 def started_run(w: World, contacts: int = 2) -> None:
     w.campaigns.create(CLIENT, "cmp_1", "Spring", NOW)
     w.campaigns.add_contacts(
-        CLIENT, "cmp_1", [ContactInput(name=f"C{i}", phone="+442079460958") for i in range(contacts)], NOW
+        CLIENT, "cmp_1", [ContactInput(name=f"C{i}", phone=numbered_phone("C", i + 1)) for i in range(contacts)], NOW
     )
     campaign = w.campaigns.get(CLIENT, "cmp_1", consistent=True)
     w.runs.start_run(
@@ -372,7 +373,7 @@ def test_contacts_added_under_throttling_are_counted_exactly(world):
     world.conflict(world.progress, 1)
 
     added, total = world.campaigns.add_contacts(
-        CLIENT, "cmp_1", [ContactInput(name=f"C{i}", phone="+442079460958") for i in range(150)], NOW
+        CLIENT, "cmp_1", [ContactInput(name=f"C{i}", phone=numbered_phone("C", i + 1)) for i in range(150)], NOW
     )
 
     assert (len(added), total) == (150, 150)

@@ -29,6 +29,7 @@ from campaign_calling.models import (
     Campaign,
     ContactPage,
     ContactsAdded,
+    CreatedCampaign,
     DncEntry,
     DncPage,
     DomainModel,
@@ -91,7 +92,7 @@ class AgentFound(_Ok):
 
 class CampaignCreated(_Ok):
     message: str
-    data: Campaign
+    data: CreatedCampaign
 
 
 class CampaignFound(_Ok):

@@ -66,6 +66,15 @@ def contact_sk(seq: int) -> str:
     return f"{CONTACT_PREFIX}{seq:010d}"
 
 
+# Beside a campaign's contacts, one item per number it holds (catalog/campaigns.py); sorts
+# after every contact key, so no contact query meets it.
+PHONE_PREFIX = "PHONE#"
+
+
+def contact_phone_sk(e164: str) -> str:
+    return f"{PHONE_PREFIX}{e164}"
+
+
 def run_sk(run_id: str) -> str:
     return f"{RUN_PREFIX}{_part(run_id)}"
 

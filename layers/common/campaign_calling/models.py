@@ -180,12 +180,18 @@ CallsPerSecondCap = Annotated[int, Field(ge=1, le=MAX_CLIENT_CALLS_PER_SECOND, s
 
 
 class ClientSettingsInput(_Input):
-    """The whole settings document: a field left out, or null, is no cap."""
+    """The whole settings document: a cap left out, or null, is no cap; allowPremiumRateNumbers
+    left out is false."""
 
     maxConcurrentCalls: ConcurrentCallsCap | None = Field(
         None, description="Calls of yours in progress at once, across all your campaigns and make-call"
     )
     maxCallsPerSecond: CallsPerSecondCap | None = Field(None, description="Calls of yours started in any one second")
+    allowPremiumRateNumbers: bool = Field(
+        False,
+        strict=True,
+        description="Contacts may be premium-rate or shared-cost numbers (refused when contacts are added otherwise)",
+    )
 
 
 MAX_DNC_PER_REQUEST = 1000
@@ -235,6 +241,9 @@ class Campaign(_Identified):
     createdAt: str
     # Internal: the highest contact sequence number handed out so far.
     nextContactSeq: int = Field(0, exclude=True)
+    # Internal: every contact has its phone's uniqueness item (campaigns created since
+    # duplicates are checked); an older campaign's adds read its contacts instead.
+    uniquePhones: bool = Field(False, exclude=True)
 
 
 class Contact(_Identified):
@@ -342,6 +351,14 @@ class _Answer(DomainModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Duplicate(_Answer):
+    """A contact of the request left out: its number is in the campaign already, or earlier
+    in the same request."""
+
+    index: int = Field(description="The contact's position in the request's contacts (from 0)")
+    phone: str = Field(description="The number, in E.164")
+
+
 class ContactsAdded(_Answer):
     """What one add of contacts stored: the contacts in the order given, with their ids."""
 
@@ -349,6 +366,22 @@ class ContactsAdded(_Answer):
     added: int = Field(description="Contacts added by this request")
     totalContacts: int = Field(description="Contacts of the campaign, these included")
     contacts: list[Contact] = Field(description="The contacts added, in the order given, with their ids")
+    duplicateCount: int = Field(0, description="Contacts of the request left out as duplicates")
+    duplicates: list[Duplicate] = Field(
+        default_factory=list,
+        description="The contacts left out: their number was in the campaign or earlier in this request",
+    )
+
+
+class CreatedCampaign(Campaign):
+    """A campaign as create answers it: with the contacts of the request left out as duplicates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duplicateCount: int = Field(0, description="Contacts of the request left out as duplicates")
+    duplicates: list[Duplicate] = Field(
+        default_factory=list, description="The contacts left out: their number was earlier in this request"
+    )
 
 
 class CalledContact(_Answer):

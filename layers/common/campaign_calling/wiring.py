@@ -258,6 +258,7 @@ def catalog_service() -> CatalogService:
         call_logs=_call_logs(),
         clock=SystemClock(),
         ownership=_OwnershipOnFirstUse(),
+        settings=client_limits(),
     )
 
 

@@ -12,6 +12,17 @@ them and counts them. One add at a time per campaign: an add takes a lease on th
 item, every write of its contacts is conditional on still holding it, and the final
 transaction releases it. A failed add deletes what it wrote; one that crashed leaves
 contacts nobody can see, which the next add overwrites.
+
+A campaign holds each phone number once. Beside each contact, an item keyed by its number
+(``keys.contact_phone_sk``) names the contact's seq; it is written in the same transaction
+as its contact, on condition that no visible contact holds the number (none, one left
+past ``nextContactSeq`` by a crashed add, or such a one whose seq a later add gave another
+number: an item counts only when the contact it names holds its number), and deleted
+with it. An add reads the items of
+its numbers (strongly consistent) under the lease, so two adds of one number at once store
+it once: the second waits for the lease, then finds the first's item. A number twice in
+one request is stored at its first place. Campaigns created before these items existed
+(``uniquePhones`` unset) are checked by reading their visible contacts instead.
 """
 
 from __future__ import annotations
@@ -46,8 +57,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A transaction holds at most 100 items: the lease check plus 99 contacts.
-CONTACTS_PER_TRANSACTION = 99
+# A transaction holds at most 100 items: the lease check plus 49 contacts, each with its
+# number's item.
+CONTACTS_PER_TRANSACTION = 49
+# BatchGetItem reads at most 100 keys a request.
+KEYS_PER_BATCH_GET = 100
 # Longer than any function that adds contacts may run (20 s), so a live add never loses
 # its lease; a crashed add blocks the campaign's adds for at most this long.
 IMPORT_LEASE_SECONDS = 60
@@ -85,8 +99,9 @@ class CampaignRepository:
     ) -> Campaign:
         """Create the campaign with its first contacts, all or nothing: the contacts are
         written first (no campaign, so nobody can see them), then one transaction creates
-        the campaign and its summary already counting them."""
-        stored = _contacts(contacts, first_seq=1, now_ms=now_ms)
+        the campaign and its summary already counting them. A number given twice is stored
+        at its first place only."""
+        stored = _contacts(_new_numbers(contacts, held=set()), first_seq=1, now_ms=now_ms)
         campaign = Campaign(
             id=campaign_id, name=name, totalContacts=len(stored), isRunning=False, createdAt=iso_from_ms(now_ms)
         )
@@ -96,6 +111,7 @@ class CampaignRepository:
             "kind": "campaign",
             **campaign.model_dump(),
             "nextContactSeq": len(stored),
+            "uniquePhones": True,
         }
         summary = {
             "pk": keys.campaign_pk(client_id, campaign_id),
@@ -121,7 +137,7 @@ class CampaignRepository:
         except Exception:
             self._delete_contacts(client_id, campaign_id, stored, lease=None)
             raise
-        return campaign.model_copy(update={"nextContactSeq": len(stored)})
+        return campaign.model_copy(update={"nextContactSeq": len(stored), "uniquePhones": True})
 
     def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign:
         response = self._db.get_item(
@@ -136,13 +152,18 @@ class CampaignRepository:
     def add_contacts(
         self, client_id: str, campaign_id: str, contacts: Sequence[ContactInput], now_ms: int
     ) -> tuple[list[Contact], int]:
-        """Append contacts in the order given, all or none. Returns the stored contacts and
-        the new total; Conflict when another add kept the campaign busy."""
+        """Append contacts in the order given, all or none, leaving out those whose number
+        the campaign holds or that repeat a number given earlier in ``contacts``. Returns the
+        stored contacts and the new total; Conflict when another add kept the campaign busy."""
         lease = uuid.uuid4().hex
         campaign = self._take_lease(client_id, campaign_id, lease, now_ms)
-        stored = _contacts(contacts, first_seq=campaign.nextContactSeq + 1, now_ms=now_ms)
+        stored: list[Contact] = []
         try:
-            self._write_contacts(client_id, campaign_id, stored, lease=lease)
+            held, stale = self._numbers_held(client_id, campaign, {c.phone for c in contacts})
+            stored = _contacts(_new_numbers(contacts, held=held), first_seq=campaign.nextContactSeq + 1, now_ms=now_ms)
+            self._write_contacts(
+                client_id, campaign_id, stored, lease=lease, visible_seq=campaign.nextContactSeq, stale=stale
+            )
             self._publish(client_id, campaign_id, lease, seen=campaign.nextContactSeq, count=len(stored))
         except Exception:
             self._delete_contacts(client_id, campaign_id, stored, lease=lease)
@@ -183,18 +204,104 @@ class CampaignRepository:
             self._sleep(delay)
             waited += delay
 
+    def _numbers_held(self, client_id: str, campaign: Campaign, numbers: set[str]) -> tuple[set[str], dict[str, int]]:
+        """Which of ``numbers`` a visible contact of the campaign holds (read under the
+        lease), and the stale number items among them: number -> the seq an item names
+        whose contact holds another number (a crashed add's item, its seq since reused)."""
+        pk = keys.campaign_pk(client_id, campaign.id)
+        if campaign.nextContactSeq < 1 or not numbers:
+            return set(), {}
+        found = self._batch_get(pk, [keys.contact_phone_sk(n) for n in sorted(numbers)])
+        # An item past nextContactSeq is a crashed add's: not held, overwritten.
+        claimed = {str(i["phone"]): int(i["seq"]) for i in found if int(i["seq"]) <= campaign.nextContactSeq}
+        contacts = self._batch_get(pk, [keys.contact_sk(seq) for seq in sorted(set(claimed.values()))])
+        phone_at = {int(c["seq"]): str(c["phone"]) for c in contacts}
+        held = {n for n, seq in claimed.items() if phone_at.get(seq) == n}
+        stale = {n: seq for n, seq in claimed.items() if n not in held}
+        if not campaign.uniquePhones:
+            held |= numbers & self._visible_numbers(pk, campaign.nextContactSeq)
+        return held, stale
+
+    def _batch_get(self, pk: str, sort_keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The phone and seq of the items of ``pk`` under ``sort_keys`` that exist (strongly consistent)."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(sort_keys), KEYS_PER_BATCH_GET):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [to_attrs({"pk": pk, "sk": sk}) for sk in sort_keys[start : start + KEYS_PER_BATCH_GET]],
+                    "ConsistentRead": True,
+                    # Names, not words: DynamoDB refuses its reserved words in expressions.
+                    "ProjectionExpression": "#phone, #seq",
+                    "ExpressionAttributeNames": {"#phone": "phone", "#seq": "seq"},
+                }
+            }
+            attempt = 0
+            while request:
+                response = self._db.batch_get_item(RequestItems=request)
+                items += [from_attrs(i) for i in response.get("Responses", {}).get(self._table, [])]
+                request = dict(response.get("UnprocessedKeys") or {})
+                if request:  # throttled: DynamoDB asks to back off before asking again
+                    attempt += 1
+                    self._sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+        return items
+
+    def _visible_numbers(self, pk: str, last_seq: int) -> set[str]:
+        """Every number of a campaign's visible contacts: for campaigns whose contacts
+        predate the numbers' items."""
+        numbers: set[str] = set()
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": to_attr(pk),
+                ":first": to_attr(keys.contact_sk(1)),
+                ":last": to_attr(keys.contact_sk(last_seq)),
+            },
+            "ProjectionExpression": "#phone",
+            "ExpressionAttributeNames": {"#phone": "phone"},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._db.query(**query)
+            numbers.update(str(from_attrs(i)["phone"]) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return numbers
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def _write_contacts(
-        self, client_id: str, campaign_id: str, contacts: Sequence[Contact], *, lease: str | None
+        self,
+        client_id: str,
+        campaign_id: str,
+        contacts: Sequence[Contact],
+        *,
+        lease: str | None,
+        visible_seq: int = 0,
+        stale: dict[str, int] | None = None,
     ) -> None:
-        """Put the contacts, not yet visible. With a lease, each transaction also checks
-        that the add still holds it, so a stale add can never overwrite another's contacts."""
+        """Put the contacts, not yet visible, each with its number's item. With a lease,
+        each transaction also checks that the add still holds it, so a stale add can never
+        overwrite another's contacts."""
         pk = keys.campaign_pk(client_id, campaign_id)
         per = CONTACTS_PER_TRANSACTION if lease else CONTACTS_PER_TRANSACTION + 1
         for start in range(0, len(contacts), per):
-            writes: list[TransactWriteItemTypeDef] = [
-                {"Put": {"TableName": self._table, "Item": to_attrs(_contact_item(pk, c))}}
-                for c in contacts[start : start + per]
-            ]
+            writes: list[TransactWriteItemTypeDef] = []
+            for c in contacts[start : start + per]:
+                writes.append({"Put": {"TableName": self._table, "Item": to_attrs(_contact_item(pk, c))}})
+                writes.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_attrs(_phone_item(pk, c)),
+                            # Never over a visible contact's number: the campaign holds it once.
+                            "ConditionExpression": "attribute_not_exists(pk) OR #seq > :visible OR #seq = :stale",
+                            "ExpressionAttributeNames": {"#seq": "seq"},
+                            "ExpressionAttributeValues": {
+                                ":visible": to_attr(visible_seq),
+                                ":stale": to_attr((stale or {}).get(c.phone, -1)),
+                            },
+                        }
+                    }
+                )
             try:
                 self._transactions.write(self._lease_check(client_id, campaign_id, lease) + writes)
             except TransactionConditionFailed as exc:
@@ -209,8 +316,9 @@ class CampaignRepository:
         try:
             for start in range(0, len(contacts), per):
                 deletes: list[TransactWriteItemTypeDef] = [
-                    {"Delete": {"TableName": self._table, "Key": to_attrs({"pk": pk, "sk": keys.contact_sk(c.seq)})}}
+                    {"Delete": {"TableName": self._table, "Key": to_attrs({"pk": pk, "sk": sk})}}
                     for c in contacts[start : start + per]
+                    for sk in (keys.contact_sk(c.seq), keys.contact_phone_sk(c.phone))
                 ]
                 self._transactions.write(self._lease_check(client_id, campaign_id, lease) + deletes)
         except Exception:  # the add's own error is what the caller needs to see
@@ -354,6 +462,21 @@ def _contacts(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) 
         )
         for i, c in enumerate(contacts)
     ]
+
+
+def _new_numbers(contacts: Sequence[ContactInput], *, held: set[str]) -> list[ContactInput]:
+    """The contacts whose number is neither held nor given earlier, in the order given."""
+    seen = set(held)
+    new: list[ContactInput] = []
+    for c in contacts:
+        if c.phone not in seen:
+            seen.add(c.phone)
+            new.append(c)
+    return new
+
+
+def _phone_item(pk: str, c: Contact) -> dict[str, Any]:
+    return {"pk": pk, "sk": keys.contact_phone_sk(c.phone), "kind": "contact-phone", "phone": c.phone, "seq": c.seq}
 
 
 def _contact_item(pk: str, c: Contact) -> dict[str, Any]:

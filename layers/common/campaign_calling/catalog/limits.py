@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 class ClientLimits(DomainModel):
-    """None: no cap. A client that never set any has no cap at all."""
+    """None: no cap. A client that never set any has no cap at all, and its contacts may not
+    be premium-rate or shared-cost numbers."""
 
     # Both always answered (null: no cap), so the document marks both required.
     model_config = ConfigDict(
@@ -28,6 +29,7 @@ class ClientLimits(DomainModel):
 
     maxConcurrentCalls: ConcurrentCallsCap | None = None
     maxCallsPerSecond: CallsPerSecondCap | None = None
+    allowPremiumRateNumbers: bool = False
 
 
 _FIELDS = tuple(ClientLimits.model_fields)
