@@ -4,7 +4,7 @@ over real HTTP:
 - make-call honours an Idempotency-Key: parallel repeats place one call, a later repeat
   answers the first result, another client's same key is its own; the provider's key
   derives from it. make-call on the contact the running run is dialing answers 409.
-- a bulk import is all or nothing: 16 concurrent 500-contact imports into one campaign
+- a bulk import is all or nothing: 8 concurrent 500-contact imports into one campaign
   store exactly 500 per 201 and nothing for any other answer, and no reader ever sees part
   of one; an import repeated with its Idempotency-Key stores once and answers the first.
 """
@@ -166,14 +166,14 @@ def test_concurrent_imports_are_each_all_or_nothing(quiet: Engine, api: httpx.Cl
     watcher = threading.Thread(target=watch)
     watcher.start()
 
-    # When sixteen 500-contact imports arrive at once
+    # When eight 500-contact imports arrive at once
     def add(request: int) -> httpx.Response:
         with quiet.client() as client:
             return client.post(f"{BASE}/{cid}/contacts", json=contacts_body(request), timeout=60)
 
     try:
-        with ThreadPoolExecutor(16) as pool:
-            answers = list(pool.map(add, range(16)))
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(add, range(8)))
     finally:
         done.set()
         watcher.join(timeout=30)

@@ -33,7 +33,7 @@ NOT_A_TENANT = {
 
 def request_for(route: Any) -> tuple[str, str, dict[str, Any] | None]:
     """A well-formed request for the route; the ids need not exist (a refusal comes first)."""
-    path = route.path.format(id="cmp_aaaaaaaaaaaaaaaaaaaa", provider="generic")
+    path = route.path.format(id="cmp_aaaaaaaaaaaaaaaaaaaa", provider="generic", phone="+12025550176")
     bodies = {
         "start-calling": {"agentId": "ag_aaaaaaaaaaaaaaaaaaaa", "delayBetweenCalls": 0},
         "make-call": {"contactId": "ct_0000000001", "agentId": "ag_aaaaaaaaaaaaaaaaaaaa"},
@@ -42,6 +42,7 @@ def request_for(route: Any) -> tuple[str, str, dict[str, Any] | None]:
         "campaigns": {"name": "C", "contacts": [{"name": "N", "phone": "+12025550178"}]},
         "generic": {"apiKey": "sk-tenant-test", "webhookSecret": "whsec-tenant-test"},
         "settings": {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2},
+        "dnc": {"phones": ["+12025550176"]},
     }
     body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
     return route.method, path, body
