@@ -33,9 +33,11 @@ RESET ?=
 run: $(STAMP)
 	$(BIN)/python -m campaign_local $(if $(filter-out 0,$(NO_DEMO)),--no-demo) $(if $(filter-out 0,$(RESET)),--reset)
 
-## test: offline checks of the template and state machine, then every test
+## test: offline checks of the template and state machine, then every test, on two
+## workers (each starts its own local engine on free ports); make test WORKERS=0: in one
+WORKERS ?= 2
 test: $(STAMP) check browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadfile)
 
 ## browser: Debian's chromium for the browser test, installed with apt when missing
 ## (Playwright drives it; nothing downloads a browser)
