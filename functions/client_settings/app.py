@@ -1,4 +1,4 @@
-"""GET and PUT /api/v1/client/settings: the client's limits over all its calls."""
+"""GET and PUT /api/v1/client/settings: the client's limits over all its calls, and its calling window."""
 
 from typing import Any
 
@@ -27,14 +27,17 @@ class Settings(MainTableSettings, TenantSettings):
 
 LIMITS = (
     "`maxConcurrentCalls` (1..1000): your calls in progress at once, across all your campaigns and make-call; "
-    "`maxCallsPerSecond` (1..100): your calls started in any one second. null: no cap."
+    "`maxCallsPerSecond` (1..100): your calls started in any one second; "
+    "`callingWindow` (`{days, start, end}`): when runs started without one of their own may call, in each contact's "
+    "local time; `minMinutesBetweenCallsToNumber` (1..10080) and `maxCallsPerNumberPerDay` (1..50, any 24 hours): "
+    "how often one number may be called, across all your campaigns and make-call. null: no cap."
 )
 
 
 @app.get(
     "/api/v1/client/settings",
     summary="Get your settings",
-    description=f"Your limits over all your calls. {LIMITS} Both are null until you set them.",
+    description=f"Your limits over all your calls. {LIMITS} All are null until you set them.",
     tags=["Settings"],
     responses={**success("Your settings"), **errors()},
 )

@@ -13,7 +13,14 @@ from tests.support.e2e import Engine
 pytestmark = pytest.mark.e2e
 
 SETTINGS = "/api/v1/client/settings"
-NO_CAP = {"maxConcurrentCalls": None, "maxCallsPerSecond": None, "allowPremiumRateNumbers": False}
+NO_CAP = {
+    "maxConcurrentCalls": None,
+    "maxCallsPerSecond": None,
+    "allowPremiumRateNumbers": False,
+    "callingWindow": None,
+    "minMinutesBetweenCallsToNumber": None,
+    "maxCallsPerNumberPerDay": None,
+}
 
 
 def a_client() -> str:
@@ -39,7 +46,7 @@ def test_settings_are_set_read_back_and_replaced_for_their_client_only(engine: E
         )
 
         # When it sets both caps
-        limits = {"maxConcurrentCalls": 2, "maxCallsPerSecond": 1, "allowPremiumRateNumbers": False}
+        limits = {**NO_CAP, "maxConcurrentCalls": 2, "maxCallsPerSecond": 1}
         saved = a.put(SETTINGS, json=limits)
         # Then the answer is what was stored, and GET reads it back
         assert (saved.status_code, saved.json()) == (

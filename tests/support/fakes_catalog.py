@@ -59,7 +59,13 @@ class InMemoryCampaigns:
     # -- what the services use ---------------------------------------------------------------
 
     def create(
-        self, client_id: str, campaign_id: str, name: str, now_ms: int, contacts: Sequence[ContactInput] = ()
+        self,
+        client_id: str,
+        campaign_id: str,
+        name: str,
+        now_ms: int,
+        contacts: Sequence[ContactInput] = (),
+        timezone: str | None = None,
     ) -> Campaign:
         self._maybe_fail()
         stored = _numbered(_new_numbers(contacts, held=set()), first_seq=1, now_ms=now_ms)
@@ -70,6 +76,7 @@ class InMemoryCampaigns:
             isRunning=False,
             createdAt=iso_from_ms(now_ms),
             nextContactSeq=len(stored),
+            timezone=timezone,
         )
         self._campaigns[client_id, campaign_id] = campaign
         self._contacts[client_id, campaign_id] = {c.seq: c for c in stored}
@@ -232,7 +239,14 @@ def _new_numbers(contacts: Sequence[ContactInput], *, held: set[str]) -> list[Co
 
 def _numbered(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) -> list[Contact]:
     return [
-        Contact(id=ids.contact_id(seq), name=c.name, phone=c.phone, seq=seq, createdAt=iso_from_ms(now_ms))
+        Contact(
+            id=ids.contact_id(seq),
+            name=c.name,
+            phone=c.phone,
+            seq=seq,
+            createdAt=iso_from_ms(now_ms),
+            timezone=c.timezone,
+        )
         for seq, c in enumerate(contacts, start=first_seq)
     ]
 

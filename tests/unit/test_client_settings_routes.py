@@ -14,7 +14,14 @@ from campaign_local.auth import as_api_gateway_claims, unsigned_token
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FUNCTION = "ClientSettingsFunction"
-NO_CAP = {"maxConcurrentCalls": None, "maxCallsPerSecond": None, "allowPremiumRateNumbers": False}
+NO_CAP = {
+    "maxConcurrentCalls": None,
+    "maxCallsPerSecond": None,
+    "allowPremiumRateNumbers": False,
+    "callingWindow": None,
+    "minMinutesBetweenCallsToNumber": None,
+    "maxCallsPerNumberPerDay": None,
+}
 
 
 def event(name: str, client: str) -> dict[str, Any]:
@@ -45,7 +52,7 @@ def test_a_client_that_never_set_any_has_no_cap(aws: Any) -> None:
 
 def test_put_answers_the_stored_settings_and_get_reads_them_back(aws: Any) -> None:
     # When client A sets both caps
-    limits = {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2, "allowPremiumRateNumbers": False}
+    limits = {**NO_CAP, "maxConcurrentCalls": 5, "maxCallsPerSecond": 2}
     saved = put(aws, "client-a", limits)
     # Then the answer is the stored document, and GET reads it back
     assert saved == (200, {"success": True, "message": "Client settings saved", "data": limits})
@@ -82,13 +89,32 @@ INVALID = {
     "a list of settings": ([{"maxConcurrentCalls": 2}], "JSON object"),
     "premium-rate allowed as a string": ({"allowPremiumRateNumbers": "true"}, "allowPremiumRateNumbers"),
     "premium-rate allowed as a number": ({"allowPremiumRateNumbers": 1}, "allowPremiumRateNumbers"),
+    "a window ending before it starts": (
+        {"callingWindow": {"days": ["mon"], "start": "21:00", "end": "08:00"}},
+        "callingWindow.end must be after its start",
+    ),
+    "a window on no day": ({"callingWindow": {"days": [], "start": "08:00", "end": "21:00"}}, "callingWindow.days"),
+    "a window on a day twice": (
+        {"callingWindow": {"days": ["mon", "mon"], "start": "08:00", "end": "21:00"}},
+        "names a day twice",
+    ),
+    "a window on an unknown day": (
+        {"callingWindow": {"days": ["monday"], "start": "08:00", "end": "21:00"}},
+        "callingWindow.days",
+    ),
+    "a window at 8 am written as 8": ({"callingWindow": {"days": ["mon"], "start": "8", "end": "21:00"}}, "start"),
+    "a window at 25:00": ({"callingWindow": {"days": ["mon"], "start": "08:00", "end": "25:00"}}, "end"),
+    "no minutes between calls": ({"minMinutesBetweenCallsToNumber": 0}, "minMinutesBetweenCallsToNumber"),
+    "over a week between calls": ({"minMinutesBetweenCallsToNumber": 10081}, "minMinutesBetweenCallsToNumber"),
+    "no calls a day": ({"maxCallsPerNumberPerDay": 0}, "maxCallsPerNumberPerDay"),
+    "calls a day as a string": ({"maxCallsPerNumberPerDay": "3"}, "maxCallsPerNumberPerDay"),
 }
 
 
 @pytest.mark.parametrize("label", INVALID)
 def test_invalid_settings_are_400_naming_the_field_and_nothing_is_stored(aws: Any, label: str) -> None:
     # Given settings already stored
-    stored = {"maxConcurrentCalls": 7, "maxCallsPerSecond": 3, "allowPremiumRateNumbers": True}
+    stored = {**NO_CAP, "maxConcurrentCalls": 7, "maxCallsPerSecond": 3, "allowPremiumRateNumbers": True}
     put(aws, "client-a", stored)
     body, named = INVALID[label]
     # When a PUT carries an invalid value
@@ -108,6 +134,18 @@ def test_premium_rate_numbers_are_allowed_only_while_the_settings_say_so(aws: An
     assert get(aws, "client-a")[1]["data"]["allowPremiumRateNumbers"] is True
     put(aws, "client-a", {"maxConcurrentCalls": 3})
     assert get(aws, "client-a")[1]["data"] == {**NO_CAP, "maxConcurrentCalls": 3}
+
+
+def test_a_calling_window_and_per_number_limits_are_stored_and_read_back(aws: Any) -> None:
+    # When client A sets a weekday window and limits per number
+    window = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "21:00"}
+    settings = {"callingWindow": window, "minMinutesBetweenCallsToNumber": 60, "maxCallsPerNumberPerDay": 3}
+    status, answer = put(aws, "client-a", settings)
+    # Then they are stored as given and read back; a window to midnight is a window too
+    assert (status, answer["data"]) == (200, {**NO_CAP, **settings})
+    assert get(aws, "client-a")[1]["data"] == {**NO_CAP, **settings}
+    evening = {"days": ["sat"], "start": "18:00", "end": "24:00"}
+    assert put(aws, "client-a", {"callingWindow": evening})[1]["data"]["callingWindow"] == evening
 
 
 def test_a_body_that_is_not_json_is_refused_and_nothing_is_stored(aws: Any) -> None:

@@ -97,6 +97,7 @@ def test_contact_input_normalises_the_phone_and_names_a_bad_one() -> None:
     assert ContactInput(name=" Ada ", phone="+44 20 7946 0958").model_dump() == {
         "name": "Ada",
         "phone": "+442079460958",
+        "timezone": None,
     }
     with pytest.raises(ValidationError) as info:
         ContactInput(name="Ada", phone="020 7946 0958")

@@ -9,6 +9,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.calls.providers.lifecycle import AnsweredBy, LoggedStatus
+from campaign_calling.compliance.zones import is_zone_name
 from campaign_calling.ids import MAX_RESOURCE_ID_LENGTH, RESOURCE_ID_PATTERN, contact_seq
 from campaign_calling.phone import InvalidPhoneNumber, to_e164
 
@@ -52,6 +53,17 @@ PhoneNumber = Annotated[
 ]
 
 
+def _zone(value: str) -> str:
+    if not is_zone_name(value):
+        raise ValueError(f"'{value}' is not an IANA time zone name (such as America/New_York)")
+    return value
+
+
+TimeZoneName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(_zone)
+]
+
+
 class _Input(DomainModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -59,6 +71,9 @@ class _Input(DomainModel):
 class ContactInput(_Input):
     name: Name
     phone: PhoneNumber
+    timezone: TimeZoneName | None = Field(
+        None, description="The contact's IANA time zone; else the number's, else the campaign's, else UTC"
+    )
 
 
 # Twilio fetches the TwiML that runs a call from this URL.
@@ -107,6 +122,9 @@ class ProviderCredentialsInput(_Input):
 
 class CampaignInput(_Input):
     name: Name
+    timezone: TimeZoneName | None = Field(
+        None, description="The time zone of contacts whose own and whose number's are not known"
+    )
     contacts: list[ContactInput] = Field(default_factory=list, max_length=MAX_CONTACTS_PER_REQUEST)
 
 
@@ -150,6 +168,32 @@ class RetryPolicy(_Input):
         return self.maxAttempts > 1
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+# The end of a window may be the day's end.
+WindowEnd = Annotated[str, StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
+
+
+class CallingWindow(_Input):
+    """When calls may go out, in each contact's local time (compliance/windows.py): on
+    ``days``, from ``start`` up to (not including) ``end``, within one day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    days: list[Weekday] = Field(min_length=1, max_length=7, description="The days calls may go out")
+    start: ClockTime = Field(description="HH:MM, the contact's local time")
+    end: WindowEnd = Field(description="HH:MM (24:00: midnight), the contact's local time; after start")
+
+    @model_validator(mode="after")
+    def _a_window(self) -> CallingWindow:
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("callingWindow.days names a day twice")
+        if self.end <= self.start:
+            raise ValueError("callingWindow.end must be after its start, on the same day")
+        return self
+
+
 class StartCallingInput(_Input):
     agentId: ResourceRef
     # strict: 1000.0, "1000" and true are not integers (true would be 1 ms).
@@ -164,6 +208,9 @@ class StartCallingInput(_Input):
         description="The most calls of this run in progress at once (placed, no final status yet); absent: no cap",
     )
     retry: RetryPolicy | None = Field(None, description="Try the unanswered again; absent: each contact once")
+    callingWindow: CallingWindow | None = Field(
+        None, description="When calls may go out in each contact's local time; absent: the client's, else any time"
+    )
 
 
 class MakeCallInput(_Input):
@@ -177,6 +224,9 @@ MAX_CLIENT_CALLS_PER_SECOND = 100
 # strict: 2.0, "2" and true are not integers (true would be a cap of 1).
 ConcurrentCallsCap = Annotated[int, Field(ge=1, le=MAX_CLIENT_CONCURRENT_CALLS, strict=True)]
 CallsPerSecondCap = Annotated[int, Field(ge=1, le=MAX_CLIENT_CALLS_PER_SECOND, strict=True)]
+# Per-number limits (compliance/number_limits.py): up to a week between calls, 1..50 a day.
+MinutesBetweenCalls = Annotated[int, Field(ge=1, le=7 * 24 * 60, strict=True)]
+CallsPerNumberPerDay = Annotated[int, Field(ge=1, le=50, strict=True)]
 
 
 class ClientSettingsInput(_Input):
@@ -191,6 +241,15 @@ class ClientSettingsInput(_Input):
         False,
         strict=True,
         description="Contacts may be premium-rate or shared-cost numbers (refused when contacts are added otherwise)",
+    )
+    callingWindow: CallingWindow | None = Field(
+        None, description="The calling window of runs started without one of their own; null: any time"
+    )
+    minMinutesBetweenCallsToNumber: MinutesBetweenCalls | None = Field(
+        None, description="The fewest minutes between two calls of yours to one number (any campaign, make-call)"
+    )
+    maxCallsPerNumberPerDay: CallsPerNumberPerDay | None = Field(
+        None, description="The most calls of yours to one number in any 24 hours (any campaign, make-call)"
     )
 
 
@@ -239,6 +298,8 @@ class Campaign(_Identified):
     currentRunId: str | None = None
     lastRunStatus: RunStatus | None = None
     createdAt: str
+    # Shown only when set (as the contact's).
+    timezone: str | None = Field(None, exclude_if=lambda v: v is None)
     # Internal: the highest contact sequence number handed out so far.
     nextContactSeq: int = Field(0, exclude=True)
     # Internal: every contact has its phone's uniqueness item (campaigns created since
@@ -252,6 +313,8 @@ class Contact(_Identified):
     phone: str
     seq: int = Field(exclude=True)
     createdAt: str | None = None
+    # Shown only when given: most contacts are placed by their number.
+    timezone: str | None = Field(None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="before")
     @classmethod

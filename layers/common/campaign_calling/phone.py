@@ -3,8 +3,8 @@
 Emergency numbers and short codes are never valid contacts. Premium-rate and shared-cost
 numbers (``+1 900 ...``, ``+44 909 ...``) are the route of toll fraud: refused unless the
 client's settings allow them (``never_called``, applied where contacts are added). The
-number types and short-number data are phonenumberslite's own (no geocoder or time zones
-needed)."""
+number types and short-number data are libphonenumber's (the ``phonenumbers`` package, whose
+time zone data compliance/zones.py uses)."""
 
 from __future__ import annotations
 

@@ -96,6 +96,7 @@ class CampaignRepository:
         name: str,
         now_ms: int,
         contacts: Sequence[ContactInput] = (),
+        timezone: str | None = None,
     ) -> Campaign:
         """Create the campaign with its first contacts, all or nothing: the contacts are
         written first (no campaign, so nobody can see them), then one transaction creates
@@ -103,7 +104,12 @@ class CampaignRepository:
         at its first place only."""
         stored = _contacts(_new_numbers(contacts, held=set()), first_seq=1, now_ms=now_ms)
         campaign = Campaign(
-            id=campaign_id, name=name, totalContacts=len(stored), isRunning=False, createdAt=iso_from_ms(now_ms)
+            id=campaign_id,
+            name=name,
+            totalContacts=len(stored),
+            isRunning=False,
+            createdAt=iso_from_ms(now_ms),
+            timezone=timezone,
         )
         item = {
             "pk": keys.client_pk(client_id),
@@ -459,6 +465,7 @@ def _contacts(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) 
             phone=c.phone,
             seq=first_seq + i,
             createdAt=iso_from_ms(now_ms),
+            timezone=c.timezone,
         )
         for i, c in enumerate(contacts)
     ]
@@ -489,4 +496,5 @@ def _contact_item(pk: str, c: Contact) -> dict[str, Any]:
         "phone": c.phone,
         "seq": c.seq,
         "createdAt": c.createdAt,
+        **({"timezone": c.timezone} if c.timezone else {}),
     }

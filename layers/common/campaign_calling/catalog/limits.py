@@ -12,15 +12,22 @@ from pydantic import ConfigDict
 
 from campaign_calling import keys
 from campaign_calling.aws.dynamodb import from_attrs, to_attrs
-from campaign_calling.models import CallsPerSecondCap, ConcurrentCallsCap, DomainModel
+from campaign_calling.models import (
+    CallingWindow,
+    CallsPerNumberPerDay,
+    CallsPerSecondCap,
+    ConcurrentCallsCap,
+    DomainModel,
+    MinutesBetweenCalls,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class ClientLimits(DomainModel):
-    """None: no cap. A client that never set any has no cap at all, and its contacts may not
-    be premium-rate or shared-cost numbers."""
+    """None: no cap (no window: any time). A client that never set any has no cap at all,
+    and its contacts may not be premium-rate or shared-cost numbers."""
 
     # Both always answered (null: no cap), so the document marks both required.
     model_config = ConfigDict(
@@ -30,6 +37,9 @@ class ClientLimits(DomainModel):
     maxConcurrentCalls: ConcurrentCallsCap | None = None
     maxCallsPerSecond: CallsPerSecondCap | None = None
     allowPremiumRateNumbers: bool = False
+    callingWindow: CallingWindow | None = None
+    minMinutesBetweenCallsToNumber: MinutesBetweenCalls | None = None
+    maxCallsPerNumberPerDay: CallsPerNumberPerDay | None = None
 
 
 _FIELDS = tuple(ClientLimits.model_fields)

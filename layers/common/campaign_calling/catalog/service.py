@@ -42,7 +42,13 @@ class AgentStore(Protocol):
 
 class CampaignStore(Protocol):
     def create(
-        self, client_id: str, campaign_id: str, name: str, now_ms: int, contacts: Sequence[ContactInput] = ()
+        self,
+        client_id: str,
+        campaign_id: str,
+        name: str,
+        now_ms: int,
+        contacts: Sequence[ContactInput] = (),
+        timezone: str | None = None,
     ) -> Campaign: ...
 
     def get(self, client_id: str, campaign_id: str, *, consistent: bool = False) -> Campaign: ...
@@ -114,7 +120,9 @@ class CatalogService:
     def create_campaign(self, client_id: str, data: CampaignInput) -> CreatedCampaign:
         # All or nothing: the campaign appears with every contact, or not at all.
         self._refuse_never_called(client_id, data.contacts)
-        campaign = self._campaigns.create(client_id, new_campaign_id(), data.name, self._clock.now_ms(), data.contacts)
+        campaign = self._campaigns.create(
+            client_id, new_campaign_id(), data.name, self._clock.now_ms(), data.contacts, timezone=data.timezone
+        )
         duplicates = _duplicates(data.contacts, stored={c.phone for c in data.contacts})
         return CreatedCampaign(**dict(campaign), duplicates=duplicates, duplicateCount=len(duplicates))
 
