@@ -93,12 +93,15 @@ class CampaignApi(httpx.Client):
         *,
         max_concurrent_calls: int | None = None,
         retry: dict[str, Any] | None = None,
+        calling_window: dict[str, Any] | None = None,
     ) -> httpx.Response:
         body: dict[str, Any] = {"agentId": agent_id, "delayBetweenCalls": delay_between_calls}
         if max_concurrent_calls is not None:
             body["maxConcurrentCalls"] = max_concurrent_calls
         if retry is not None:
             body["retry"] = retry
+        if calling_window is not None:
+            body["callingWindow"] = calling_window
         return self.post(_campaign(campaign_id, "start-calling"), json=body)
 
     def client_settings(self) -> httpx.Response:

@@ -61,6 +61,7 @@ def start_calling(id: ResourceId, body: StartCallingInput) -> CallingStartedResp
         max_concurrent_calls=body.maxConcurrentCalls,
         retry=body.retry,
         min_retry_delay_seconds=get_settings(Settings).min_retry_delay_seconds,
+        calling_window=body.callingWindow,
     )
     logger.info("run started", extra={"campaign_id": id, "run_id": run.run_id, "execution_arn": run.execution_arn})
     started = CallingStarted(campaignId=id, totalContacts=run.total_contacts, status="started")

@@ -71,6 +71,7 @@ class RunsWorld:
             ending=self.ending,
             clock=self.clock,
             state_machine_arn=STATE_MACHINE_ARN,
+            client_settings=self.client_limits,
         )
 
     def pages(self, *, page_size: int = PAGE_SIZE, pages_per_execution: int = PAGES_PER_EXECUTION) -> PageLoader:
@@ -82,6 +83,7 @@ class RunsWorld:
             retries=self.claims,
             slots=self.claims,
             clock=self.clock,
+            deferrals=self.claims,
         )
 
     def steps(self) -> RunSteps:

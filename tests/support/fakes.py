@@ -20,7 +20,7 @@ from campaign_calling.clock import iso_from_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DependencyUnavailable, NotFound
 from campaign_calling.models import Agent, CallLog, CallOutcome, Campaign, Contact, Progress, RetryPolicy, RunStatus
-from campaign_calling.runs.claims import ClaimResult, DialClaim
+from campaign_calling.runs.claims import ClaimResult, Deferral, DialClaim
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRecord
 from campaign_calling.runs.retries import ContactDone, FollowUp, RetryDue
@@ -189,6 +189,11 @@ class FakeRunStore:
         run.slot_waits = 0
         return True
 
+    def set_waiting_until(self, ref: RunRef, until: str | None) -> None:
+        run = self.runs[ref]
+        if run.progress.status == "running":
+            run.update(waitingUntil=until)
+
     def count_slot_wait(self, ref: RunRef) -> int:
         run = self.runs[ref]
         run.slot_waits += 1
@@ -212,7 +217,12 @@ class FakeRunStore:
         if self.campaigns.get(ref.client_id, ref.campaign_id).currentRunId != ref.run_id:
             return False
         now = self.clock.now_ms()
-        changes: dict[str, Any] = {"status": status, "isRunning": False, "endTime": iso_from_ms(now)}
+        changes: dict[str, Any] = {
+            "status": status,
+            "isRunning": False,
+            "endTime": iso_from_ms(now),
+            "waitingUntil": None,
+        }
         if reason is not None:
             changes["reason"] = reason
         if final_index is not None:
@@ -316,8 +326,11 @@ class FakeClaims:
         run = self.runs.runs[ref]
         if run.progress.status != "running":
             return ClaimResult.RUN_NOT_RUNNING
-        retry = attempt > 1 and due_ms is not None
-        if (ref, seq, attempt) in self.claims or (retry and (ref, due_ms, seq, attempt) not in self.retries):
+        queued = due_ms is not None
+        existing = self.claims.get((ref, seq, attempt))
+        if (existing is not None and not (queued and existing.status == "deferred")) or (
+            queued and (ref, due_ms, seq, attempt) not in self.retries
+        ):
             return ClaimResult.ALREADY_CLAIMED
         if limits is not None:
             refused = self._take_slot(ref, unique_id, limits, now_ms, done_at_final)
@@ -325,13 +338,40 @@ class FakeClaims:
                 return refused
         self.claims[(ref, seq, attempt)] = DialClaim("dialing", unique_id, now_ms, None)
         run.paced_from_ms = now_ms
-        if retry:
+        if queued:
             del self.retries[(ref, due_ms, seq, attempt)]
-            run.update(retriesPending=run.progress.retriesPending - 1)
+            if attempt > 1:
+                run.update(retriesPending=run.progress.retriesPending - 1)
+            else:
+                run.update(contactsWaiting=run.progress.contactsWaiting - 1)
         else:
             run.claimed_seq = seq
         run.update(currentIndex=index)
         return ClaimResult.CLAIMED
+
+    def defer(self, ref: RunRef, deferrals: list[Deferral]) -> str:
+        run = self.runs.runs[ref]
+        if run.progress.status != "running":
+            return ClaimResult.RUN_NOT_RUNNING
+        for d in deferrals:
+            c = d.call
+            claim = self.claims.get((ref, c.seq, c.attempt))
+            served = d.served_due_ms is not None
+            if (claim is not None and not (served and claim.status == "deferred")) or (
+                served and (ref, d.served_due_ms, c.seq, c.attempt) not in self.retries
+            ):
+                return ClaimResult.ALREADY_CLAIMED
+        for d in deferrals:
+            c = d.call
+            if d.served_due_ms is not None:
+                del self.retries[(ref, d.served_due_ms, c.seq, c.attempt)]
+            elif c.attempt == 1:
+                run.update(contactsWaiting=run.progress.contactsWaiting + 1)
+            self.claims[(ref, c.seq, c.attempt)] = DialClaim("deferred", "", 0, None)
+            self.retries[(ref, d.due_ms, c.seq, c.attempt)] = DueRetry(
+                c.seq, c.index, c.contact_id, c.attempt, d.due_ms
+            )
+        return ClaimResult.DEFERRED
 
     # -- retries (runs/retry_store.py) --
 

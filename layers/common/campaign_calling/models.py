@@ -366,6 +366,15 @@ class Progress(DomainModel):
     retry: RetryPolicy | None = Field(None, description="The run's retries, when it has any")
     contactsDone: int = Field(0, description="Contacts with nothing more to do (final, and not to be tried again)")
     retriesPending: int = Field(0, description="Attempts due later (a retry not dialed yet)")
+    callingWindow: CallingWindow | None = Field(None, description="When the run may call, in each contact's local time")
+    contactsWaiting: int = Field(
+        0,
+        description="Contacts not called yet because their calling window is closed or their number was called "
+        "too recently (deferred, dialed when allowed)",
+    )
+    waitingUntil: str | None = Field(
+        None, description="While nothing can be dialed now: when the run looks again (the earliest contact allowed)"
+    )
     outcomes: Outcomes = Field(default_factory=Outcomes)
 
 

@@ -292,6 +292,7 @@ def calling_service() -> CallingService:
         ending=_ending(),
         clock=SystemClock(),
         state_machine_arn=settings.state_machine_arn,
+        client_settings=client_limits(),
     )
 
 
@@ -362,6 +363,7 @@ def page_loader() -> PageLoader:
         retries=RetryQueue(_dynamodb(), get_settings(TableNames).progress_table),
         slots=_slots(),
         clock=SystemClock(),
+        deferrals=_claims(),
     )
 
 

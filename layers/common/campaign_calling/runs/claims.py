@@ -22,7 +22,15 @@ from campaign_calling.models import CallLog, RetryPolicy
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import TTL_ATTRIBUTE, outcome_attribute, run_key
 from campaign_calling.runs.retries import FollowUp
-from campaign_calling.runs.retry_store import CallOfContact, follow_up_counter, follow_up_items, take_retry_items
+from campaign_calling.runs.retry_store import (
+    PENDING_COUNTER,
+    WAITING_COUNTER,
+    CallOfContact,
+    follow_up_counter,
+    follow_up_items,
+    queue_put,
+    take_retry_items,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,9 +40,14 @@ if TYPE_CHECKING:
 CLAIM_TTL_SECONDS = 90 * 24 * 3600
 
 
+# A deferral writes at most this many contacts in one transaction (two items each, and the
+# run's counter: DynamoDB takes 100 items a transaction).
+DEFERRALS_PER_TRANSACTION = 40
+
+
 @dataclass(frozen=True)
 class DialClaim:
-    status: str  # "dialing" or "done"
+    status: str  # "dialing" or "done"; "deferred" while its contact waits in the run's queue
     unique_id: str
     started_ms: int
     outcome: str | None
@@ -48,6 +61,17 @@ class ClaimResult:
     NO_SLOT_RUN = "no-slot-run"
     NO_SLOT_CLIENT = "no-slot-client"
     NO_SLOT_RATE = "no-slot-rate"
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """A contact's attempt put off until ``due_ms``; ``served_due_ms``: it came from the run's
+    queue, due then (its item moves), else it is a contact the run reaches for the first time."""
+
+    call: CallOfContact
+    due_ms: int
+    served_due_ms: int | None = None
 
 
 class DialClaims:
@@ -69,7 +93,8 @@ class DialClaims:
         if "Item" not in response:
             return None
         item = from_attrs(response["Item"])
-        return DialClaim(item["status"], item["uniqueId"], item["startedMs"], item.get("outcome"))
+        # A deferred contact's claim has no call yet.
+        return DialClaim(item["status"], item.get("uniqueId", ""), item.get("startedMs", 0), item.get("outcome"))
 
     def claim(
         self,
@@ -104,15 +129,18 @@ class DialClaims:
             if limits is not None
             else None
         )
-        retry = attempt > 1 and due_ms is not None
-        taken = take_retry_items(self._progress, ref, seq, attempt, due_ms) if retry and due_ms is not None else []
-        # A retry leaves claimedSeq alone: it is where a resume goes on with the contacts.
+        # From the run's queue: a retry, or a contact deferred earlier (its claim "deferred").
+        queued = due_ms is not None
+        taken = take_retry_items(self._progress, ref, seq, attempt, due_ms) if due_ms is not None else []
+        # A queued contact leaves claimedSeq alone: it is where a resume goes on with the
+        # contacts; it leaves the queue's count instead.
+        counter = PENDING_COUNTER if attempt > 1 else WAITING_COUNTER
         position = (
-            "SET pacedFromMs = :now, currentIndex = :index ADD retriesPending :less"
-            if retry
+            f"SET pacedFromMs = :now, currentIndex = :index ADD {counter} :less"
+            if queued
             else "SET pacedFromMs = :now, currentIndex = :index, claimedSeq = :seq"
         )
-        values = {":less": to_attr(-1)} if retry else {":seq": to_attr(seq)}
+        values = {":less": to_attr(-1)} if queued else {":seq": to_attr(seq)}
         try:
             self._transactions.write(
                 [
@@ -131,23 +159,19 @@ class DialClaims:
                             },
                         }
                     },
-                    {
-                        "Put": {
-                            "TableName": self._progress,
-                            "Item": to_attrs(
-                                {
-                                    "pk": keys.dial_claims_pk(ref.client_id, ref.campaign_id, ref.run_id),
-                                    "sk": keys.dial_claim_sk(seq, attempt),
-                                    "kind": "dial-claim",
-                                    "status": "dialing",
-                                    "uniqueId": unique_id,
-                                    "startedMs": now_ms,
-                                    TTL_ATTRIBUTE: now_ms // 1000 + CLAIM_TTL_SECONDS,
-                                }
-                            ),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
+                    _claim_put(
+                        self._progress,
+                        {
+                            "pk": keys.dial_claims_pk(ref.client_id, ref.campaign_id, ref.run_id),
+                            "sk": keys.dial_claim_sk(seq, attempt),
+                            "kind": "dial-claim",
+                            "status": "dialing",
+                            "uniqueId": unique_id,
+                            "startedMs": now_ms,
+                            TTL_ATTRIBUTE: now_ms // 1000 + CLAIM_TTL_SECONDS,
+                        },
+                        queued=queued,
+                    ),
                     *taken,
                     *(slot.acquire(first_index=2 + len(taken)) if slot is not None else []),
                 ]
@@ -162,6 +186,55 @@ class DialClaims:
                 return _NO_SLOT[refusal]
             raise
         return ClaimResult.CLAIMED
+
+    def defer(self, ref: RunRef, deferrals: list[Deferral]) -> str:
+        """Put contacts off until they are due, while the run is running: each gets a claim
+        marked "deferred" (so the run never dials it from its page again) and an item in the
+        run's queue, in one transaction; the page step serves it when it is due and its claim
+        turns the mark into a dial. Several contacts (all reached for the first time) go in
+        one transaction; a contact from the queue goes alone, its item moving to the new time.
+        ALREADY_CLAIMED: some contact was claimed or deferred already (nothing written)."""
+        first = [d for d in deferrals if d.served_due_ms is None]
+        assert len(first) == len(deferrals) or len(deferrals) == 1, "a queued contact is deferred alone"
+        # Contacts deferred before their first call are counted waiting (a retry stays pending).
+        waiting = sum(d.call.attempt == 1 for d in first)
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": {
+                    "TableName": self._progress,
+                    "Key": run_key(ref),
+                    "ConditionExpression": "#status = :running",
+                    "UpdateExpression": f"ADD {WAITING_COUNTER} :waiting",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":running": to_attr("running"), ":waiting": to_attr(waiting)},
+                }
+            }
+        ]
+        for d in deferrals:
+            c = d.call
+            if d.served_due_ms is not None and d.served_due_ms == d.due_ms:
+                continue
+            items.append(
+                _claim_put(
+                    self._progress,
+                    {
+                        **from_attrs(_claim_key(ref, c.seq, c.attempt)),
+                        "kind": "dial-claim",
+                        "status": "deferred",
+                        "dueMs": d.due_ms,
+                        TTL_ATTRIBUTE: d.due_ms // 1000 + CLAIM_TTL_SECONDS,
+                    },
+                    queued=d.served_due_ms is not None,
+                )
+            )
+            if d.served_due_ms is not None:
+                items.extend(take_retry_items(self._progress, ref, c.seq, c.attempt, d.served_due_ms))
+            items.append(queue_put(self._progress, ref, c, d.due_ms, "deferred"))
+        try:
+            self._transactions.write(items)
+        except TransactionConditionFailed as exc:
+            return ClaimResult.RUN_NOT_RUNNING if exc.failed(0) else ClaimResult.ALREADY_CLAIMED
+        return ClaimResult.DEFERRED
 
     def complete(
         self,
@@ -308,6 +381,22 @@ class DialClaims:
 
 
 _NO_SLOT = {"run": ClaimResult.NO_SLOT_RUN, "client": ClaimResult.NO_SLOT_CLIENT, "rate": ClaimResult.NO_SLOT_RATE}
+
+
+def _claim_put(table: str, item: dict[str, Any], *, queued: bool) -> TransactWriteItemTypeDef:
+    """A contact reached from its page must have no claim; one from the queue may have its
+    deferral's (a retry has none until dialed)."""
+    if not queued:
+        return {"Put": {"TableName": table, "Item": to_attrs(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_attrs(item),
+            "ConditionExpression": "attribute_not_exists(pk) OR #claim = :deferred",
+            "ExpressionAttributeNames": {"#claim": "status"},
+            "ExpressionAttributeValues": {":deferred": to_attr("deferred")},
+        }
+    }
 
 
 def _claim_key(ref: RunRef, seq: int, attempt: int = 1) -> dict[str, Any]:

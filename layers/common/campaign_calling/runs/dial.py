@@ -12,14 +12,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from campaign_calling.calls.placing import new_call_log
 from campaign_calling.calls.provider import longest_dial_seconds
 from campaign_calling.calls.slots import DEFAULT_MAX_CALL_SECONDS, CallLimits, slot_wait_seconds
-from campaign_calling.clock import Clock
+from campaign_calling.clock import Clock, iso_from_ms
+from campaign_calling.compliance.windows import contact_opening_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import DependencyUnavailable, NotFound
 from campaign_calling.ids import call_unique_id
 from campaign_calling.models import CallLog, CallOutcome, Contact
 from campaign_calling.observability.log_masking import redact_contact
 from campaign_calling.runs.budget import SLOT_WAITS_PER_EXECUTION
-from campaign_calling.runs.claims import ClaimResult
+from campaign_calling.runs.claims import ClaimResult, Deferral
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import DialOutcome, PageContact, RunContext, SlotWait
 from campaign_calling.runs.pacing import MAX_DIAL_STEP_SLEEP_MS, remaining_ms
@@ -58,6 +59,10 @@ CONTACT_UNREADABLE = "contact could not be read"
 # log's endedReason; the log's error says it in words).
 DNC_REASON = "dnc"
 DNC_ERROR = "not dialed: the number is on the do-not-call list"
+# Why a contact was skipped: the run's calling window is never open in all the zones its
+# number may be in (zones too far apart for the window).
+NO_WINDOW_REASON = "window"
+NO_WINDOW_ERROR = "not dialed: the calling window is never open in all of the contact's time zones"
 _INTERRUPTED = "dial step ran again after an interruption"
 NO_SLOT = (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT, ClaimResult.NO_SLOT_RATE)
 _REFUSALS = {ClaimResult.NO_SLOT_RUN: "run", ClaimResult.NO_SLOT_CLIENT: "client", ClaimResult.NO_SLOT_RATE: "rate"}
@@ -196,19 +201,39 @@ class DialRecorder:
         self.complete(run, contact, log, provider_failure=False, follow_up=ContactDone())
         return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason=CONTACT_GONE)
 
-    def record_skipped(self, run: RunContext, contact: PageContact, stored: Contact) -> DialOutcome:
-        """The contact's number is on the do-not-call list: never sent to the provider;
-        claimed (no call slot: no call) and logged once as ``skipped``, counted as a failed
-        call so that the run's counts add up, never retried, and no sign of a failing
-        provider (as record_gone)."""
+    def record_skipped(
+        self,
+        run: RunContext,
+        contact: PageContact,
+        stored: Contact,
+        *,
+        reason: str = DNC_REASON,
+        error: str = DNC_ERROR,
+    ) -> DialOutcome:
+        """The contact may never be called (its number is on the do-not-call list, or its
+        calling window never opens): never sent to the provider; claimed (no call slot: no
+        call) and logged once as ``skipped``, counted as a failed call so that the run's
+        counts add up, never retried, and no sign of a failing provider (as record_gone)."""
         claimed = self.claim(run, contact, error_if_claimed=_INTERRUPTED)
         if not isinstance(claimed, Claimed):
             return _not_claimed(claimed)
-        log = self._log(run, contact, stored, claimed, "failed", DNC_ERROR).model_copy(
-            update={"status": "skipped", "endedReason": DNC_REASON}
+        log = self._log(run, contact, stored, claimed, "failed", error).model_copy(
+            update={"status": "skipped", "endedReason": reason}
         )
         self.complete(run, contact, log, provider_failure=False, follow_up=ContactDone())
-        return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason=DNC_REASON)
+        return DialOutcome(dialed=False, uniqueId=claimed.unique_id, outcome="failed", reason=reason)
+
+    def defer(self, run: RunContext, contact: PageContact, due_ms: int, why: str) -> DialOutcome:
+        """Not callable now (``why``): the contact waits in the run's queue until ``due_ms``."""
+        call = CallOfContact(contact.seq, contact.index, contact.contactId, contact.attempt)
+        result = self._claims.defer(run.ref, [Deferral(call, due_ms, served_due_ms=contact.dueMs)])
+        if result == ClaimResult.DEFERRED:
+            return DialOutcome(dialed=False, reason=f"{why}: waiting until {iso_from_ms(due_ms)}")
+        if result == ClaimResult.RUN_NOT_RUNNING:
+            return DialOutcome(dialed=False, reason="run stopped")
+        # Claimed or deferred already (this step ran twice): that one stands.
+        settled = self.settle_earlier_claim(run, contact, error=_INTERRUPTED)
+        return settled or DialOutcome(dialed=False, reason="already handled")
 
     def settle_earlier_claim(self, run: RunContext, contact: PageContact, *, error: str) -> DialOutcome | None:
         """An earlier attempt's claim of this dial, settled: whatever the run's status now,
@@ -216,6 +241,9 @@ class DialRecorder:
         claim = self._claims.get(run.ref, contact.seq, contact.attempt)
         if claim is None:
             return None
+        if claim.status == "deferred":
+            # Waiting in the run's queue: served from there when it is due.
+            return DialOutcome(dialed=False, reason="waiting in the run's queue")
         if claim.status == "done":
             # Already logged and counted by the earlier attempt: report it, do nothing more.
             return DialOutcome(dialed=True, uniqueId=claim.unique_id, outcome=claim.outcome, reason="already dialed")
@@ -315,10 +343,17 @@ class DialStep:
         # Before every dial, read now (the list may have grown since the run started).
         if self._do_not_call.is_listed(run.clientId, stored.phone):
             return self._recorder.record_skipped(run, contact, stored)
+        outside = self._outside_window(run, contact, stored)
+        if outside is not None:
+            return outside
         self._placer.prepare()
         wait_ms = remaining_ms(run.delayMs, record.paced_from_ms, self._clock.now_ms())
         if wait_ms:
             self._sleep(wait_ms / 1000)
+            # The window may have closed while the step paced the call.
+            outside = self._outside_window(run, contact, stored)
+            if outside is not None:
+                return outside
 
         claimed = self._claim_with_slot(run, contact)
         if isinstance(claimed, DialOutcome):
@@ -346,6 +381,25 @@ class DialStep:
         if log.outcome != "success" and self._pause_if_failing(run, stored, log.error):
             return outcome.model_copy(update={"reason": "run paused"})
         return outcome
+
+    def _outside_window(self, run: RunContext, contact: PageContact, stored: Contact) -> DialOutcome | None:
+        """None when the contact may be called now; else it is deferred to its window's next
+        opening, or skipped when its window never opens."""
+        if run.callingWindow is None:
+            return None
+        now_ms = self._clock.now_ms()
+        opening = contact_opening_ms(
+            run.callingWindow,
+            stored.phone,
+            contact_timezone=stored.timezone,
+            campaign_timezone=run.campaignTimezone,
+            now_ms=now_ms,
+        )
+        if opening is None:
+            return self._recorder.record_skipped(run, contact, stored, reason=NO_WINDOW_REASON, error=NO_WINDOW_ERROR)
+        if opening > now_ms:
+            return self._recorder.defer(run, contact, opening, "outside its calling window")
+        return None
 
     def _claim_with_slot(self, run: RunContext, contact: PageContact) -> Claimed | DialOutcome:
         """Claim the dial with a call slot. When the run's or the client's cap is full, the

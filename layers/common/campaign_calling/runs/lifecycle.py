@@ -60,9 +60,9 @@ from campaign_calling.aws.stepfunctions import execution_arn, execution_name
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
 from campaign_calling.ids import new_run_id
-from campaign_calling.models import Progress, RetryPolicy, RunStatus
+from campaign_calling.models import CallingWindow, Progress, RetryPolicy, RunStatus
 from campaign_calling.runs.models import Cursor, RunAgent, RunContext, RunRef, RunState
-from campaign_calling.runs.ports import AgentReader, CampaignReader, RunStore, Workflow
+from campaign_calling.runs.ports import AgentReader, CampaignReader, ClientLimitsReader, RunStore, Workflow
 
 if TYPE_CHECKING:
     from campaign_calling.models import Campaign
@@ -152,7 +152,9 @@ class CallingService:
         ending: RunEnding,
         clock: Clock,
         state_machine_arn: str,
+        client_settings: ClientLimitsReader,
     ) -> None:
+        self._client_settings = client_settings
         self._agents = agents
         self._campaigns = campaigns
         self._runs = runs
@@ -171,13 +173,17 @@ class CallingService:
         max_concurrent_calls: int | None = None,
         retry: RetryPolicy | None = None,
         min_retry_delay_seconds: int = DEFAULT_MIN_RETRY_DELAY_SECONDS,
+        calling_window: CallingWindow | None = None,
     ) -> StartedRun:
+        """``calling_window``: the run's own, else the client's default as set now (the run
+        keeps it to its end, resumes included)."""
         if retry is not None and retry.retries and retry.retryDelaySeconds < min_retry_delay_seconds:
             raise InvalidRequest(
                 f"retry.retryDelaySeconds must be at least {min_retry_delay_seconds} (this deployment's "
                 "MinRetryDelaySeconds)"
             )
         agent = self._agents.get(client_id, agent_id)
+        window = calling_window or self._client_settings.get(client_id).callingWindow
         for _ in range(_START_RACES):
             campaign = self._campaigns.get(client_id, campaign_id, consistent=True)
             if campaign.isRunning:
@@ -205,6 +211,7 @@ class CallingService:
                 delayBetweenCalls=delay_ms,
                 maxConcurrentCalls=max_concurrent_calls,
                 retry=retry,
+                callingWindow=window,
             )
             try:
                 self._runs.start_run(
@@ -223,6 +230,8 @@ class CallingService:
             delayMs=delay_ms,
             maxConcurrentCalls=max_concurrent_calls,
             retry=retry,
+            callingWindow=window,
+            campaignTimezone=campaign.timezone,
             lastSeq=campaign.nextContactSeq,
             totalContacts=campaign.totalContacts,
             agent=RunAgent.of(agent),
@@ -296,6 +305,8 @@ class CallingService:
             delayMs=record.progress.delayBetweenCalls,
             maxConcurrentCalls=record.progress.maxConcurrentCalls,
             retry=record.progress.retry,
+            callingWindow=record.progress.callingWindow,
+            campaignTimezone=campaign.timezone,
             lastSeq=campaign.nextContactSeq,
             totalContacts=campaign.totalContacts,
             agent=RunAgent.of(agent),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, computed_field, model_validator
 
 from campaign_calling.calls.providers.dialect import Dialect
-from campaign_calling.models import Account, Agent, DomainModel, RetryPolicy
+from campaign_calling.models import Account, Agent, CallingWindow, DomainModel, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,10 @@ class RunContext(DomainModel):
     maxConcurrentCalls: int | None = Field(None, ge=1)
     # Which ended calls are dialed again (runs/retries.py); None: each contact once.
     retry: RetryPolicy | None = None
+    # When its contacts may be called, in their local time (compliance/windows.py); None: any time.
+    callingWindow: CallingWindow | None = None
+    # The zone of contacts whose own and whose number's are unknown (compliance/zones.py).
+    campaignTimezone: str | None = None
     lastSeq: int = Field(ge=0, description="Contacts with a higher sequence were added after the start")
     totalContacts: int = Field(ge=0)
     agent: RunAgent
@@ -78,28 +82,33 @@ class Cursor(DomainModel):
 
 class ResumePoint(DomainModel):
     """Where a hand-over goes on from: a contact not dialed yet, by sequence, position and
-    attempt. Step Functions gives it as the text "seq:index:attempt" (a Fail state's cause;
-    "seq:index" from executions started before retries)."""
+    attempt, and whether it came from the run's queue (a retry, or a contact that waited for
+    its calling window). Step Functions gives it as the text "seq:index:attempt[:queued]" (a
+    Fail state's cause; "seq:index" from executions started before retries)."""
 
     seq: int = Field(ge=1)
     index: int = Field(ge=0)
     attempt: int = Field(1, ge=1)
+    queued: bool = False
 
     @model_validator(mode="before")
     @classmethod
     def _from_cause(cls, data: Any) -> Any:
         if isinstance(data, str):
             parts = data.split(":")
-            if len(parts) not in (2, 3):
-                raise ValueError("a resume point is 'seq:index:attempt'")
-            return dict(zip(("seq", "index", "attempt"), parts, strict=False))
+            if len(parts) not in (2, 3, 4) or (len(parts) == 4 and parts[3] != "queued"):
+                raise ValueError("a resume point is 'seq:index:attempt[:queued]'")
+            return {**dict(zip(("seq", "index", "attempt"), parts, strict=False)), "queued": len(parts) == 4}
         return data
+
+    def as_cause(self) -> str:
+        return f"{self.seq}:{self.index}:{self.attempt}" + (":queued" if self.queued else "")
 
     def cursor(self, cursor: Cursor) -> Cursor:
         """``cursor`` moved back to just before this contact (sequences are whole numbers).
-        A retry's page held retries only, which stay queued until claimed: the cursor, at
-        the new contacts, stays where it is."""
-        if self.attempt > 1:
+        A page from the queue held queued contacts only, which stay queued until claimed:
+        the cursor, at the new contacts, stays where it is."""
+        if self.attempt > 1 or self.queued:
             return cursor
         return cursor.model_copy(update={"afterSeq": self.seq - 1, "nextIndex": self.index})
 
@@ -115,7 +124,8 @@ class PageContact(DomainModel):
     waitSeconds: int = Field(ge=0, description="Whole seconds the Wait state sleeps before this dial")
     # How many times this contact's dial has waited for a call slot in this execution.
     slotWaits: int = Field(0, ge=0)
-    # Its attempt in the run (1: the first call; more: a retry, due at dueMs).
+    # Its attempt in the run (1: the first call; more: a retry). dueMs: served from the run's
+    # queue (runs/retry_store.py), where it was due then: a retry, or a deferred contact.
     attempt: int = Field(1, ge=1)
     dueMs: int | None = None
 
@@ -148,6 +158,13 @@ class SlotWait(DomainModel):
     seconds: int = Field(ge=0)
     contact: PageContact
     handOver: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def resumeAt(self) -> str:
+        """The hand-over's cause (a ResumePoint), as the Fail state gives it."""
+        c = self.contact
+        return ResumePoint(seq=c.seq, index=c.index, attempt=c.attempt, queued=c.dueMs is not None).as_cause()
 
 
 class DialOutcome(DomainModel):

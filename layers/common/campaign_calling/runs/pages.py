@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from campaign_calling.aws.stepfunctions import execution_arn, execution_name
-from campaign_calling.clock import Clock, rfc3339_seconds
+from campaign_calling.clock import Clock, iso_from_ms, rfc3339_seconds
+from campaign_calling.compliance.windows import contact_opening_ms
+from campaign_calling.models import Contact
 from campaign_calling.runs.budget import RETRY_WAITS_PER_EXECUTION, contacts_per_execution
+from campaign_calling.runs.claims import DEFERRALS_PER_TRANSACTION, ClaimResult, Deferral
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import Cursor, Page, PageContact, ResumePoint, RunContext, RunState
 from campaign_calling.runs.pacing import wait_state_seconds
-from campaign_calling.runs.ports import CampaignReader, RetryReader, RunStore, SlotKeeper, Workflow
-from campaign_calling.runs.retry_store import DueRetry
+from campaign_calling.runs.ports import CampaignReader, Deferrer, RetryReader, RunStore, SlotKeeper, Workflow
+from campaign_calling.runs.retry_store import CallOfContact, DueRetry
 
 # How long a run with retries waits at most before it looks again at its calls in progress
 # (a status webhook may end one at any moment): 1 s, then a second more each time the
@@ -19,7 +22,12 @@ CALLS_IN_PROGRESS_POLL_SECONDS = 15
 
 class PageLoader:
     """Reads a run's contacts a page at a time (the only step that needs the paging settings),
-    and, for a run with retries, its due retries (runs/retries.py)."""
+    and the run's queue: its due retries (runs/retries.py) and the contacts it deferred.
+
+    A run with a calling window defers, as it reads them, the contacts whose window is
+    closed (compliance/windows.py): each waits in the queue until its window opens, and the
+    page holds only the contacts callable now. When no contact is callable, the run waits in
+    a Wait state until the earliest one is (progress shows ``waitingUntil``)."""
 
     def __init__(
         self,
@@ -31,7 +39,9 @@ class PageLoader:
         retries: RetryReader,
         slots: SlotKeeper,
         clock: Clock,
+        deferrals: Deferrer,
     ) -> None:
+        self._deferrals = deferrals
         self._campaigns = campaigns
         self._runs = runs
         self._page_size = page_size
@@ -53,9 +63,11 @@ class PageLoader:
         budget = contacts_per_execution(self._pages_per_execution)
         limit = max(1, min(self._page_size, budget - cursor.contactsInExecution))
         retrying = run.retry is not None and run.retry.retries
-        if retrying:
+        queued = retrying or record.progress.contactsWaiting > 0
+        if queued:
             due = self._retries.due(run.ref, now_ms=self._clock.now_ms(), limit=limit)
             if due:
+                self._stop_waiting(run, record.progress.waitingUntil)
                 return self._retry_page(run, cursor, due, budget)
         contacts = self._campaigns.contacts_after(
             run.clientId, run.campaignId, after_seq=cursor.afterSeq, last_seq=run.lastSeq, limit=limit
@@ -69,6 +81,8 @@ class PageLoader:
             )
             for i, c in enumerate(contacts)
         ]
+        callable_now = self._defer_outside_window(run, contacts, page_contacts)
+        queued = queued or len(callable_now) < len(page_contacts)
         last_seq_read = contacts[-1].seq if contacts else run.lastSeq
         next_cursor = Cursor(
             afterSeq=last_seq_read,
@@ -81,22 +95,61 @@ class PageLoader:
         execution_full = (
             next_cursor.pagesInExecution >= self._pages_per_execution or next_cursor.contactsInExecution >= budget
         )
-        if retrying and not has_more:
-            # The last contacts (or none): the run goes on while retries or calls are pending.
+        if queued and not has_more:
+            # The last contacts (or none): the run goes on while its queue holds contacts
+            # (retries, deferred contacts) or, with retries, while calls are in progress.
             if contacts:
                 has_more = True
             else:
-                return self._wait_or_end(run, cursor)
+                return self._wait_or_end(run, cursor, record.progress.waitingUntil, calls=retrying)
+        if callable_now:
+            self._stop_waiting(run, record.progress.waitingUntil)
         return RunState(
             run=run,
             cursor=next_cursor,
             page=Page(
-                contacts=page_contacts,
+                contacts=callable_now,
                 running=True,
                 hasMore=has_more,
                 continueAsNew=has_more and execution_full,
             ),
         )
+
+    def _defer_outside_window(
+        self, run: RunContext, contacts: list[Contact], page: list[PageContact]
+    ) -> list[PageContact]:
+        """The page's contacts callable now; the others are deferred to their window's next
+        opening (a contact whose window never opens in all its zones is left on the page: its
+        dial step logs it skipped)."""
+        if run.callingWindow is None:
+            return page
+        now_ms = self._clock.now_ms()
+        callable_now: list[PageContact] = []
+        deferred: list[Deferral] = []
+        for contact, at in zip(contacts, page, strict=True):
+            opening = contact_opening_ms(
+                run.callingWindow,
+                contact.phone,
+                contact_timezone=contact.timezone,
+                campaign_timezone=run.campaignTimezone,
+                now_ms=now_ms,
+            )
+            if opening is None or opening <= now_ms:
+                callable_now.append(at)
+            else:
+                deferred.append(Deferral(CallOfContact(at.seq, at.index, at.contactId, 1), opening))
+        for start in range(0, len(deferred), DEFERRALS_PER_TRANSACTION):
+            batch = deferred[start : start + DEFERRALS_PER_TRANSACTION]
+            if self._deferrals.defer(run.ref, batch) == ClaimResult.ALREADY_CLAIMED:
+                # One of them was claimed or deferred before (a page read again after a
+                # resume): each on its own, the others are still deferred.
+                for one in batch:
+                    self._deferrals.defer(run.ref, [one])
+        return callable_now
+
+    def _stop_waiting(self, run: RunContext, waiting_until: str | None) -> None:
+        if waiting_until is not None:
+            self._runs.set_waiting_until(run.ref, None)
 
     def _retry_page(self, run: RunContext, cursor: Cursor, due: list[DueRetry], budget: int) -> RunState:
         """A page of due retries alone (never mixed with new contacts), so that a hand-over
@@ -122,15 +175,18 @@ class PageLoader:
         page = Page(contacts=page_contacts, running=True, hasMore=True, continueAsNew=full)
         return RunState(run=run, cursor=next_cursor, page=page)
 
-    def _wait_or_end(self, run: RunContext, cursor: Cursor) -> RunState:
-        """No new contact and no retry due: the run ends when no retry is pending and none of
-        its calls is in progress (every contact final); else it waits, in a Wait state, for
-        the next retry due or a while for its calls to end."""
+    def _wait_or_end(self, run: RunContext, cursor: Cursor, waiting_until: str | None, *, calls: bool) -> RunState:
+        """No new contact and nothing due in the queue: the run ends when its queue is empty
+        and (``calls``: a run with retries) none of its calls is in progress (every contact
+        final); else it waits, in a Wait state, for the next item due or a while for its
+        calls to end."""
         now_ms = self._clock.now_ms()
-        # The calls first: a call's final status writes its retry in the same transaction,
-        # so once none is in progress every retry it led to is visible below.
-        self._slots.reap_expired(run.clientId, now_ms=now_ms)
-        held = [s for s in self._slots.held(run.clientId) if s.owner.run_id == run.runId]
+        held = []
+        if calls:
+            # The calls first: a call's final status writes its retry in the same
+            # transaction, so once none is in progress every retry it led to is visible below.
+            self._slots.reap_expired(run.clientId, now_ms=now_ms)
+            held = [s for s in self._slots.held(run.clientId) if s.owner.run_id == run.runId]
         next_due = self._retries.next_due_ms(run.ref)
         if not held and next_due is None:
             return RunState(
@@ -142,6 +198,9 @@ class PageLoader:
             if moment is not None:
                 until = moment if until is None else min(until, moment)
         assert until is not None
+        until = max(until, now_ms)
+        if waiting_until != iso_from_ms(until):
+            self._runs.set_waiting_until(run.ref, iso_from_ms(until))
         next_cursor = cursor.model_copy(update={"retryWaitsInExecution": cursor.retryWaitsInExecution + 1})
         page = Page(
             contacts=[],
@@ -150,7 +209,7 @@ class PageLoader:
             # As many waits as this execution's history allows: the next one goes on waiting.
             continueAsNew=next_cursor.retryWaitsInExecution >= RETRY_WAITS_PER_EXECUTION,
             wait=True,
-            waitUntil=rfc3339_seconds(max(until, now_ms)),
+            waitUntil=rfc3339_seconds(until),
         )
         return RunState(run=run, cursor=next_cursor, page=page)
 

@@ -12,8 +12,17 @@ if TYPE_CHECKING:
     from campaign_calling.calls.placing import CallingAgent, PlacedCall
     from campaign_calling.calls.slots import CallLimits, HeldSlot
     from campaign_calling.deadline import Deadline
-    from campaign_calling.models import Agent, CallLog, Campaign, Contact, Progress, RetryPolicy, RunStatus
-    from campaign_calling.runs.claims import DialClaim
+    from campaign_calling.models import (
+        Agent,
+        CallingWindow,
+        CallLog,
+        Campaign,
+        Contact,
+        Progress,
+        RetryPolicy,
+        RunStatus,
+    )
+    from campaign_calling.runs.claims import Deferral, DialClaim
     from campaign_calling.runs.models import RunRef
     from campaign_calling.runs.repository import RunRecord
     from campaign_calling.runs.retries import FollowUp
@@ -50,6 +59,8 @@ class RunStore(Protocol):
 
     def count_slot_wait(self, ref: RunRef) -> int: ...
 
+    def set_waiting_until(self, ref: RunRef, until: str | None) -> None: ...
+
     def resume_run(
         self,
         ref: RunRef,
@@ -81,6 +92,8 @@ class ClaimStore(Protocol):
         done_at_final: bool = False,
     ) -> str: ...
 
+    def defer(self, ref: RunRef, deferrals: list[Deferral]) -> str: ...
+
     def complete(
         self,
         ref: RunRef,
@@ -94,6 +107,12 @@ class ClaimStore(Protocol):
         follow_up: FollowUp | None = None,
         retry: RetryPolicy | None = None,
     ) -> bool: ...
+
+
+class Deferrer(Protocol):
+    """Puts contacts off until they may be called (runs/claims.DialClaims.defer)."""
+
+    def defer(self, ref: RunRef, deferrals: list[Deferral]) -> str: ...
 
 
 class SlotKeeper(Protocol):
@@ -118,6 +137,15 @@ class ClientLimits(Protocol):
 
     @property
     def maxCallsPerSecond(self) -> int | None: ...
+
+    @property
+    def callingWindow(self) -> CallingWindow | None: ...
+
+    @property
+    def minMinutesBetweenCallsToNumber(self) -> int | None: ...
+
+    @property
+    def maxCallsPerNumberPerDay(self) -> int | None: ...
 
 
 class ClientLimitsReader(Protocol):

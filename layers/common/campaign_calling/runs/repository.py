@@ -254,7 +254,8 @@ class RunRepository:
             ":false": to_attr(False),
             ":end": to_attr(iso_from_ms(now_ms)),
         }
-        removes = ["#active"]
+        # Nothing is waited for once the run is not running (a resume looks again).
+        removes = ["#active", "waitingUntil"]
         if status == "paused":
             removes.append(TTL_ATTRIBUTE)
         else:
@@ -321,6 +322,26 @@ class RunRepository:
             ReturnValues="UPDATED_NEW",
         )
         return int(from_attrs(response["Attributes"])["slotWaits"])
+
+    def set_waiting_until(self, ref: RunRef, until: str | None) -> None:
+        """Shown in the run's progress while nothing can be dialed: when it looks again
+        (None: it is dialing). Only while the run runs (its end removes it)."""
+        update = "SET waitingUntil = :until" if until is not None else "REMOVE waitingUntil"
+        try:
+            self._db.update_item(
+                TableName=self._progress,
+                Key=self._run_key(ref),
+                ConditionExpression="#status = :running",
+                UpdateExpression=update,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":running": to_attr("running"),
+                    **({":until": to_attr(until)} if until is not None else {}),
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def extend_run(self, ref: RunRef, *, last_seq: int, total_contacts: int) -> None:
         """The run reads the campaign up to ``last_seq`` from now on (contacts added while it

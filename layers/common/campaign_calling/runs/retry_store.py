@@ -1,5 +1,8 @@
-"""The retry items of a run on DynamoDB (runs/retries.py says when they are written and
-read): one per retry due, beside the run's dial claims, sorted by when it is due."""
+"""The queue of a run on DynamoDB: one item per contact due later, beside the run's dial
+claims, sorted by when it is due then by the contact's place in the campaign. A retry
+(runs/retries.py says when one is written) and a deferred contact (one outside its calling
+window, or whose number was called too recently: runs/claims.DialClaims.defer) are both
+served from here by the page step."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
 _KEEP_SECONDS = 90 * 24 * 3600
 DONE_COUNTER = "contactsDone"
 PENDING_COUNTER = "retriesPending"
+# Contacts deferred before their first call (a deferred retry stays in retriesPending).
+WAITING_COUNTER = "contactsWaiting"
 
 
 @dataclass(frozen=True)
@@ -65,22 +70,35 @@ def follow_up_items(
     """The retry item a follow-up writes (none for a contact done)."""
     if not isinstance(follow_up, RetryDue):
         return []
+    return [
+        queue_put(
+            table,
+            ref,
+            CallOfContact(call.seq, call.index, call.contact_id, follow_up.attempt),
+            follow_up.due_ms,
+            "retry",
+        )
+    ]
+
+
+def queue_put(table: str, ref: RunRef, call: CallOfContact, due_ms: int, kind: str) -> TransactWriteItemTypeDef:
+    """A contact's attempt queued until ``due_ms`` (``kind``: "retry" or "deferred")."""
     item = {
-        **from_attrs(retry_key(ref, follow_up.due_ms, call.seq, follow_up.attempt)),
-        "kind": "retry",
+        **from_attrs(retry_key(ref, due_ms, call.seq, call.attempt)),
+        "kind": kind,
         "seq": call.seq,
         "index": call.index,
         "contactId": call.contact_id,
-        "attempt": follow_up.attempt,
-        "dueMs": follow_up.due_ms,
-        "expiresAt": follow_up.due_ms // 1000 + _KEEP_SECONDS,
+        "attempt": call.attempt,
+        "dueMs": due_ms,
+        "expiresAt": due_ms // 1000 + _KEEP_SECONDS,
     }
-    return [{"Put": {"TableName": table, "Item": to_attrs(item), "ConditionExpression": "attribute_not_exists(pk)"}}]
+    return {"Put": {"TableName": table, "Item": to_attrs(item), "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
 def take_retry_items(table: str, ref: RunRef, seq: int, attempt: int, due_ms: int) -> list[TransactWriteItemTypeDef]:
-    """The delete of a retry item by the claim of its attempt: conditional, so a retry is
-    taken once."""
+    """The delete of a queue item by the claim of its attempt (or its deferral to a later
+    time): conditional, so an item is taken once."""
     return [
         {
             "Delete": {
@@ -93,18 +111,18 @@ def take_retry_items(table: str, ref: RunRef, seq: int, attempt: int, due_ms: in
 
 
 class RetryQueue:
-    """The retries of a run, read by the page step."""
+    """The queue of a run (its retries and deferred contacts), read by the page step."""
 
     def __init__(self, dynamodb: DynamoDBClient, progress_table: str) -> None:
         self._db = dynamodb
         self._table = progress_table
 
     def due(self, ref: RunRef, *, now_ms: int, limit: int) -> list[DueRetry]:
-        """The retries due by ``now_ms``, soonest first."""
+        """The items due by ``now_ms``, soonest first (at one moment, in the campaign's order)."""
         return self._query(ref, upto=keys.retry_sk(now_ms, 9_999_999_999, 99), limit=limit)
 
     def next_due_ms(self, ref: RunRef) -> int | None:
-        """When the soonest retry is due; None when none is pending."""
+        """When the soonest item is due; None when the queue is empty."""
         found = self._query(ref, upto=keys.RETRY_PREFIX + "~", limit=1)
         return found[0].due_ms if found else None
 
