@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from campaign_calling.calls.opt_outs import OptOutListing
 from campaign_calling.calls.providers.lifecycle import CallStatus, StatusEvent
 from campaign_calling.calls.status_updates import StatusUpdates
-from campaign_calling.models import Progress, RetryPolicy
+from campaign_calling.models import CallingWindow, Progress, RetryPolicy
 from campaign_calling.runs.dial import DialRecorder, DialStep
 from campaign_calling.runs.lifecycle import CallingService, RunEnding
 from campaign_calling.runs.models import PageContact, RunContext, RunRef, RunState
@@ -84,6 +84,7 @@ class RunsWorld:
             slots=self.claims,
             clock=self.clock,
             deferrals=self.claims,
+            client_limits=self.client_limits,
         )
 
     def steps(self) -> RunSteps:
@@ -109,6 +110,7 @@ class RunsWorld:
             slots=self.claims,
             client_limits=self.client_limits,
             do_not_call=self.do_not_call,
+            numbers=self.claims,
             sleep=sleep or self.clock.sleep,
             settle_patience_seconds=patience_seconds,
         )
@@ -160,11 +162,18 @@ class RunsWorld:
         campaign_id: str = "cmp_1",
         max_concurrent_calls: int | None = None,
         retry: RetryPolicy | None = None,
+        calling_window: CallingWindow | None = None,
     ) -> RunState:
         """A running run of a new campaign: the state its first execution started with."""
         self.campaign(contacts, campaign_id)
         self.calling().start(
-            CLIENT, campaign_id, "ag_1", delay_ms, max_concurrent_calls=max_concurrent_calls, retry=retry
+            CLIENT,
+            campaign_id,
+            "ag_1",
+            delay_ms,
+            max_concurrent_calls=max_concurrent_calls,
+            retry=retry,
+            calling_window=calling_window,
         )
         return RunState.model_validate(self.workflow.started[-1][1])
 

@@ -17,6 +17,7 @@ from campaign_calling.calls.placing import CallingAgent, PlacedCall, new_call_lo
 from campaign_calling.calls.providers.lifecycle import FINAL_STATUSES, is_final
 from campaign_calling.calls.slots import CallLimits, HeldSlot, SlotOwner
 from campaign_calling.clock import iso_from_ms
+from campaign_calling.compliance.number_limits import NumberCall, NumberUse
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DependencyUnavailable, NotFound
 from campaign_calling.models import Agent, CallLog, CallOutcome, Campaign, Contact, Progress, RetryPolicy, RunStatus
@@ -26,7 +27,7 @@ from campaign_calling.runs.repository import RunRecord
 from campaign_calling.runs.retries import ContactDone, FollowUp, RetryDue
 from campaign_calling.runs.retry_store import CallOfContact, DueRetry
 from tests.support.clock import FixedClock
-from tests.support.fakes_catalog import InMemoryAgents
+from tests.support.fakes_catalog import InMemoryAgents, InMemoryNumberUses
 from tests.support.fakes_status import InMemoryCallIndex
 
 CREATED_AT = "2024-01-15T10:00:00.000Z"
@@ -306,6 +307,8 @@ class FakeClaims:
         self.retries: dict[tuple[RunRef, int, int, int], DueRetry] = {}
         self.rate_windows: dict[tuple[str, int], int] = {}
         self.limits_seen: list[CallLimits] = []
+        # When each number was called (compliance/number_limits.py), recorded with the claim.
+        self.numbers = InMemoryNumberUses()
 
     def get(self, ref: RunRef, seq: int, attempt: int = 1) -> DialClaim | None:
         return self.claims.get((ref, seq, attempt))
@@ -322,6 +325,7 @@ class FakeClaims:
         attempt: int = 1,
         due_ms: int | None = None,
         done_at_final: bool = False,
+        number: NumberCall | None = None,
     ) -> str:
         run = self.runs.runs[ref]
         if run.progress.status != "running":
@@ -332,10 +336,14 @@ class FakeClaims:
             queued and (ref, due_ms, seq, attempt) not in self.retries
         ):
             return ClaimResult.ALREADY_CLAIMED
+        if number is not None and not self.numbers.can_record(number):
+            return ClaimResult.NUMBER_CHANGED
         if limits is not None:
             refused = self._take_slot(ref, unique_id, limits, now_ms, done_at_final)
             if refused is not None:
                 return refused
+        if number is not None:
+            self.numbers.record(number)
         self.claims[(ref, seq, attempt)] = DialClaim("dialing", unique_id, now_ms, None)
         run.paced_from_ms = now_ms
         if queued:
@@ -348,6 +356,9 @@ class FakeClaims:
             run.claimed_seq = seq
         run.update(currentIndex=index)
         return ClaimResult.CLAIMED
+
+    def number_use(self, client_id: str, phone: str) -> NumberUse:
+        return self.numbers.number_use(client_id, phone)
 
     def defer(self, ref: RunRef, deferrals: list[Deferral]) -> str:
         run = self.runs.runs[ref]

@@ -19,7 +19,7 @@ from campaign_calling.errors import Conflict, IdempotencyKeyReused
 from campaign_calling.idempotency import KEY_REUSED, STILL_IN_PROGRESS, check_key
 from campaign_calling.runs.models import RunRef
 from tests.support.clock import FixedClock
-from tests.support.fakes_catalog import FakeCatalog, InMemoryClientLimits, InMemoryDoNotCall
+from tests.support.fakes_catalog import FakeCatalog, InMemoryClientLimits, InMemoryDoNotCall, InMemoryNumberUses
 
 Answer = TypeVar("Answer")
 
@@ -200,6 +200,7 @@ class FakeCalls:
     idempotency: InMemoryIdempotency = field(default_factory=InMemoryIdempotency)
     slots: InMemoryCallSlots = field(default_factory=InMemoryCallSlots)
     limits: InMemoryClientLimits = field(default_factory=InMemoryClientLimits)
+    numbers: InMemoryNumberUses = field(default_factory=InMemoryNumberUses)
     do_not_call: InMemoryDoNotCall = field(default_factory=InMemoryDoNotCall)
 
     def placer(self) -> CallPlacer:
@@ -216,5 +217,6 @@ class FakeCalls:
             slots=self.slots,
             client_limits=self.limits,
             do_not_call=self.do_not_call,
+            numbers=self.numbers,
             idempotency=self.idempotency,
         )

@@ -15,6 +15,7 @@ from campaign_calling.catalog.campaigns import BUSY
 from campaign_calling.catalog.limits import ClientLimits
 from campaign_calling.catalog.service import CatalogService
 from campaign_calling.clock import iso_from_ms
+from campaign_calling.compliance.number_limits import DAY_MS, NumberCall, NumberUse
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
 from campaign_calling.models import Agent, CallLog, Campaign, Contact, ContactInput
 from tests.support.clock import FixedClock
@@ -197,6 +198,26 @@ class InMemoryClientLimits:
     def put(self, client_id: str, limits: ClientLimits) -> ClientLimits:
         self._limits[client_id] = limits
         return limits
+
+
+class InMemoryNumberUses:
+    """When each client called each number, versioned (compliance/number_limits.py's store)."""
+
+    def __init__(self) -> None:
+        self._uses: dict[tuple[str, str], NumberUse] = {}
+
+    def number_use(self, client_id: str, phone: str) -> NumberUse:
+        return self._uses.get((client_id, phone), NumberUse())
+
+    def can_record(self, call: NumberCall) -> bool:
+        return self.number_use(call.client_id, call.phone) == call.use
+
+    def record(self, call: NumberCall) -> bool:
+        if not self.can_record(call):
+            return False
+        recent = [t for t in call.use.calls if t > call.now_ms - DAY_MS] or list(call.use.calls[-1:])
+        self._uses[(call.client_id, call.phone)] = NumberUse((*recent, call.now_ms), (call.use.version or 0) + 1)
+        return True
 
 
 @dataclass

@@ -19,6 +19,7 @@ from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.catalog.dnc import DoNotCallList
 from campaign_calling.catalog.limits import ClientLimitsStore
 from campaign_calling.clock import SystemClock
+from campaign_calling.compliance.number_limits import NumberUseStore
 from campaign_calling.runs.claims import DialClaims
 from campaign_calling.runs.dial import SETTLE_PATIENCE_SECONDS, DialRecorder, DialStep
 from campaign_calling.runs.lifecycle import RunEnding
@@ -91,6 +92,7 @@ def dial_step(
         ),
         client_limits=ClientLimitsStore(boto3.client("dynamodb"), tables.main_table),
         do_not_call=DoNotCallList(boto3.client("dynamodb"), tables.main_table, SystemClock()),
+        numbers=NumberUseStore(boto3.client("dynamodb"), tables.progress_table),
         max_call_seconds=get_settings(CallSlotSettings).max_call_seconds,
         sleep=sleep,
         settle_patience_seconds=settle_patience_seconds,

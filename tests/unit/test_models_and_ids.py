@@ -524,6 +524,7 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "call_slots_pk": keys.call_slots_pk(client),
         "client_settings_pk": keys.client_settings_pk(client),
         "dnc_pk": keys.dnc_pk(client),
+        "number_calls_pk": keys.number_calls_pk(client),
     }
     sort = {
         "agent_sk": keys.agent_sk(other),

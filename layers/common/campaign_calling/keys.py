@@ -105,6 +105,11 @@ def call_slots_pk(client_id: str) -> str:
     return f"{client_pk(client_id)}#SLOTS"
 
 
+def number_calls_pk(client_id: str) -> str:
+    """When the client last called each number (compliance/number_limits.py), keyed by it."""
+    return f"{client_pk(client_id)}#NUMBERS"
+
+
 CALL_SLOT_COUNT_SK = "COUNT"
 CALL_SLOT_PREFIX = "SLOT#"
 

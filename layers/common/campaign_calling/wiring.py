@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.catalog.limits import ClientLimitsStore
     from campaign_calling.catalog.ownership import AgentOwnership, CheckedAgent
     from campaign_calling.catalog.service import CatalogService
+    from campaign_calling.compliance.number_limits import NumberUseStore
     from campaign_calling.idempotency import IdempotentRequests
     from campaign_calling.models import AgentInput
     from campaign_calling.observability.metrics import CallMetrics
@@ -120,6 +121,12 @@ def _slots() -> SlotStore:
 
     tables = get_settings(TableNames)
     return SlotStore(_dynamodb(), progress_table=tables.progress_table, call_logs_table=tables.call_logs_table)
+
+
+def _number_uses() -> NumberUseStore:
+    from campaign_calling.compliance.number_limits import NumberUseStore
+
+    return NumberUseStore(_dynamodb(), get_settings(TableNames).progress_table)
 
 
 def _claims() -> DialClaims:
@@ -317,6 +324,7 @@ def make_call_service() -> MakeCallService:
         slots=_slots(),
         client_limits=client_limits(),
         do_not_call=do_not_call(),
+        numbers=_number_uses(),
         max_call_seconds=get_settings(CallSlotSettings).max_call_seconds,
         idempotency=make_call_idempotency(),
     )
@@ -364,6 +372,7 @@ def page_loader() -> PageLoader:
         slots=_slots(),
         clock=SystemClock(),
         deferrals=_claims(),
+        client_limits=client_limits(),
     )
 
 
@@ -398,6 +407,7 @@ def dial_step() -> DialStep:
         slots=_slots(),
         client_limits=client_limits(),
         do_not_call=do_not_call(),
+        numbers=_number_uses(),
         max_call_seconds=max_call_seconds,
         slot_waits_per_execution=settings.slot_waits_per_execution,
     )

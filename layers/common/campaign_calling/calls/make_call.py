@@ -18,7 +18,8 @@ from campaign_calling.calls.slots import (
     SlotOwner,
     slot_wait_seconds,
 )
-from campaign_calling.clock import Clock
+from campaign_calling.clock import Clock, iso_from_ms
+from campaign_calling.compliance.number_limits import NumberCall, NumberLimits, NumberUse, next_allowed_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import Conflict, DeadlineExceeded, NotFound, TooManyCalls
 from campaign_calling.ids import call_unique_id
@@ -82,6 +83,14 @@ class DoNotCallReader(Protocol):
     def is_listed(self, client_id: str, phone: str) -> bool: ...
 
 
+class NumberUses(Protocol):
+    """When the client called a number (compliance/number_limits.NumberUseStore)."""
+
+    def number_use(self, client_id: str, phone: str) -> NumberUse: ...
+
+    def record(self, call: NumberCall) -> bool: ...
+
+
 class Idempotency(Protocol):
     def run(
         self,
@@ -124,9 +133,11 @@ class MakeCallService:
         slots: CallSlots,
         client_limits: ClientLimitsReader,
         do_not_call: DoNotCallReader,
+        numbers: NumberUses,
         max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS,
         idempotency: Idempotency | None = None,
     ) -> None:
+        self._numbers = numbers
         self._slots = slots
         self._client_limits = client_limits
         self._do_not_call = do_not_call
@@ -205,8 +216,12 @@ class MakeCallService:
                     "the campaign's running run is calling this contact right now; try again after that call"
                 )
         started = self._clock.now_ms()
+        number = self._number_call(client_id, contact.phone, started)
         unique_id = call_unique_id(started)
         slot = self._take_slot(SlotOwner(client_id, unique_id, campaign_id), started)
+        if number is not None and not self._numbers.record(number):
+            self._slots.give_back(slot)
+            raise Conflict("this contact's number is being called right now; try again in a moment")
         try:
             log, deadline_exceeded = self._placer.place(
                 client_id=client_id,
@@ -245,6 +260,22 @@ class MakeCallService:
             error=log.error,
         )
         return Attempt(call=call)
+
+    def _number_call(self, client_id: str, phone: str, now_ms: int) -> NumberCall | None:
+        """The call to record against the client's per-number limits (None: no limit set);
+        409 when it would break them, saying from when the number may be called."""
+        limits = NumberLimits.of(self._client_limits.get(client_id))
+        if not limits.active:
+            return None
+        use = self._numbers.number_use(client_id, phone)
+        allowed = next_allowed_ms(use, limits, now_ms)
+        if allowed > now_ms:
+            # The message never quotes the number.
+            raise Conflict(
+                "this contact's number was called too recently for your per-number limits "
+                f"(minMinutesBetweenCallsToNumber, maxCallsPerNumberPerDay); it may be called from {iso_from_ms(allowed)}"
+            )
+        return NumberCall(client_id, phone, use, now_ms)
 
     def _take_slot(self, owner: SlotOwner, now_ms: int) -> SlotOwner:
         """The call's slot among the client's calls in progress (calls/slots.py); when its

@@ -18,6 +18,7 @@ from campaign_calling.calls.logs import call_log_item, index_collision, provider
 from campaign_calling.calls.providers.lifecycle import is_final
 from campaign_calling.calls.slots import CallLimits, SlotItems, SlotOwner, release_items
 from campaign_calling.clock import iso_from_ms
+from campaign_calling.compliance.number_limits import NumberCall, record_call_update
 from campaign_calling.models import CallLog, RetryPolicy
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import TTL_ATTRIBUTE, outcome_attribute, run_key
@@ -62,6 +63,8 @@ class ClaimResult:
     NO_SLOT_CLIENT = "no-slot-client"
     NO_SLOT_RATE = "no-slot-rate"
     DEFERRED = "deferred"
+    # The number was called (by another campaign or make-call) since its use was read.
+    NUMBER_CHANGED = "number-changed"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class DialClaims:
         attempt: int = 1,
         due_ms: int | None = None,
         done_at_final: bool = False,
+        number: NumberCall | None = None,
     ) -> str:
         """Reserve one contact's dial in a run, only while the run is running.
 
@@ -128,6 +132,10 @@ class DialClaims:
             )
             if limits is not None
             else None
+        )
+        # The call recorded against the number's limits (compliance/number_limits.py).
+        numbered: list[TransactWriteItemTypeDef] = (
+            [{"Update": record_call_update(self._progress, number)}] if number is not None else []
         )
         # From the run's queue: a retry, or a contact deferred earlier (its claim "deferred").
         queued = due_ms is not None
@@ -173,7 +181,8 @@ class DialClaims:
                         queued=queued,
                     ),
                     *taken,
-                    *(slot.acquire(first_index=2 + len(taken)) if slot is not None else []),
+                    *numbered,
+                    *(slot.acquire(first_index=2 + len(taken) + len(numbered)) if slot is not None else []),
                 ]
             )
         except TransactionConditionFailed as exc:
@@ -181,6 +190,8 @@ class DialClaims:
                 return ClaimResult.ALREADY_CLAIMED
             if exc.failed(0):
                 return ClaimResult.RUN_NOT_RUNNING
+            if numbered and exc.failed(2 + len(taken)):
+                return ClaimResult.NUMBER_CHANGED
             refusal = slot.refusal(exc) if slot is not None else None
             if refusal is not None:
                 return _NO_SLOT[refusal]

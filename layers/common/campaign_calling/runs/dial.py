@@ -13,6 +13,7 @@ from campaign_calling.calls.placing import new_call_log
 from campaign_calling.calls.provider import longest_dial_seconds
 from campaign_calling.calls.slots import DEFAULT_MAX_CALL_SECONDS, CallLimits, slot_wait_seconds
 from campaign_calling.clock import Clock, iso_from_ms
+from campaign_calling.compliance.number_limits import NumberCall, NumberLimits, next_allowed_ms
 from campaign_calling.compliance.windows import contact_opening_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import DependencyUnavailable, NotFound
@@ -29,6 +30,7 @@ from campaign_calling.runs.ports import (
     ClaimStore,
     ClientLimitsReader,
     DoNotCallReader,
+    NumberUses,
     Placer,
     RunStore,
     SlotKeeper,
@@ -64,6 +66,8 @@ DNC_ERROR = "not dialed: the number is on the do-not-call list"
 NO_WINDOW_REASON = "window"
 NO_WINDOW_ERROR = "not dialed: the calling window is never open in all of the contact's time zones"
 _INTERRUPTED = "dial step ran again after an interruption"
+# How often a dial reads its number's use again when other calls of it keep winning.
+_NUMBER_READS = 3
 NO_SLOT = (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT, ClaimResult.NO_SLOT_RATE)
 _REFUSALS = {ClaimResult.NO_SLOT_RUN: "run", ClaimResult.NO_SLOT_CLIENT: "client", ClaimResult.NO_SLOT_RATE: "rate"}
 
@@ -120,7 +124,13 @@ class DialRecorder:
         return stored, "" if stored else f"; {CONTACT_GONE}"
 
     def claim(
-        self, run: RunContext, contact: PageContact, *, error_if_claimed: str, limits: CallLimits | None = None
+        self,
+        run: RunContext,
+        contact: PageContact,
+        *,
+        error_if_claimed: str,
+        limits: CallLimits | None = None,
+        number: NumberCall | None = None,
     ) -> Claimed | DialOutcome | str:
         """Claim the dial, or say why not: the run stopped, or an earlier attempt claimed it
         (then that attempt is settled here and its outcome returned). Given ``limits``, the
@@ -138,8 +148,9 @@ class DialRecorder:
             attempt=contact.attempt,
             due_ms=contact.dueMs,
             done_at_final=run.retry is not None and run.retry.retries,
+            number=number,
         )
-        if result in NO_SLOT:
+        if result in NO_SLOT or result == ClaimResult.NUMBER_CHANGED:
             return result
         if result == ClaimResult.RUN_NOT_RUNNING:
             # The run ended, but an earlier attempt may have claimed this dial before it did.
@@ -301,6 +312,7 @@ class DialStep:
         slots: SlotKeeper,
         client_limits: ClientLimitsReader,
         do_not_call: DoNotCallReader,
+        numbers: NumberUses,
         max_call_seconds: int = DEFAULT_MAX_CALL_SECONDS,
         slot_waits_per_execution: int = SLOT_WAITS_PER_EXECUTION,
         sleep: Callable[[float], None] = time.sleep,
@@ -314,6 +326,7 @@ class DialStep:
         self._slots = slots
         self._client_limits = client_limits
         self._do_not_call = do_not_call
+        self._numbers = numbers
         self._max_call_seconds = max_call_seconds
         self._slot_waits = min(slot_waits_per_execution, SLOT_WAITS_PER_EXECUTION)
         self._pause_after = pause_after_failures
@@ -355,7 +368,7 @@ class DialStep:
             if outside is not None:
                 return outside
 
-        claimed = self._claim_with_slot(run, contact)
+        claimed = self._claim_with_slot(run, contact, stored)
         if isinstance(claimed, DialOutcome):
             return claimed
         log, deadline_exceeded = self._placer.place(
@@ -401,18 +414,37 @@ class DialStep:
             return self._recorder.defer(run, contact, opening, "outside its calling window")
         return None
 
-    def _claim_with_slot(self, run: RunContext, contact: PageContact) -> Claimed | DialOutcome:
-        """Claim the dial with a call slot. When the run's or the client's cap is full, the
-        slots whose calls never gave a final status are reaped and the claim tried again;
-        still none free: the outcome says how long to wait (in a Wait state, not here)."""
+    def _claim_with_slot(self, run: RunContext, contact: PageContact, stored: Contact) -> Claimed | DialOutcome:
+        """Claim the dial with a call slot, and the call against the number's limits. When
+        the number was called too recently the contact is deferred until it may be. When
+        the run's or the client's cap is full, the slots whose calls never gave a final
+        status are reaped and the claim tried again; still none free: the outcome says how
+        long to wait (in a Wait state, not here)."""
         client = self._client_limits.get(run.clientId)
         limits = CallLimits(
             run.maxConcurrentCalls, client.maxConcurrentCalls, client.maxCallsPerSecond, self._max_call_seconds
         )
-        claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED, limits=limits)
-        reapable = claimed in (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT)
-        if reapable and self._slots.reap_expired(run.clientId, now_ms=self._clock.now_ms()):
-            claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED, limits=limits)
+        per_number = NumberLimits.of(client)
+        reaped = False
+        for _ in range(_NUMBER_READS):
+            number = None
+            if per_number.active:
+                use = self._numbers.number_use(run.clientId, stored.phone)
+                now_ms = self._clock.now_ms()
+                allowed = next_allowed_ms(use, per_number, now_ms)
+                if allowed > now_ms:
+                    return self._recorder.defer(run, contact, allowed, "its number was called too recently")
+                number = NumberCall(run.clientId, stored.phone, use, now_ms)
+            claimed = self._recorder.claim(run, contact, error_if_claimed=_INTERRUPTED, limits=limits, number=number)
+            reapable = claimed in (ClaimResult.NO_SLOT_RUN, ClaimResult.NO_SLOT_CLIENT)
+            if reapable and not reaped and self._slots.reap_expired(run.clientId, now_ms=self._clock.now_ms()):
+                reaped = True
+                continue
+            if claimed != ClaimResult.NUMBER_CHANGED:
+                break
+        else:
+            # The number kept being called elsewhere: look again in a second.
+            return self._recorder.defer(run, contact, self._clock.now_ms() + 1000, "its number is being called")
         if not isinstance(claimed, str):
             return claimed
         refusal = _REFUSALS[claimed]

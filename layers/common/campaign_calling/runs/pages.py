@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from campaign_calling.aws.stepfunctions import execution_arn, execution_name
 from campaign_calling.clock import Clock, iso_from_ms, rfc3339_seconds
+from campaign_calling.compliance.number_limits import NumberLimits
 from campaign_calling.compliance.windows import contact_opening_ms
 from campaign_calling.models import Contact
 from campaign_calling.runs.budget import RETRY_WAITS_PER_EXECUTION, contacts_per_execution
@@ -11,7 +12,15 @@ from campaign_calling.runs.claims import DEFERRALS_PER_TRANSACTION, ClaimResult,
 from campaign_calling.runs.lifecycle import RunEnding
 from campaign_calling.runs.models import Cursor, Page, PageContact, ResumePoint, RunContext, RunState
 from campaign_calling.runs.pacing import wait_state_seconds
-from campaign_calling.runs.ports import CampaignReader, Deferrer, RetryReader, RunStore, SlotKeeper, Workflow
+from campaign_calling.runs.ports import (
+    CampaignReader,
+    ClientLimitsReader,
+    Deferrer,
+    RetryReader,
+    RunStore,
+    SlotKeeper,
+    Workflow,
+)
 from campaign_calling.runs.retry_store import CallOfContact, DueRetry
 
 # How long a run with retries waits at most before it looks again at its calls in progress
@@ -40,7 +49,9 @@ class PageLoader:
         slots: SlotKeeper,
         clock: Clock,
         deferrals: Deferrer,
+        client_limits: ClientLimitsReader,
     ) -> None:
+        self._client_limits = client_limits
         self._deferrals = deferrals
         self._campaigns = campaigns
         self._runs = runs
@@ -95,6 +106,10 @@ class PageLoader:
         execution_full = (
             next_cursor.pagesInExecution >= self._pages_per_execution or next_cursor.contactsInExecution >= budget
         )
+        if not has_more and not queued and contacts:
+            # The dials of these last contacts may still defer some (a window closing, a number
+            # called too recently): then the run must look at its queue once more.
+            queued = run.callingWindow is not None or NumberLimits.of(self._client_limits.get(run.clientId)).active
         if queued and not has_more:
             # The last contacts (or none): the run goes on while its queue holds contacts
             # (retries, deferred contacts) or, with retries, while calls are in progress.

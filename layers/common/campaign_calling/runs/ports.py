@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from campaign_calling.aws.stepfunctions import ExecutionEnd
     from campaign_calling.calls.placing import CallingAgent, PlacedCall
     from campaign_calling.calls.slots import CallLimits, HeldSlot
+    from campaign_calling.compliance.number_limits import NumberCall, NumberUse
     from campaign_calling.deadline import Deadline
     from campaign_calling.models import (
         Agent,
@@ -90,6 +91,7 @@ class ClaimStore(Protocol):
         attempt: int = 1,
         due_ms: int | None = None,
         done_at_final: bool = False,
+        number: NumberCall | None = None,
     ) -> str: ...
 
     def defer(self, ref: RunRef, deferrals: list[Deferral]) -> str: ...
@@ -152,6 +154,12 @@ class ClientLimitsReader(Protocol):
     """A client's own caps on its calls (its settings)."""
 
     def get(self, client_id: str) -> ClientLimits: ...
+
+
+class NumberUses(Protocol):
+    """When the client last called a number (compliance/number_limits.NumberUseStore)."""
+
+    def number_use(self, client_id: str, phone: str) -> NumberUse: ...
 
 
 class DoNotCallReader(Protocol):
