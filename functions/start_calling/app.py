@@ -36,7 +36,8 @@ class Settings(TableNames, TenantSettings, StateMachineSettings, ProgressSetting
     "/api/v1/client/campaigns/<id>/start-calling",
     summary="Start calling a campaign's contacts",
     description="Calls every contact in turn with `delayBetweenCalls` ms between calls; answers at once. "
-    "Watch the run with calling-status.",
+    "With a `callingWindow` (else the client's default), a contact is called only while the window is open in "
+    "its local time, and waits for it otherwise. Watch the run with calling-status.",
     tags=["Calling"],
     responses={
         **success("The run started"),
