@@ -67,7 +67,7 @@ def test_settings_are_set_read_back_and_replaced_for_their_client_only(engine: E
 
 def test_bad_settings_are_refused_naming_the_field_and_nothing_is_stored(engine: Engine) -> None:
     owner, newcomer = a_client(), a_client()
-    limits = {"maxConcurrentCalls": 5, "maxCallsPerSecond": 3, "allowPremiumRateNumbers": False}
+    limits = {**NO_CAP, "maxConcurrentCalls": 5, "maxCallsPerSecond": 3}
     bad = {
         "maxConcurrentCalls": ({"maxConcurrentCalls": 1001}, 400),
         "maxCallsPerSecond": ({"maxCallsPerSecond": "2"}, 400),
