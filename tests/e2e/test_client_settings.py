@@ -9,18 +9,11 @@ import pytest
 
 from campaign_calling import keys
 from tests.support.e2e import Engine
+from tests.support.settings import NO_CAP
 
 pytestmark = pytest.mark.e2e
 
 SETTINGS = "/api/v1/client/settings"
-NO_CAP = {
-    "maxConcurrentCalls": None,
-    "maxCallsPerSecond": None,
-    "allowPremiumRateNumbers": False,
-    "callingWindow": None,
-    "minMinutesBetweenCallsToNumber": None,
-    "maxCallsPerNumberPerDay": None,
-}
 
 
 def a_client() -> str:

@@ -11,17 +11,10 @@ from typing import Any
 import pytest
 
 from campaign_local.auth import as_api_gateway_claims, unsigned_token
+from tests.support.settings import NO_CAP
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FUNCTION = "ClientSettingsFunction"
-NO_CAP = {
-    "maxConcurrentCalls": None,
-    "maxCallsPerSecond": None,
-    "allowPremiumRateNumbers": False,
-    "callingWindow": None,
-    "minMinutesBetweenCallsToNumber": None,
-    "maxCallsPerNumberPerDay": None,
-}
 
 
 def event(name: str, client: str) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from campaign_calling.calls.provider import longest_dial_seconds
 from campaign_calling.calls.slots import DEFAULT_MAX_CALL_SECONDS, CallLimits, slot_wait_seconds
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.compliance.number_limits import NumberCall, NumberLimits, next_allowed_ms
-from campaign_calling.compliance.windows import contact_opening_ms
 from campaign_calling.deadline import Deadline
 from campaign_calling.errors import DependencyUnavailable, NotFound
 from campaign_calling.ids import call_unique_id
@@ -398,16 +397,8 @@ class DialStep:
     def _outside_window(self, run: RunContext, contact: PageContact, stored: Contact) -> DialOutcome | None:
         """None when the contact may be called now; else it is deferred to its window's next
         opening, or skipped when its window never opens."""
-        if run.callingWindow is None:
-            return None
         now_ms = self._clock.now_ms()
-        opening = contact_opening_ms(
-            run.callingWindow,
-            stored.phone,
-            contact_timezone=stored.timezone,
-            campaign_timezone=run.campaignTimezone,
-            now_ms=now_ms,
-        )
+        opening = run.may_call_from_ms(stored, now_ms)
         if opening is None:
             return self._recorder.record_skipped(run, contact, stored, reason=NO_WINDOW_REASON, error=NO_WINDOW_ERROR)
         if opening > now_ms:

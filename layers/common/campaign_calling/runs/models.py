@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import Field, computed_field, model_validator
 
 from campaign_calling.calls.providers.dialect import Dialect
-from campaign_calling.models import Account, Agent, CallingWindow, DomainModel, RetryPolicy
+from campaign_calling.compliance.windows import contact_opening_ms
+from campaign_calling.models import Account, Agent, CallingWindow, Contact, DomainModel, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,19 @@ class RunContext(DomainModel):
     @property
     def ref(self) -> RunRef:
         return RunRef(self.clientId, self.campaignId, self.runId)
+
+    def may_call_from_ms(self, contact: Contact, now_ms: int) -> int | None:
+        """When the run may call ``contact`` under its calling window: ``now_ms`` when it may
+        now (or the run has no window), None when never (compliance/windows.py)."""
+        if self.callingWindow is None:
+            return now_ms
+        return contact_opening_ms(
+            self.callingWindow,
+            contact.phone,
+            contact_timezone=contact.timezone,
+            campaign_timezone=self.campaignTimezone,
+            now_ms=now_ms,
+        )
 
 
 class Cursor(DomainModel):

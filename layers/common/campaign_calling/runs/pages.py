@@ -5,7 +5,6 @@ from __future__ import annotations
 from campaign_calling.aws.stepfunctions import execution_arn, execution_name
 from campaign_calling.clock import Clock, iso_from_ms, rfc3339_seconds
 from campaign_calling.compliance.number_limits import NumberLimits
-from campaign_calling.compliance.windows import contact_opening_ms
 from campaign_calling.models import Contact
 from campaign_calling.runs.budget import RETRY_WAITS_PER_EXECUTION, contacts_per_execution
 from campaign_calling.runs.claims import DEFERRALS_PER_TRANSACTION, ClaimResult, Deferral
@@ -142,13 +141,7 @@ class PageLoader:
         callable_now: list[PageContact] = []
         deferred: list[Deferral] = []
         for contact, at in zip(contacts, page, strict=True):
-            opening = contact_opening_ms(
-                run.callingWindow,
-                contact.phone,
-                contact_timezone=contact.timezone,
-                campaign_timezone=run.campaignTimezone,
-                now_ms=now_ms,
-            )
+            opening = run.may_call_from_ms(contact, now_ms)
             if opening is None or opening <= now_ms:
                 callable_now.append(at)
             else:
