@@ -828,15 +828,20 @@ ADDING = "contacts are being added to this campaign; nothing was changed, try ag
 
 
 def _refusal_of(item: dict[str, Any], now_ms: int) -> DomainError | None:
-    """The Conflict naming the run that uses the campaign (running, or paused), or the add
-    that holds it; None when neither does."""
-    run = item.get("currentRunId")
-    if item.get("isRunning"):
+    adding = bool(item.get("importLease")) and int(item.get("importLeaseUntil", 0)) >= now_ms
+    return in_use_refusal(Campaign.model_validate(item), adding=adding)
+
+
+def in_use_refusal(campaign: Campaign, *, adding: bool) -> Conflict | None:
+    """The Conflict naming the run that uses the campaign (running, or paused: its resume
+    goes on with the contacts as they are), or saying an add holds it; None when neither."""
+    run = campaign.currentRunId
+    if campaign.isRunning:
         return Conflict(f"campaign is running (run {run}): stop it first (stop-calling); nothing was changed")
-    if item.get("lastRunStatus") == "paused":
+    if campaign.lastRunStatus == "paused":
         return Conflict(
             f"campaign has a paused run (run {run}): stop it first (stop-calling) or resume it; nothing was changed"
         )
-    if item.get("importLease") and int(item.get("importLeaseUntil", 0)) >= now_ms:
+    if adding:
         return Conflict(ADDING)
     return None
