@@ -159,9 +159,13 @@ def test_a_started_campaign_its_contacts_and_its_agent_are_409_naming_the_run(aw
 
 
 def test_a_deleted_campaign_takes_its_contacts_number_items_and_status_and_answers_404(aws: Any) -> None:
-    # Given a campaign of 120 contacts, and another one
+    # Given a campaign of 120 contacts, one deleted, what a crashed add left past them, and another campaign
     campaign = a_campaign(aws, 120)
     kept = a_campaign(aws, 2)
+    assert call(aws, "ContactsFunction", event("contacts_delete", id=campaign["_id"]))[0] == 200
+    pk = keys.campaign_pk(CLIENT, campaign["_id"])
+    for sk in (keys.contact_sk(121), keys.contact_phone_sk("+12025550999")):
+        aws.table("MainTable").put_item(Item={"pk": pk, "sk": sk, "phone": "+12025550999", "seq": 121})
     # When it is deleted
     status, answer = call(aws, "CampaignsFunction", event("campaigns_delete", id=campaign["_id"]))
     # Then the answer is the campaign as it was
@@ -169,7 +173,7 @@ def test_a_deleted_campaign_takes_its_contacts_number_items_and_status_and_answe
     assert (answer["message"], answer["data"]["_id"], answer["data"]["totalContacts"]) == (
         "Campaign deleted",
         campaign["_id"],
-        120,
+        119,
     )
     # And nothing of it is left: no contact, number item or summary
     db = boto3.client("dynamodb")

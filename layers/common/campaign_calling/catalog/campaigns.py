@@ -44,7 +44,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -559,39 +559,53 @@ class CampaignRepository:
             )
         except TransactionConditionFailed:
             raise self._refusal(client_id, campaign_id, now_ms) from None
-        deleted = self._purge(client_id, campaign_id)
-        logger.info("campaign deleted", extra={"contactItemsDeleted": deleted})
+        deleted = self._purge(client_id, campaign)
+        logger.info("campaign deleted", extra={"itemDeletesSent": deleted})
         return campaign
 
-    def _purge(self, client_id: str, campaign_id: str) -> int:
-        """Every item of the deleted campaign's partition (contacts, number items, and what a
-        crashed add left), a page of keys at a time; how many were deleted. Nothing can reach
+    def _purge(self, client_id: str, campaign: Campaign) -> int:
+        """Every item of the deleted campaign's partition; how many deletes were sent. The
+        visible contacts' keys are known from their numbering (a deleted one's delete is a
+        no-op) and go first; then the number items, and any contacts a crashed add left past
+        the visible ones, are read (keys only) from what remains, and go. Nothing can reach
         them any more, so a failure here is logged, not answered."""
-        pk = keys.campaign_pk(client_id, campaign_id)
-        query: QueryInputTypeDef = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": to_attr(pk)},
-            "ProjectionExpression": "pk, sk",
-        }
+        pk = keys.campaign_pk(client_id, campaign.id)
+        numbered = (to_attrs({"pk": pk, "sk": keys.contact_sk(seq)}) for seq in range(1, campaign.nextContactSeq + 1))
+        leftovers = (keys.contact_sk(campaign.nextContactSeq + 1), keys.contact_sk(10**10 - 1))
         deleted = 0
         try:
             with ThreadPoolExecutor(max_workers=PURGE_WORKERS) as pool:
-                while True:
-                    response = self._db.query(**query)
-                    page = response.get("Items", [])
-                    batches = [page[i : i + ITEMS_PER_BATCH_WRITE] for i in range(0, len(page), ITEMS_PER_BATCH_WRITE)]
-                    deleted += sum(pool.map(self._delete_batch, batches))
-                    if "LastEvaluatedKey" not in response:
-                        return deleted
-                    query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+                for found in (
+                    numbered,
+                    self._keys(pk, "begins_with(sk, :first)", keys.PHONE_PREFIX),
+                    self._keys(pk, "sk BETWEEN :first AND :last", *leftovers),
+                ):
+                    deleted += sum(pool.map(self._delete_batch, _batches(found, ITEMS_PER_BATCH_WRITE)))
         except Exception:
             logger.warning(
                 "a deleted campaign's contacts could not all be deleted; the rest stay unreachable",
-                extra={"contactItemsDeleted": deleted},
+                extra={"itemDeletesSent": deleted},
                 exc_info=True,
             )
-            return deleted
+        return deleted
+
+    def _keys(self, pk: str, condition: str, first: str, last: str | None = None) -> Iterator[dict[str, Any]]:
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": f"pk = :pk AND {condition}",
+            "ExpressionAttributeValues": {
+                ":pk": to_attr(pk),
+                ":first": to_attr(first),
+                **({":last": to_attr(last)} if last else {}),
+            },
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            response = self._db.query(**query)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _delete_batch(self, item_keys: list[dict[str, Any]]) -> int:
         request: dict[str, Any] = {self._table: [{"DeleteRequest": {"Key": key}} for key in item_keys]}
@@ -845,3 +859,14 @@ def in_use_refusal(campaign: Campaign, *, adding: bool) -> Conflict | None:
     if adding:
         return Conflict(ADDING)
     return None
+
+
+def _batches(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
