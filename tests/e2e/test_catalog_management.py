@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from campaign_cli.client import CampaignApi
@@ -188,3 +189,30 @@ def test_deleted_things_are_404_and_a_deleted_campaigns_call_logs_stay(engine: E
     kept = ok(api.get(f"{CAMPAIGNS}/{cid}/call-logs"))["items"]
     assert [log["uniqueId"] for log in kept] == [log["uniqueId"] for log in logs]
     assert {log["campaignId"] for log in kept} == {cid}
+
+
+def test_an_agents_new_provider_ids_are_checked_with_the_provider_as_on_create(engine: Engine) -> None:
+    # Given a client whose own generic account owns agent pa-B and one number (not pa-A, nor another number)
+    key = f"sk-e2e-{uuid.uuid4().hex}"
+    account = httpx.post(
+        f"{engine.dialer_url}/accounts",
+        json={
+            "provider": "generic",
+            "credentials": {"apiKey": key, "webhookSecret": f"whsec-{key}"},
+            "agents": ["pa-B"],
+            "numbers": ["+12025550188"],
+        },
+        timeout=10,
+    )
+    assert account.status_code == 201, account.text
+    with engine.client(f"catalog-{uuid.uuid4().hex[:12]}") as api:
+        ok(api.connect_provider("generic", {"apiKey": key, "webhookSecret": f"whsec-{key}"}))
+        agent = ok(api.post(AGENTS, json={"name": "B", "providerAgentId": "pa-B", "callerId": "+12025550188"}), 201)
+        path = f"{AGENTS}/{agent['_id']}"
+        # When its agent id, or its number, changes to one the account does not own
+        # Then each is a 403 naming it, and the agent is as it was
+        refused(api.patch(path, json={"providerAgentId": "pa-A"}), 403, "pa-A")
+        refused(api.patch(path, json={"callerId": "+12025550143"}), 403, "+12025550143")
+        assert ok(api.get(path)) == agent
+        # And a change to what it owns passes
+        assert ok(api.patch(path, json={"callerId": None}))["callerId"] is None
