@@ -25,9 +25,9 @@ one request is stored at its first place. Campaigns created before these items e
 (``uniquePhones`` unset) are checked by reading their visible contacts instead.
 
 Changing and deleting (PATCH, DELETE) never happens while a run uses the campaign: every
-such write is conditional on the campaign item being neither running nor paused (and, for
-contacts, on no add holding its lease), so a start, pause or add racing it makes one of the
-two fail as a whole. A contact's new number is checked against its number item as an add
+such write is conditional on the campaign item being neither running nor paused (and, but
+for a campaign's name or timezone, on no add holding its lease), so a start, pause or add
+racing it makes one of the two fail as a whole. A contact's new number is checked against its number item as an add
 checks, and the items of the old and new numbers move in the contact's own transaction.
 
 Deleting a campaign deletes its item and its summary in one transaction (from then on the

@@ -202,7 +202,8 @@ class CatalogService:
         if changes.get("provider", "twilio") != "twilio" and "twimlUrl" not in changes:
             fields.pop("twimlUrl", None)  # only a twilio agent has one
         data = _valid_agent(fields)
-        agent = stored.model_copy(update={**data.model_dump(exclude={"phoneNumberId"}), "name": data.name})
+        # The stored phoneNumberId stays unless the provider is asked again (below).
+        agent = stored.model_copy(update=data.model_dump(exclude={"phoneNumberId"}))
         if provider_changed:
             # As on create: refused (403), or unanswerable (503), before anything is stored.
             checked = self._ownership.check(client_id, data)
