@@ -87,7 +87,7 @@ def test_campaigns_and_agents_list_in_pages_for_their_client_only(aws: Any) -> N
     ("name", "body", "message"),
     [
         ("campaigns_update", {}, "no field to change; name one of: name, timezone"),
-        ("campaigns_update", {"name": None}, "name: cannot be null"),
+        ("campaigns_update", {"name": None}, "name: Input should be a valid string"),
         ("campaigns_update", {"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not an IANA time zone"),
         ("campaigns_update", {"contacts": []}, "contacts is not a known field"),
         ("contacts_update", {"phone": "12"}, "phone"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from campaign_calling.calls.providers.dialect import Dialect
@@ -522,26 +522,19 @@ class _Patch(_Input):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
-def _not_null(value: Any) -> Any:
-    # Only reached for a value the request gave: a field left out keeps its default.
-    if value is None:
-        raise ValueError("cannot be null")
-    return value
-
-
-# A field that may be left out but not cleared: null is refused before the field's own checks
-# (no union with None, whose errors would be reported beside the field's). Its default None
-# is never validated: it only says the request left the field out.
-_Kept = BeforeValidator(_not_null)
+# A field that may be left out but not cleared is typed without None: a null is refused as
+# not a string, naming the field. Its default None is never validated: it only says the
+# request left the field out (no union with None, whose errors would be reported beside the
+# field's own).
 
 
 class AgentPatch(_Patch):
     """An agent's fields to change. Changing any provider field (providerAgentId, provider,
     callerId, twimlUrl, phoneNumberId) checks the agent with its provider again, as create does."""
 
-    name: Annotated[Name, _Kept] = None  # type: ignore[assignment]
-    providerAgentId: Annotated[Identifier, _Kept] = None  # type: ignore[assignment]
-    provider: Annotated[Dialect, _Kept] = None  # type: ignore[assignment]
+    name: Name = None  # type: ignore[assignment]
+    providerAgentId: Identifier = None  # type: ignore[assignment]
+    provider: Dialect = None  # type: ignore[assignment]
     callerId: PhoneNumber | None = Field(None, description="null: none (generic agents only)")
     twimlUrl: TwimlUrl | None = Field(None, description="twilio only: the TwiML URL instead of the deployment's")
     phoneNumberId: Identifier | None = Field(
@@ -552,7 +545,7 @@ class AgentPatch(_Patch):
 class CampaignPatch(_Patch):
     """A campaign's fields to change (its contacts have routes of their own)."""
 
-    name: Annotated[Name, _Kept] = None  # type: ignore[assignment]
+    name: Name = None  # type: ignore[assignment]
     timezone: TimeZoneName | None = Field(
         None, description="The time zone of contacts whose own and whose number's are not known; null: none"
     )
@@ -563,8 +556,8 @@ class ContactPatch(_Patch):
     not a number the campaign holds, never an emergency or short number, premium-rate only when
     the client's settings allow it)."""
 
-    name: Annotated[Name, _Kept] = None  # type: ignore[assignment]
-    phone: Annotated[PhoneNumber, _Kept] = None  # type: ignore[assignment]
+    name: Name = None  # type: ignore[assignment]
+    phone: PhoneNumber = None  # type: ignore[assignment]
     timezone: TimeZoneName | None = Field(
         None, description="The contact's IANA time zone; null: none (the number's, else the campaign's, else UTC)"
     )
