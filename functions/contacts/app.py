@@ -1,4 +1,4 @@
-"""POST and GET /api/v1/client/campaigns/{id}/contacts: bulk add, and list in pages."""
+"""/api/v1/client/campaigns/{id}/contacts: bulk add, list in pages, change and delete one."""
 
 from typing import Any
 
@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from campaign_api.app import create_app
 from campaign_api.envelope import ok
 from campaign_api.params import IdempotencyKey, PageLimit, PageToken, ResourceId
-from campaign_api.responses import ContactPageResponse, ContactsAddedResponse, errors, success
+from campaign_api.responses import ContactChanged, ContactPageResponse, ContactsAddedResponse, errors, success
 from campaign_api.tenant import client_id
-from campaign_calling.models import ContactsInput
+from campaign_calling.models import ContactPatch, ContactsInput
 from campaign_calling.observability.log_masking import masked_json
 from campaign_calling.observability.tracing import handler_tracer
 from campaign_calling.settings import IdempotencySettings, TableNames, TenantSettings, get_settings
@@ -82,6 +82,61 @@ def list_contacts(
     nextToken: PageToken = None,
 ) -> ContactPageResponse:
     return ContactPageResponse(success=True, data=catalog_service().list_contacts(client_id(app), id, limit, nextToken))
+
+
+IN_USE = (
+    "The campaign is running or has a paused run (the message names the run), contacts are being added to it, "
+    "or (PATCH) another contact of the campaign has this number; nothing was changed"
+)
+
+
+@app.patch(
+    "/api/v1/client/campaigns/<id>/contacts/<contactId>",
+    summary="Change a contact",
+    description="Its name, phone or timezone (`null`: none); a field left out keeps its value. A new phone is "
+    "checked as on add: stored in E.164, refused (409) when another contact of the campaign has it, never an "
+    "emergency number or short code, premium-rate or shared-cost only when your settings allow them. Refused "
+    "(409) while the campaign is running or has a paused run.",
+    tags=["Contacts"],
+    responses={
+        **success("The contact as changed"),
+        **errors(
+            404,
+            409,
+            415,
+            503,
+            e404="campaign or contact not found",
+            e409=IN_USE,
+            e503="the database stayed busy; nothing was changed, try again",
+        ),
+    },
+)
+def update_contact(id: ResourceId, contactId: ResourceId, body: ContactPatch) -> ContactChanged:
+    contact = catalog_service().update_contact(client_id(app), id, contactId, body)
+    return ContactChanged(success=True, message="Contact updated", data=contact)
+
+
+@app.delete(
+    "/api/v1/client/campaigns/<id>/contacts/<contactId>",
+    summary="Delete a contact",
+    description="The campaign counts one contact less; the contact's call logs are kept. Refused (409) while the "
+    "campaign is running or has a paused run.",
+    tags=["Contacts"],
+    responses={
+        **success("The contact as it was"),
+        **errors(
+            404,
+            409,
+            503,
+            e404="campaign or contact not found",
+            e409=IN_USE,
+            e503="the database stayed busy; nothing was deleted, try again",
+        ),
+    },
+)
+def delete_contact(id: ResourceId, contactId: ResourceId) -> ContactChanged:
+    contact = catalog_service().delete_contact(client_id(app), id, contactId)
+    return ContactChanged(success=True, message="Contact deleted", data=contact)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -26,6 +26,7 @@ def request_for(route, setup: CampaignSetup, contact_id: str = "ct_0000000001") 
         "id": setup.agent_id if "/agents/" in route.path else setup.campaign_id,
         "provider": "generic",
         "phone": "+12025550177",
+        "contactId": contact_id,
     }
     path = route.path.format(**ids)
     bodies = {
@@ -39,6 +40,8 @@ def request_for(route, setup: CampaignSetup, contact_id: str = "ct_0000000001") 
         "dnc": {"phones": ["+12025550177"]},
     }
     body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
+    if route.method == "PATCH":  # agents, campaigns and contacts all take a new name
+        body = {"name": "Renamed"}
     return route.method, path, body
 
 
@@ -58,7 +61,7 @@ def test_every_route_refuses_requests_without_a_valid_token(engine: Engine, make
         "wrong audience": f"Bearer {engine.token(aud='another-api')}",
         "wrong issuer": f"Bearer {engine.token(iss='https://issuer.example')}",
     }
-    assert len(ROUTES) == 20
+    assert len(ROUTES) == 28
     with httpx.Client(base_url=engine.api_url, timeout=30) as raw:
         for route in ROUTES:
             method, path, body = request_for(route, setup)

@@ -200,6 +200,33 @@ def test_the_answers_of_a_campaign_life_are_in_the_document(engine: Engine, api,
     )
     check("POST", f"{CAMPAIGN}/start-calling", no_contacts, 400)
 
+    # Listed, changed and deleted: the management routes' answers, 409 while a run uses them.
+    check("GET", "/api/v1/client/campaigns", api.get("/api/v1/client/campaigns", params={"limit": 1}), 200)
+    check("GET", "/api/v1/client/agents", api.get("/api/v1/client/agents", params={"limit": 1}), 200)
+    restart = api.post(f"{base}/start-calling", json=start)
+    check("POST", f"{CAMPAIGN}/start-calling", restart, 200)
+    contact = f"{CAMPAIGN}/contacts/{{contactId}}"
+    for method, path, url, body in (
+        ("PATCH", CAMPAIGN, base, {"name": "Renamed"}),
+        ("DELETE", CAMPAIGN, base, None),
+        ("PATCH", contact, f"{base}/contacts/ct_0000000001", {"name": "Renamed"}),
+        ("DELETE", contact, f"{base}/contacts/ct_0000000001", None),
+        ("PATCH", "/api/v1/client/agents/{id}", f"/api/v1/client/agents/{agent}", {"name": "Renamed"}),
+        ("DELETE", "/api/v1/client/agents/{id}", f"/api/v1/client/agents/{agent}", None),
+    ):
+        check(method, path, api.request(method, url, json=body), 409)
+    check("POST", f"{CAMPAIGN}/stop-calling", api.post(f"{base}/stop-calling"), 200)
+    check("PATCH", CAMPAIGN, api.patch(base, json={"name": "Renamed", "timezone": None}), 200)
+    check("PATCH", contact, api.patch(f"{base}/contacts/ct_0000000001", json={"timezone": "Europe/Paris"}), 200)
+    check("PATCH", contact, api.patch(f"{base}/contacts/ct_0000000001", json={}), 400)
+    check("DELETE", contact, api.delete(f"{base}/contacts/ct_0000000001"), 200)
+    check("DELETE", contact, api.delete(f"{base}/contacts/ct_0000000001"), 404)
+    check("PATCH", "/api/v1/client/agents/{id}", api.patch(f"/api/v1/client/agents/{agent}", json={"name": "A"}), 200)
+    check("DELETE", CAMPAIGN, api.delete(base), 200)
+    check("DELETE", CAMPAIGN, api.delete(base), 404)
+    check("GET", f"{CAMPAIGN}/call-logs", api.get(f"{base}/call-logs"), 200)  # kept after the campaign
+    check("DELETE", "/api/v1/client/agents/{id}", api.delete(f"/api/v1/client/agents/{agent}"), 200)
+
     with httpx.Client(base_url=engine.api_url, timeout=30) as anonymous:
         check("GET", CAMPAIGN, anonymous.get(base), 401)
     with httpx.Client(

@@ -33,7 +33,9 @@ NOT_A_TENANT = {
 
 def request_for(route: Any) -> tuple[str, str, dict[str, Any] | None]:
     """A well-formed request for the route; the ids need not exist (a refusal comes first)."""
-    path = route.path.format(id="cmp_aaaaaaaaaaaaaaaaaaaa", provider="generic", phone="+12025550176")
+    path = route.path.format(
+        id="cmp_aaaaaaaaaaaaaaaaaaaa", provider="generic", phone="+12025550176", contactId="ct_0000000001"
+    )
     bodies = {
         "start-calling": {"agentId": "ag_aaaaaaaaaaaaaaaaaaaa", "delayBetweenCalls": 0},
         "make-call": {"contactId": "ct_0000000001", "agentId": "ag_aaaaaaaaaaaaaaaaaaaa"},
@@ -45,6 +47,8 @@ def request_for(route: Any) -> tuple[str, str, dict[str, Any] | None]:
         "dnc": {"phones": ["+12025550176"]},
     }
     body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
+    if route.method == "PATCH":  # agents, campaigns and contacts all take a new name
+        body = {"name": "Renamed"}
     return route.method, path, body
 
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from campaign_calling import ids
-from campaign_calling.catalog.campaigns import BUSY
+from campaign_calling.catalog.campaigns import BUSY, DUPLICATE_PHONE, in_use_refusal
+from campaign_calling.catalog.in_use import RunInUse
 from campaign_calling.catalog.limits import ClientLimits
 from campaign_calling.catalog.service import CatalogService
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.compliance.number_limits import DAY_MS, NumberCall, NumberUse
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
-from campaign_calling.models import Agent, CallLog, Campaign, Contact, ContactInput
+from campaign_calling.models import Agent, CallLog, Campaign, Contact, ContactInput, RunStatus
 from tests.support.clock import FixedClock
 from tests.support.fakes_accounts import FakeAccounts
 from tests.support.fakes_status import InMemoryCallIndex
@@ -39,6 +40,22 @@ class InMemoryAgents:
             return self._agents[client_id, agent_id]
         except KeyError:
             raise NotFound("agent") from None
+
+    def replace(self, client_id: str, agent: Agent) -> Agent:
+        self.get(client_id, agent.id)
+        self._agents[client_id, agent.id] = agent
+        return agent
+
+    def delete(self, client_id: str, agent_id: str) -> None:
+        self.get(client_id, agent_id)
+        del self._agents[client_id, agent_id]
+
+    def list(self, client_id: str, limit: int, token: str | None) -> tuple[list[Agent], str | None]:
+        after = _position(token, "agents", client_id, "")
+        ids = sorted(a for c, a in self._agents if c == client_id and (after is None or a > after))
+        page = ids[:limit]
+        more = len(ids) > limit
+        return [self._agents[client_id, a] for a in page], (_token("agents", client_id, "", page[-1]) if more else None)
 
     def stored(self) -> list[Agent]:
         """Every agent stored, of every client."""
@@ -125,7 +142,73 @@ class InMemoryCampaigns:
         more = len(visible) > limit
         return page, (_token("contacts", client_id, campaign_id, page[-1].seq) if more else None)
 
+    def list_campaigns(self, client_id: str, limit: int, token: str | None) -> tuple[list[Campaign], str | None]:
+        after = _position(token, "campaigns", client_id, "")
+        ids = sorted(c for k, c in self._campaigns if k == client_id and (after is None or c > after))
+        page = ids[:limit]
+        more = len(ids) > limit
+        campaigns = [self._campaigns[client_id, c] for c in page]
+        return campaigns, (_token("campaigns", client_id, "", page[-1]) if more else None)
+
+    def update(self, client_id: str, campaign_id: str, changes: dict[str, Any], now_ms: int) -> Campaign:
+        campaign = self._idle(client_id, campaign_id, adds_matter=False)
+        self._maybe_fail()
+        changed = campaign.model_copy(update=changes)
+        self._campaigns[client_id, campaign_id] = changed
+        return changed
+
+    def delete(self, client_id: str, campaign_id: str, now_ms: int) -> Campaign:
+        campaign = self._idle(client_id, campaign_id)
+        self._maybe_fail()
+        del self._campaigns[client_id, campaign_id]
+        del self._contacts[client_id, campaign_id]
+        return campaign
+
+    def update_contact(
+        self, client_id: str, campaign_id: str, contact_id: str, changes: dict[str, Any], now_ms: int
+    ) -> Contact:
+        campaign, contact = self._visible_contact(client_id, campaign_id, contact_id)
+        others = {
+            c.phone for seq, c in self._contacts[client_id, campaign_id].items() if seq <= campaign.nextContactSeq
+        }
+        if changes.get("phone", contact.phone) != contact.phone and changes["phone"] in others:
+            raise Conflict(DUPLICATE_PHONE)
+        self._maybe_fail()
+        changed = contact.model_copy(update=changes)
+        self._contacts[client_id, campaign_id][contact.seq] = changed
+        return changed
+
+    def delete_contact(self, client_id: str, campaign_id: str, contact_id: str, now_ms: int) -> Contact:
+        campaign, contact = self._visible_contact(client_id, campaign_id, contact_id)
+        self._maybe_fail()
+        del self._contacts[client_id, campaign_id][contact.seq]
+        self._campaigns[client_id, campaign_id] = campaign.model_copy(
+            update={"totalContacts": campaign.totalContacts - 1}
+        )
+        return contact
+
+    def _idle(self, client_id: str, campaign_id: str, *, adds_matter: bool = True) -> Campaign:
+        campaign = self.get(client_id, campaign_id)
+        refusal = in_use_refusal(campaign, adding=adds_matter and (client_id, campaign_id) in self._held)
+        if refusal is not None:
+            raise refusal
+        return campaign
+
+    def _visible_contact(self, client_id: str, campaign_id: str, contact_id: str) -> tuple[Campaign, Contact]:
+        campaign = self._idle(client_id, campaign_id)
+        contact = self.get_contact(client_id, campaign_id, contact_id)
+        if contact.seq > campaign.nextContactSeq:
+            raise NotFound("contact")
+        return campaign, contact
+
     # -- what tests arrange ------------------------------------------------------------------
+
+    def mark_run(self, client_id: str, campaign_id: str, run_id: str, status: RunStatus) -> None:
+        """The campaign item as a run in ``status`` leaves it (runs/repository.py)."""
+        campaign = self.get(client_id, campaign_id)
+        self._campaigns[client_id, campaign_id] = campaign.model_copy(
+            update={"isRunning": status == "running", "currentRunId": run_id, "lastRunStatus": status}
+        )
 
     def hold_adds(self, client_id: str, campaign_id: str) -> None:
         self._held.add((client_id, campaign_id))
@@ -220,6 +303,29 @@ class InMemoryNumberUses:
         return True
 
 
+class InMemoryRuns:
+    """Which agent each run calls with, and the campaigns the runs leave marked: what
+    catalog.in_use.RunsInUse reads from the campaign and run items."""
+
+    def __init__(self, campaigns: InMemoryCampaigns) -> None:
+        self._campaigns = campaigns
+        self._agents: dict[tuple[str, str, str], str] = {}
+
+    def start(
+        self, client_id: str, campaign_id: str, agent_id: str, run_id: str, status: RunStatus = "running"
+    ) -> None:
+        self._agents[client_id, campaign_id, run_id] = agent_id
+        self._campaigns.mark_run(client_id, campaign_id, run_id, status)
+
+    def run_using_agent(self, client_id: str, agent_id: str) -> RunInUse | None:
+        for campaign in self._campaigns.list_campaigns(client_id, 10_000, None)[0]:
+            status = "running" if campaign.isRunning else campaign.lastRunStatus
+            run = campaign.currentRunId
+            if run and status in ("running", "paused") and self._agents.get((client_id, campaign.id, run)) == agent_id:
+                return RunInUse(campaign.id, run, status)
+        return None
+
+
 @dataclass
 class FakeCatalog:
     """The catalog's stores in memory and a fixed clock; ``service()`` is the real CatalogService."""
@@ -230,6 +336,10 @@ class FakeCatalog:
     call_logs: InMemoryCallLogs = field(default_factory=InMemoryCallLogs)
     accounts: FakeAccounts = field(default_factory=FakeAccounts)
     settings: InMemoryClientLimits = field(default_factory=lambda: InMemoryClientLimits())
+    runs: InMemoryRuns = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runs = InMemoryRuns(self.campaigns)
 
     def service(self) -> CatalogService:
         return CatalogService(
@@ -239,6 +349,7 @@ class FakeCatalog:
             clock=self.clock,
             ownership=self.accounts.ownership(),
             settings=self.settings,
+            runs_in_use=self.runs,
         )
 
 

@@ -18,8 +18,11 @@ from werkzeug.wrappers import Request
 from campaign_calling.calls.providers.dialect import DIALECTS
 from campaign_calling.models import (
     AgentInput,
+    AgentPatch,
     CampaignInput,
+    CampaignPatch,
     ClientSettingsInput,
+    ContactPatch,
     ContactsInput,
     DncInput,
     MakeCallInput,
@@ -37,6 +40,9 @@ CLIENT = "/api/v1/client"
 CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
     ("POST", f"{CLIENT}/agents"): (AgentInput, "201"),
     ("GET", f"{CLIENT}/agents/{{id}}"): (None, "200"),
+    ("GET", f"{CLIENT}/agents"): (None, "200"),
+    ("PATCH", f"{CLIENT}/agents/{{id}}"): (AgentPatch, "200"),
+    ("DELETE", f"{CLIENT}/agents/{{id}}"): (None, "200"),
     ("PUT", f"{CLIENT}/providers/{{provider}}"): (ProviderCredentialsInput, "200"),
     ("GET", f"{CLIENT}/settings"): (None, "200"),
     ("PUT", f"{CLIENT}/settings"): (ClientSettingsInput, "200"),
@@ -46,8 +52,13 @@ CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
     ("DELETE", f"{CLIENT}/dnc/{{phone}}"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns"): (CampaignInput, "201"),
     ("GET", f"{CLIENT}/campaigns/{{id}}"): (None, "200"),
+    ("GET", f"{CLIENT}/campaigns"): (None, "200"),
+    ("PATCH", f"{CLIENT}/campaigns/{{id}}"): (CampaignPatch, "200"),
+    ("DELETE", f"{CLIENT}/campaigns/{{id}}"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/contacts"): (ContactsInput, "201"),
     ("GET", f"{CLIENT}/campaigns/{{id}}/contacts"): (None, "200"),
+    ("PATCH", f"{CLIENT}/campaigns/{{id}}/contacts/{{contactId}}"): (ContactPatch, "200"),
+    ("DELETE", f"{CLIENT}/campaigns/{{id}}/contacts/{{contactId}}"): (None, "200"),
     ("GET", f"{CLIENT}/campaigns/{{id}}/call-logs"): (None, "200"),
     ("GET", f"{CLIENT}/campaigns/{{id}}/calling-status"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/start-calling"): (StartCallingInput, "200"),
@@ -63,7 +74,27 @@ CONFLICTS = {f"{CLIENT}/campaigns/{{id}}/{action}-calling" for action in ("start
 # Routes whose writes are DynamoDB transactions, retried while cancelled by conflicts or throttling.
 TRANSACTIONS = {*CONFLICTS, f"{CLIENT}/campaigns", f"{CLIENT}/campaigns/{{id}}/contacts"}
 # Routes that ask a provider what an account owns, or whether its credentials work.
-ASKS_A_PROVIDER = {("POST", f"{CLIENT}/agents"), ("PUT", f"{CLIENT}/providers/{{provider}}")}
+ASKS_A_PROVIDER = {
+    ("POST", f"{CLIENT}/agents"),
+    ("PATCH", f"{CLIENT}/agents/{{id}}"),
+    ("PUT", f"{CLIENT}/providers/{{provider}}"),
+}
+# Routes that change or delete what a run may be using: 409 while it does.
+NOT_WHILE_IN_USE = {
+    (method, path)
+    for method in ("PATCH", "DELETE")
+    for path in (
+        f"{CLIENT}/agents/{{id}}",
+        f"{CLIENT}/campaigns/{{id}}",
+        f"{CLIENT}/campaigns/{{id}}/contacts/{{contactId}}",
+    )
+}
+# ...of those, the ones written in one DynamoDB transaction (503 when it stayed busy).
+CHANGE_TRANSACTIONS = {
+    ("DELETE", f"{CLIENT}/campaigns/{{id}}"),
+    ("PATCH", f"{CLIENT}/campaigns/{{id}}/contacts/{{contactId}}"),
+    ("DELETE", f"{CLIENT}/campaigns/{{id}}/contacts/{{contactId}}"),
+}
 # Routes that take an Idempotency-Key: a repeat answers the first result.
 IDEMPOTENT = {
     ("POST", f"{CLIENT}/campaigns"),
@@ -141,7 +172,11 @@ def test_path_and_query_parameters(doc):
         if "{phone}" in path:
             phone = params.pop(("path", "phone"))
             assert (phone["required"], phone["schema"]["maxLength"]) == (True, 40)
-        if method == "GET" and path.endswith(("/contacts", "/call-logs", "/dnc")):
+        if "{contactId}" in path:
+            contact = params.pop(("path", "contactId"))
+            assert contact["required"] is True
+            assert contact["schema"] | {"minLength": 1, "maxLength": 128} == contact["schema"]
+        if method == "GET" and path.endswith(("/contacts", "/call-logs", "/dnc", "/agents", "/campaigns")):
             limit = params.pop(("query", "limit"))["schema"]
             assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == ("integer", 1, 500, 50)
             assert params.pop(("query", "nextToken"))["required"] is False
@@ -201,6 +236,10 @@ def test_every_route_documents_its_answers(doc):
             expected.add("404")  # a provider segment no route matches, as for {id}
         if method == "POST" and path.endswith("/contacts"):
             expected.add("409")  # contacts added concurrently
+        if (method, path) in NOT_WHILE_IN_USE:
+            expected.add("409")  # a running or paused run uses it (the message names the run)
+        if (method, path) in CHANGE_TRANSACTIONS:
+            expected.add("503")
         if (method, path) in IDEMPOTENT:
             # 409: a request with the same key is in progress (make-call: or the run is dialing
             # the contact); 422: the key was used for another request; 503: its store is down.

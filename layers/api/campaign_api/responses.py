@@ -23,10 +23,13 @@ from campaign_calling.calls.providers.dialect import Dialect
 from campaign_calling.catalog.limits import ClientLimits
 from campaign_calling.models import (
     Agent,
+    AgentPage,
     CallingStatus,
     CallLogPage,
     CallPlaced,
     Campaign,
+    CampaignPage,
+    Contact,
     ContactPage,
     ContactsAdded,
     CreatedCampaign,
@@ -97,6 +100,35 @@ class CampaignCreated(_Ok):
 
 class CampaignFound(_Ok):
     data: Campaign
+
+
+class AgentPageResponse(_Ok):
+    data: AgentPage
+
+
+class AgentChanged(_Ok):
+    """An agent changed (PATCH: as it is now) or deleted (DELETE: as it was)."""
+
+    message: str
+    data: Agent
+
+
+class CampaignPageResponse(_Ok):
+    data: CampaignPage
+
+
+class CampaignChanged(_Ok):
+    """A campaign changed (PATCH: as it is now) or deleted (DELETE: as it was)."""
+
+    message: str
+    data: Campaign
+
+
+class ContactChanged(_Ok):
+    """A contact changed (PATCH: as it is now) or deleted (DELETE: as it was)."""
+
+    message: str
+    data: Contact
 
 
 class ContactsAddedResponse(_Ok):

@@ -508,3 +508,74 @@ class DncEntry(_Answer):
 
 class DncPage(Page[DncEntry]):
     """A page of the client's do-not-call list, in the numbers' order."""
+
+
+# -- changing what was created (PATCH): each field of the create models, each optional ------
+# A field left out keeps its value; ``null`` clears a field that may be absent (a contact's or
+# campaign's timezone, an agent's callerId, twimlUrl, phoneNumberId); a required field
+# (name, phone, providerAgentId, provider) cannot be null.
+
+
+class _Patch(_Input):
+    # The document says so too: a body naming no field is refused.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    @model_validator(mode="after")
+    def _names_a_field(self) -> _Patch:
+        if not self.model_fields_set:
+            raise ValueError(f"no field to change; name one of: {', '.join(type(self).model_fields)}")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the request named, with their new values (None: clear it)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+# A field that may be left out but not cleared is typed without None: a null is refused as
+# not a string, naming the field. Its default None is never validated: it only says the
+# request left the field out (no union with None, whose errors would be reported beside the
+# field's own).
+
+
+class AgentPatch(_Patch):
+    """An agent's fields to change. Changing any provider field (providerAgentId, provider,
+    callerId, twimlUrl, phoneNumberId) checks the agent with its provider again, as create does."""
+
+    name: Name = None  # type: ignore[assignment]
+    providerAgentId: Identifier = None  # type: ignore[assignment]
+    provider: Dialect = None  # type: ignore[assignment]
+    callerId: PhoneNumber | None = Field(None, description="null: none (generic agents only)")
+    twimlUrl: TwimlUrl | None = Field(None, description="twilio only: the TwiML URL instead of the deployment's")
+    phoneNumberId: Identifier | None = Field(
+        None, description="vapi only: callerId's phone number id (found from callerId when not given)"
+    )
+
+
+class CampaignPatch(_Patch):
+    """A campaign's fields to change (its contacts have routes of their own)."""
+
+    name: Name = None  # type: ignore[assignment]
+    timezone: TimeZoneName | None = Field(
+        None, description="The time zone of contacts whose own and whose number's are not known; null: none"
+    )
+
+
+class ContactPatch(_Patch):
+    """A contact's fields to change; a new phone is checked as on add (valid, stored in E.164,
+    not a number the campaign holds, never an emergency or short number, premium-rate only when
+    the client's settings allow it)."""
+
+    name: Name = None  # type: ignore[assignment]
+    phone: PhoneNumber = None  # type: ignore[assignment]
+    timezone: TimeZoneName | None = Field(
+        None, description="The contact's IANA time zone; null: none (the number's, else the campaign's, else UTC)"
+    )
+
+
+class AgentPage(Page[Agent]):
+    """A page of the client's agents, by id."""
+
+
+class CampaignPage(Page[Campaign]):
+    """A page of the client's campaigns, by id, each with its status (isRunning, currentRunId: its
+    latest run, lastRunStatus)."""

@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.catalog.campaigns import CampaignRepository
     from campaign_calling.catalog.connections import ProviderConnections
     from campaign_calling.catalog.dnc import DoNotCallList
+    from campaign_calling.catalog.in_use import RunsInUse
     from campaign_calling.catalog.limits import ClientLimitsStore
     from campaign_calling.catalog.ownership import AgentOwnership, CheckedAgent
     from campaign_calling.catalog.service import CatalogService
@@ -266,7 +267,15 @@ def catalog_service() -> CatalogService:
         clock=SystemClock(),
         ownership=_OwnershipOnFirstUse(),
         settings=client_limits(),
+        runs_in_use=_runs_in_use(),
     )
+
+
+def _runs_in_use() -> RunsInUse:
+    from campaign_calling.catalog.in_use import RunsInUse
+
+    tables = get_settings(TableNames)
+    return RunsInUse(_dynamodb(), main_table=tables.main_table, progress_table=tables.progress_table)
 
 
 @_once

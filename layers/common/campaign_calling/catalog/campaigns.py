@@ -23,6 +23,19 @@ its numbers (strongly consistent) under the lease, so two adds of one number at 
 it once: the second waits for the lease, then finds the first's item. A number twice in
 one request is stored at its first place. Campaigns created before these items existed
 (``uniquePhones`` unset) are checked by reading their visible contacts instead.
+
+Changing and deleting (PATCH, DELETE) never happens while a run uses the campaign: every
+such write is conditional on the campaign item being neither running nor paused (and, but
+for a campaign's name or timezone, on no add holding its lease), so a start, pause or add
+racing it makes one of the two fail as a whole. A contact's new number is checked against its number item as an add
+checks, and the items of the old and new numbers move in the contact's own transaction.
+
+Deleting a campaign deletes its item and its summary in one transaction (from then on the
+campaign, its contacts and its status answer 404, and no start, add or resume can pass its
+condition on the campaign item), then its contacts and their number items in batches (25
+keys a request, a few requests at once). A delete that dies during the batches leaves
+contacts no key can reach any more (a campaign id is never made twice); its call logs, in
+their own table, are kept.
 """
 
 from __future__ import annotations
@@ -31,7 +44,8 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -48,7 +62,7 @@ from campaign_calling.aws.dynamodb import (
 )
 from campaign_calling.aws.errors import error_code
 from campaign_calling.clock import iso_from_ms
-from campaign_calling.errors import Conflict, NotFound
+from campaign_calling.errors import Conflict, DependencyUnavailable, DomainError, NotFound
 from campaign_calling.models import Campaign, Contact, ContactInput
 
 if TYPE_CHECKING:
@@ -68,6 +82,18 @@ IMPORT_LEASE_SECONDS = 60
 # How long an add waits for another add of the same campaign before answering 409.
 IMPORT_WAIT_SECONDS = 8.0
 BUSY = "contacts are being added to this campaign concurrently; try again"
+CAMPAIGN_PREFIX = keys.campaign_sk("")
+# BatchWriteItem takes at most 25 requests; a deleted campaign's contacts go this many
+# requests at once (a boto3 client may be shared between threads).
+ITEMS_PER_BATCH_WRITE = 25
+PURGE_WORKERS = 8
+BATCH_WRITE_ATTEMPTS = 8
+# A campaign that a run uses (running, or paused: its resume goes on with the contacts as
+# they are) is neither changed nor deleted, and neither are its contacts.
+IDLE = (
+    "attribute_exists(pk) AND isRunning = :false AND (attribute_not_exists(lastRunStatus) OR lastRunStatus <> :paused)"
+)
+NO_ADD = "(attribute_not_exists(importLease) OR importLeaseUntil < :now)"
 
 
 class CampaignRepository:
@@ -453,6 +479,316 @@ class CampaignRepository:
         )
         return [Contact.model_validate(from_attrs(i)) for i in response.get("Items", [])]
 
+    # -- the client's campaigns -----------------------------------------------------------
+
+    def list_campaigns(self, client_id: str, limit: int, token: str | None) -> tuple[list[Campaign], str | None]:
+        """The client's campaigns by id (their sort key), a page at a time."""
+        pk = keys.client_pk(client_id)
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": to_attr(pk), ":prefix": to_attr(CAMPAIGN_PREFIX)},
+            "Limit": limit,
+        }
+        start = decode_token(token, partition_key=pk, sort_prefix=CAMPAIGN_PREFIX)
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = self._db.query(**query)
+        campaigns = [Campaign.model_validate(from_attrs(i)) for i in response.get("Items", [])]
+        return campaigns, encode_token(response.get("LastEvaluatedKey"))
+
+    # -- changing and deleting (never while a run uses the campaign) ------------------------
+
+    def update(self, client_id: str, campaign_id: str, changes: dict[str, Any], now_ms: int) -> Campaign:
+        """The campaign with ``changes`` (name, timezone: None removes it)."""
+        sets, removes = [], []
+        values: dict[str, Any] = {":false": to_attr(False), ":paused": to_attr("paused")}
+        names: dict[str, str] = {}
+        for field, value in changes.items():
+            names[f"#{field}"] = field
+            if value is None:
+                removes.append(f"#{field}")
+            else:
+                sets.append(f"#{field} = :{field}")
+                values[f":{field}"] = to_attr(value)
+        expression = " ".join(
+            part
+            for part in ("SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "")
+            if part
+        )
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=self._campaign_key(client_id, campaign_id),
+                ConditionExpression=IDLE,
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise self._refusal(client_id, campaign_id, now_ms) from None
+            raise
+        return Campaign.model_validate(from_attrs(response["Attributes"]))
+
+    def delete(self, client_id: str, campaign_id: str, now_ms: int) -> Campaign:
+        """Delete the campaign and its summary (one transaction), then its contacts and their
+        number items. Returns the campaign as it was."""
+        campaign = self.get(client_id, campaign_id, consistent=True)
+        try:
+            self._transactions.write(
+                [
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": self._campaign_key(client_id, campaign_id),
+                            "ConditionExpression": f"{IDLE} AND {NO_ADD}",
+                            "ExpressionAttributeValues": self._idle_values(now_ms),
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._progress,
+                            "Key": to_attrs(
+                                {"pk": keys.campaign_pk(client_id, campaign_id), "sk": keys.CAMPAIGN_SUMMARY_SK}
+                            ),
+                        }
+                    },
+                ]
+            )
+        except TransactionConditionFailed:
+            raise self._refusal(client_id, campaign_id, now_ms) from None
+        deleted = self._purge(client_id, campaign)
+        logger.info("campaign deleted", extra={"itemDeletesSent": deleted})
+        return campaign
+
+    def _purge(self, client_id: str, campaign: Campaign) -> int:
+        """Every item of the deleted campaign's partition; how many deletes were sent. The
+        visible contacts' keys are known from their numbering (a deleted one's delete is a
+        no-op) and go first; then the number items, and any contacts a crashed add left past
+        the visible ones, are read (keys only) from what remains, and go. Nothing can reach
+        them any more, so a failure here is logged, not answered."""
+        pk = keys.campaign_pk(client_id, campaign.id)
+        numbered = (to_attrs({"pk": pk, "sk": keys.contact_sk(seq)}) for seq in range(1, campaign.nextContactSeq + 1))
+        leftovers = (keys.contact_sk(campaign.nextContactSeq + 1), keys.contact_sk(10**10 - 1))
+        deleted = 0
+        try:
+            with ThreadPoolExecutor(max_workers=PURGE_WORKERS) as pool:
+                for found in (
+                    numbered,
+                    self._keys(pk, "begins_with(sk, :first)", keys.PHONE_PREFIX),
+                    self._keys(pk, "sk BETWEEN :first AND :last", *leftovers),
+                ):
+                    deleted += sum(pool.map(self._delete_batch, _batches(found, ITEMS_PER_BATCH_WRITE)))
+        except Exception:
+            logger.warning(
+                "a deleted campaign's contacts could not all be deleted; the rest stay unreachable",
+                extra={"itemDeletesSent": deleted},
+                exc_info=True,
+            )
+        return deleted
+
+    def _keys(self, pk: str, condition: str, first: str, last: str | None = None) -> Iterator[dict[str, Any]]:
+        query: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": f"pk = :pk AND {condition}",
+            "ExpressionAttributeValues": {
+                ":pk": to_attr(pk),
+                ":first": to_attr(first),
+                **({":last": to_attr(last)} if last else {}),
+            },
+            "ProjectionExpression": "pk, sk",
+        }
+        while True:
+            response = self._db.query(**query)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _delete_batch(self, item_keys: list[dict[str, Any]]) -> int:
+        request: dict[str, Any] = {self._table: [{"DeleteRequest": {"Key": key}} for key in item_keys]}
+        for attempt in range(1, BATCH_WRITE_ATTEMPTS + 1):
+            response = self._db.batch_write_item(RequestItems=request)
+            request = dict(response.get("UnprocessedItems") or {})
+            if not request:
+                return len(item_keys)
+            # Throttled: DynamoDB asks to back off before sending the rest again.
+            self._sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
+        raise DependencyUnavailable("the database kept refusing part of a batch of deletes")
+
+    def update_contact(
+        self, client_id: str, campaign_id: str, contact_id: str, changes: dict[str, Any], now_ms: int
+    ) -> Contact:
+        """The contact with ``changes`` (name, phone: already normalised, timezone: None
+        removes it). A phone another visible contact of the campaign holds is a Conflict."""
+        campaign, contact = self._visible_contact(client_id, campaign_id, contact_id, now_ms)
+        changed = contact.model_copy(update=changes)
+        pk = keys.campaign_pk(client_id, campaign_id)
+        writes: list[TransactWriteItemTypeDef] = [
+            # The campaign as read: an add since then could hold the new number.
+            self._idle_check(client_id, campaign_id, contact.seq, now_ms, visible=campaign.nextContactSeq),
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_attrs(_contact_item(pk, changed)),
+                    # As read: a change made meanwhile (its number, say) is not overwritten.
+                    "ConditionExpression": "attribute_exists(pk) AND #phone = :phone",
+                    "ExpressionAttributeNames": {"#phone": "phone"},
+                    "ExpressionAttributeValues": {":phone": to_attr(contact.phone)},
+                }
+            },
+        ]
+        new_number_at = None
+        if changed.phone != contact.phone:
+            held, stale = self._numbers_held(client_id, campaign, {changed.phone})
+            if held:
+                raise Conflict(DUPLICATE_PHONE)
+            writes += self._release_number(pk, contact)
+            new_number_at = len(writes)
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_attrs(_phone_item(pk, changed)),
+                        "ConditionExpression": "attribute_not_exists(pk) OR #seq > :visible OR #seq = :stale",
+                        "ExpressionAttributeNames": {"#seq": "seq"},
+                        "ExpressionAttributeValues": {
+                            ":visible": to_attr(campaign.nextContactSeq),
+                            ":stale": to_attr(stale.get(changed.phone, -1)),
+                        },
+                    }
+                }
+            )
+        try:
+            self._transactions.write(writes)
+        except TransactionConditionFailed as exc:
+            if exc.failed(0):
+                raise self._refusal(client_id, campaign_id, now_ms) from None
+            if new_number_at is not None and exc.failed(new_number_at):
+                raise Conflict(DUPLICATE_PHONE) from None
+            self.get_contact(client_id, campaign_id, contact_id, consistent=True)  # NotFound when deleted meanwhile
+            raise Conflict(CHANGED_MEANWHILE) from None
+        return changed
+
+    def delete_contact(self, client_id: str, campaign_id: str, contact_id: str, now_ms: int) -> Contact:
+        """Delete the contact and its number item, and count it out of the campaign and its
+        summary, in one transaction. Returns the contact as it was."""
+        _, contact = self._visible_contact(client_id, campaign_id, contact_id, now_ms)
+        pk = keys.campaign_pk(client_id, campaign_id)
+        check = self._idle_check(client_id, campaign_id, contact.seq, now_ms)["ConditionCheck"]
+        writes: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": check["Key"],
+                    "ConditionExpression": check["ConditionExpression"],
+                    "ExpressionAttributeValues": {**check["ExpressionAttributeValues"], ":minus": to_attr(-1)},
+                    "UpdateExpression": "ADD totalContacts :minus",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": to_attrs({"pk": pk, "sk": keys.contact_sk(contact.seq)}),
+                    "ConditionExpression": "attribute_exists(pk) AND #phone = :phone",
+                    "ExpressionAttributeNames": {"#phone": "phone"},
+                    "ExpressionAttributeValues": {":phone": to_attr(contact.phone)},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._progress,
+                    "Key": to_attrs({"pk": pk, "sk": keys.CAMPAIGN_SUMMARY_SK}),
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "UpdateExpression": "ADD totalContacts :minus",
+                    "ExpressionAttributeValues": {":minus": to_attr(-1)},
+                }
+            },
+            *self._release_number(pk, contact),
+        ]
+        try:
+            self._transactions.write(writes)
+        except TransactionConditionFailed as exc:
+            if exc.failed(0):
+                raise self._refusal(client_id, campaign_id, now_ms) from None
+            self.get_contact(client_id, campaign_id, contact_id, consistent=True)  # NotFound when deleted meanwhile
+            raise Conflict(CHANGED_MEANWHILE) from None
+        return contact
+
+    def _visible_contact(
+        self, client_id: str, campaign_id: str, contact_id: str, now_ms: int
+    ) -> tuple[Campaign, Contact]:
+        """The campaign and its contact (strongly consistent), or why not: NotFound, or a
+        Conflict naming the run that uses the campaign."""
+        item = self._campaign_item(client_id, campaign_id)
+        refusal = _refusal_of(item, now_ms)
+        if refusal is not None:
+            raise refusal
+        campaign = Campaign.model_validate(item)
+        contact = self.get_contact(client_id, campaign_id, contact_id, consistent=True)
+        if contact.seq > campaign.nextContactSeq:  # an add that crashed left it: never visible
+            raise NotFound("contact")
+        return campaign, contact
+
+    def _release_number(self, pk: str, contact: Contact) -> list[TransactWriteItemTypeDef]:
+        """The delete of the contact's number item, when the item names it (a campaign from
+        before number items has none; one naming another contact is not this one's)."""
+        found = self._batch_get(pk, [keys.contact_phone_sk(contact.phone)])
+        if not found or int(found[0]["seq"]) != contact.seq:
+            return []
+        return [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": to_attrs({"pk": pk, "sk": keys.contact_phone_sk(contact.phone)}),
+                    "ConditionExpression": "#seq = :seq",
+                    "ExpressionAttributeNames": {"#seq": "seq"},
+                    "ExpressionAttributeValues": {":seq": to_attr(contact.seq)},
+                }
+            }
+        ]
+
+    def _idle_check(
+        self, client_id: str, campaign_id: str, seq: int, now_ms: int, *, visible: int | None = None
+    ) -> TransactWriteItemTypeDef:
+        """The campaign is neither used by a run nor being added to, and shows contact ``seq``
+        (given ``visible``: still ends there, as read)."""
+        condition = f"{IDLE} AND {NO_ADD} AND nextContactSeq >= :seq"
+        values = {**self._idle_values(now_ms), ":seq": to_attr(seq)}
+        if visible is not None:
+            condition += " AND nextContactSeq = :visible"
+            values[":visible"] = to_attr(visible)
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": self._campaign_key(client_id, campaign_id),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    @staticmethod
+    def _idle_values(now_ms: int) -> dict[str, Any]:
+        return {":false": to_attr(False), ":paused": to_attr("paused"), ":now": to_attr(now_ms)}
+
+    def _campaign_item(self, client_id: str, campaign_id: str) -> dict[str, Any]:
+        response = self._db.get_item(
+            TableName=self._table, Key=self._campaign_key(client_id, campaign_id), ConsistentRead=True
+        )
+        if "Item" not in response:
+            raise NotFound("campaign")
+        return from_attrs(response["Item"])
+
+    def _refusal(self, client_id: str, campaign_id: str, now_ms: int) -> DomainError:
+        """Why a write conditional on an idle campaign failed, read again."""
+        try:
+            item = self._campaign_item(client_id, campaign_id)
+        except NotFound as exc:
+            return exc
+        return _refusal_of(item, now_ms) or Conflict(CHANGED_MEANWHILE)
+
     def _campaign_key(self, client_id: str, campaign_id: str) -> dict[str, Any]:
         return to_attrs({"pk": keys.client_pk(client_id), "sk": keys.campaign_sk(campaign_id)})
 
@@ -498,3 +834,39 @@ def _contact_item(pk: str, c: Contact) -> dict[str, Any]:
         "createdAt": c.createdAt,
         **({"timezone": c.timezone} if c.timezone else {}),
     }
+
+
+DUPLICATE_PHONE = "phone: another contact of this campaign has this number"
+CHANGED_MEANWHILE = "the campaign or contact was changed meanwhile; nothing was changed, try again"
+ADDING = "contacts are being added to this campaign; nothing was changed, try again"
+
+
+def _refusal_of(item: dict[str, Any], now_ms: int) -> DomainError | None:
+    adding = bool(item.get("importLease")) and int(item.get("importLeaseUntil", 0)) >= now_ms
+    return in_use_refusal(Campaign.model_validate(item), adding=adding)
+
+
+def in_use_refusal(campaign: Campaign, *, adding: bool) -> Conflict | None:
+    """The Conflict naming the run that uses the campaign (running, or paused: its resume
+    goes on with the contacts as they are), or saying an add holds it; None when neither."""
+    run = campaign.currentRunId
+    if campaign.isRunning:
+        return Conflict(f"campaign is running (run {run}): stop it first (stop-calling); nothing was changed")
+    if campaign.lastRunStatus == "paused":
+        return Conflict(
+            f"campaign has a paused run (run {run}): stop it first (stop-calling) or resume it; nothing was changed"
+        )
+    if adding:
+        return Conflict(ADDING)
+    return None
+
+
+def _batches(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

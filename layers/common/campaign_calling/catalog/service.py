@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import ValidationError
 
 from campaign_calling.catalog.ownership import CheckedAgent
 from campaign_calling.clock import Clock, iso_from_ms
-from campaign_calling.errors import InvalidRequest
+from campaign_calling.errors import Conflict, InvalidRequest, NotFound
 from campaign_calling.ids import new_agent_id, new_campaign_id
 from campaign_calling.models import (
     Agent,
     AgentInput,
+    AgentPage,
+    AgentPatch,
     CallLog,
     CallLogPage,
     Campaign,
     CampaignInput,
+    CampaignPage,
+    CampaignPatch,
     Contact,
     ContactInput,
     ContactPage,
+    ContactPatch,
     ContactsAdded,
     CreatedCampaign,
     Duplicate,
@@ -26,6 +33,7 @@ from campaign_calling.models import (
 from campaign_calling.phone import never_called
 
 if TYPE_CHECKING:
+    from campaign_calling.catalog.in_use import RunInUse
     from campaign_calling.catalog.limits import ClientLimits
 
 # How many refused contacts a 400 names (the first ones, by index).
@@ -38,6 +46,12 @@ class AgentStore(Protocol):
     def create(self, client_id: str, agent: Agent) -> Agent: ...
 
     def get(self, client_id: str, agent_id: str) -> Agent: ...
+
+    def replace(self, client_id: str, agent: Agent) -> Agent: ...
+
+    def delete(self, client_id: str, agent_id: str) -> None: ...
+
+    def list(self, client_id: str, limit: int, token: str | None) -> tuple[list[Agent], str | None]: ...
 
 
 class CampaignStore(Protocol):
@@ -60,6 +74,25 @@ class CampaignStore(Protocol):
     def list_contacts(
         self, client_id: str, campaign_id: str, limit: int, token: str | None
     ) -> tuple[list[Contact], str | None]: ...
+
+    def list_campaigns(self, client_id: str, limit: int, token: str | None) -> tuple[list[Campaign], str | None]: ...
+
+    # Each of these refuses (Conflict naming the run) while a run uses the campaign.
+    def update(self, client_id: str, campaign_id: str, changes: dict[str, Any], now_ms: int) -> Campaign: ...
+
+    def delete(self, client_id: str, campaign_id: str, now_ms: int) -> Campaign: ...
+
+    def update_contact(
+        self, client_id: str, campaign_id: str, contact_id: str, changes: dict[str, Any], now_ms: int
+    ) -> Contact: ...
+
+    def delete_contact(self, client_id: str, campaign_id: str, contact_id: str, now_ms: int) -> Contact: ...
+
+
+class RunsUsingAgents(Protocol):
+    """Which running or paused run calls with an agent (catalog.in_use.RunsInUse)."""
+
+    def run_using_agent(self, client_id: str, agent_id: str) -> RunInUse | None: ...
 
 
 class CallLogReader(Protocol):
@@ -90,7 +123,9 @@ class CatalogService:
         clock: Clock,
         ownership: AgentChecks,
         settings: ClientSettingsReader,
+        runs_in_use: RunsUsingAgents,
     ) -> None:
+        self._runs_in_use = runs_in_use
         self._ownership = ownership
         self._settings = settings
         self._agents = agents
@@ -142,6 +177,76 @@ class CatalogService:
             duplicates=duplicates,
         )
 
+    # -- lists ------------------------------------------------------------------------------
+
+    def list_agents(self, client_id: str, limit: int, token: str | None) -> AgentPage:
+        agents, next_token = self._agents.list(client_id, limit, token)
+        return AgentPage(items=agents, nextToken=next_token)
+
+    def list_campaigns(self, client_id: str, limit: int, token: str | None) -> CampaignPage:
+        campaigns, next_token = self._campaigns.list_campaigns(client_id, limit, token)
+        return CampaignPage(items=campaigns, nextToken=next_token)
+
+    # -- change and remove (never while a run uses them: Conflict naming the run) ----------
+
+    def update_agent(self, client_id: str, agent_id: str, patch: AgentPatch) -> Agent:
+        stored = self._agents.get(client_id, agent_id)
+        self._refuse_agent_in_use(client_id, agent_id)
+        changes = patch.changes()
+        fields = {**stored.model_dump(include=set(AgentInput.model_fields), exclude_none=True), **changes}
+        provider_changed = any(k != "name" and changes[k] != getattr(stored, k) for k in changes)
+        if provider_changed and "phoneNumberId" not in changes:
+            # Found again from callerId (create finds it the same way) rather than kept for a
+            # number or provider it may not belong to any more.
+            fields.pop("phoneNumberId", None)
+        if changes.get("provider", "twilio") != "twilio" and "twimlUrl" not in changes:
+            fields.pop("twimlUrl", None)  # only a twilio agent has one
+        data = _valid_agent(fields)
+        # The stored phoneNumberId stays unless the provider is asked again (below).
+        agent = stored.model_copy(update=data.model_dump(exclude={"phoneNumberId"}))
+        if provider_changed:
+            # As on create: refused (403), or unanswerable (503), before anything is stored.
+            checked = self._ownership.check(client_id, data)
+            agent = agent.model_copy(update={"account": checked.account, "phoneNumberId": checked.phone_number_id})
+        return self._agents.replace(client_id, agent)
+
+    def delete_agent(self, client_id: str, agent_id: str) -> Agent:
+        stored = self._agents.get(client_id, agent_id)
+        self._refuse_agent_in_use(client_id, agent_id)
+        self._agents.delete(client_id, agent_id)
+        return stored
+
+    def _refuse_agent_in_use(self, client_id: str, agent_id: str) -> None:
+        run = self._runs_in_use.run_using_agent(client_id, agent_id)
+        if run is not None:
+            raise Conflict(
+                f"agent is used by the {run.status} run {run.run_id} of campaign {run.campaign_id}: "
+                "stop it first (stop-calling); nothing was changed"
+            )
+
+    def update_campaign(self, client_id: str, campaign_id: str, patch: CampaignPatch) -> Campaign:
+        return self._campaigns.update(client_id, campaign_id, patch.changes(), self._clock.now_ms())
+
+    def delete_campaign(self, client_id: str, campaign_id: str) -> Campaign:
+        """The campaign, its contacts and its status go; its call logs stay (records of
+        calls made), readable through its call-logs route."""
+        return self._campaigns.delete(client_id, campaign_id, self._clock.now_ms())
+
+    def update_contact(self, client_id: str, campaign_id: str, contact_id: str, patch: ContactPatch) -> Contact:
+        changes = patch.changes()
+        if "phone" in changes:
+            allowed = self._settings.get(client_id).allowPremiumRateNumbers
+            reason = never_called(changes["phone"], allow_premium_rate=allowed)
+            if reason:
+                raise InvalidRequest(
+                    f"phone: '{changes['phone']}' is {reason}, not called unless the client settings allow "
+                    "premium-rate numbers (allowPremiumRateNumbers)"
+                )
+        return self._campaigns.update_contact(client_id, campaign_id, contact_id, changes, self._clock.now_ms())
+
+    def delete_contact(self, client_id: str, campaign_id: str, contact_id: str) -> Contact:
+        return self._campaigns.delete_contact(client_id, campaign_id, contact_id, self._clock.now_ms())
+
     def _refuse_never_called(self, client_id: str, contacts: Sequence[ContactInput]) -> None:
         """InvalidRequest (400, nothing stored) naming the premium-rate and shared-cost
         numbers among ``contacts``, unless the client's settings allow them."""
@@ -163,7 +268,15 @@ class CatalogService:
         return ContactPage(items=contacts, nextToken=next_token)
 
     def list_call_logs(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> CallLogPage:
-        self._campaigns.get(client_id, campaign_id)  # an unknown campaign is a 404, not an empty page
+        try:
+            self._campaigns.get(client_id, campaign_id)
+        except NotFound:
+            # A deleted campaign's call logs are kept (records of calls made) and stay
+            # readable; a campaign with none, deleted or never created, is a 404.
+            logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token)
+            if not logs and token is None:
+                raise
+            return CallLogPage(items=logs, nextToken=next_token)
         logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token)
         return CallLogPage(items=logs, nextToken=next_token)
 
@@ -179,3 +292,16 @@ def _duplicates(contacts: Sequence[ContactInput], *, stored: set[str]) -> list[D
         else:
             duplicates.append(Duplicate(index=index, phone=contact.phone))
     return duplicates
+
+
+def _valid_agent(fields: dict[str, Any]) -> AgentInput:
+    """The agent as changed, checked as create checks it: InvalidRequest (400) naming the field."""
+    try:
+        return AgentInput.model_validate(fields)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors()[:5]:
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where else message)
+        raise InvalidRequest("; ".join(problems)) from None
