@@ -15,6 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from campaign_local.auth import AuthError, JwtVerifier
+from campaign_local.console import ASSETS_PREFIX, CONFIG_PATH, SIGN_IN_PATH, LocalConsole
 from campaign_local.cors import CorsPolicy
 from campaign_local.lambdas import InvokeFaults, LocalFunctions, invoke_with_faults
 from campaign_local.openapi import DOCS_PATH, OPENAPI_PATH, ApiDocs, resolver_of_handler
@@ -23,6 +24,7 @@ from campaign_local.template import Route
 
 _MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 _DOCS = "docs:"  # endpoint prefix of the docs routes (a route key is "METHOD /path")
+_CONSOLE = "console:"  # and of the console's (console.py)
 
 
 def _werkzeug_path(path: str) -> str:
@@ -48,11 +50,13 @@ class LocalHttpApi:
         port: int = 3000,
         cors: CorsPolicy | None = None,
         faults: InvokeFaults | None = None,
+        console: LocalConsole | None = None,
     ) -> None:
         missing = {r.authorizer for r in routes if r.authorizer} - set(authorizers)
         if missing:
             raise ValueError(f"no local verifier for authorizer(s) {sorted(missing)}")
         self._functions = functions
+        self._console = console
         self._faults = faults or InvokeFaults()
         self._authorizers = authorizers
         self._cors = cors
@@ -66,8 +70,17 @@ class LocalHttpApi:
                 Rule(f"{DOCS_PATH}/<asset>", methods=["GET"], endpoint=_DOCS + "asset"),
             ]
             # An index of the above at / (API Gateway would answer 404 there): where a
-            # newcomer's browser lands first.
+            # newcomer's browser lands first, and finds the console (console.py).
             + ([Rule("/", methods=["GET"], endpoint=_DOCS + "index")] if "/" not in {r.path for r in routes} else [])
+            + (
+                [
+                    Rule(ASSETS_PREFIX + "<path:asset>", methods=["GET"], endpoint=_CONSOLE + "asset"),
+                    Rule(CONFIG_PATH, methods=["GET"], endpoint=_CONSOLE + "config"),
+                    Rule(SIGN_IN_PATH, methods=["POST"], endpoint=_CONSOLE + "sign-in"),
+                ]
+                if console is not None
+                else []
+            )
         )
         # The OpenAPI document of these routes, from the resolvers of the handlers they run.
         self._docs = ApiDocs(routes, lambda function: resolver_of_handler(functions.handler(function), function))
@@ -103,6 +116,8 @@ class LocalHttpApi:
             return _json(exc.code or 400, {"success": False, "message": exc.description})
         if route_key.startswith(_DOCS):
             return self._serve_docs(route_key.removeprefix(_DOCS), request, path_params)
+        if route_key.startswith(_CONSOLE) and self._console is not None:
+            return self._serve_console(route_key.removeprefix(_CONSOLE), request, path_params)
         body = read_body(request, _MAX_BODY_BYTES)
         if body is None:
             # Answered without reading the rest, chunked or not (no Content-Length to trust).
@@ -137,6 +152,10 @@ class LocalHttpApi:
 
     def _serve_docs(self, what: str, request: Request, path_params: dict[str, str]) -> Response:
         """The OpenAPI document and Swagger UI; open to anyone, as they are docs, not data."""
+        prefers = request.accept_mimetypes.best_match(["application/json", "text/html"])
+        if what == "index" and self._console is not None and prefers == "text/html":
+            # A browser: the console. Anything else (curl, a client) gets the index below.
+            return self._console.index()
         if what == "index":
             base = request.host_url.rstrip("/")
             index = {"api": base + self.prefix, "docs": base + DOCS_PATH, "openapi": base + OPENAPI_PATH}
@@ -149,6 +168,15 @@ class LocalHttpApi:
         if asset is None:
             return _json(404, {"success": False, "message": "route not found"})
         return Response(asset[0], content_type=asset[1], headers={"Cache-Control": "public, max-age=86400"})
+
+    def _serve_console(self, what: str, request: Request, path_params: dict[str, str]) -> Response:
+        assert self._console is not None
+        if what == "config":
+            return self._console.config(request)
+        if what == "sign-in":
+            return self._console.sign_in(request)
+        asset = self._console.asset(path_params.get("asset", ""))
+        return asset if asset is not None else _json(404, {"success": False, "message": "route not found"})
 
 
 def read_body(request: Request, limit: int) -> bytes | None:
