@@ -29,10 +29,13 @@ from campaign_calling.models import (
     Campaign,
     ContactPage,
     ContactsAdded,
+    ContactsImported,
     CreatedCampaign,
     DncEntry,
     DncPage,
     DomainModel,
+    RunPage,
+    RunSummary,
 )
 
 JSON = "application/json"
@@ -110,6 +113,19 @@ class ContactPageResponse(_Ok):
 
 class CallLogPageResponse(_Ok):
     data: CallLogPage
+
+
+class ContactsImportedResponse(_Ok):
+    message: str
+    data: ContactsImported
+
+
+class RunPageResponse(_Ok):
+    data: RunPage
+
+
+class RunFoundResponse(_Ok):
+    data: RunSummary
 
 
 class CallingStatusResponse(_Ok):

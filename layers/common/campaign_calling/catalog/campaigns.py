@@ -466,6 +466,7 @@ def _contacts(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) 
             seq=first_seq + i,
             createdAt=iso_from_ms(now_ms),
             timezone=c.timezone,
+            attributes=c.attributes,
         )
         for i, c in enumerate(contacts)
     ]
@@ -497,4 +498,5 @@ def _contact_item(pk: str, c: Contact) -> dict[str, Any]:
         "seq": c.seq,
         "createdAt": c.createdAt,
         **({"timezone": c.timezone} if c.timezone else {}),
+        **({"attributes": c.attributes} if c.attributes else {}),
     }
