@@ -184,7 +184,7 @@ def test_filtered_pages_are_exact_and_complete(
         ({"run_id": later_run}, [log for log in newest_first if log.runId == later_run]),
         (
             {"run_id": later_run, "status": "busy"},
-            [l for l in newest_first if l.runId == later_run and l.status == "busy"],
+            [log for log in newest_first if log.runId == later_run and log.status == "busy"],
         ),
         (
             {"from_": logs[5].startedAt, "to": logs[9].startedAt, "status": "completed"},
