@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,32 @@ def test_a_page_stays_within_lambdas_6_mb_answer_whatever_the_text() -> None:
     second = service.export_call_logs(CLIENT, campaign_id, 5000, first.next_token)
     assert second.rows == 3000 - first.rows and second.next_token is None
     assert not second.text.startswith("uniqueId,")
+
+
+def test_an_export_page_that_reads_too_long_ends_short_and_its_token_goes_on() -> None:
+    # Given 9 calls, and a log store that answers 2 at a time, 3 s a read
+    catalog = FakeCatalog()
+    campaign_id = a_campaign(catalog)
+    logs = [a_log(campaign_id, T0_MS + i) for i in range(9)]
+    for log in logs:
+        catalog.call_logs.put(CLIENT, log)
+    read = catalog.call_logs.list
+
+    def slow_list(client_id: str, campaign: str, limit: int, token: str | None, filters: Any) -> Any:
+        catalog.clock.advance(3000)
+        return read(client_id, campaign, min(limit, 2), token, filters)
+
+    catalog.call_logs.list = slow_list  # type: ignore[method-assign]
+    service = catalog.service()
+
+    # When exported
+    first = service.export_call_logs(CLIENT, campaign_id, 5000, None)
+
+    # Then the first page stops after 5 s of reading (two reads), with a token
+    assert (first.rows, first.next_token is not None) == (4, True)
+    # And the pages after it go on to the end, each call once
+    text, token = first.text, first.next_token
+    while token is not None:
+        page = service.export_call_logs(CLIENT, campaign_id, 5000, token)
+        text, token = text + page.text, page.next_token
+    assert [row[0] for row in rows_of(text)[1:]] == [log.uniqueId for log in reversed(logs)]

@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 
 # How many refused contacts a 400 names (the first ones, by index).
 NAMED_REFUSALS = 5
-# Pages of the log list one export page reads at most (a rare filter reads far for few rows).
+# Pages of the log list one export page reads at most, and for how long: a rare filter may
+# read far for few rows, and the function must answer well within API Gateway's 30 s (its
+# Timeout is 10 s). Past either, the page ends short, with its token.
 EXPORT_LIST_CALLS = 20
+EXPORT_READ_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -258,8 +261,9 @@ class CatalogService:
         size = sum(escaped_size(part) for part in parts)
         rows = 0
         last: CallLog | None = None
+        started = self._clock.now_ms()
         for _ in range(EXPORT_LIST_CALLS):
-            logs, token = self._call_logs.list(client_id, campaign_id, min(500, limit - rows), token, wanted)
+            logs, token = self._call_logs.list(client_id, campaign_id, min(1000, limit - rows), token, wanted)
             for log in logs:
                 row = log_row(log)
                 if last is not None and size + escaped_size(row) > max_bytes:
@@ -268,7 +272,7 @@ class CatalogService:
                 size += escaped_size(row)
                 rows += 1
                 last = log
-            if token is None or rows >= limit:
+            if token is None or rows >= limit or self._clock.now_ms() - started > EXPORT_READ_MS:
                 break
         return CallLogCsv("".join(parts), rows, token)
 
