@@ -54,21 +54,26 @@ def test_given_a_stopped_run_whose_progress_expired_then_its_history_keeps_the_f
         assert (run.completedCalls, run.successfulCalls, run.failedCalls, run.totalContacts) == (2, 2, 0, 3)
 
 
-def test_given_an_ended_run_whose_calls_end_later_then_the_history_answers_the_live_counters_meanwhile() -> None:
-    # Given a run stopped with one call still pending
+def test_given_an_ended_run_whose_calls_end_later_then_its_history_keeps_their_final_outcomes() -> None:
+    # Given a run stopped with its one call still pending
     world = RunsWorld()
     state = world.started(2)
-    world.dial_step().dial_contact(state.run, world.first_page(state)[0])
+    outcome = world.dial_step().dial_contact(state.run, world.first_page(state)[0])
     world.calling().stop(CLIENT, "cmp_1")
     ref = RunRef(CLIENT, "cmp_1", state.run.runId)
     assert world.history().get_run(CLIENT, "cmp_1", ref.run_id).outcomes.pending == 1
 
-    # When the call's final status arrives after the end (a webhook moves the live counter)
-    world.runs.move_outcome(ref, "pending", "completed")
+    # When the call's final status arrives after the end (the provider's webhook)
+    [log] = [log for log in world.claims.logs if log.uniqueId == outcome.uniqueId]
+    assert log.providerCallId
+    world.report(log.providerCallId, "busy")
 
-    # Then the history answers the live counters while the progress item lives
-    run = world.history().get_run(CLIENT, "cmp_1", ref.run_id)
-    assert (run.outcomes.pending, run.outcomes.completed) == (0, 1)
+    # Then the history answers it, live while the progress item lives, and kept after it
+    live = world.history().get_run(CLIENT, "cmp_1", ref.run_id)
+    world.runs.expire(ref)
+    kept = world.history().get_run(CLIENT, "cmp_1", ref.run_id)
+    for run in (live, kept):
+        assert (run.outcomes.pending, run.outcomes.busy, run.completedCalls) == (0, 1, 1)
 
 
 def test_given_a_paused_then_resumed_run_then_its_history_follows_its_status() -> None:

@@ -247,12 +247,16 @@ class FakeRunStore:
         self.snapshot_history(ref)
         return True
 
-    def snapshot_history(self, ref: RunRef) -> None:
-        current = self.history[ref]
-        fresh = _summary(self.runs[ref].progress, current.agentId)
+    def snapshot_history(self, ref: RunRef, *, ended_only: bool = False) -> None:
+        """As runs/repository.snapshot_history: the counters copied, never back to fewer."""
+        current = self.history.get(ref)
+        run = self.runs.get(ref)
+        if current is None or run is None or (ended_only and run.progress.status in ("running", "paused")):
+            return
+        fresh = _summary(run.progress, current.agentId)
         counters = fresh.model_dump(include=_COUNTERS)
         counters["outcomes"] = fresh.outcomes
-        if current.completedCalls <= fresh.completedCalls:
+        if current.completedCalls <= fresh.completedCalls and _settled(current) <= _settled(fresh):
             self.history[ref] = current.model_copy(update=counters)
 
     def expire(self, ref: RunRef) -> None:
@@ -330,6 +334,10 @@ _COUNTERS = {
     "contactsDone",
     "retriesPending",
 }
+
+
+def _settled(run: RunSummary) -> int:
+    return sum(run.outcomes.model_dump().values()) - run.outcomes.pending
 
 
 def _summary(progress: Progress, agent_id: str | None) -> RunSummary:

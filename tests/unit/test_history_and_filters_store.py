@@ -22,6 +22,7 @@ from campaign_calling.runs.history_store import RunHistoryRepository
 from campaign_calling.runs.models import RunRef
 from tests.support.clock import FixedClock
 from tests.support.stores import CLIENT, NOW, PROGRESS_TTL_SECONDS, run_stores
+from tests.support.stores import a_log as run_log
 
 
 def history_item(aws: Any, ref: RunRef) -> dict[str, Any] | None:
@@ -76,6 +77,32 @@ def test_a_run_has_its_history_from_its_start_and_keeps_it_when_its_progress_is_
     [run] = history(aws, later).list_runs(CLIENT, ref.campaign_id, 10, None).items
     assert (run.runId, run.status, run.completedCalls, run.successfulCalls) == (ref.run_id, "stopped", 2, 2)
     assert history(aws, later).get_run(CLIENT, ref.campaign_id, ref.run_id) == run
+
+
+def test_a_final_status_after_the_run_ended_reaches_its_history_and_an_older_copy_never_wins(aws: Any) -> None:
+    # Given a run stopped while its call was pending
+    stores = run_stores(aws.resolver)
+    ref = stores.start_run(contacts=1)
+    stores.claims.claim(ref, seq=1, index=0, unique_id=run_log(ref, 1).uniqueId, now_ms=NOW)
+    stores.claims.complete(ref, seq=1, log=run_log(ref, 1), now_ms=NOW)
+    assert stores.runs.end_run(ref, status="stopped")
+    assert (history_item(aws, ref) or {})["outcomePending"] == 1
+
+    # When its final status arrives (the webhook's writer)
+    assert stores.end(ref, 1, "voicemail")
+
+    # Then the history has it, as the progress item does
+    item = history_item(aws, ref) or {}
+    assert (item["outcomePending"], item["outcomeVoicemail"], item["settledCalls"]) == (0, 1, 1)
+    # And a copy of an older state (fewer settled calls) does not overwrite it
+    key = {"pk": keys.campaign_pk(CLIENT, ref.campaign_id), "sk": keys.run_sk(ref.run_id)}
+    aws.table("ProgressTable").update_item(
+        Key=key,
+        UpdateExpression="SET outcomePending = :one, outcomeVoicemail = :zero",
+        ExpressionAttributeValues={":one": 1, ":zero": 0},
+    )
+    stores.runs.snapshot_history(ref)
+    assert (history_item(aws, ref) or {})["outcomeVoicemail"] == 1
 
 
 def test_a_resumed_run_is_running_again_in_its_history(aws: Any) -> None:

@@ -10,11 +10,15 @@ so a descending query is newest first). runs/repository.py writes it, with the r
 - whenever the run's status changes (end_run: stopped, completed, failed, paused; resume_run:
   running), in that change's own transaction: its status, end time and reason, so the
   history's status never disagrees with the run's;
-- right after an end, a *snapshot* of the progress item's counters (a read, then a write that
-  never lowers ``completedCalls``). Counters change with every dial and webhook, and a
-  transaction cannot copy them from another item, so they follow in this second step: if it
-  is lost (the function died in between), the history keeps its last snapshot's counters, and
-  the API answers the live counters anyway while the progress item exists.
+- right after an end, and after every final status of one of its calls that comes once it
+  has ended (a run completes without waiting for its calls' last webhooks), a *copy* of the
+  progress item's counters (runs/repository.snapshot_history: a read, then a write that never
+  goes back to fewer calls or fewer settled outcomes). Counters change with every dial and
+  webhook, and a transaction cannot copy them from another item, so they follow in this second
+  step: if it is lost (the function died in between), the history keeps its last copy, and the
+  API answers the live counters anyway while the progress item exists. What changes a run's
+  counters after its end other than a webhook (a pending call reaped as ``unknown`` after
+  MaxCallSeconds) is not copied: such a call stays ``pending`` in the history.
 
 Why no TTL: a run's history is a record of calls made, like the call logs, which the stack
 keeps until the operator deletes them; an item is well under 1 KB per run, ids, options and

@@ -334,33 +334,9 @@ class RunRepository:
         return True
 
     def snapshot_history(self, ref: RunRef) -> None:
-        """Copy the run's counters (and how it started) from its progress item into its
-        history (runs/history_store.py). Best effort, after the end's transaction: the run
-        has ended whatever happens here; a failure is logged (ids only)."""
-        try:
-            response = self._db.get_item(TableName=self._progress, Key=self._run_key(ref), ConsistentRead=True)
-            if "Item" not in response:
-                return
-            run = from_attrs(response["Item"])
-            copied = {n: run[n] for n in (*HISTORY_STARTED_WITH, *HISTORY_COUNTERS) if run.get(n) is not None}
-            copied.update({attr: run.get(attr, 0) for attr in OUTCOME_ATTRIBUTES.values()})
-            names = {f"#a{i}": name for i, name in enumerate(copied)}
-            values = {f":v{i}": to_attr(value) for i, value in enumerate(copied.values())}
-            values[":completed"] = to_attr(run.get("completedCalls", 0))
-            self._db.update_item(
-                TableName=self._progress,
-                Key=history_key(ref),
-                # A late snapshot never goes back to fewer calls than an earlier one saw.
-                ConditionExpression="attribute_not_exists(completedCalls) OR completedCalls <= :completed",
-                UpdateExpression="SET " + ", ".join(f"{n} = :v{i}" for i, n in enumerate(names)),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                logger.warning("run history snapshot not written", extra={"run_id": ref.run_id})
-        except BotoCoreError:
-            logger.warning("run history snapshot not written", extra={"run_id": ref.run_id})
+        """Copy the run's counters (and how it started) into its history (runs/history_store.py).
+        Best effort, after the end's transaction: the run has ended whatever happens here."""
+        snapshot_history(self._db, self._progress, ref)
 
     def count_slot_wait(self, ref: RunRef) -> int:
         """One more wait for a call slot in the run's current execution; the count so far
@@ -482,6 +458,52 @@ class RunRepository:
 def run_key(ref: RunRef) -> dict[str, Any]:
     """The key of a run's progress item (the dial claims update its counters)."""
     return to_attrs({"pk": keys.campaign_pk(ref.client_id, ref.campaign_id), "sk": keys.run_sk(ref.run_id)})
+
+
+# Calls of a run with a final outcome (every outcome but pending): never fewer in a later copy.
+SETTLED_ATTRIBUTE = "settledCalls"
+
+
+def snapshot_history(dynamodb: DynamoDBClient, progress_table: str, ref: RunRef, *, ended_only: bool = False) -> None:
+    """Copy a run's counters (and how it started) from its progress item into its history:
+    after its end, and after each final status of one of its calls that arrives later (a
+    webhook: calls/status_store.py), so that the history keeps the last counters the progress
+    item had before it expired. ``ended_only``: not while the run is running or paused (its
+    end copies them). A read, then a write that never goes back to fewer calls or fewer
+    settled outcomes than an earlier copy saw (copies racing each other: the later read, which
+    saw more, wins). Best effort: a failure is logged (ids only)."""
+    try:
+        response = dynamodb.get_item(TableName=progress_table, Key=run_key(ref), ConsistentRead=True)
+        if "Item" not in response:
+            return
+        run = from_attrs(response["Item"])
+        if ended_only and run.get("status") in ("running", "paused"):
+            return
+        copied = {n: run[n] for n in (*HISTORY_STARTED_WITH, *HISTORY_COUNTERS) if run.get(n) is not None}
+        copied.update({attr: run.get(attr, 0) for attr in OUTCOME_ATTRIBUTES.values()})
+        copied[SETTLED_ATTRIBUTE] = sum(
+            run.get(attr, 0) for outcome, attr in OUTCOME_ATTRIBUTES.items() if outcome != "pending"
+        )
+        names = {f"#a{i}": name for i, name in enumerate(copied)}
+        values = {f":v{i}": to_attr(value) for i, value in enumerate(copied.values())}
+        values[":completed"] = to_attr(run.get("completedCalls", 0))
+        values[":settled"] = to_attr(copied[SETTLED_ATTRIBUTE])
+        dynamodb.update_item(
+            TableName=progress_table,
+            Key=history_key(ref),
+            ConditionExpression=(
+                "(attribute_not_exists(completedCalls) OR completedCalls <= :completed)"
+                f" AND (attribute_not_exists({SETTLED_ATTRIBUTE}) OR {SETTLED_ATTRIBUTE} <= :settled)"
+            ),
+            UpdateExpression="SET " + ", ".join(f"{n} = :v{i}" for i, n in enumerate(names)),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            logger.warning("run history snapshot not written", extra={"run_id": ref.run_id})
+    except BotoCoreError:
+        logger.warning("run history snapshot not written", extra={"run_id": ref.run_id})
 
 
 def history_key(ref: RunRef) -> dict[str, Any]:
