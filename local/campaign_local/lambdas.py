@@ -220,6 +220,15 @@ def load_handler_module(spec: FunctionSpec) -> ModuleType:
 
 
 INVOKE_FAULT_MODES = frozenset({"throttle", "error-after", "timeout", "delay", "overrun"})
+# Lambda refuses a synchronous invocation's response over this many bytes of JSON (its own
+# figure: "6 MB" in the quotas) and reports the invocation as failed instead; API Gateway then
+# answers 500. The response is measured as the Python runtime serialises it, every non-ASCII
+# character escaped (the longest it can be).
+MAX_RESPONSE_BYTES = 6_291_556
+RESPONSE_TOO_LARGE = {
+    "errorType": "Function.ResponseSizeTooLarge",
+    "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+}
 
 
 @dataclass
@@ -323,6 +332,9 @@ def invoke_with_faults(
         return InvokeOutcome(
             error={"errorType": "Runtime.ExitError", "errorMessage": "the function crashed after its handler ran"}
         )
+    if len(json.dumps(result, default=str).encode()) > MAX_RESPONSE_BYTES:
+        logger.warning("%s answered more than Lambda returns (%d bytes)", logical_id, MAX_RESPONSE_BYTES)
+        return InvokeOutcome(error=dict(RESPONSE_TOO_LARGE))
     return InvokeOutcome(result=result)
 
 

@@ -3,7 +3,10 @@ own process, and driven over real HTTP."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +30,18 @@ def api(engine: Engine) -> Iterator[CampaignApi]:
 @pytest.fixture
 def make_campaign(api: CampaignApi) -> Callable[[int], CampaignSetup]:
     return lambda contacts: new_campaign(api, contacts)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium from Debian's package (`make test` installs it; CHROMIUM_PATH names
+    another binary), driven by Playwright: nothing downloads a browser."""
+    chromium = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+    if not chromium.exists():
+        pytest.fail(f"{chromium} is missing: `make test` installs Debian's chromium (or set CHROMIUM_PATH)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(chromium), headless=True)
+        yield launched
+        launched.close()

@@ -27,6 +27,7 @@ def request_for(route, setup: CampaignSetup, contact_id: str = "ct_0000000001") 
         "provider": "generic",
         "phone": "+12025550177",
         "contactId": contact_id,
+        "runId": "run-1700000000000-aaaaaa",
     }
     path = route.path.format(**ids)
     bodies = {
@@ -38,11 +39,19 @@ def request_for(route, setup: CampaignSetup, contact_id: str = "ct_0000000001") 
         "generic": {"apiKey": "sk-auth-test", "webhookSecret": "whsec-auth-test"},
         "settings": {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2},
         "dnc": {"phones": ["+12025550177"]},
+        "contacts.csv": "name,phone\nNew,+12025550177\n",
     }
     body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
     if route.method == "PATCH":  # agents, campaigns and contacts all take a new name
         body = {"name": "Renamed"}
     return route.method, path, body
+
+
+def sent(body: dict | str | None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """httpx's arguments for ``body``: JSON, or a CSV file (the contacts.csv route)."""
+    if isinstance(body, str):
+        return {"content": body, "headers": {**(headers or {}), "content-type": "text/csv"}}
+    return {"json": body, "headers": headers}
 
 
 def other_key_token(client: str) -> str:
@@ -61,13 +70,13 @@ def test_every_route_refuses_requests_without_a_valid_token(engine: Engine, make
         "wrong audience": f"Bearer {engine.token(aud='another-api')}",
         "wrong issuer": f"Bearer {engine.token(iss='https://issuer.example')}",
     }
-    assert len(ROUTES) == 28
+    assert len(ROUTES) == 32
     with httpx.Client(base_url=engine.api_url, timeout=30) as raw:
         for route in ROUTES:
             method, path, body = request_for(route, setup)
             for label, header in bad_tokens.items():
                 headers = {"Authorization": header} if header else {}
-                response = raw.request(method, path, json=body, headers=headers)
+                response = raw.request(method, path, **sent(body, headers))
                 assert response.status_code == 401, (route.route_key, label, response.text)
                 answer = response.json()
                 assert answer["success"] is False and answer["message"].startswith("Unauthorized"), (label, answer)
@@ -116,9 +125,9 @@ def test_another_clients_resources_are_indistinguishable_from_missing_ones(engin
                 continue
             # When client A uses B's ids on every route that takes one
             method, path, body = request_for(route, b_setup)
-            on_b = a.request(method, path, json=body)
+            on_b = a.request(method, path, **sent(body))
             method, path, body = request_for(route, missing)
-            on_missing = a.request(method, path, json=body)
+            on_missing = a.request(method, path, **sent(body))
             # Then it is a 404, word for word what a missing resource gives
             assert on_b.status_code == 404, (route.route_key, on_b.text)
             assert on_b.json() == on_missing.json(), route.route_key

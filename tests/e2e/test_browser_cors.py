@@ -5,9 +5,7 @@ CORS preflight), in a real headless Chromium (Debian's package; `make test` inst
 from __future__ import annotations
 
 import json
-import os
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ from tests.support.e2e import CampaignSetup, Engine
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CLIENT_API = "/api/v1/client"
 
 
@@ -153,19 +150,6 @@ window.probe = async () => {
   }
 };
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (or set CHROMIUM_PATH)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Debian's binary; nothing downloads a browser.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield launched
-        launched.close()
 
 
 def open_page(browser: Any, url: str) -> Any:

@@ -31,10 +31,14 @@ NOT_A_TENANT = {
 }
 
 
-def request_for(route: Any) -> tuple[str, str, dict[str, Any] | None]:
+def request_for(route: Any) -> tuple[str, str, dict[str, Any] | str | None]:
     """A well-formed request for the route; the ids need not exist (a refusal comes first)."""
     path = route.path.format(
-        id="cmp_aaaaaaaaaaaaaaaaaaaa", provider="generic", phone="+12025550176", contactId="ct_0000000001"
+        id="cmp_aaaaaaaaaaaaaaaaaaaa",
+        provider="generic",
+        phone="+12025550176",
+        contactId="ct_0000000001",
+        runId="run-1700000000000-aaaaaa",
     )
     bodies = {
         "start-calling": {"agentId": "ag_aaaaaaaaaaaaaaaaaaaa", "delayBetweenCalls": 0},
@@ -45,6 +49,7 @@ def request_for(route: Any) -> tuple[str, str, dict[str, Any] | None]:
         "generic": {"apiKey": "sk-tenant-test", "webhookSecret": "whsec-tenant-test"},
         "settings": {"maxConcurrentCalls": 5, "maxCallsPerSecond": 2},
         "dnc": {"phones": ["+12025550176"]},
+        "contacts.csv": "name,phone\nNew,+12025550177\n",
     }
     body = bodies.get(path.rsplit("/", 1)[-1]) if route.method in ("POST", "PUT") else None
     if route.method == "PATCH":  # agents, campaigns and contacts all take a new name
@@ -69,7 +74,10 @@ def test_a_tenant_claim_that_is_not_a_bounded_string_is_refused_on_every_route(e
         # When it is sent to every route
         for route in ROUTES:
             method, path, body = request_for(route)
-            response = api.request(method, path, json=body)
+            if isinstance(body, str):  # a CSV file (the contacts.csv route)
+                response = api.request(method, path, content=body, headers={"content-type": "text/csv"})
+            else:
+                response = api.request(method, path, json=body)
 
             # Then each refuses it with 403 in the envelope, saying why
             assert response.status_code == 403, (label, route.route_key, response.text)

@@ -11,6 +11,7 @@ from campaign_calling.calls.providers.lifecycle import CallStatus, StatusEvent
 from campaign_calling.calls.status_updates import StatusUpdates
 from campaign_calling.models import CallingWindow, Progress, RetryPolicy
 from campaign_calling.runs.dial import DialRecorder, DialStep
+from campaign_calling.runs.history import RunHistoryService
 from campaign_calling.runs.lifecycle import CallingService, RunEnding
 from campaign_calling.runs.models import PageContact, RunContext, RunRef, RunState
 from campaign_calling.runs.pages import PageLoader, RunSteps
@@ -23,6 +24,7 @@ from tests.support.fakes import (
     FakeClaims,
     FakeExecutions,
     FakePlacer,
+    FakeRunHistory,
     FakeRunStore,
     FakeWorkflow,
 )
@@ -146,6 +148,11 @@ class RunsWorld:
 
     def status(self) -> CallingStatusService:
         return CallingStatusService(runs=self.runs, clock=self.clock)
+
+    def history(self) -> RunHistoryService:
+        return RunHistoryService(
+            history=FakeRunHistory(self.runs), runs=self.runs, clock=self.clock, progress_ttl_seconds=self.runs.ttl
+        )
 
     # -- givens ------------------------------------------------------------------------
 

@@ -19,8 +19,18 @@ from campaign_calling.calls.slots import CallLimits, HeldSlot, SlotOwner
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.compliance.number_limits import NumberCall, NumberUse
 from campaign_calling.deadline import Deadline
-from campaign_calling.errors import Conflict, DependencyUnavailable, NotFound
-from campaign_calling.models import Agent, CallLog, CallOutcome, Campaign, Contact, Progress, RetryPolicy, RunStatus
+from campaign_calling.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
+from campaign_calling.models import (
+    Agent,
+    CallLog,
+    CallOutcome,
+    Campaign,
+    Contact,
+    Progress,
+    RetryPolicy,
+    RunStatus,
+    RunSummary,
+)
 from campaign_calling.runs.claims import ClaimResult, Deferral, DialClaim
 from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRecord
@@ -150,6 +160,8 @@ class FakeRunStore:
         self.clock = clock
         self.ttl = progress_ttl_seconds
         self.runs: dict[RunRef, StoredRun] = {}
+        # Each run's history item (runs/history_store.py), kept when its progress expires.
+        self.history: dict[RunRef, RunSummary] = {}
 
     def status_snapshot(self, client_id: str, campaign_id: str) -> tuple[int, RunRecord | None]:
         campaign = self.campaigns.get(client_id, campaign_id)
@@ -179,6 +191,7 @@ class FakeRunStore:
         self.runs[ref] = StoredRun(
             progress, ref.client_id, last_seq, execution_arn, self.clock.now_ms(), agent_id=agent_id
         )
+        self.history[ref] = _summary(progress, agent_id)
 
     def set_execution(self, ref: RunRef, execution_arn: str, *, replaces: str | None) -> bool:
         run = self.runs[ref]
@@ -232,7 +245,34 @@ class FakeRunStore:
         # A paused run waits for a resume or a stop without expiring.
         run.expires_at = None if status == "paused" else now // 1000 + self.ttl
         self.campaigns.update(ref.client_id, ref.campaign_id, isRunning=False, lastRunStatus=status)
+        # The history's status in the same write, then the snapshot of the counters.
+        history = self.history.get(ref, _summary(run.progress, run.agent_id))
+        self.history[ref] = history.model_copy(
+            update={
+                "status": status,
+                "isRunning": False,
+                "endTime": iso_from_ms(now),
+                "reason": reason if reason is not None else history.reason,
+            }
+        )
+        self.snapshot_history(ref)
         return True
+
+    def snapshot_history(self, ref: RunRef, *, ended_only: bool = False) -> None:
+        """As runs/repository.snapshot_history: the counters copied, never back to fewer."""
+        current = self.history.get(ref)
+        run = self.runs.get(ref)
+        if current is None or run is None or (ended_only and run.progress.status in ("running", "paused")):
+            return
+        fresh = _summary(run.progress, current.agentId)
+        counters = fresh.model_dump(include=_COUNTERS)
+        counters["outcomes"] = fresh.outcomes
+        if current.completedCalls <= fresh.completedCalls and _settled(current) <= _settled(fresh):
+            self.history[ref] = current.model_copy(update=counters)
+
+    def expire(self, ref: RunRef) -> None:
+        """The run's progress item gone, as DynamoDB's TTL deletes it (its history stays)."""
+        del self.runs[ref]
 
     def extend_run(self, ref: RunRef, *, last_seq: int, total_contacts: int) -> None:
         run = self.runs[ref]
@@ -264,6 +304,11 @@ class FakeRunStore:
         ):
             raise Conflict("nothing to resume")
         run.update(status="running", isRunning=True, endTime=None, reason=None, totalContacts=total_contacts)
+        if ref in self.history:
+            self.history[ref] = self.history[ref].model_copy(
+                update={"status": "running", "isRunning": True, "endTime": None, "reason": None}
+                | {"totalContacts": total_contacts}
+            )
         run.execution_arn = execution_arn
         run.execution_since_ms = now
         run.execution_count = execution_count
@@ -288,6 +333,67 @@ class FakeRunStore:
         counts[from_outcome] -= 1
         counts[to_outcome] += 1
         run.update(outcomes=type(run.progress.outcomes).model_validate(counts))
+
+
+_COUNTERS = {
+    "totalContacts",
+    "currentIndex",
+    "completedCalls",
+    "successfulCalls",
+    "failedCalls",
+    "lastCallTime",
+    "contactsDone",
+    "retriesPending",
+    "contactsWaiting",
+}
+
+
+def _settled(run: RunSummary) -> int:
+    return sum(run.outcomes.model_dump().values()) - run.outcomes.pending
+
+
+def _summary(progress: Progress, agent_id: str | None) -> RunSummary:
+    return RunSummary.model_validate(
+        {
+            **progress.model_dump(exclude={"outcomes", "waitingUntil"}),
+            "agentId": agent_id,
+            "outcomes": progress.outcomes,
+        }
+    )
+
+
+class FakeRunHistory:
+    """The history items of a FakeRunStore's runs, as runs/history_store.py reads them."""
+
+    def __init__(self, runs: FakeRunStore) -> None:
+        self._runs = runs
+
+    def campaign_exists(self, client_id: str, campaign_id: str) -> bool:
+        try:
+            self._runs.campaigns.get(client_id, campaign_id)
+        except NotFound:
+            return False
+        return True
+
+    def list(
+        self, client_id: str, campaign_id: str, limit: int, token: str | None
+    ) -> tuple[list[RunSummary], str | None]:
+        mine = sorted(
+            (ref for ref in self._runs.history if (ref.client_id, ref.campaign_id) == (client_id, campaign_id)),
+            key=lambda ref: ref.run_id,
+            reverse=True,
+        )
+        if token is not None:
+            if not token.startswith(f"{client_id}|{campaign_id}|"):
+                raise InvalidRequest("nextToken is not valid")
+            after = token.rsplit("|", 1)[1]
+            mine = [ref for ref in mine if ref.run_id < after]
+        page = mine[:limit]
+        next_token = f"{client_id}|{campaign_id}|{page[-1].run_id}" if len(mine) > limit else None
+        return [self._runs.history[ref] for ref in page], next_token
+
+    def get(self, ref: RunRef) -> RunSummary | None:
+        return self._runs.history.get(ref)
 
 
 class FakeClaims:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from campaign_calling import ids
+from campaign_calling.calls.log_filters import CallLogFilter
 from campaign_calling.catalog.campaigns import BUSY, DUPLICATE_PHONE, in_use_refusal
 from campaign_calling.catalog.in_use import RunInUse
 from campaign_calling.catalog.limits import ClientLimits
@@ -256,14 +257,27 @@ class InMemoryCallLogs:
     def replace_log(self, client_id: str, log: CallLog) -> None:
         self._logs[(client_id, log.campaignId)][log.uniqueId] = log
 
-    def list(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> tuple[list[CallLog], str | None]:
+    def list(
+        self,
+        client_id: str,
+        campaign_id: str,
+        limit: int,
+        token: str | None,
+        filters: CallLogFilter = CallLogFilter(),  # noqa: B008 (frozen)
+    ) -> tuple[list[CallLog], str | None]:
+        """As the DynamoDB store promises: the matching logs, newest first, ``limit`` at most
+        (this fake always fills its pages)."""
         after = _position(token, "calls", client_id, campaign_id)
-        newest_first = sorted(self._logs.get((client_id, campaign_id), {}), reverse=True)
-        remaining = [u for u in newest_first if after is None or u < after]
+        stored = self._logs.get((client_id, campaign_id), {})
+        newest_first = sorted(stored, reverse=True)
+        remaining = [u for u in newest_first if (after is None or u < after) and filters.matches(stored[u])]
         page = remaining[:limit]
         more = len(remaining) > limit
-        logs = [self._logs[client_id, campaign_id][u] for u in page]
+        logs = [stored[u] for u in page]
         return logs, (_token("calls", client_id, campaign_id, page[-1]) if more else None)
+
+    def position_after(self, client_id: str, log: CallLog) -> str:
+        return _token("calls", client_id, log.campaignId, log.uniqueId)
 
     def all(self, client_id: str, campaign_id: str) -> list[CallLog]:
         return self.list(client_id, campaign_id, 10_000, None)[0]
@@ -378,6 +392,7 @@ def _numbered(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) 
             seq=seq,
             createdAt=iso_from_ms(now_ms),
             timezone=c.timezone,
+            attributes=c.attributes,
         )
         for seq, c in enumerate(contacts, start=first_seq)
     ]

@@ -64,6 +64,8 @@ class ProgressBook(Protocol):
 
     def move_outcome(self, ref: RunRef, from_outcome: str, to_outcome: str) -> None: ...
 
+    def snapshot_history(self, ref: RunRef, *, ended_only: bool = False) -> None: ...
+
 
 class FollowUpBook(Protocol):
     """FakeClaims as the status store sees it: a call's slot and its follow-up."""
@@ -104,6 +106,7 @@ class InMemoryStatusStore:
                 ref = RunRef(call.client_id, call.campaign_id, call.run_id)
                 if self._runs.live_progress(ref, now_ms):
                     self._runs.move_outcome(ref, "pending", change.status)
+                    self._runs.snapshot_history(ref, ended_only=True)  # as calls/status_store.py
                     if self._follow_ups is not None and call.of_run is not None:
                         self._follow_ups.follow(ref, call.of_run, follow_up)
             return True

@@ -41,6 +41,8 @@ def handler(event, context):
     if event.get("fail"):
         raise ValueError("the handler failed")
     Path(event["marker"]).write_text(str(context.get_remaining_time_in_millis()))
+    if event.get("answer_chars"):  # an answer of that many characters (an "é" is 6 bytes escaped)
+        return {"statusCode": 200, "headers": {}, "body": event.get("char", "A") * event["answer_chars"]}
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"ok": True})}
 """
 
@@ -151,6 +153,16 @@ def test_an_overrun_fault_counts_against_the_timeout_on_the_http_api_too(api, tm
 
     assert client.post("/quick", json=event(tmp_path)).status_code == 500
     assert client.post("/quick", json=event(tmp_path)).status_code == 200  # the fault was for one invocation
+
+
+def test_an_answer_over_lambdas_6_mb_is_a_function_error_and_a_500(api, tmp_path):
+    # Lambda measures the response as JSON: 6,291,556 bytes at most, the envelope included
+    client, _ = api
+    assert client.post("/quick", json=event(tmp_path, answer_chars=6_200_000)).status_code == 200
+    too_large = client.post("/quick", json=event(tmp_path, answer_chars=6_300_000))
+    assert (too_large.status_code, too_large.json()) == (500, {"message": "Internal Server Error"})
+    # Escaped, a character outside ASCII takes 6 bytes
+    assert client.post("/quick", json=event(tmp_path, answer_chars=1_100_000, char="\u00e9")).status_code == 500
 
 
 # -- the Lambda endpoint's fault switch: the simulated provider's vocabulary ------------------

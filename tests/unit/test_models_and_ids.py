@@ -520,6 +520,7 @@ def test_every_key_from_the_longest_allowed_ids_fits_dynamodb() -> None:
         "client_pk": keys.client_pk(client),
         "campaign_pk": keys.campaign_pk(client, other),
         "dial_claims_pk": keys.dial_claims_pk(client, other, other),
+        "run_history_pk": keys.run_history_pk(client, other),
         "provider_call_pk": keys.provider_call_pk("generic", WIDEST_CHAR * keys.MAX_INDEXED_PROVIDER_CALL_ID),
         "call_slots_pk": keys.call_slots_pk(client),
         "client_settings_pk": keys.client_settings_pk(client),

@@ -60,6 +60,10 @@ CONTRACT: dict[tuple[str, str], tuple[type[BaseModel] | None, str]] = {
     ("PATCH", f"{CLIENT}/campaigns/{{id}}/contacts/{{contactId}}"): (ContactPatch, "200"),
     ("DELETE", f"{CLIENT}/campaigns/{{id}}/contacts/{{contactId}}"): (None, "200"),
     ("GET", f"{CLIENT}/campaigns/{{id}}/call-logs"): (None, "200"),
+    ("GET", f"{CLIENT}/campaigns/{{id}}/call-logs.csv"): (None, "200"),
+    ("POST", f"{CLIENT}/campaigns/{{id}}/contacts.csv"): (None, "200"),
+    ("GET", f"{CLIENT}/campaigns/{{id}}/runs"): (None, "200"),
+    ("GET", f"{CLIENT}/campaigns/{{id}}/runs/{{runId}}"): (None, "200"),
     ("GET", f"{CLIENT}/campaigns/{{id}}/calling-status"): (None, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/start-calling"): (StartCallingInput, "200"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/stop-calling"): (None, "200"),
@@ -99,8 +103,12 @@ CHANGE_TRANSACTIONS = {
 IDEMPOTENT = {
     ("POST", f"{CLIENT}/campaigns"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/contacts"),
+    ("POST", f"{CLIENT}/campaigns/{{id}}/contacts.csv"),
     ("POST", f"{CLIENT}/campaigns/{{id}}/make-call"),
 }
+# The routes whose body or answer is CSV rather than JSON.
+CSV_IMPORT = ("POST", f"{CLIENT}/campaigns/{{id}}/contacts.csv")
+CSV_EXPORT = ("GET", f"{CLIENT}/campaigns/{{id}}/call-logs.csv")
 
 
 @pytest.fixture(scope="module")
@@ -176,10 +184,19 @@ def test_path_and_query_parameters(doc):
             contact = params.pop(("path", "contactId"))
             assert contact["required"] is True
             assert contact["schema"] | {"minLength": 1, "maxLength": 128} == contact["schema"]
-        if method == "GET" and path.endswith(("/contacts", "/call-logs", "/dnc", "/agents", "/campaigns")):
+        if "{runId}" in path:
+            assert params.pop(("path", "runId"))["required"] is True
+        if method == "GET" and path.endswith(("/contacts", "/call-logs", "/dnc", "/agents", "/campaigns", "/runs")):
             limit = params.pop(("query", "limit"))["schema"]
             assert (limit["type"], limit["minimum"], limit["maximum"], limit["default"]) == ("integer", 1, 500, 50)
             assert params.pop(("query", "nextToken"))["required"] is False
+        if (method, path) == CSV_EXPORT:
+            limit = params.pop(("query", "limit"))["schema"]
+            assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 5000, 5000)
+            assert params.pop(("query", "nextToken"))["required"] is False
+        if path.endswith(("/call-logs", "/call-logs.csv")):
+            for name in ("runId", "status", "from", "to"):
+                assert params.pop(("query", name))["required"] is False, name
         if (method, path) in IDEMPOTENT:
             key = params.pop(("header", "idempotency-key"))
             assert key["required"] is False
@@ -191,6 +208,11 @@ def test_path_and_query_parameters(doc):
 def test_request_bodies_are_the_pydantic_models(doc):
     for key, op in operations(doc).items():
         model, _ = CONTRACT[key]
+        if key == CSV_IMPORT:
+            body = op["requestBody"]
+            assert body["required"] is True
+            assert body["content"]["text/csv"]["schema"]["type"] == "string"
+            continue
         if model is None:
             assert "requestBody" not in op, key
             continue
@@ -251,6 +273,11 @@ def test_every_route_documents_its_answers(doc):
 def test_success_answers_are_the_envelope_with_data(doc):
     for key, op in operations(doc).items():
         _, status = CONTRACT[key]
+        if key == CSV_EXPORT:
+            answer = op["responses"][status]
+            assert list(answer["content"]) == ["text/csv"]
+            assert "X-Next-Token" in answer["headers"]
+            continue
         schema = resolve(doc, op["responses"][status]["content"]["application/json"]["schema"])
         assert schema["properties"]["success"]["const"] is True
         assert {"success", "data"} <= set(schema["required"])

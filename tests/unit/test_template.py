@@ -82,6 +82,10 @@ CONTRACT_ROUTES = {
     ("PATCH", "/api/v1/client/campaigns/{id}/contacts/{contactId}"),
     ("DELETE", "/api/v1/client/campaigns/{id}/contacts/{contactId}"),
     ("GET", "/api/v1/client/campaigns/{id}/call-logs"),
+    ("GET", "/api/v1/client/campaigns/{id}/call-logs.csv"),
+    ("POST", "/api/v1/client/campaigns/{id}/contacts.csv"),
+    ("GET", "/api/v1/client/campaigns/{id}/runs"),
+    ("GET", "/api/v1/client/campaigns/{id}/runs/{runId}"),
     ("POST", "/api/v1/webhooks/{provider}"),
 }
 # The one route without the JWT authorizer: the providers' status webhooks, signed by them.
@@ -690,7 +694,9 @@ def test_sample_event_fits_its_function(path: Path) -> None:
         assert event["isBase64Encoded"] is False
         query = event.get("queryStringParameters", {})
         assert event["rawQueryString"] == "&".join(f"{k}={v}" for k, v in query.items())
-        if route.method == "POST" and "body" in event:
+        if route.method == "POST" and "body" in event and route.path.endswith(".csv"):
+            assert event["headers"]["content-type"] == "text/csv"  # a CSV file, read by the route
+        elif route.method == "POST" and "body" in event:
             assert isinstance(json.loads(event["body"]), dict)
             assert event["headers"]["content-type"] == "application/json"
         if route.authorizer is None:

@@ -42,7 +42,7 @@ export function dncView() {
       onsubmit: async (event) => {
         event.preventDefault();
         const data = formData(form);
-        const phones = data.phones.split(/[\s,;]+/).filter(Boolean);
+        const phones = data.phones.split(/[,;\n]+/).map((x) => x.trim()).filter(Boolean);
         try {
           const answer = await api.post("/dnc", { phones, ...(data.reason ? { reason: data.reason } : {}) });
           notice(`${phones.length} number(s) listed: they are never called.`, "success");
@@ -57,8 +57,8 @@ export function dncView() {
     h("h2", { id: "add-dnc" }, "Add numbers"),
     field(
       "Numbers",
-      h("textarea", { name: "phones", required: true, rows: 3, placeholder: "+12025550143 +442071838750" }),
-      "International format (+ and country code), separated by spaces, commas or lines; up to 1,000.",
+      h("textarea", { name: "phones", required: true, rows: 3, placeholder: "+1 202 555 0143, +44 20 7183 8750" }),
+      "International format (+ and country code), separated by commas or lines; up to 1,000.",
     ),
     field("Why (optional)", h("input", { name: "reason", maxlength: 200 })),
     h("button", { type: "submit" }, "Add to the list"),

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from campaign_api.envelope import error
-from campaign_api.strict_json import BodyProblem, check_body
+from campaign_api.strict_json import BodyProblem, check_body, check_csv_body
 from campaign_calling.errors import (
     Conflict,
     DeadlineExceeded,
@@ -47,11 +47,16 @@ _STATUS: dict[type[DomainError], int] = {
 
 class JsonApiResolver(APIGatewayHttpResolver):
     """Powertools' HTTP API resolver that first refuses bodies which are not JSON declared
-    as JSON (strict_json), before any route or validation reads them."""
+    as JSON (strict_json), before any route or validation reads them; the routes named in
+    ``csv_routes`` (route keys, as template.yaml's) take a ``text/csv`` body instead."""
+
+    def __init__(self, *, csv_routes: frozenset[str] = frozenset(), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._csv_routes = csv_routes
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
-            event = check_body(event)
+            event = check_csv_body(event) if event.get("routeKey") in self._csv_routes else check_body(event)
         except BodyProblem as problem:
             return {
                 "statusCode": problem.status,
@@ -71,10 +76,17 @@ def _handles(app: APIGatewayHttpResolver, kind: type[Exception]) -> Callable[[_H
     return cast("Callable[[_Handler], _Handler]", app.exception_handler(kind))
 
 
-def create_app(logger: Logger, *, json_bodies: bool = True) -> APIGatewayHttpResolver:
+def create_app(
+    logger: Logger, *, json_bodies: bool = True, csv_routes: frozenset[str] = frozenset()
+) -> APIGatewayHttpResolver:
     """The resolver of an API function. ``json_bodies=False`` is for a route whose bodies are
-    not ours to choose (the providers' webhooks: JSON or forms): its handler reads the raw body."""
-    app = JsonApiResolver(enable_validation=True) if json_bodies else APIGatewayHttpResolver(enable_validation=True)
+    not ours to choose (the providers' webhooks: JSON or forms): its handler reads the raw body.
+    ``csv_routes``: route keys (``POST /path/{id}``) whose body is a CSV file (strict_json)."""
+    app = (
+        JsonApiResolver(enable_validation=True, csv_routes=csv_routes)
+        if json_bodies
+        else APIGatewayHttpResolver(enable_validation=True)
+    )
 
     @_handles(app, RequestValidationError)
     def invalid_request(exc: RequestValidationError) -> Response[str]:

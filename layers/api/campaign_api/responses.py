@@ -32,10 +32,13 @@ from campaign_calling.models import (
     Contact,
     ContactPage,
     ContactsAdded,
+    ContactsImported,
     CreatedCampaign,
     DncEntry,
     DncPage,
     DomainModel,
+    RunPage,
+    RunSummary,
 )
 
 JSON = "application/json"
@@ -142,6 +145,19 @@ class ContactPageResponse(_Ok):
 
 class CallLogPageResponse(_Ok):
     data: CallLogPage
+
+
+class ContactsImportedResponse(_Ok):
+    message: str
+    data: ContactsImported
+
+
+class RunPageResponse(_Ok):
+    data: RunPage
+
+
+class RunFoundResponse(_Ok):
+    data: RunSummary
 
 
 class CallingStatusResponse(_Ok):

@@ -25,6 +25,28 @@ class BodyProblem(Exception):
         self.message = message
 
 
+CSV_MEDIA_TYPE = "text/csv"
+
+
+def check_csv_body(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """For a route that takes a CSV file: a body declared as ``text/csv`` (any charset
+    parameter: the route reads UTF-8), or none. The route reads and checks the file."""
+    raw = body_bytes(event)
+    if not raw:
+        return event
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != CSV_MEDIA_TYPE:
+        shown = f"not {media_type[:100]!r}" if media_type else "the request has a body but no Content-Type"
+        raise BodyProblem(415, f"Content-Type must be text/csv ({shown})")
+    return event
+
+
+def body_bytes(event: Mapping[str, Any]) -> bytes:
+    """The request's body as sent (API Gateway base64-encodes what it does not take for text)."""
+    return _body_bytes(event, invalid="request body is not valid base64")
+
+
 def check_body(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """Raise BodyProblem when an API Gateway (payload 2.0) event carries a body that is not
     JSON declared as ``application/json``. A request without a body passes. Returns the
@@ -56,7 +78,7 @@ class _NotJson(ValueError):
     pass
 
 
-def _body_bytes(event: Mapping[str, Any]) -> bytes:
+def _body_bytes(event: Mapping[str, Any], invalid: str = "request body is not valid JSON") -> bytes:
     body: str | None = event.get("body")
     if not body:
         return b""
@@ -64,7 +86,7 @@ def _body_bytes(event: Mapping[str, Any]) -> bytes:
         try:
             return base64.b64decode(body)
         except (binascii.Error, ValueError):
-            raise BodyProblem(400, "request body is not valid JSON") from None
+            raise BodyProblem(400, invalid) from None
     return body.encode("utf-8", "surrogatepass")
 
 

@@ -79,6 +79,13 @@ def run_sk(run_id: str) -> str:
     return f"{RUN_PREFIX}{_part(run_id)}"
 
 
+def run_history_pk(client_id: str, campaign_id: str) -> str:
+    """A campaign's run history (runs/history_store.py), in the progress table beside its runs
+    but in a partition of its own: no TTL there, and no query of the runs' partition meets it.
+    Its items are keyed ``run_sk``, so they sort by start time."""
+    return f"{campaign_pk(client_id, campaign_id)}#HISTORY"
+
+
 def dial_claims_pk(client_id: str, campaign_id: str, run_id: str) -> str:
     return f"{campaign_pk(client_id, campaign_id)}#RUN#{_part(run_id)}"
 

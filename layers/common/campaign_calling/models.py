@@ -68,11 +68,42 @@ class _Input(DomainModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# A contact's own data beside its name and number (a CSV import's extra columns): a few short
+# strings, so that 500 contacts still fit one transaction batch and an Idempotency-Key's record.
+MAX_ATTRIBUTES = 20
+MAX_ATTRIBUTE_VALUE_LENGTH = 200
+MAX_ATTRIBUTES_LENGTH = 500
+AttributeName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+AttributeValue = Annotated[str, StringConstraints(max_length=MAX_ATTRIBUTE_VALUE_LENGTH)]
+
+
+def _attributes(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if len(value) > MAX_ATTRIBUTES:
+        raise ValueError(f"at most {MAX_ATTRIBUTES} attributes")
+    if sum(len(k) + len(v) for k, v in value.items()) > MAX_ATTRIBUTES_LENGTH:
+        raise ValueError(f"attributes hold at most {MAX_ATTRIBUTES_LENGTH} characters, names and values together")
+    return value or None  # none given and none stored read alike
+
+
+Attributes = Annotated[dict[AttributeName, AttributeValue], AfterValidator(_attributes)]
+
+
 class ContactInput(_Input):
     name: Name
     phone: PhoneNumber
     timezone: TimeZoneName | None = Field(
         None, description="The contact's IANA time zone; else the number's, else the campaign's, else UTC"
+    )
+    # Left out of a dump when absent: an Idempotency-Key's request hash stays what it was.
+    attributes: Attributes | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description=f"The contact's own data, as strings (a CSV import's extra columns): at most {MAX_ATTRIBUTES}, "
+        f"values of at most {MAX_ATTRIBUTE_VALUE_LENGTH} characters, {MAX_ATTRIBUTES_LENGTH} in all",
     )
 
 
@@ -315,6 +346,8 @@ class Contact(_Identified):
     createdAt: str | None = None
     # Shown only when given: most contacts are placed by their number.
     timezone: str | None = Field(None, exclude_if=lambda v: v is None)
+    # Shown only when given (a CSV import's extra columns).
+    attributes: dict[str, str] | None = Field(None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="before")
     @classmethod
@@ -579,3 +612,71 @@ class AgentPage(Page[Agent]):
 class CampaignPage(Page[Campaign]):
     """A page of the client's campaigns, by id, each with its status (isRunning, currentRunId: its
     latest run, lastRunStatus)."""
+
+
+class RunSummary(_Answer):
+    """One run of a campaign, as its history keeps it: how it was started and how it ended.
+    Its counters are the live progress while that exists, else those taken when it ended."""
+
+    runId: str
+    campaignId: str
+    status: RunStatus
+    isRunning: bool
+    startTime: str
+    endTime: str | None = Field(None, description="When it ended (or was paused); null while it runs")
+    reason: str | None = Field(None, description="Why it ended, when not by completing")
+    agentId: str | None = Field(None, description="The agent it was started with (null for runs older than history)")
+    delayBetweenCalls: int | None = Field(None, description="Milliseconds between calls, as started")
+    maxConcurrentCalls: int | None = Field(
+        None, description="Its cap on calls in progress; only when it had one", exclude_if=lambda v: v is None
+    )
+    retry: RetryPolicy | None = Field(
+        None, description="Its retries; only when it had any", exclude_if=lambda v: v is None
+    )
+    callingWindow: CallingWindow | None = Field(
+        None, description="Its calling window; only when it had one", exclude_if=lambda v: v is None
+    )
+    totalContacts: int
+    currentIndex: int
+    completedCalls: int
+    successfulCalls: int
+    failedCalls: int
+    lastCallTime: str | None = None
+    contactsDone: int = 0
+    retriesPending: int = 0
+    contactsWaiting: int = Field(0, description="Contacts deferred (calling window, per-number limits), not called yet")
+    outcomes: Outcomes = Field(default_factory=Outcomes)
+
+
+class RunPage(Page[RunSummary]):
+    """A page of a campaign's runs, newest first."""
+
+
+class RejectedRow(_Answer):
+    """A row of a CSV import that was not added, and why."""
+
+    line: int = Field(description="The row's line in the file (the header is line 1)")
+    reason: str
+
+
+class ImportedDuplicate(_Answer):
+    """A row of a CSV import left out: its number is in the campaign already, or on an earlier row."""
+
+    line: int = Field(description="The row's line in the file (the header is line 1)")
+    phone: str = Field(description="The number, in E.164")
+
+
+class ContactsImported(_Answer):
+    """What a CSV import stored, and the rows it did not."""
+
+    campaignId: str
+    rows: int = Field(description="Data rows in the file (the header not counted)")
+    added: int = Field(description="Contacts added by this import")
+    totalContacts: int = Field(description="Contacts of the campaign, these included")
+    contacts: list[Contact] = Field(description="The contacts added, in the file's order, with their ids")
+    duplicateCount: int = 0
+    duplicates: list[ImportedDuplicate] = Field(default_factory=list)
+    rejectedCount: int = 0
+    rejected: list[RejectedRow] = Field(
+        default_factory=list, description="Rows not added: their line and why (the rest were added)"
+    )

@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # the stubs are a dev dependency: the layer never imports the
     from campaign_calling.observability.metrics import CallMetrics
     from campaign_calling.runs.claims import DialClaims
     from campaign_calling.runs.dial import DialRecorder, DialStep
+    from campaign_calling.runs.history import RunHistoryService
     from campaign_calling.runs.lifecycle import CallingService, RunEnding
     from campaign_calling.runs.pages import PageLoader, RunSteps
     from campaign_calling.runs.reconcile import RunReconciler
@@ -317,6 +318,19 @@ def calling_status_service() -> CallingStatusService:
     from campaign_calling.runs.status import CallingStatusService
 
     return CallingStatusService(runs=_runs(), clock=SystemClock())
+
+
+@_once
+def run_history_service() -> RunHistoryService:
+    from campaign_calling.runs.history import RunHistoryService
+    from campaign_calling.runs.history_store import RunHistoryRepository
+
+    return RunHistoryService(
+        history=RunHistoryRepository(_dynamodb(), progress_table=get_settings(TableNames).progress_table),
+        runs=_runs(),
+        clock=SystemClock(),
+        progress_ttl_seconds=get_settings(ProgressSettings).progress_ttl_seconds,
+    )
 
 
 @_once

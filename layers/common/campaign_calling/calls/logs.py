@@ -17,7 +17,9 @@ from campaign_calling.aws.dynamodb import (
     to_attr,
     to_attrs,
 )
+from campaign_calling.calls.log_filters import CallLogFilter
 from campaign_calling.calls.providers.lifecycle import rank
+from campaign_calling.errors import InvalidRequest
 from campaign_calling.models import CallLog, RetryPolicy
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+NO_FILTER = CallLogFilter()
 # Stored beside a log's status: a status update is conditional on raising it, so a late or
 # repeated webhook can never move a call backwards (calls/status_store.py).
 STATUS_RANK = "statusRank"
@@ -61,22 +64,106 @@ class CallLogRepository:
                 index_collision(log)
         self._db.put_item(**put_log["Put"])
 
-    def list(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> tuple[list[CallLog], str | None]:
+    def list(
+        self,
+        client_id: str,
+        campaign_id: str,
+        limit: int,
+        token: str | None,
+        filters: CallLogFilter = NO_FILTER,
+    ) -> tuple[list[CallLog], str | None]:
+        """A page of the campaign's call logs, newest first, that ``filters`` lets through.
+
+        A time range (and a run's start) is a key condition. A run or a status is a filter
+        expression, which DynamoDB applies after ``Limit``: a query may then return fewer
+        logs than asked, even none, with more to read. So the page is filled by reading on,
+        up to MAX_FILTERED_QUERIES queries; when the last query found more than the page
+        holds, the token points after the last log returned (not after the last one read),
+        so none is skipped. A page may still come back short (or empty) with a token when
+        matches are rare: a client reads on until the token is null."""
         pk = keys.campaign_pk(client_id, campaign_id)
+        key_range = _key_range(filters)
+        if key_range is None:
+            condition = "pk = :pk AND begins_with(sk, :prefix)"
+            bounds = {":prefix": to_attr(keys.CALL_PREFIX)}
+        else:
+            condition = "pk = :pk AND sk BETWEEN :low AND :high"
+            bounds = {":low": to_attr(key_range[0]), ":high": to_attr(key_range[1])}
         query: QueryInputTypeDef = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": to_attr(pk), ":prefix": to_attr(keys.CALL_PREFIX)},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": {":pk": to_attr(pk), **bounds},
             # uniqueIds start with the epoch milliseconds, so descending key order is newest first.
             "ScanIndexForward": False,
             "Limit": limit,
         }
+        expression, names, values = _filter_expression(filters)
+        if expression:
+            query["FilterExpression"] = expression
+            if names:
+                query["ExpressionAttributeNames"] = names
+            query["ExpressionAttributeValues"] = {**query["ExpressionAttributeValues"], **values}
+            # Read more than the page per query: most of what is read may be left out.
+            query["Limit"] = min(MAX_FILTERED_READ, max(limit * 4, 100))
         start = decode_token(token, partition_key=pk, sort_prefix=keys.CALL_PREFIX)
         if start:
+            if key_range is not None and not key_range[0] <= start["sk"]["S"] <= key_range[1]:
+                # DynamoDB refuses a start key outside the key condition; say which input.
+                raise InvalidRequest("nextToken does not belong to a list with these filters")
             query["ExclusiveStartKey"] = start
-        response = self._db.query(**query)
-        logs = [_call_log(from_attrs(i)) for i in response.get("Items", [])]
-        return logs, encode_token(response.get("LastEvaluatedKey"))
+        logs: list[CallLog] = []
+        for _ in range(MAX_FILTERED_QUERIES if expression else 1):
+            response = self._db.query(**query)
+            logs += [_call_log(from_attrs(i)) for i in response.get("Items", [])]
+            last_key = response.get("LastEvaluatedKey")
+            if len(logs) > limit:
+                logs = logs[:limit]
+                return logs, self.position_after(client_id, logs[-1])
+            if len(logs) == limit or not last_key:
+                return logs, encode_token(last_key)
+            query["ExclusiveStartKey"] = last_key
+        return logs, encode_token(last_key)
+
+    def position_after(self, client_id: str, log: CallLog) -> str:
+        """A nextToken that reads on after ``log`` (an export stops within a page)."""
+        token = encode_token(
+            to_attrs({"pk": keys.campaign_pk(client_id, log.campaignId), "sk": keys.call_sk(log.uniqueId)})
+        )
+        assert token is not None  # a key is never empty
+        return token
+
+
+# A filtered list reads at most this many logs per query and this many queries per page.
+MAX_FILTERED_READ = 1000
+MAX_FILTERED_QUERIES = 10
+# Every call log's key is CALL#aidial-<13 digits of epoch ms>-<random> (ids.call_unique_id).
+_CALL_KEY_PREFIX = f"{keys.CALL_PREFIX}aidial-"
+
+
+def _key_range(filters: CallLogFilter) -> tuple[str, str] | None:
+    """The call logs' keys between the filter's start times, both ends included; None
+    without a time bound (every key of a call log, as before filters existed)."""
+    low_ms, high_ms = filters.start_bounds()
+    if low_ms is None and high_ms is None:
+        return None
+    low = _CALL_KEY_PREFIX if low_ms is None else f"{_CALL_KEY_PREFIX}{max(low_ms, 0):013d}"
+    # "~" sorts after every character of an id: every log of that millisecond is in.
+    high = f"{keys.CALL_PREFIX}~" if high_ms is None else f"{_CALL_KEY_PREFIX}{max(high_ms - 1, 0):013d}~"
+    return low, high
+
+
+def _filter_expression(filters: CallLogFilter) -> tuple[str, dict[str, str], dict[str, Any]]:
+    parts: list[str] = []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    if filters.run_id is not None:
+        parts.append("runId = :runId")
+        values[":runId"] = to_attr(filters.run_id)
+    if filters.status is not None:
+        parts.append("#status = :status")
+        names["#status"] = "status"
+        values[":status"] = to_attr(filters.status)
+    return " AND ".join(parts), names, values
 
 
 def _call_log(item: dict[str, Any]) -> CallLog:

@@ -16,7 +16,7 @@ from campaign_calling.calls.slots import SlotOwner, release_items
 from campaign_calling.calls.status_updates import IndexedCall, StatusChange
 from campaign_calling.models import Account, RetryPolicy
 from campaign_calling.runs.models import RunRef
-from campaign_calling.runs.repository import TTL_ATTRIBUTE, outcome_attribute, run_key
+from campaign_calling.runs.repository import TTL_ATTRIBUTE, outcome_attribute, run_key, snapshot_history
 from campaign_calling.runs.retries import FollowUp
 from campaign_calling.runs.retry_store import CallOfContact, follow_up_counter, follow_up_items
 
@@ -88,6 +88,15 @@ class CallStatusWriter:
                 items: list[TransactWriteItemTypeDef] = [{"Update": log_update}, *outcome, *release]
                 try:
                     self._transactions.write(items)
+                    if outcome and call.run_id is not None:
+                        # A run that has ended keeps its counters in its history, which
+                        # outlives the progress item just changed (runs/history_store.py).
+                        snapshot_history(
+                            self._db,
+                            self._progress,
+                            RunRef(call.client_id, call.campaign_id, call.run_id),
+                            ended_only=True,
+                        )
                     return True
                 except TransactionConditionFailed as exc:
                     if exc.failed(0):

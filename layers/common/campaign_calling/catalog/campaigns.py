@@ -802,6 +802,7 @@ def _contacts(contacts: Sequence[ContactInput], *, first_seq: int, now_ms: int) 
             seq=first_seq + i,
             createdAt=iso_from_ms(now_ms),
             timezone=c.timezone,
+            attributes=c.attributes,
         )
         for i, c in enumerate(contacts)
     ]
@@ -833,6 +834,7 @@ def _contact_item(pk: str, c: Contact) -> dict[str, Any]:
         "seq": c.seq,
         "createdAt": c.createdAt,
         **({"timezone": c.timezone} if c.timezone else {}),
+        **({"attributes": c.attributes} if c.attributes else {}),
     }
 
 

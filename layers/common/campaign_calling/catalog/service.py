@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
+from campaign_calling.calls.export import MAX_EXPORT_BYTES, escaped_size, header_row, log_row
+from campaign_calling.calls.log_filters import CallLogFilter
+from campaign_calling.catalog.contacts_csv import ContactsCsv
 from campaign_calling.catalog.ownership import CheckedAgent
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.errors import Conflict, InvalidRequest, NotFound
@@ -27,8 +31,11 @@ from campaign_calling.models import (
     ContactPage,
     ContactPatch,
     ContactsAdded,
+    ContactsImported,
     CreatedCampaign,
     Duplicate,
+    ImportedDuplicate,
+    RejectedRow,
 )
 from campaign_calling.phone import never_called
 
@@ -38,6 +45,21 @@ if TYPE_CHECKING:
 
 # How many refused contacts a 400 names (the first ones, by index).
 NAMED_REFUSALS = 5
+# Pages of the log list one export page reads at most, and for how long: a rare filter may
+# read far for few rows, and the function must answer well within API Gateway's 30 s (its
+# Timeout is 10 s). Past either, the page ends short, with its token.
+EXPORT_LIST_CALLS = 20
+EXPORT_READ_MS = 5000
+
+
+@dataclass(frozen=True)
+class CallLogCsv:
+    """One page of a CSV export: its text, how many rows, the token of the next page."""
+
+    text: str
+    rows: int
+    next_token: str | None
+
 
 # -- what the catalog depends on (in AWS: catalog.agents, catalog.campaigns, calls.logs) -----
 
@@ -97,8 +119,10 @@ class RunsUsingAgents(Protocol):
 
 class CallLogReader(Protocol):
     def list(
-        self, client_id: str, campaign_id: str, limit: int, token: str | None
+        self, client_id: str, campaign_id: str, limit: int, token: str | None, filters: CallLogFilter = ...
     ) -> tuple[list[CallLog], str | None]: ...
+
+    def position_after(self, client_id: str, log: CallLog) -> str: ...
 
 
 class ClientSettingsReader(Protocol):
@@ -247,38 +271,124 @@ class CatalogService:
     def delete_contact(self, client_id: str, campaign_id: str, contact_id: str) -> Contact:
         return self._campaigns.delete_contact(client_id, campaign_id, contact_id, self._clock.now_ms())
 
+    def import_contacts(self, client_id: str, campaign_id: str, csv: ContactsCsv) -> ContactsImported:
+        """The good rows of a CSV file added as add_contacts adds them (duplicates left out
+        and reported, the campaign's turn taken), the bad ones reported by line; a row whose
+        number is never called (premium-rate without the settings' consent) is a bad row."""
+        campaign = self._campaigns.get(client_id, campaign_id)  # an unknown campaign is a 404
+        rejected = list(csv.rejected)
+        refusals = dict(self._never_called(client_id, [row.contact for row in csv.contacts]))
+        good = []
+        for index, row in enumerate(csv.contacts):
+            if index in refusals:
+                rejected.append(RejectedRow(line=row.line, reason=f"phone: {refusals[index]}"))
+            else:
+                good.append(row)
+        added: list[Contact] = []
+        total = campaign.totalContacts
+        duplicates: list[ImportedDuplicate] = []
+        if good:
+            inputs = [row.contact for row in good]
+            added, total = self._campaigns.add_contacts(client_id, campaign_id, inputs, self._clock.now_ms())
+            duplicates = [
+                ImportedDuplicate(line=good[d.index].line, phone=d.phone)
+                for d in _duplicates(inputs, stored={c.phone for c in added})
+            ]
+        rejected.sort(key=lambda row: row.line)
+        return ContactsImported(
+            campaignId=campaign_id,
+            rows=csv.rows,
+            added=len(added),
+            totalContacts=total,
+            contacts=added,
+            duplicateCount=len(duplicates),
+            duplicates=duplicates,
+            rejectedCount=len(rejected),
+            rejected=rejected,
+        )
+
     def _refuse_never_called(self, client_id: str, contacts: Sequence[ContactInput]) -> None:
         """InvalidRequest (400, nothing stored) naming the premium-rate and shared-cost
         numbers among ``contacts``, unless the client's settings allow them."""
+        refused = [f"contacts.{index}.{reason}" for index, reason in self._never_called(client_id, contacts)]
+        if refused:
+            raise InvalidRequest("; ".join(refused[:NAMED_REFUSALS]))
+
+    def _never_called(self, client_id: str, contacts: Sequence[ContactInput]) -> list[tuple[int, str]]:
+        """The premium-rate and shared-cost numbers among ``contacts`` (by index, with why),
+        unless the client's settings allow them."""
         if not contacts:
-            return
+            return []
         allowed = self._settings.get(client_id).allowPremiumRateNumbers
-        refused = [
-            f"contacts.{index}.phone: '{contact.phone}' is {reason}, not called unless the client settings "
-            "allow premium-rate numbers (allowPremiumRateNumbers)"
+        return [
+            (
+                index,
+                f"phone: '{contact.phone}' is {reason}, not called unless the client settings "
+                "allow premium-rate numbers (allowPremiumRateNumbers)",
+            )
             for index, contact in enumerate(contacts)
             if (reason := never_called(contact.phone, allow_premium_rate=allowed))
         ]
-        if refused:
-            raise InvalidRequest("; ".join(refused[:NAMED_REFUSALS]))
 
     def list_contacts(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> ContactPage:
         # An unknown campaign is a 404 there, not an empty page.
         contacts, next_token = self._campaigns.list_contacts(client_id, campaign_id, limit, token)
         return ContactPage(items=contacts, nextToken=next_token)
 
-    def list_call_logs(self, client_id: str, campaign_id: str, limit: int, token: str | None) -> CallLogPage:
+    def list_call_logs(
+        self,
+        client_id: str,
+        campaign_id: str,
+        limit: int,
+        token: str | None,
+        filters: CallLogFilter | None = None,
+    ) -> CallLogPage:
+        filters = filters or CallLogFilter()
         try:
             self._campaigns.get(client_id, campaign_id)
         except NotFound:
             # A deleted campaign's call logs are kept (records of calls made) and stay
             # readable; a campaign with none, deleted or never created, is a 404.
-            logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token)
+            logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token, filters)
             if not logs and token is None:
                 raise
             return CallLogPage(items=logs, nextToken=next_token)
-        logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token)
+        logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token, filters)
         return CallLogPage(items=logs, nextToken=next_token)
+
+    def export_call_logs(
+        self,
+        client_id: str,
+        campaign_id: str,
+        limit: int,
+        token: str | None,
+        filters: CallLogFilter | None = None,
+        *,
+        max_bytes: int = MAX_EXPORT_BYTES,
+    ) -> CallLogCsv:
+        """A page of the call logs as CSV, newest first, within ``max_bytes`` as a JSON
+        string (calls/export.py says why) and ``limit`` rows; the header row on the first
+        page only, so the pages concatenated are one file."""
+        self._campaigns.get(client_id, campaign_id)
+        wanted = filters or CallLogFilter()
+        parts = [header_row()] if token is None else []
+        size = sum(escaped_size(part) for part in parts)
+        rows = 0
+        last: CallLog | None = None
+        started = self._clock.now_ms()
+        for _ in range(EXPORT_LIST_CALLS):
+            logs, token = self._call_logs.list(client_id, campaign_id, min(1000, limit - rows), token, wanted)
+            for log in logs:
+                row = log_row(log)
+                if last is not None and size + escaped_size(row) > max_bytes:
+                    return CallLogCsv("".join(parts), rows, self._call_logs.position_after(client_id, last))
+                parts.append(row)
+                size += escaped_size(row)
+                rows += 1
+                last = log
+            if token is None or rows >= limit or self._clock.now_ms() - started > EXPORT_READ_MS:
+                break
+        return CallLogCsv("".join(parts), rows, token)
 
 
 def _duplicates(contacts: Sequence[ContactInput], *, stored: set[str]) -> list[Duplicate]:

@@ -11,11 +11,12 @@ either success, a failed condition (an answer about the run), or DependencyUnava
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from campaign_calling import keys
 from campaign_calling.aws.dynamodb import TransactionConditionFailed, Transactions, from_attrs, to_attr, to_attrs
@@ -27,7 +28,9 @@ from campaign_calling.runs.models import RunRef
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
+
+logger = logging.getLogger(__name__)
 
 TTL_ATTRIBUTE = "expiresAt"
 # A sparse index of the runs marked running: only a running run carries ACTIVE_ATTRIBUTE
@@ -53,6 +56,23 @@ OUTCOME_ATTRIBUTES: dict[str, str] = {
 def outcome_attribute(outcome: str) -> str:
     """The progress item's counter of ``outcome`` (a final status, or ``pending``)."""
     return OUTCOME_ATTRIBUTES[outcome]
+
+
+# The run's history item (runs/history_store.py says what it is and why it has no TTL):
+# what it keeps of the progress item, how the run was started and its counters.
+HISTORY_KIND = "run-history"
+HISTORY_STARTED_WITH = ("agentId", "startTime", "delayBetweenCalls", "maxConcurrentCalls", "retry", "callingWindow")
+HISTORY_COUNTERS = (
+    "totalContacts",
+    "currentIndex",
+    "completedCalls",
+    "successfulCalls",
+    "failedCalls",
+    "lastCallTime",
+    "contactsDone",
+    "retriesPending",
+    "contactsWaiting",
+)
 
 
 @dataclass(frozen=True)
@@ -195,6 +215,7 @@ class RunRepository:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
+                    history_put_on_start(self._progress, ref, run_item),
                 ]
             )
         except TransactionConditionFailed as exc:
@@ -302,13 +323,22 @@ class RunRepository:
                             },
                         }
                     },
+                    history_update_on_end(
+                        self._progress, ref, status=status, end_time=iso_from_ms(now_ms), reason=reason
+                    ),
                 ]
             )
         except TransactionConditionFailed:
             # Only a failed condition means "not running any more"; a conflict with a dial's
             # transaction was retried, and one that never cleared raised DependencyUnavailable.
             return False
+        self.snapshot_history(ref)
         return True
+
+    def snapshot_history(self, ref: RunRef) -> None:
+        """Copy the run's counters (and how it started) into its history (runs/history_store.py).
+        Best effort, after the end's transaction: the run has ended whatever happens here."""
+        snapshot_history(self._db, self._progress, ref)
 
     def count_slot_wait(self, ref: RunRef) -> int:
         """One more wait for a call slot in the run's current execution; the count so far
@@ -432,6 +462,7 @@ class RunRepository:
                             },
                         }
                     },
+                    history_update_on_resume(self._progress, ref, total_contacts=total_contacts),
                 ]
             )
         except TransactionConditionFailed as exc:
@@ -449,6 +480,113 @@ class RunRepository:
 def run_key(ref: RunRef) -> dict[str, Any]:
     """The key of a run's progress item (the dial claims update its counters)."""
     return to_attrs({"pk": keys.campaign_pk(ref.client_id, ref.campaign_id), "sk": keys.run_sk(ref.run_id)})
+
+
+# Calls of a run with a final outcome (every outcome but pending): never fewer in a later copy.
+SETTLED_ATTRIBUTE = "settledCalls"
+
+
+def snapshot_history(dynamodb: DynamoDBClient, progress_table: str, ref: RunRef, *, ended_only: bool = False) -> None:
+    """Copy a run's counters (and how it started) from its progress item into its history:
+    after its end, and after each final status of one of its calls that arrives later (a
+    webhook: calls/status_store.py), so that the history keeps the last counters the progress
+    item had before it expired. ``ended_only``: not while the run is running or paused (its
+    end copies them). A read, then a write that never goes back to fewer calls or fewer
+    settled outcomes than an earlier copy saw (copies racing each other: the later read, which
+    saw more, wins). Best effort: a failure is logged (ids only)."""
+    try:
+        response = dynamodb.get_item(TableName=progress_table, Key=run_key(ref), ConsistentRead=True)
+        if "Item" not in response:
+            return
+        run = from_attrs(response["Item"])
+        if ended_only and run.get("status") in ("running", "paused"):
+            return
+        copied = {n: run[n] for n in (*HISTORY_STARTED_WITH, *HISTORY_COUNTERS) if run.get(n) is not None}
+        copied.update({attr: run.get(attr, 0) for attr in OUTCOME_ATTRIBUTES.values()})
+        copied[SETTLED_ATTRIBUTE] = sum(
+            run.get(attr, 0) for outcome, attr in OUTCOME_ATTRIBUTES.items() if outcome != "pending"
+        )
+        names = {f"#a{i}": name for i, name in enumerate(copied)}
+        values = {f":v{i}": to_attr(value) for i, value in enumerate(copied.values())}
+        values[":completed"] = to_attr(run.get("completedCalls", 0))
+        values[":settled"] = to_attr(copied[SETTLED_ATTRIBUTE])
+        dynamodb.update_item(
+            TableName=progress_table,
+            Key=history_key(ref),
+            ConditionExpression=(
+                "(attribute_not_exists(completedCalls) OR completedCalls <= :completed)"
+                f" AND (attribute_not_exists({SETTLED_ATTRIBUTE}) OR {SETTLED_ATTRIBUTE} <= :settled)"
+            ),
+            UpdateExpression="SET " + ", ".join(f"{n} = :v{i}" for i, n in enumerate(names)),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            logger.warning("run history snapshot not written", extra={"run_id": ref.run_id})
+    except BotoCoreError:
+        logger.warning("run history snapshot not written", extra={"run_id": ref.run_id})
+
+
+def history_key(ref: RunRef) -> dict[str, Any]:
+    """The key of a run's history item (runs/history_store.py)."""
+    return to_attrs({"pk": keys.run_history_pk(ref.client_id, ref.campaign_id), "sk": keys.run_sk(ref.run_id)})
+
+
+def history_put_on_start(table: str, ref: RunRef, run_item: dict[str, Any]) -> TransactWriteItemTypeDef:
+    """start_run's transaction item: the run's history as it starts, from its progress item."""
+    item = {
+        "pk": keys.run_history_pk(ref.client_id, ref.campaign_id),
+        "sk": keys.run_sk(ref.run_id),
+        "kind": HISTORY_KIND,
+        "clientId": ref.client_id,
+        "campaignId": ref.campaign_id,
+        "runId": ref.run_id,
+        "status": run_item["status"],
+        **{name: run_item[name] for name in (*HISTORY_STARTED_WITH, *HISTORY_COUNTERS) if name in run_item},
+    }
+    return {"Put": {"TableName": table, "Item": to_attrs(item), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def history_update_on_end(
+    table: str, ref: RunRef, *, status: RunStatus, end_time: str, reason: str | None
+) -> TransactWriteItemTypeDef:
+    """end_run's transaction item: the status the run ends in, as its progress item gets it. No
+    condition (the progress item's decides); a run started before history existed gets its
+    item here, and its snapshot fills it in."""
+    sets = ["#status = :status", "endTime = :end", "runId = :run", "campaignId = :campaign", "kind = :kind"]
+    values = {
+        ":status": to_attr(status),
+        ":end": to_attr(end_time),
+        ":run": to_attr(ref.run_id),
+        ":campaign": to_attr(ref.campaign_id),
+        ":kind": to_attr(HISTORY_KIND),
+    }
+    if reason is not None:
+        sets.append("reason = :reason")
+        values[":reason"] = to_attr(reason)
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": history_key(ref),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def history_update_on_resume(table: str, ref: RunRef, *, total_contacts: int) -> TransactWriteItemTypeDef:
+    """resume_run's transaction item: running again, as its progress item is."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": history_key(ref),
+            "UpdateExpression": "SET #status = :running, totalContacts = :total REMOVE endTime, reason",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":running": to_attr("running"), ":total": to_attr(total_contacts)},
+        }
+    }
 
 
 def _run_record(item: dict[str, Any]) -> RunRecord:
