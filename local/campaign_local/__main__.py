@@ -58,6 +58,7 @@ def banner(engine: LocalEngine, token: str, demo: DemoData | None) -> str:
     )
     lines = [
         "Campaign calling: local engine running",
+        f"  Console             {engine.api.url}/   (open it in a browser; sign in as {DEMO_CLIENT} or any client id)",
         f"  API base            {api_base}",
         f"  Swagger UI          {engine.api.url}{DOCS_PATH}   (OpenAPI: {engine.api.url}{OPENAPI_PATH})",
         f"  AWS (moto) endpoint {engine.aws.url}",

@@ -155,6 +155,7 @@ def test_a_campaign_run_from_the_console_end_to_end(page: Any, engine: Engine, s
     assert page.locator("progress").get_attribute("aria-valuetext") == f"100% ({GOOD_ROWS} of {GOOD_ROWS} contacts)"
     assert len(engine.calls_for(campaign_id(page))) == GOOD_ROWS
     page.screenshot(path=str(shots / "06-run-completed.png"), full_page=True)
+    page.screenshot(path=str(shots / "06-run-completed-window.png"))  # the README's picture
 
     # And the call logs list every call, each completed once its final status
     # came (the Filter button reads them again)
@@ -196,7 +197,7 @@ def test_a_campaign_run_from_the_console_end_to_end(page: Any, engine: Engine, s
 
     # And the campaigns list shows its status
     page.get_by_role("link", name="Campaigns").click()
-    page.get_by_role("cell", name="stopped").wait_for()
+    page.get_by_role("table", name="Your campaigns").get_by_role("cell", name="stopped", exact=True).wait_for()
     page.screenshot(path=str(shots / "09-campaigns.png"), full_page=True)
 
 

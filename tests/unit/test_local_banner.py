@@ -33,6 +33,7 @@ def test_banner_names_the_api_base_docs_demo_and_a_command_for_the_ports_chosen(
     # Then it names the API base, the Swagger UI, the demo ids and what was restored
     assert "API base            http://127.0.0.1:3105/api/v1/client" in text
     assert "Swagger UI          http://127.0.0.1:3105/api/v1/docs" in text
+    assert "Console             http://127.0.0.1:3105/   (open it in a browser" in text
     assert "ag_1" in text and "cmp_1" in text
     assert "12 items restored" in text and "RESET=1" in text
     # And its campaign-calls command parses, with this run's URL

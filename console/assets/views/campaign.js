@@ -92,15 +92,20 @@ function runSection(id, state) {
       label,
     );
 
+  // Polled every 2 s while the run goes on, and after its end until its last calls' final
+  // statuses are in (nothing pending); an action (start, pause...) polls again at once.
   async function refresh() {
     clearTimeout(state.timer);
+    let again = true;
     try {
       const status = (await api.get(campaignPath(id, "/calling-status"))).data;
       render(status);
+      const p = status.progress;
+      again = Boolean(p && (p.status === "running" || p.status === "paused" || p.outcomes.pending > 0));
     } catch (error) {
       notice(error.message);
     }
-    if (state.alive) state.timer = setTimeout(refresh, POLL_MS);
+    if (state.alive && again) state.timer = setTimeout(refresh, POLL_MS);
   }
 
   function render(status) {
