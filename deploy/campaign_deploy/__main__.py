@@ -78,7 +78,9 @@ def deploy_console(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     deleted = publish(plan, target, s3=session.client("s3"), cloudfront=session.client("cloudfront"))
-    print(f"uploaded {len(plan)} files to s3://{target.bucket}, deleted {len(deleted)}, invalidated {target.distribution_id}")
+    print(
+        f"uploaded {len(plan)} files to s3://{target.bucket}, deleted {len(deleted)}, invalidated {target.distribution_id}"
+    )
     print(f"the console: {target.url}")
     return 0
 
