@@ -11,7 +11,7 @@ SCAN_STAMP := $(SCAN_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test check unit e2e token bench format clean browser
+.PHONY: run test check unit e2e token bench format clean browser console-deploy
 
 $(STAMP): pyproject.toml layers/common/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ check: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/sam validate --lint
 	$(BIN)/statelint statemachine/*.asl.json
 	$(SCAN_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+	@# checkov leaves out the resources whose Condition is false with the parameters' defaults:
+	@# the console's (DeployConsole) are scanned in a copy that turns it on.
+	sed '/^  DeployConsole:$$/,/^    Default:/s/Default: "false"/Default: "true"/' template.yaml > $(VENV)/template-with-console.yaml
+	! cmp -s template.yaml $(VENV)/template-with-console.yaml
+	$(SCAN_VENV)/bin/checkov -f $(VENV)/template-with-console.yaml --framework cloudformation --quiet --compact --skip-download
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
@@ -65,6 +70,16 @@ check: $(STAMP) $(SCAN_STAMP)
 CLIENT ?= demo-client
 token: $(STAMP)
 	@$(BIN)/python -m campaign_local token $(CLIENT)
+
+## console-deploy: put console/ in a stack deployed with DeployConsole=true: config.json from the
+## stack's outputs, the files uploaded, CloudFront refreshed (AWS credentials from the usual
+## places): make console-deploy STACK=<stack name> [REGION=<region>] [DRY_RUN=1]
+STACK ?=
+REGION ?=
+DRY_RUN ?=
+console-deploy: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make console-deploy STACK=<stack name> [REGION=<region>]" >&2; exit 2; }
+	$(BIN)/python -m campaign_deploy console --stack $(STACK) $(if $(REGION),--region $(REGION)) $(if $(filter-out 0,$(DRY_RUN)),--dry-run)
 
 ## bench: measure cost, request counts, pacing, cold start (in .bench/, not tracked);
 ## make bench RECORD=1 updates bench/results and docs/benchmarks.md

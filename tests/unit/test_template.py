@@ -968,3 +968,289 @@ def test_the_layers_ship_nothing_the_runtime_has_and_ship_compiled() -> None:
         makefile = (ROOT / resource["Properties"]["ContentUri"] / "Makefile").read_text()
         assert f"build-{logical_id}:" in makefile
         assert "compileall" in makefile
+
+
+# -- the web console (DeployConsole) -------------------------------------------------------------
+
+CONSOLE_CONDITIONS = {"ConsoleDeployed", "ConsoleSignIn"}
+STACK_ID = (
+    "arn:aws:cloudformation:eu-west-1:123456789012:stack/Campaign-Calling-PROD/1c2fa620-982a-11e3-aff7-50e2416294e0"
+)
+
+
+def cfn_var(name: str) -> str:
+    return "${" + name + "}"
+
+
+def render(value: Any, conditions: dict[str, bool], refs: dict[str, str] | None = None) -> Any:
+    """A value with the intrinsic functions the console's resources use (Ref, Sub, If, Join,
+    Select, Split) worked out; a resource's Ref or attribute stays as ${Name} / ${Name.Attr}."""
+    refs = {"AWS::Region": "eu-west-1", "AWS::URLSuffix": "amazonaws.com", "AWS::StackId": STACK_ID, **(refs or {})}
+    if isinstance(value, list):
+        return [render(v, conditions, refs) for v in value]
+    if not (isinstance(value, dict) and len(value) == 1):
+        return {k: render(v, conditions, refs) for k, v in value.items()} if isinstance(value, dict) else value
+    ((key, arg),) = value.items()
+    if key == "Ref":
+        return refs.get(arg, cfn_var(arg))
+    if key == "Fn::GetAtt":
+        return cfn_var(".".join(arg))
+    if key == "Fn::If":
+        name, if_true, if_false = arg
+        return render(if_true if conditions[name] else if_false, conditions, refs)
+    if key == "Fn::Join":
+        return arg[0].join(render(arg[1], conditions, refs))
+    if key == "Fn::Select":
+        return render(arg[1], conditions, refs)[int(arg[0])]
+    if key == "Fn::Split":
+        return render(arg[1], conditions, refs).split(arg[0])
+    if key == "Fn::Sub":
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        values = {k: render(v, conditions, refs) for k, v in variables.items()}
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: values.get(m.group(1), refs.get(m.group(1), m.group(0))), text)
+    return {key: render(arg, conditions, refs)}
+
+
+def console_resources() -> dict[str, dict[str, Any]]:
+    kinds = ("AWS::S3::", "AWS::CloudFront::", "AWS::Cognito::UserPoolDomain")
+    return {k: v for k, v in TEMPLATE.resources.items() if v["Type"].startswith(kinds)}
+
+
+def only(resource_type: str) -> tuple[str, dict[str, Any]]:
+    ((logical_id, found),) = TEMPLATE.of_type(resource_type).items()
+    return logical_id, found
+
+
+def csp(sign_in: bool) -> dict[str, list[str]]:
+    _, policy = only("AWS::CloudFront::ResponseHeadersPolicy")
+    config = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]["ContentSecurityPolicy"]
+    assert config["Override"] is True
+    text = render(config["ContentSecurityPolicy"], {"ConsoleSignIn": sign_in})
+    directives = [d.split() for d in text.split(";") if d.strip()]
+    return {d[0]: d[1:] for d in directives}
+
+
+def test_the_console_is_off_by_default_and_all_of_it_hangs_on_that_switch() -> None:
+    parameter = TEMPLATE.parameters["DeployConsole"]
+    assert (parameter["Default"], sorted(parameter["AllowedValues"])) == ("false", ["false", "true"])
+    conditions = TEMPLATE.doc["Conditions"]
+    assert conditions["ConsoleDeployed"] == {"Fn::Equals": [{"Ref": "DeployConsole"}, "true"]}
+    assert conditions["ConsoleSignIn"] == {
+        "Fn::And": [{"Condition": "ConsoleDeployed"}, {"Condition": "CreateUserPool"}]
+    }
+    # Every resource of the console is created only with it; the sign-in domain only with the user pool too
+    resources = console_resources()
+    assert {r["Type"] for r in resources.values()} >= {
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+        "AWS::CloudFront::Distribution",
+        "AWS::CloudFront::OriginAccessControl",
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        "AWS::Cognito::UserPoolDomain",
+    }
+    for logical_id, res in resources.items():
+        expected = "ConsoleSignIn" if res["Type"] == "AWS::Cognito::UserPoolDomain" else "ConsoleDeployed"
+        assert res.get("Condition") == expected, logical_id
+    # And with the defaults the local engine's reading of the template leaves it out
+    resolver = Resolver(TEMPLATE, parameters={"DialerBaseUrl": "http://dialer.invalid"}, physical_ids={})
+    assert not any(resolver.condition({"Condition": name}) for name in CONSOLE_CONDITIONS)
+
+
+def test_the_console_bucket_is_private_encrypted_and_versioned() -> None:
+    _, bucket = only("AWS::S3::Bucket")
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}  # no ACLs at all
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "WebsiteConfiguration" not in props and "AccessControl" not in props
+
+
+def test_only_the_distribution_may_read_the_bucket_and_only_over_tls() -> None:
+    bucket_id, _ = only("AWS::S3::Bucket")
+    distribution_id, _ = only("AWS::CloudFront::Distribution")
+    _, policy = only("AWS::S3::BucketPolicy")
+    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+    allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    # One grant: CloudFront reads objects, for this distribution only
+    (allow,) = allows
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert as_list(allow["Action"]) == ["s3:GetObject"]
+    assert allow["Resource"] == {"Fn::Sub": cfn_var(f"{bucket_id}.Arn") + "/*"}
+    assert allow["Condition"] == {
+        "StringEquals": {
+            "AWS:SourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/"
+                + cfn_var(distribution_id)
+            }
+        }
+    }
+    # And every request without TLS is refused, to anyone
+    (deny,) = denies
+    assert (deny["Principal"], deny["Action"]) == ("*", "s3:*")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert render(deny["Resource"], {}) == [cfn_var(f"{bucket_id}.Arn"), cfn_var(f"{bucket_id}.Arn") + "/*"]
+
+
+def test_the_distribution_reads_the_bucket_through_an_origin_access_control() -> None:
+    bucket_id, _ = only("AWS::S3::Bucket")
+    oac_id, oac = only("AWS::CloudFront::OriginAccessControl")
+    _, distribution = only("AWS::CloudFront::Distribution")
+    # Not the legacy origin access identity
+    assert TEMPLATE.of_type("AWS::CloudFront::CloudFrontOriginAccessIdentity") == {}
+    assert oac["Properties"]["OriginAccessControlConfig"] | {"Name": None, "Description": None} == {
+        "Name": None,
+        "Description": None,
+        "OriginAccessControlOriginType": "s3",
+        "SigningBehavior": "always",
+        "SigningProtocol": "sigv4",
+    }
+    (origin,) = distribution["Properties"]["DistributionConfig"]["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": [bucket_id, "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+
+
+def test_the_distribution_serves_index_html_over_https_only_with_the_headers_policy() -> None:
+    policy_id, _ = only("AWS::CloudFront::ResponseHeadersPolicy")
+    _, distribution = only("AWS::CloudFront::Distribution")
+    config = distribution["Properties"]["DistributionConfig"]
+    assert config["DefaultRootObject"] == "index.html"
+    behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+    for behaviour in behaviours:
+        assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert behaviour["ResponseHeadersPolicyId"] == {"Ref": policy_id}
+        assert sorted(behaviour["AllowedMethods"]) == ["GET", "HEAD"]
+
+
+def test_the_csp_lets_pages_talk_only_to_their_origin_the_api_and_the_stacks_sign_in() -> None:
+    api_origin = render({"Fn::Sub": HTTP_API_URL.format(api="HttpApi")}, {}, {"HttpApi": "a1b2c3d4e5"})
+    cognito = render(
+        TEMPLATE.doc["Outputs"]["CognitoDomain"]["Value"], {}, {"ConsoleUserPoolDomain": "campaign-calling-x"}
+    )
+    for sign_in in (False, True):
+        directives = csp(sign_in)
+        connect = directives["connect-src"]
+        # 'self' is config.json; the API's origin is matched by the one API source, and
+        # Cognito's domain is there only when the stack made the user pool
+        assert connect[0] == "'self'"
+        (api_source,) = [s for s in connect if "execute-api" in s]
+        assert re.fullmatch(re.escape(api_source).replace(r"\*", r"[a-z0-9]+"), api_origin)
+        assert api_source == "https://*.execute-api.eu-west-1.amazonaws.com"  # this region's APIs, no other host
+        assert len(connect) == (3 if sign_in else 2)
+        if sign_in:
+            assert connect[2] == "https://${ConsoleUserPoolDomain}.auth.eu-west-1.amazoncognito.com"
+            assert render({"Fn::Sub": connect[2]}, {}, {"ConsoleUserPoolDomain": "campaign-calling-x"}) == cognito
+        # And nothing runs but the console's own files; no page may frame it
+        assert directives["default-src"] == ["'none'"]
+        assert directives["script-src"] == ["'self'"] and directives["style-src"] == ["'self'"]
+        assert directives["frame-ancestors"] == ["'none'"] and directives["object-src"] == ["'none'"]
+        assert directives["base-uri"] == ["'none'"]
+        assert not any("unsafe" in s for sources in directives.values() for s in sources)
+
+
+def test_a_csp_naming_the_api_itself_would_make_the_stack_a_cycle() -> None:
+    """Why the CSP names the region's APIs: the user pool client's callback URL is the
+    distribution's, the API's authorizer names that client, so the distribution cannot wait
+    for the API (cfn-lint says E3004 too)."""
+    # Given the template with the API's own origin in connect-src
+    doc = copy.deepcopy(TEMPLATE.doc)
+    policy_id, _ = only("AWS::CloudFront::ResponseHeadersPolicy")
+    (api,) = TEMPLATE.of_type("AWS::Serverless::HttpApi")
+    config = doc["Resources"][policy_id]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    config["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"][1]["Api"] = {
+        "Fn::Sub": HTTP_API_URL.format(api=api)
+    }
+    # Then the stack has a cycle through the user pool client's callback URL
+    found = cycle(dependency_graph(doc))
+    assert found is not None and {api, "UserPoolClient", policy_id} <= set(found)
+
+
+def test_the_apis_cors_origins_could_name_the_console_without_a_cycle() -> None:
+    """The console's CSP does not name the API, so the API could wait for the distribution
+    (README, "The console in AWS", says why the stack still leaves CorsAllowedOrigins to the
+    deployer: the SAM transform resolves the parameter inside CorsConfiguration itself)."""
+    # Given the template with the console's origin added to the API's CORS origins
+    doc = copy.deepcopy(TEMPLATE.doc)
+    distribution_id, _ = only("AWS::CloudFront::Distribution")
+    (api,) = TEMPLATE.of_type("AWS::Serverless::HttpApi")
+    doc["Resources"][api]["Properties"]["CorsConfiguration"]["AllowOrigins"] = {
+        "Fn::If": ["ConsoleDeployed", ["https://" + cfn_var(f"{distribution_id}.DomainName")], {"Ref": "AWS::NoValue"}]
+    }
+    # Then the stack has no cycle
+    assert cycle(dependency_graph(doc)) is None
+
+
+def test_the_console_gets_security_headers() -> None:
+    _, policy = only("AWS::CloudFront::ResponseHeadersPolicy")
+    headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert all(h["Override"] is True for h in headers.values())
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert "ContentTypeOptions" in headers  # nosniff
+    assert headers["FrameOptions"]["FrameOption"] == "DENY"
+    # The sign-in's authorization code arrives in the URL: no referrer carries it away
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"] in {"no-referrer", "same-origin"}
+
+
+def test_the_user_pool_client_gets_oauth_only_with_the_console() -> None:
+    client = TEMPLATE.resources["UserPoolClient"]["Properties"]
+    distribution_id, _ = only("AWS::CloudFront::Distribution")
+    oauth = {
+        "AllowedOAuthFlowsUserPoolClient",
+        "AllowedOAuthFlows",
+        "AllowedOAuthScopes",
+        "SupportedIdentityProviders",
+        "CallbackURLs",
+        "LogoutURLs",
+    }
+    assert oauth <= set(client)
+    # Without the console: every OAuth property absent, as before the console existed
+    without = {k: v for k in oauth if (v := render(client[k], {"ConsoleSignIn": False})) != "${AWS::NoValue}"}
+    assert without == {}
+    for key in oauth:
+        assert client[key]["Fn::If"][0] == "ConsoleSignIn", key
+    # With it: the code flow (the console adds PKCE; a public client has no secret), back to the console
+    with_console = {k: render(client[k], {"ConsoleSignIn": True}) for k in oauth}
+    assert with_console["AllowedOAuthFlowsUserPoolClient"] is True
+    assert with_console["AllowedOAuthFlows"] == ["code"]
+    assert set(with_console["AllowedOAuthScopes"]) == {"openid", "email"}
+    assert with_console["SupportedIdentityProviders"] == ["COGNITO"]
+    console_url = TEMPLATE.doc["Outputs"]["ConsoleUrl"]["Value"]
+    assert console_url == {"Fn::Sub": "https://" + cfn_var(f"{distribution_id}.DomainName") + "/"}
+    assert with_console["CallbackURLs"] == with_console["LogoutURLs"] == [render(console_url, {})]
+    assert client["GenerateSecret"] is False
+
+
+@pytest.mark.parametrize(
+    "stack_id",
+    [
+        STACK_ID,
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/" + "A" * 128 + "/00000000-0000-0000-0000-000000000000",
+        "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/aws-amazon-cognito/ffffffff-ffff-ffff-ffff-ffffffffffff",
+    ],
+)
+def test_the_cognito_domain_prefix_is_valid_for_any_stack(stack_id: str) -> None:
+    _, domain = only("AWS::Cognito::UserPoolDomain")
+    prefix = render(domain["Properties"]["Domain"], {}, {"AWS::StackId": stack_id})
+    # Cognito's pattern, and none of the words it refuses in a prefix
+    assert re.fullmatch(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?", prefix), prefix
+    assert not any(word in prefix for word in ("aws", "amazon", "cognito"))
+    assert domain["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
+
+
+def test_the_console_outputs_exist_only_with_it() -> None:
+    outputs = TEMPLATE.doc["Outputs"]
+    for name in ("ConsoleUrl", "ConsoleBucketName", "ConsoleDistributionId"):
+        assert outputs[name]["Condition"] == "ConsoleDeployed", name
+    assert outputs["CognitoDomain"]["Condition"] == "ConsoleSignIn"
+    assert (
+        render(outputs["CognitoDomain"]["Value"], {})
+        == "https://${ConsoleUserPoolDomain}.auth.eu-west-1.amazoncognito.com"
+    )
