@@ -14,7 +14,7 @@ from pathlib import Path
 
 from campaign_local.auth import JwtVerifier, LocalIdentityProvider, key_file_from_env, load_or_create_signing_key
 from campaign_local.aws import LocalAws, create_parameters, create_resources, create_state_machines
-from campaign_local.console import LocalConsole, console_dir
+from campaign_local.console import LocalConsole, console_dir, console_headers
 from campaign_local.cors import CorsPolicy
 from campaign_local.http_api import LocalHttpApi, api_prefix
 from campaign_local.lambdas import InvokeFaults, LambdaInvokeServer, LocalFunctions
@@ -198,6 +198,7 @@ class LocalEngine:
                 console_dir(self.template.path),
                 api_prefix=api_prefix(self.template.routes()),
                 issue_token=self.identity.issue,
+                headers=console_headers(self.template),
             ),
         ).start()
         # The webhook base URL is the local API's, as in AWS it is the HTTP API's.

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from campaign_local.console import console_dir
-from campaign_local.template import find_template
+from campaign_local.console import console_dir, console_headers
+from campaign_local.template import Template, find_template
 from tests.support.e2e import Engine
 
 pytestmark = pytest.mark.e2e
@@ -93,7 +93,11 @@ class HostedSignIn:
             challenge, redirect_uri = self._codes.pop(form["code"], ("", ""))
             verifier = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
             expected = base64.urlsafe_b64encode(verifier).rstrip(b"=").decode()
-            if form.get("grant_type") != "authorization_code" or expected != challenge or form["redirect_uri"] != redirect_uri:
+            if (
+                form.get("grant_type") != "authorization_code"
+                or expected != challenge
+                or form["redirect_uri"] != redirect_uri
+            ):
                 return 400, {**cors, "Content-Type": "application/json"}, b'{"error": "invalid_grant"}'
             self.tokens_issued += 1
             tokens = {"id_token": self._engine.token(self._user), "token_type": "Bearer", "expires_in": 3600}
@@ -108,10 +112,8 @@ class StaticHost:
     def __init__(self, config: dict[str, Any], connect: list[str]) -> None:
         self._root = console_dir(find_template())
         self._config = config
-        self._csp = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"connect-src 'self' {' '.join(connect)}; frame-ancestors 'none'; base-uri 'none'"
-        )
+        # The CloudFront policy's headers, naming this API and this sign-in page
+        self._headers = console_headers(Template(find_template()), api=connect[0], sign_in=connect[1])
         self.server = Server(self.handle)
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -122,7 +124,7 @@ class StaticHost:
         if not file.is_relative_to(self._root) or not file.is_file():
             return 404, {}, b""
         kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        return 200, {"Content-Type": kind, "Content-Security-Policy": self._csp}, file.read_bytes()
+        return 200, {"Content-Type": kind, **self._headers}, file.read_bytes()
 
 
 @pytest.fixture

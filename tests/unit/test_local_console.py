@@ -10,7 +10,7 @@ from pathlib import Path
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from campaign_local.console import LocalConsole, console_dir
+from campaign_local.console import LocalConsole, console_dir, console_headers
 from campaign_local.http_api import LocalHttpApi
 from campaign_local.template import Template, find_template
 
@@ -20,7 +20,10 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 def an_api() -> LocalHttpApi:
     console = LocalConsole(
-        console_dir(TEMPLATE.path), api_prefix="/api/v1/client", issue_token=lambda client: f"token-for-{client}"
+        console_dir(TEMPLATE.path),
+        api_prefix="/api/v1/client",
+        issue_token=lambda client: f"token-for-{client}",
+        headers=console_headers(TEMPLATE),
     )
     return LocalHttpApi([], functions=None, authorizers={}, port=0, console=console)  # type: ignore[arg-type]
 
@@ -35,9 +38,28 @@ def test_a_browser_at_the_root_gets_the_console_with_a_strict_policy() -> None:
     assert response.status_code == 200
     assert response.content_type == "text/html; charset=utf-8"
     assert b'<script type="module" src="assets/app.js">' in response.get_data()
+    # Served with the headers the CloudFront policy of template.yaml sets (over plain HTTP)
     policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "connect-src 'self';" in policy and "upgrade-insecure-requests" not in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_in_aws_the_policy_reaches_the_api_and_the_sign_in_domain_and_upgrades_to_https() -> None:
+    headers = console_headers(
+        TEMPLATE,
+        api="https://*.execute-api.eu-west-1.amazonaws.com",
+        sign_in="https://x.auth.amazoncognito.com",
+        https=True,
+    )
+    policy = headers["Content-Security-Policy"]
+    assert (
+        "connect-src 'self' https://*.execute-api.eu-west-1.amazonaws.com https://x.auth.amazoncognito.com;" in policy
+    )
+    assert policy.endswith("upgrade-insecure-requests")
+    assert headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
 
 
 def test_an_api_client_at_the_root_still_gets_the_json_index() -> None:
