@@ -22,7 +22,7 @@ from campaign_calling.errors import DependencyUnavailable, InvalidRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef, TransactWriteItemTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -222,3 +222,34 @@ def decode_token(token: str | None, *, partition_key: str, sort_prefix: str) -> 
     if not isinstance(sk, dict) or not isinstance(sk.get("S"), str) or not sk["S"].startswith(sort_prefix):
         raise InvalidRequest("nextToken is not valid")
     return key
+
+
+def query_page(
+    dynamodb: DynamoDBClient,
+    *,
+    table: str,
+    pk: str,
+    prefix: str,
+    limit: int,
+    token: str | None,
+    match_prefix: bool = True,
+    newest_first: bool = False,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of a partition's items whose sort key starts with ``prefix`` (plain values),
+    and the token of the next page; a token from another list, partition or client is a 400
+    (decode_token). ``match_prefix=False``: the partition holds only such items, so the key
+    condition needs no prefix."""
+    condition = "pk = :pk AND begins_with(sk, :prefix)" if match_prefix else "pk = :pk"
+    values = {":pk": to_attr(pk), **({":prefix": to_attr(prefix)} if match_prefix else {})}
+    query: QueryInputTypeDef = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": not newest_first,
+        "Limit": limit,
+    }
+    start = decode_token(token, partition_key=pk, sort_prefix=prefix)
+    if start:
+        query["ExclusiveStartKey"] = start
+    response = dynamodb.query(**query)
+    return [from_attrs(i) for i in response.get("Items", [])], encode_token(response.get("LastEvaluatedKey"))

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from campaign_calling import keys
-from campaign_calling.aws.dynamodb import decode_token, encode_token, from_attrs, to_attr, to_attrs
+from campaign_calling.aws.dynamodb import from_attrs, query_page, to_attrs
 from campaign_calling.aws.errors import error_code
 from campaign_calling.errors import NotFound
 from campaign_calling.models import Agent
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 AGENT_PREFIX = keys.agent_sk("")
 
@@ -61,19 +60,10 @@ class AgentRepository:
 
     def list(self, client_id: str, limit: int, token: str | None) -> tuple[list[Agent], str | None]:
         """The client's agents by id (their sort key), a page at a time."""
-        pk = keys.client_pk(client_id)
-        query: QueryInputTypeDef = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": to_attr(pk), ":prefix": to_attr(AGENT_PREFIX)},
-            "Limit": limit,
-        }
-        start = decode_token(token, partition_key=pk, sort_prefix=AGENT_PREFIX)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = self._db.query(**query)
-        agents = [Agent.model_validate(from_attrs(i)) for i in response.get("Items", [])]
-        return agents, encode_token(response.get("LastEvaluatedKey"))
+        items, next_token = query_page(
+            self._db, table=self._table, pk=keys.client_pk(client_id), prefix=AGENT_PREFIX, limit=limit, token=token
+        )
+        return [Agent.model_validate(i) for i in items], next_token
 
     def get(self, client_id: str, agent_id: str) -> Agent:
         response = self._db.get_item(

@@ -57,6 +57,7 @@ from campaign_calling.aws.dynamodb import (
     decode_token,
     encode_token,
     from_attrs,
+    query_page,
     to_attr,
     to_attrs,
 )
@@ -483,19 +484,10 @@ class CampaignRepository:
 
     def list_campaigns(self, client_id: str, limit: int, token: str | None) -> tuple[list[Campaign], str | None]:
         """The client's campaigns by id (their sort key), a page at a time."""
-        pk = keys.client_pk(client_id)
-        query: QueryInputTypeDef = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": to_attr(pk), ":prefix": to_attr(CAMPAIGN_PREFIX)},
-            "Limit": limit,
-        }
-        start = decode_token(token, partition_key=pk, sort_prefix=CAMPAIGN_PREFIX)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = self._db.query(**query)
-        campaigns = [Campaign.model_validate(from_attrs(i)) for i in response.get("Items", [])]
-        return campaigns, encode_token(response.get("LastEvaluatedKey"))
+        items, next_token = query_page(
+            self._db, table=self._table, pk=keys.client_pk(client_id), prefix=CAMPAIGN_PREFIX, limit=limit, token=token
+        )
+        return [Campaign.model_validate(i) for i in items], next_token
 
     # -- changing and deleting (never while a run uses the campaign) ------------------------
 

@@ -11,14 +11,14 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from campaign_calling import keys
-from campaign_calling.aws.dynamodb import decode_token, encode_token, from_attrs, to_attr, to_attrs
+from campaign_calling.aws.dynamodb import from_attrs, query_page, to_attrs
 from campaign_calling.clock import Clock, iso_from_ms
 from campaign_calling.errors import DependencyUnavailable
 from campaign_calling.models import DncEntry, DncSource
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, WriteRequestTypeDef
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
 # BatchWriteItem's most requests per call.
 _BATCH = 25
@@ -81,7 +81,7 @@ class DoNotCallList:
             TableName=self._table, Key=to_attrs(self._key(client_id, phone)), ReturnValues="ALL_OLD"
         )
         old = response.get("Attributes")
-        return _entry(old) if old else None
+        return _entry(from_attrs(old)) if old else None
 
     def get(self, client_id: str, phone: str) -> DncEntry | None:
         response = self._db.get_item(
@@ -92,7 +92,7 @@ class DoNotCallList:
             ExpressionAttributeNames={f"#{i}": name for i, name in enumerate(_FIELDS)},
         )
         item = response.get("Item")
-        return _entry(item) if item else None
+        return _entry(from_attrs(item)) if item else None
 
     def is_listed(self, client_id: str, phone: str) -> bool:
         """Strongly consistent: a number listed through the API (or by an opt-out) is never
@@ -106,19 +106,16 @@ class DoNotCallList:
         return "Item" in response
 
     def list(self, client_id: str, limit: int, token: str | None) -> tuple[list[DncEntry], str | None]:
-        pk = keys.dnc_pk(client_id)
-        query: QueryInputTypeDef = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": to_attr(pk)},
-            "Limit": limit,
-        }
-        start = decode_token(token, partition_key=pk, sort_prefix=keys.DNC_PREFIX)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = self._db.query(**query)
-        entries = [_entry(i) for i in response.get("Items", [])]
-        return entries, encode_token(response.get("LastEvaluatedKey"))
+        items, next_token = query_page(
+            self._db,
+            table=self._table,
+            pk=keys.dnc_pk(client_id),
+            prefix=keys.DNC_PREFIX,
+            limit=limit,
+            token=token,
+            match_prefix=False,
+        )
+        return [_entry(i) for i in items], next_token
 
     @staticmethod
     def _key(client_id: str, phone: str) -> dict[str, str]:
@@ -126,4 +123,4 @@ class DoNotCallList:
 
 
 def _entry(item: dict[str, Any]) -> DncEntry:
-    return DncEntry.model_validate({k: v for k, v in from_attrs(item).items() if k in _FIELDS})
+    return DncEntry.model_validate({k: v for k, v in item.items() if k in _FIELDS})

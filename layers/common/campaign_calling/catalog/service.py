@@ -343,17 +343,16 @@ class CatalogService:
         token: str | None,
         filters: CallLogFilter | None = None,
     ) -> CallLogPage:
-        filters = filters or CallLogFilter()
         try:
             self._campaigns.get(client_id, campaign_id)
+            deleted = False
         except NotFound:
+            deleted = True
+        logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token, filters or CallLogFilter())
+        if deleted and not logs and token is None:
             # A deleted campaign's call logs are kept (records of calls made) and stay
             # readable; a campaign with none, deleted or never created, is a 404.
-            logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token, filters)
-            if not logs and token is None:
-                raise
-            return CallLogPage(items=logs, nextToken=next_token)
-        logs, next_token = self._call_logs.list(client_id, campaign_id, limit, token, filters)
+            raise NotFound("campaign")
         return CallLogPage(items=logs, nextToken=next_token)
 
     def export_call_logs(

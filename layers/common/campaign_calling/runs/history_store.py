@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from campaign_calling import keys
-from campaign_calling.aws.dynamodb import decode_token, encode_token, from_attrs, to_attr, to_attrs
+from campaign_calling.aws.dynamodb import from_attrs, query_page, to_attrs
 from campaign_calling.clock import iso_from_ms
 from campaign_calling.models import Outcomes, RunSummary
 from campaign_calling.runs.models import RunRef
@@ -38,7 +38,6 @@ from campaign_calling.runs.repository import HISTORY_COUNTERS, HISTORY_STARTED_W
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 
 class RunHistoryRepository:
@@ -58,20 +57,18 @@ class RunHistoryRepository:
     def list(
         self, client_id: str, campaign_id: str, limit: int, token: str | None
     ) -> tuple[list[RunSummary], str | None]:
-        pk = keys.run_history_pk(client_id, campaign_id)
-        query: QueryInputTypeDef = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": to_attr(pk)},
-            "ScanIndexForward": False,  # run ids start with the start time: newest first
-            "Limit": limit,
-        }
-        start = decode_token(token, partition_key=pk, sort_prefix=keys.RUN_PREFIX)
-        if start:
-            query["ExclusiveStartKey"] = start
-        response = self._db.query(**query)
-        runs = [run_summary(from_attrs(i)) for i in response.get("Items", [])]
-        return runs, encode_token(response.get("LastEvaluatedKey"))
+        # Run ids start with the start time: newest first.
+        items, next_token = query_page(
+            self._db,
+            table=self._table,
+            pk=keys.run_history_pk(client_id, campaign_id),
+            prefix=keys.RUN_PREFIX,
+            limit=limit,
+            token=token,
+            match_prefix=False,
+            newest_first=True,
+        )
+        return [run_summary(i) for i in items], next_token
 
     def get(self, ref: RunRef) -> RunSummary | None:
         response = self._db.get_item(TableName=self._table, Key=history_key(ref))
