@@ -246,3 +246,31 @@ def test_the_do_not_call_list_and_the_settings_from_the_console(page: Any, engin
 
 def campaign_id(page: Any) -> str:
     return str(page.evaluate("() => decodeURIComponent(location.hash.split('/')[2])"))
+
+
+def test_a_contact_and_then_the_campaign_removed_from_the_console(page: Any, engine: Engine, shots: Path) -> None:
+    client = f"console-{uuid.uuid4().hex[:10]}"
+    # Given a campaign of two contacts
+    with engine.client(client) as api:
+        contacts = [{"name": "Keep", "phone": "+12025558201"}, {"name": "Drop", "phone": "+12025558202"}]
+        created = api.create_campaign("Short-lived", contacts)
+        assert created.status_code == 201, created.text
+        campaign = created.json()["data"]["_id"]
+    sign_in(page, engine, client)
+    page.get_by_role("link", name="Short-lived").click()
+    page.get_by_role("cell", name="Drop", exact=True).wait_for()
+
+    # When one contact is removed
+    page.get_by_role("button", name="Remove contact Drop").click()
+    # Then the campaign holds the other only
+    page.get_by_role("cell", name="Drop", exact=True).wait_for(state="detached")
+    with engine.client(client) as api:
+        assert api.get_campaign(campaign).json()["data"]["totalContacts"] == 1
+
+    # When the campaign is deleted
+    page.get_by_role("button", name="Delete campaign").click()
+    # Then the list no longer has it, and the API answers 404
+    page.get_by_role("heading", name="Campaigns", exact=True).wait_for()
+    page.get_by_role("table", name="Your campaigns").get_by_text("Nothing yet.").wait_for()
+    with engine.client(client) as api:
+        assert api.get_campaign(campaign).status_code == 404

@@ -41,7 +41,7 @@ async function load(id, state, node) {
   const logs = callLogsSection(id);
   const history = historySection(id);
   const contacts = contactsSection(id, () => run.refresh());
-  node.replaceChildren(run.node, contacts.node, logs.node, history.node);
+  node.replaceChildren(run.node, contacts.node, logs.node, history.node, removeSection(id, campaign));
   run.onChange = () => {
     logs.reload();
     history.reload();
@@ -225,9 +225,35 @@ function startFormFor(id, after) {
 function contactsSection(id, changed) {
   const list = pagedTable({
     caption: "Contacts",
-    headers: ["Name", "Phone", "Time zone", "Added"],
+    headers: ["Name", "Phone", "Time zone", "Added", ""],
     load: (nextToken) => api.get(campaignPath(id, "/contacts"), { limit: 50, nextToken }),
-    toRow: (c) => row(c.name, c.phone, c.timezone || "—", when(c.createdAt)),
+    toRow: (c) =>
+      row(
+        c.name,
+        c.phone,
+        c.timezone || "—",
+        when(c.createdAt),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "secondary danger",
+            "aria-label": `Remove contact ${c.name}`,
+            onclick: async () => {
+              if (!window.confirm(`Remove ${c.name} from the campaign? Its call logs are kept.`)) return;
+              try {
+                await api.del(campaignPath(id, `/contacts/${encodeURIComponent(c._id)}`));
+                notice(`${c.name} removed.`, "success");
+                list.reload();
+                changed();
+              } catch (error) {
+                notice(error.message);
+              }
+            },
+          },
+          "Remove",
+        ),
+      ),
   });
   const report = h("div", { class: "import-report", "aria-live": "polite" });
   const add = h(
@@ -384,6 +410,36 @@ async function downloadCsv(id, filters) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// -- removing the campaign --------------------------------------------------------------
+
+function removeSection(id, campaign) {
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "danger",
+      onclick: async () => {
+        if (!window.confirm(`Delete “${campaign.name}” and its contacts? Its call logs are kept.`)) return;
+        try {
+          await api.del(campaignPath(id));
+          notice(`Campaign “${campaign.name}” deleted.`, "success");
+          window.location.hash = "#/campaigns";
+        } catch (error) {
+          notice(error.message); // 409 while a run uses it: stop it first
+        }
+      },
+    },
+    "Delete campaign",
+  );
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "remove-title" },
+    h("h2", { id: "remove-title" }, "Delete"),
+    h("p", { class: "hint" }, "Deletes the campaign and its contacts; its call logs stay readable. Not while a run uses it."),
+    button,
+  );
 }
 
 // -- run history ------------------------------------------------------------------------
