@@ -111,6 +111,12 @@ def format_status(data: dict[str, Any]) -> str:
             rows.append(("started", _format_time(progress["startTime"])))
         if progress.get("lastCallTime") is not None:
             rows.append(("last call", _format_time(progress["lastCallTime"])))
+        if _int(progress.get("contactsWaiting")):
+            rows.append(
+                ("waiting", f"{_int(progress['contactsWaiting'])} contacts (calling window or per-number limits)")
+            )
+        if progress.get("waitingUntil"):
+            rows.append(("next look", _format_time(progress["waitingUntil"])))
     else:
         rows.append(("progress", "none"))
     width = max(len(label) for label, _ in rows)
@@ -187,7 +193,7 @@ def _cmd_start(
     err: TextIO,
     poll_interval: float,
 ) -> int:
-    result = unwrap(client.start_calling(args.campaign, args.agent, args.delay))
+    result = unwrap(client.start_calling(args.campaign, args.agent, args.delay, calling_window=args.window))
     print(
         f"campaign {result.get('campaignId', args.campaign)}: {result.get('status', 'started')}"
         f" ({_int(result.get('totalContacts'))} contacts, agent {args.agent},"
@@ -238,6 +244,26 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def calling_window(text: str) -> dict[str, Any]:
+    """``DAYS/HH:MM-HH:MM``: days as a comma list or a range (``mon-fri``, ``mon,wed,sat``),
+    e.g. ``mon-fri/08:00-21:00``; the API checks the times."""
+    days_text, sep, hours = text.partition("/")
+    start, dash, end = hours.partition("-")
+    if not sep or not dash:
+        raise argparse.ArgumentTypeError(f"not DAYS/HH:MM-HH:MM (such as mon-fri/08:00-21:00): {text!r}")
+    days: list[str] = []
+    for part in days_text.lower().split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise argparse.ArgumentTypeError(f"not a day or a range of days (mon..sun): {part!r}")
+        span = _DAYS[_DAYS.index(first) : _DAYS.index(last) + 1] if last else (first,)
+        days += [d for d in span if d not in days]
+    return {"days": days, "start": start, "end": end}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="campaign-calls", description="Start, follow, inspect and stop campaign calling."
@@ -263,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DELAY_MS,
         metavar="MS",
         help="delay between calls in ms (default %(default)s)",
+    )
+    start.add_argument(
+        "--window",
+        type=calling_window,
+        metavar="DAYS/HH:MM-HH:MM",
+        help="call only then, in each contact's local time (e.g. mon-fri/08:00-21:00); default: the client's",
     )
     start.add_argument("--no-follow", action="store_true", help="return right after starting")
 

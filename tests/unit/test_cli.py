@@ -307,3 +307,46 @@ def test_the_api_client_sends_each_route_and_pages_call_logs() -> None:
     assert json.loads(rec.requests[2].content) == {"contacts": [{"name": "y", "phone": "+12025550101"}]}
     assert all(r.headers["Authorization"] == "Bearer tok" for r in rec.requests)
     assert rec.requests[-1].url.params["limit"] == "1"
+
+
+def test_start_with_a_calling_window_sends_it(capsys: pytest.CaptureFixture[str]) -> None:
+    rec = Recorder(
+        {
+            ("POST", f"{BASE}/c1/start-calling"): lambda r: ok(
+                {"campaignId": "c1", "totalContacts": 5, "status": "started"}
+            ),
+        }
+    )
+    code = cli.main(
+        ["start", "c1", "--agent", "a1", "--no-follow", "--window", "mon-wed,sat/08:00-21:00"],
+        transport=rec.transport(),
+    )
+    assert code == 0
+    assert json.loads(rec.requests[0].content)["callingWindow"] == {
+        "days": ["mon", "tue", "wed", "sat"],
+        "start": "08:00",
+        "end": "21:00",
+    }
+
+
+@pytest.mark.parametrize("window", ["mon-fri", "monday/08:00-21:00", "mon/0800"])
+def test_a_window_not_written_as_days_and_hours_is_refused_before_any_request(window: str) -> None:
+    rec = Recorder({})
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["start", "c1", "--agent", "a1", "--window", window], transport=rec.transport())
+    assert exited.value.code == 2
+    assert rec.requests == []
+
+
+def test_status_says_how_many_wait_and_until_when(capsys: pytest.CaptureFixture[str]) -> None:
+    waiting = {
+        **progress(1, 1, 0, "running", total=3),
+        "contactsWaiting": 2,
+        "waitingUntil": "2026-11-26T13:00:00.000Z",
+    }
+    data = {"campaignId": "c1", "isRunning": True, "totalContacts": 3, "progress": waiting}
+    rec = Recorder({("GET", f"{BASE}/c1/calling-status"): lambda r: ok(data)})
+    assert cli.main(["status", "c1"], transport=rec.transport()) == 0
+    out = capsys.readouterr().out
+    assert "2 contacts (calling window or per-number limits)" in out
+    assert "2026-11-26T13:00:00.000Z" in out
