@@ -33,7 +33,7 @@ from campaign_calling.models import (
 )
 from campaign_calling.runs.claims import ClaimResult, Deferral, DialClaim
 from campaign_calling.runs.models import RunRef
-from campaign_calling.runs.repository import RunRecord
+from campaign_calling.runs.repository import HISTORY_COUNTERS, RunRecord
 from campaign_calling.runs.retries import ContactDone, FollowUp, RetryDue
 from campaign_calling.runs.retry_store import CallOfContact, DueRetry
 from tests.support.clock import FixedClock
@@ -335,17 +335,8 @@ class FakeRunStore:
         run.update(outcomes=type(run.progress.outcomes).model_validate(counts))
 
 
-_COUNTERS = {
-    "totalContacts",
-    "currentIndex",
-    "completedCalls",
-    "successfulCalls",
-    "failedCalls",
-    "lastCallTime",
-    "contactsDone",
-    "retriesPending",
-    "contactsWaiting",
-}
+# What the history copies from the progress (runs/repository.py says the same to DynamoDB).
+_COUNTERS = set(HISTORY_COUNTERS)
 
 
 def _settled(run: RunSummary) -> int:

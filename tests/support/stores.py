@@ -163,3 +163,23 @@ def run_stores(resolver: Resolver) -> RunStores:
         logs=CallLogRepository(db, logs, transactions),
         writer=CallStatusWriter(db, call_logs_table=logs, progress_table=progress, transactions=transactions),
     )
+
+
+class FailingDynamo:
+    """Passes every call to boto3, except that the ``fail_at``-th transaction (1-based)
+    raises ``error`` instead of being sent."""
+
+    def __init__(self, client: Any, fail_at: int, error: BaseException) -> None:
+        self._client = client
+        self._fail_at = fail_at
+        self._error = error
+        self.transactions = 0
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.transactions += 1
+        if self.transactions == self._fail_at:
+            raise self._error
+        return self._client.transact_write_items(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from campaign_calling import keys
-from campaign_local.auth import as_api_gateway_claims, unsigned_token
+from tests.support.events import acting_for
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLIENT = "client-a"
@@ -22,9 +22,7 @@ def event(name: str, body: Any = None, client: str = CLIENT, query: dict[str, st
     """The sample event ``name`` acting for ``client``, with ``body``, ``query`` and the path
     parameters given (the others as the sample has them)."""
     sample = json.loads((EVENTS / f"{name}.json").read_text())
-    claims = {"sub": client, "iss": "https://auth.campaign-calling.local"}
-    sample["requestContext"]["authorizer"] = {"jwt": {"claims": as_api_gateway_claims(claims), "scopes": None}}
-    sample["headers"]["authorization"] = f"Bearer {unsigned_token(claims)}"
+    acting_for(sample, client)
     sample.pop("body", None)
     if body is not None:
         sample["body"] = json.dumps(body)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from campaign_local.auth import as_api_gateway_claims, unsigned_token
+from tests.support.events import acting_for
 from tests.support.settings import NO_CAP
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -20,9 +20,7 @@ FUNCTION = "ClientSettingsFunction"
 def event(name: str, client: str) -> dict[str, Any]:
     """The sample event ``name`` acting for ``client``."""
     sample = json.loads((EVENTS / f"{name}.json").read_text())
-    claims = {"sub": client, "iss": "https://auth.campaign-calling.local"}
-    sample["requestContext"]["authorizer"] = {"jwt": {"claims": as_api_gateway_claims(claims), "scopes": None}}
-    sample["headers"]["authorization"] = f"Bearer {unsigned_token(claims)}"
+    acting_for(sample, client)
     return sample
 
 

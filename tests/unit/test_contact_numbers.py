@@ -17,6 +17,7 @@ from campaign_calling.catalog.campaigns import CampaignRepository
 from campaign_calling.errors import DependencyUnavailable
 from campaign_calling.models import ContactInput
 from tests.support.phones import numbered_phone
+from tests.support.stores import FailingDynamo
 
 NOW = 1_705_314_600_000
 CLIENT = "client-a"
@@ -45,25 +46,6 @@ class SerialDynamo:
             return result
 
         return call
-
-
-class FailingDynamo:
-    """Passes every call to boto3 except the ``fail_at``-th transaction, which raises ``error``."""
-
-    def __init__(self, client: Any, fail_at: int, error: BaseException) -> None:
-        self._client = client
-        self._fail_at = fail_at
-        self._error = error
-        self.transactions = 0
-
-    def transact_write_items(self, **kwargs: Any) -> Any:
-        self.transactions += 1
-        if self.transactions == self._fail_at:
-            raise self._error
-        return self._client.transact_write_items(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 class Crash(BaseException):

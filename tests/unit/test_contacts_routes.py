@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from campaign_local.auth import as_api_gateway_claims, unsigned_token
+from tests.support.events import acting_for
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CLIENT = "client-a"
@@ -18,9 +18,7 @@ PREMIUM_RATE = "+19002345678"
 def event(name: str, body: Any, campaign_id: str | None = None) -> dict[str, Any]:
     """The sample event ``name`` acting for CLIENT with ``body`` (and the campaign's id in its path)."""
     sample = json.loads((EVENTS / f"{name}.json").read_text())
-    claims = {"sub": CLIENT, "iss": "https://auth.campaign-calling.local"}
-    sample["requestContext"]["authorizer"] = {"jwt": {"claims": as_api_gateway_claims(claims), "scopes": None}}
-    sample["headers"]["authorization"] = f"Bearer {unsigned_token(claims)}"
+    acting_for(sample, CLIENT)
     if body is not None:
         sample["body"] = json.dumps(body)
     if campaign_id:

@@ -25,7 +25,7 @@ from campaign_calling.runs.models import RunRef
 from campaign_calling.runs.repository import RunRecord, RunRepository
 from tests.support.clock import FixedClock
 from tests.support.phones import numbered_phone
-from tests.support.stores import new_progress
+from tests.support.stores import FailingDynamo, new_progress
 
 NOW = 1_705_314_600_000  # 2024-01-15T10:30:00.000Z
 CLIENT = "client-a"
@@ -255,26 +255,6 @@ def test_concurrent_adds_keep_an_exact_total_and_unique_sequence_numbers(repos: 
 
 class Crash(BaseException):
     """The process dies here: no handler of the code under test runs (a Lambda timeout)."""
-
-
-class FailingDynamo:
-    """Passes every call to boto3, except that the ``fail_at``-th transaction (1-based)
-    raises ``error`` instead of being sent."""
-
-    def __init__(self, client: Any, fail_at: int, error: BaseException) -> None:
-        self._client = client
-        self._fail_at = fail_at
-        self._error = error
-        self.transactions = 0
-
-    def transact_write_items(self, **kwargs: Any) -> Any:
-        self.transactions += 1
-        if self.transactions == self._fail_at:
-            raise self._error
-        return self._client.transact_write_items(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def stored_contact_items(repos: Repos, client: str, campaign_id: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import boto3
 from campaign_calling import keys
 from campaign_calling.catalog.dnc import DoNotCallList
 from campaign_calling.clock import SystemClock
-from campaign_local.auth import as_api_gateway_claims, unsigned_token
+from tests.support.events import acting_for
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FUNCTION = "DncFunction"
@@ -22,9 +22,7 @@ FUNCTION = "DncFunction"
 def event(name: str, client: str) -> dict[str, Any]:
     """The sample event ``name`` acting for ``client``."""
     sample = json.loads((EVENTS / f"{name}.json").read_text())
-    claims = {"sub": client, "iss": "https://auth.campaign-calling.local"}
-    sample["requestContext"]["authorizer"] = {"jwt": {"claims": as_api_gateway_claims(claims), "scopes": None}}
-    sample["headers"]["authorization"] = f"Bearer {unsigned_token(claims)}"
+    acting_for(sample, client)
     return sample
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign_calling.calls.export import COLUMNS
-from campaign_local.auth import as_api_gateway_claims, unsigned_token
+from tests.support.events import acting_for
 from tests.support.stores import CLIENT, NOW, a_log, run_stores
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -23,9 +23,7 @@ def event(name: str, *, campaign: str, run: str | None = None, client: str = CLI
     """The sample event ``name`` for ``client``, on ``campaign`` (and ``run``), with ``query``."""
     text = (EVENTS / f"{name}.json").read_text().replace(DEMO_CAMPAIGN, campaign)
     sample = json.loads(text.replace(DEMO_RUN, run) if run else text)
-    claims = {"sub": client, "iss": "https://auth.campaign-calling.local"}
-    sample["requestContext"]["authorizer"] = {"jwt": {"claims": as_api_gateway_claims(claims), "scopes": None}}
-    sample["headers"]["authorization"] = f"Bearer {unsigned_token(claims)}"
+    acting_for(sample, client)
     if query:
         sample["queryStringParameters"] = query
         sample["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())

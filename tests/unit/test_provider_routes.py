@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 from campaign_calling import keys
 from campaign_calling.calls.providers.accounts import GenericCredentials
 from campaign_calling.calls.providers.credentials import client_provider_secret_name
-from campaign_local.auth import as_api_gateway_claims, unsigned_token
+from tests.support.events import acting_for
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 A_KEY = "sk-client-a-own-key-do-not-return-0123"
@@ -25,9 +25,7 @@ A_NUMBER = "+12025550143"
 def event(name: str, client: str, body: Any, path: str | None = None) -> dict[str, Any]:
     """The sample event ``name`` for ``client`` with ``body`` (and another path)."""
     sample = json.loads((EVENTS / f"{name}.json").read_text())
-    claims = {"sub": client, "iss": "https://auth.campaign-calling.local"}
-    sample["requestContext"]["authorizer"] = {"jwt": {"claims": as_api_gateway_claims(claims), "scopes": None}}
-    sample["headers"]["authorization"] = f"Bearer {unsigned_token(claims)}"
+    acting_for(sample, client)
     sample["body"] = json.dumps(body)
     if path:
         provider = path.rsplit("/", 1)[1]

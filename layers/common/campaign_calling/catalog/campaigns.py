@@ -320,21 +320,7 @@ class CampaignRepository:
             writes: list[TransactWriteItemTypeDef] = []
             for c in contacts[start : start + per]:
                 writes.append({"Put": {"TableName": self._table, "Item": to_attrs(_contact_item(pk, c))}})
-                writes.append(
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": to_attrs(_phone_item(pk, c)),
-                            # Never over a visible contact's number: the campaign holds it once.
-                            "ConditionExpression": "attribute_not_exists(pk) OR #seq > :visible OR #seq = :stale",
-                            "ExpressionAttributeNames": {"#seq": "seq"},
-                            "ExpressionAttributeValues": {
-                                ":visible": to_attr(visible_seq),
-                                ":stale": to_attr((stale or {}).get(c.phone, -1)),
-                            },
-                        }
-                    }
-                )
+                writes.append(_number_put(self._table, pk, c, visible_seq=visible_seq, stale=stale or {}))
             try:
                 self._transactions.write(self._lease_check(client_id, campaign_id, lease) + writes)
             except TransactionConditionFailed as exc:
@@ -639,20 +625,7 @@ class CampaignRepository:
                 raise Conflict(DUPLICATE_PHONE)
             writes += self._release_number(pk, contact)
             new_number_at = len(writes)
-            writes.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": to_attrs(_phone_item(pk, changed)),
-                        "ConditionExpression": "attribute_not_exists(pk) OR #seq > :visible OR #seq = :stale",
-                        "ExpressionAttributeNames": {"#seq": "seq"},
-                        "ExpressionAttributeValues": {
-                            ":visible": to_attr(campaign.nextContactSeq),
-                            ":stale": to_attr(stale.get(changed.phone, -1)),
-                        },
-                    }
-                }
-            )
+            writes.append(_number_put(self._table, pk, changed, visible_seq=campaign.nextContactSeq, stale=stale))
         try:
             self._transactions.write(writes)
         except TransactionConditionFailed as exc:
@@ -813,6 +786,22 @@ def _new_numbers(contacts: Sequence[ContactInput], *, held: set[str]) -> list[Co
 
 def _phone_item(pk: str, c: Contact) -> dict[str, Any]:
     return {"pk": pk, "sk": keys.contact_phone_sk(c.phone), "kind": "contact-phone", "phone": c.phone, "seq": c.seq}
+
+
+def _number_put(
+    table: str, pk: str, c: Contact, *, visible_seq: int, stale: dict[str, int]
+) -> TransactWriteItemTypeDef:
+    """The contact's number item, never over a visible contact's number (the campaign holds
+    it once); an item left by a contact that is gone (``stale``: number -> its seq) may go."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_attrs(_phone_item(pk, c)),
+            "ConditionExpression": "attribute_not_exists(pk) OR #seq > :visible OR #seq = :stale",
+            "ExpressionAttributeNames": {"#seq": "seq"},
+            "ExpressionAttributeValues": {":visible": to_attr(visible_seq), ":stale": to_attr(stale.get(c.phone, -1))},
+        }
+    }
 
 
 def _contact_item(pk: str, c: Contact) -> dict[str, Any]:
